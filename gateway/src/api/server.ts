@@ -1,0 +1,42 @@
+// The gateway's local API (DESIGN.md "Gateway local API"): health, status and metrics for field
+// techs and monitoring, behind the local admin token. /healthz stays open for load balancers.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { FieldlineError } from '../errors.js';
+
+export interface LocalApiDeps {
+  token: string;
+  status: () => unknown;
+  metrics: () => string;
+  quarantine: (limit: number) => unknown;
+}
+
+export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false });
+  const expected = Buffer.from(`Bearer ${deps.token}`);
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    const status = err instanceof FieldlineError ? err.statusCode : (err.statusCode ?? 500);
+    void reply.status(status).send({ error: { code: err.code ?? 'FL_ERR_INTERNAL', message: err.message } });
+  });
+
+  app.addHook('onRequest', async (req) => {
+    if (req.url === '/healthz') return;
+    const got = Buffer.from(req.headers.authorization ?? '');
+    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+      throw new FieldlineError('FL_ERR_API_UNAUTHORIZED');
+    }
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/status', async () => deps.status());
+  app.get('/metrics', async (_req, reply) => {
+    void reply.type('text/plain; version=0.0.4');
+    return deps.metrics();
+  });
+  app.get<{ Querystring: { limit?: string } }>('/quarantine', async (req) => {
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 1000);
+    return { items: deps.quarantine(limit) };
+  });
+  return app;
+}

@@ -1,0 +1,32 @@
+// The gateway's error catalogue (CONVENTIONS.md, point 4). Every refusal a device, a field tech or an
+// operator can see carries one of these codes; docs/ERRORS.md lists them and a test keeps the two in step.
+
+export const catalogue = {
+  FL_ERR_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
+  FL_ERR_INGEST_TOPIC: { status: 400, message: 'topic is not devices/{deviceId}/telemetry[/pb]' },
+  FL_ERR_INGEST_DEVICE_ID: { status: 400, message: 'device id must be 1-128 characters of A-Z a-z 0-9 _ . : -' },
+  FL_ERR_INGEST_TOO_LARGE: { status: 413, message: 'payload exceeds the configured maximum size' },
+  FL_ERR_DECODE_JSON: { status: 400, message: 'payload is not valid JSON' },
+  FL_ERR_DECODE_PROTOBUF: { status: 400, message: 'payload is not a protobuf Reading' },
+  FL_ERR_VALIDATE_SHAPE: { status: 400, message: 'payload must be an object {"ts"?: number, "metrics": {name: number}}' },
+  FL_ERR_VALIDATE_NO_METRICS: { status: 400, message: 'metrics must hold at least one value' },
+  FL_ERR_VALIDATE_TOO_MANY_METRICS: { status: 400, message: 'too many metrics in one message' },
+  FL_ERR_VALIDATE_METRIC_NAME: { status: 400, message: 'metric name must be 1-64 characters of A-Z a-z 0-9 _ . -' },
+  FL_ERR_VALIDATE_NOT_NUMBER: { status: 400, message: 'metric value must be a JSON number' },
+  FL_ERR_VALIDATE_NOT_FINITE: { status: 400, message: 'metric value must be finite' },
+  FL_ERR_VALIDATE_TIMESTAMP: { status: 400, message: 'ts must be epoch milliseconds within the accepted window' },
+  FL_ERR_OUTBOX_UNAVAILABLE: { status: 503, message: 'the outbox cannot accept readings now' },
+  FL_ERR_API_UNAUTHORIZED: { status: 401, message: 'a valid admin token is required' },
+  FL_ERR_API_NOT_FOUND: { status: 404, message: 'no such resource' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+export class FieldlineError extends Error {
+  readonly statusCode: number;
+  constructor(readonly code: ErrorCode, detail?: string) {
+    super(detail ? `${catalogue[code].message}: ${detail}` : catalogue[code].message);
+    this.name = 'FieldlineError';
+    this.statusCode = catalogue[code].status;
+  }
+}

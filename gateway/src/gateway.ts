@@ -1,0 +1,110 @@
+// Wires the gateway together: adapters → pipeline → outbox → forwarder, with the local API and the
+// heartbeat beside them. Start order is outbox first (nothing is accepted before it can commit),
+// stop order the reverse.
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { encodeHeartbeat } from '../../proto/src/wire.js';
+import { buildLocalApi } from './api/server.js';
+import type { GatewayConfig } from './config/schema.js';
+import { Forwarder } from './forward/forwarder.js';
+import { buildHeartbeat, sampleHost, type HostSample } from './health/heartbeat.js';
+import type { Adapter } from './ingest/adapter.js';
+import { MqttAdapter } from './ingest/mqtt/adapter.js';
+import { Metrics } from './metrics.js';
+import { SqliteOutbox } from './outbox/sqlite-outbox.js';
+import { Pipeline, defaultSteps } from './pipeline/pipeline.js';
+import { VERSION } from './version.js';
+
+export class Gateway {
+  readonly metrics = new Metrics();
+  readonly outbox: SqliteOutbox;
+  readonly forwarder: Forwarder;
+  readonly mqtt?: MqttAdapter;
+  readonly adapters: Adapter[] = [];
+  readonly token: string;
+  apiPort = 0;
+  private readonly pipeline: Pipeline;
+  private readonly startedMs = Date.now();
+  private api?: ReturnType<typeof buildLocalApi>;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private host: HostSample | null = null;
+
+  constructor(readonly cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel })) {
+    const dataDir = resolve(cfg.dataDir);
+    this.outbox = new SqliteOutbox({
+      path: cfg.outbox.path ?? join(dataDir, 'outbox.db'),
+      synchronous: cfg.outbox.synchronous,
+      groupCommitMaxRows: cfg.outbox.groupCommitMaxRows,
+      quarantineKeep: cfg.outbox.quarantineKeep,
+    });
+    this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg), this.outbox, this.metrics);
+    this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
+    if (cfg.mqtt.enabled) {
+      this.mqtt = new MqttAdapter(cfg.mqtt, this.metrics, log.child({ part: 'mqtt' }));
+      this.adapters.push(this.mqtt);
+    }
+    this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
+    this.metrics.gauge('outbox_depth_readings', () => this.outbox.stats().depthValues);
+  }
+
+  async start(): Promise<void> {
+    this.forwarder.start();
+    for (const adapter of this.adapters) await adapter.start((env) => this.pipeline.process(env));
+    if (this.cfg.api.enabled) {
+      this.api = buildLocalApi({
+        token: this.token,
+        status: () => this.status(),
+        metrics: () => this.metrics.render('fieldline_gateway'),
+        quarantine: (limit) => this.outbox.recentQuarantine(limit).map((q) => ({ ...q, raw: q.raw.toString('base64') })),
+      });
+      await this.api.listen({ port: this.cfg.api.port, host: this.cfg.api.host });
+      const addr = this.api.server.address();
+      this.apiPort = typeof addr === 'object' && addr ? addr.port : this.cfg.api.port;
+      if (!this.cfg.api.adminToken) this.log.warn({ token: this.token }, 'no api.adminToken set; generated one for this run');
+    }
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.cfg.kafka.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+    void this.heartbeat();
+    this.log.info({ gatewayId: this.cfg.gatewayId, version: VERSION, api: this.apiPort }, 'gateway started');
+  }
+
+  status() {
+    const o = this.outbox.stats();
+    return {
+      gatewayId: this.cfg.gatewayId,
+      version: VERSION,
+      uptimeS: Math.round((Date.now() - this.startedMs) / 1000),
+      adapters: this.adapters.map((a) => a.status()),
+      outbox: { ...o, oldestAgeMs: o.oldestMs === null ? 0 : Date.now() - o.oldestMs },
+      cloud: this.forwarder.status(),
+      loss: this.metrics.loss,
+      deviceLoss: Object.fromEntries(this.metrics.deviceLoss),
+      refusals: Object.fromEntries(this.metrics.reasons),
+      host: this.host,
+    };
+  }
+
+  private async heartbeat(): Promise<void> {
+    this.host = await sampleHost(resolve(this.cfg.dataDir));
+    const hb = buildHeartbeat({
+      gatewayId: this.cfg.gatewayId,
+      firmwareVersion: VERSION,
+      startedMs: this.startedMs,
+      host: this.host,
+      outbox: this.outbox.stats(),
+      adapters: this.adapters.map((a) => a.status()),
+      metrics: this.metrics,
+    });
+    this.forwarder.produceRaw(this.cfg.kafka.heartbeatsTopic, encodeHeartbeat(hb));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
+    for (const adapter of this.adapters) await adapter.stop();
+    await this.api?.close();
+    await this.forwarder.stop();
+    this.outbox.close();
+    this.log.info('gateway stopped');
+  }
+}

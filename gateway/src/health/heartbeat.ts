@@ -1,0 +1,67 @@
+// Gateway health for the heartbeat and the status page: host figures from systeminformation,
+// sampled on the heartbeat interval rather than per request (some reads cost tens of ms on a Pi).
+import si from 'systeminformation';
+import type { Heartbeat } from '../../../proto/src/wire.js';
+import type { AdapterStatus } from '../ingest/adapter.js';
+import type { Metrics } from '../metrics.js';
+import type { OutboxStats } from '../outbox/outbox.js';
+
+export interface HostSample {
+  cpuPercent: number;
+  memoryUsedBytes: number;
+  memoryTotalBytes: number;
+  diskFreeBytes: number;
+  diskTotalBytes: number;
+  temperatureC: number | null;
+}
+
+export async function sampleHost(dataDir: string): Promise<HostSample> {
+  const [load, mem, disks, temp] = await Promise.all([
+    si.currentLoad().catch(() => null),
+    si.mem().catch(() => null),
+    si.fsSize().catch(() => []),
+    si.cpuTemperature().catch(() => null),
+  ]);
+  // The filesystem holding the data directory is the one whose fullness matters.
+  const disk = disks
+    .filter((d) => dataDir.startsWith(d.mount))
+    .sort((a, b) => b.mount.length - a.mount.length)[0] ?? disks[0];
+  return {
+    cpuPercent: load?.currentLoad ?? 0,
+    memoryUsedBytes: mem ? mem.total - mem.available : 0,
+    memoryTotalBytes: mem?.total ?? 0,
+    diskFreeBytes: disk?.available ?? 0,
+    diskTotalBytes: disk?.size ?? 0,
+    temperatureC: typeof temp?.main === 'number' && Number.isFinite(temp.main) ? temp.main : null,
+  };
+}
+
+export function buildHeartbeat(args: {
+  gatewayId: string;
+  firmwareVersion: string;
+  startedMs: number;
+  host: HostSample;
+  outbox: OutboxStats;
+  adapters: AdapterStatus[];
+  metrics: Metrics;
+}): Heartbeat {
+  const now = Date.now();
+  const { host, outbox, metrics } = args;
+  return {
+    gatewayId: args.gatewayId,
+    tsMs: now,
+    firmwareVersion: args.firmwareVersion,
+    uptimeS: (now - args.startedMs) / 1000,
+    cpuPercent: host.cpuPercent,
+    memoryUsedBytes: host.memoryUsedBytes,
+    memoryTotalBytes: host.memoryTotalBytes,
+    diskFreeBytes: host.diskFreeBytes,
+    diskTotalBytes: host.diskTotalBytes,
+    ...(host.temperatureC === null ? {} : { temperatureC: host.temperatureC }),
+    outboxDepth: outbox.depthValues,
+    outboxOldestAgeMs: outbox.oldestMs === null ? 0 : now - outbox.oldestMs,
+    adapters: args.adapters,
+    loss: { ...metrics.loss },
+    deviceLoss: Object.fromEntries([...metrics.deviceLoss].map(([id, l]) => [id, { ...l }])),
+  };
+}

@@ -1,0 +1,124 @@
+// The behaviour every Outbox implementation must show (CONVENTIONS.md point 5). An implementation's
+// test file calls outboxBehaviour with a factory that opens the same store again on each call.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { v1, type Reading } from '../../../proto/src/wire.js';
+import type { Outbox } from './outbox.js';
+
+export interface OutboxFactory {
+  /** Opens the outbox under test; a second call with the same name reopens the same data. */
+  open(name: string): Outbox;
+}
+
+function reading(deviceId: string, n: number, metrics = 1): Reading {
+  const m: Record<string, number> = { seq: n };
+  for (let i = 1; i < metrics; i++) m[`m${i}`] = n + i / 10;
+  return { deviceId, tsMs: 1_700_000_000_000 + n, metrics: m, source: v1.SourceProtocol.SOURCE_PROTOCOL_MQTT };
+}
+
+function seqs(batch: { readings: Uint8Array[] }): number[] {
+  return batch.readings.map((b) => v1.Reading.decode(b).metrics.seq as number);
+}
+
+export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
+  describe(`outbox behaviour: ${kind}`, () => {
+    it('an appended reading is there after a reopen (replay after restart)', async () => {
+      const a = factory.open('replay');
+      await a.append([reading('d1', 1, 3)]);
+      a.close();
+      const b = factory.open('replay');
+      assert.equal(b.stats().depthMessages, 1);
+      assert.equal(b.stats().depthValues, 3);
+      const batch = b.lease(100);
+      assert.ok(batch);
+      assert.deepEqual(v1.Reading.decode(batch.readings[0]!).toJSON(), v1.Reading.create(reading('d1', 1, 3)).toJSON());
+      b.close();
+    });
+
+    it('leases in append order, bounded by values, without splitting a message', async () => {
+      const o = factory.open('order');
+      await Promise.all(Array.from({ length: 10 }, (_, i) => o.append([reading('d1', i + 1, 2)])));
+      const first = o.lease(5)!;
+      assert.deepEqual(seqs(first), [1, 2]);
+      assert.equal(first.values, 4);
+      const second = o.lease(100)!;
+      assert.deepEqual(seqs(second), [3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.equal(o.lease(100), null);
+      o.close();
+    });
+
+    it('a message larger than the batch bound goes alone rather than being stuck', async () => {
+      const o = factory.open('oversize');
+      await o.append([reading('d1', 1, 8), reading('d1', 2, 1)]);
+      assert.deepEqual(seqs(o.lease(3)!), [1]);
+      assert.deepEqual(seqs(o.lease(3)!), [2]);
+      o.close();
+    });
+
+    it('ack removes exactly the batch; unacked batches come back with the same seq and bytes after a reopen', async () => {
+      const a = factory.open('ack');
+      await a.append([1, 2, 3, 4].map((n) => reading('d1', n)));
+      const b1 = a.lease(2)!;
+      const b2 = a.lease(2)!;
+      assert.ok(b2.seq > b1.seq);
+      a.ack(b1.seq);
+      assert.equal(a.stats().depthMessages, 2);
+      a.close();
+      const b = factory.open('ack');
+      const again = b.unacked();
+      assert.deepEqual(again.map((x) => x.seq), [b2.seq]);
+      assert.deepEqual(again[0]!.readings.map((r) => Buffer.from(r)), b2.readings.map((r) => Buffer.from(r)));
+      assert.equal(again[0]!.createdMs, b2.createdMs);
+      assert.equal(b.lease(10), null, 'rows of an unacked batch are not leased twice');
+      b.ack(b2.seq);
+      assert.equal(b.stats().depthMessages, 0);
+      b.close();
+    });
+
+    it('seq is strictly increasing and never reused, also after everything was acked and the outbox reopened', async () => {
+      const a = factory.open('seq');
+      await a.append([reading('d1', 1)]);
+      const s1 = a.lease(10)!.seq;
+      a.ack(s1);
+      a.close();
+      const b = factory.open('seq');
+      await b.append([reading('d1', 2)]);
+      const s2 = b.lease(10)!.seq;
+      assert.ok(s2 > s1, `${s2} > ${s1}`);
+      b.close();
+    });
+
+    it('keeps per-device order across many concurrent appends (group commit)', async () => {
+      const o = factory.open('group');
+      const devices = ['a', 'b', 'c'];
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => o.append([reading(devices[i % 3]!, Math.floor(i / 3) + 1)])));
+      const seen = new Map<string, number[]>();
+      for (let b = o.lease(1000); b; b = o.lease(1000)) {
+        for (const raw of b.readings) {
+          const r = v1.Reading.decode(raw);
+          seen.set(r.deviceId, [...(seen.get(r.deviceId) ?? []), r.metrics.seq as number]);
+        }
+      }
+      for (const d of devices) assert.deepEqual(seen.get(d), Array.from({ length: 1000 }, (_, i) => i + 1));
+      o.close();
+    });
+
+    it('keeps quarantined payloads with their reason, newest first', async () => {
+      const o = factory.open('quarantine');
+      await o.quarantine({ deviceId: 'd1', raw: Buffer.from('not json'), reasonCode: 'FL_ERR_DECODE_JSON', reason: 'bad', topic: 't' });
+      await o.quarantine({ deviceId: 'd2', raw: Buffer.from('{}'), reasonCode: 'FL_ERR_VALIDATE_SHAPE', reason: 'bad', topic: 't' });
+      const rows = o.recentQuarantine(10);
+      assert.deepEqual(rows.map((r) => r.deviceId), ['d2', 'd1']);
+      assert.equal(rows[1]!.raw.toString(), 'not json');
+      assert.equal(rows[1]!.reasonCode, 'FL_ERR_DECODE_JSON');
+      assert.equal(o.stats().depthMessages, 0, 'quarantine is not forwarded as readings');
+      o.close();
+    });
+
+    it('refuses appends after close instead of dropping them silently', async () => {
+      const o = factory.open('closed');
+      o.close();
+      await assert.rejects(o.append([reading('d1', 1)]));
+    });
+  });
+}

@@ -1,0 +1,54 @@
+// normalize → validate → (rate-limit) → commit, as a list of named steps (CONVENTIONS.md point 2).
+// Adding a check is adding a Step and one line in defaultSteps.
+import { catalogue } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { admitStep, decodeStep, normalizeStep, validateStep } from './steps.js';
+import type { Envelope, Outcome, Step } from './types.js';
+import { countValues } from '../../../proto/src/wire.js';
+
+export function defaultSteps(cfg: GatewayConfig): Step[] {
+  return [admitStep(), decodeStep(), normalizeStep(), validateStep(cfg.pipeline)];
+}
+
+export class Pipeline {
+  constructor(
+    private readonly gatewayId: string,
+    private readonly steps: Step[],
+    private readonly outbox: Outbox,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /**
+   * Resolves once the message is durably in the outbox (ok) or in quarantine (refused): either way
+   * the caller may then acknowledge. Rejects only when the outbox could not commit, in which case
+   * the caller must not acknowledge.
+   */
+  async process(env: Envelope): Promise<Outcome> {
+    this.metrics.count('ingest', 'received');
+    for (const step of this.steps) {
+      const rejection = step.run(env);
+      if (rejection) {
+        await this.outbox.quarantine({
+          gatewayId: this.gatewayId,
+          deviceId: env.deviceId,
+          tsMs: env.receivedMs,
+          raw: env.raw,
+          source: env.source,
+          reasonCode: rejection.code,
+          reason: `${catalogue[rejection.code].message}: ${rejection.detail}`,
+          topic: env.topic,
+        });
+        this.metrics.count(step.name, 'dropped');
+        this.metrics.lose(env.deviceId, 'quarantined', 1, rejection.code);
+        return { ok: false, stage: step.name, rejection };
+      }
+    }
+    const reading = env.reading!;
+    await this.outbox.append([reading]);
+    const values = countValues([reading]);
+    this.metrics.count('commit', 'sent', values);
+    return { ok: true, values };
+  }
+}

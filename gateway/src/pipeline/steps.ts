@@ -1,0 +1,98 @@
+// The checks every reading passes, whatever protocol brought it (DESIGN.md guarantee 4).
+import { v1 } from '../../../proto/src/wire.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Envelope, Step, StepResult } from './types.js';
+
+const METRIC_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Names that would reach Object.prototype when used as keys of a plain object. */
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Carries a refusal the adapter made before decoding into the quarantine path. */
+export function admitStep(): Step {
+  return { name: 'admit', run: (env) => env.preRejection };
+}
+
+export function decodeStep(): Step {
+  return {
+    name: 'decode',
+    run(env) {
+      if (env.format === 'protobuf') {
+        try {
+          const r = v1.Reading.decode(env.raw);
+          env.reading = { deviceId: env.deviceId, tsMs: r.tsMs, metrics: r.metrics, source: env.source };
+          return undefined;
+        } catch (err) {
+          return { code: 'FL_ERR_DECODE_PROTOBUF', detail: (err as Error).message };
+        }
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(env.raw.toString('utf8'));
+      } catch (err) {
+        return { code: 'FL_ERR_DECODE_JSON', detail: (err as Error).message };
+      }
+      return fromJson(env, body);
+    },
+  };
+}
+
+function fromJson(env: Envelope, body: unknown): StepResult {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { code: 'FL_ERR_VALIDATE_SHAPE', detail: `got ${Array.isArray(body) ? 'an array' : typeof body}` };
+  }
+  const { ts, metrics, ...rest } = body as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length) return { code: 'FL_ERR_VALIDATE_SHAPE', detail: `unknown field ${extra.map((k) => JSON.stringify(k)).join(', ')}` };
+  if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {
+    return { code: 'FL_ERR_VALIDATE_SHAPE', detail: 'metrics must be an object' };
+  }
+  if (ts !== undefined && (typeof ts !== 'number' || !Number.isInteger(ts))) {
+    return { code: 'FL_ERR_VALIDATE_TIMESTAMP', detail: `ts ${JSON.stringify(ts)} is not an integer` };
+  }
+  const values: Record<string, number> = {};
+  for (const [name, value] of Object.entries(metrics)) {
+    if (RESERVED.has(name)) return { code: 'FL_ERR_VALIDATE_METRIC_NAME', detail: `${JSON.stringify(name)} is reserved` };
+    if (typeof value !== 'number') {
+      return { code: 'FL_ERR_VALIDATE_NOT_NUMBER', detail: `${name} is ${JSON.stringify(value)}` };
+    }
+    values[name] = value;
+  }
+  env.reading = { deviceId: env.deviceId, tsMs: (ts as number | undefined) ?? 0, metrics: values, source: env.source };
+  return undefined;
+}
+
+/** Readings without a time get the gateway's receive time. */
+export function normalizeStep(): Step {
+  return {
+    name: 'normalize',
+    run(env) {
+      if (env.reading && !env.reading.tsMs) env.reading.tsMs = env.receivedMs;
+      return undefined;
+    },
+  };
+}
+
+export function validateStep(cfg: GatewayConfig['pipeline']): Step {
+  return {
+    name: 'validate',
+    run(env) {
+      const r = env.reading;
+      if (!r?.metrics) return { code: 'FL_ERR_VALIDATE_SHAPE', detail: 'no reading decoded' };
+      const names = Object.keys(r.metrics);
+      if (names.length === 0) return { code: 'FL_ERR_VALIDATE_NO_METRICS', detail: 'metrics is empty' };
+      if (names.length > cfg.maxMetricsPerReading) {
+        return { code: 'FL_ERR_VALIDATE_TOO_MANY_METRICS', detail: `${names.length} > ${cfg.maxMetricsPerReading}` };
+      }
+      for (const name of names) {
+        if (!METRIC_NAME.test(name) || RESERVED.has(name)) return { code: 'FL_ERR_VALIDATE_METRIC_NAME', detail: JSON.stringify(name.slice(0, 80)) };
+        const value = r.metrics[name] as number;
+        if (!Number.isFinite(value)) return { code: 'FL_ERR_VALIDATE_NOT_FINITE', detail: `${name} is ${value}` };
+      }
+      const ts = r.tsMs ?? 0;
+      if (ts > env.receivedMs + cfg.maxFutureSkewMs || ts < env.receivedMs - cfg.maxAgeMs) {
+        return { code: 'FL_ERR_VALIDATE_TIMESTAMP', detail: `ts ${ts} is outside [now - ${cfg.maxAgeMs} ms, now + ${cfg.maxFutureSkewMs} ms]` };
+      }
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import type { ErrorCode } from '../errors.js';
+import type { Reading, SourceProtocol } from '../../../proto/src/wire.js';
+
+/** What an adapter hands the pipeline: one device message as it arrived. */
+export interface Envelope {
+  deviceId: string;
+  source: SourceProtocol;
+  format: 'json' | 'protobuf';
+  raw: Buffer;
+  receivedMs: number;
+  /** MQTT topic or CoAP path, kept for the quarantine record. */
+  topic: string;
+  /** Set by an adapter that already knows the message is unacceptable (bad topic, oversized). */
+  preRejection?: Rejection;
+  /** Filled by the decode step. */
+  reading?: Reading;
+}
+
+export interface Rejection {
+  code: ErrorCode;
+  detail: string;
+}
+
+export type StepResult = Rejection | undefined;
+
+/**
+ * One named stage. A step either lets the envelope through (returns undefined, possibly after
+ * filling or normalising it) or refuses it with a catalogued reason.
+ */
+export interface Step {
+  readonly name: string;
+  run(env: Envelope): StepResult;
+}
+
+export type Outcome =
+  | { ok: true; values: number }
+  | { ok: false; stage: string; rejection: Rejection };

@@ -1,0 +1,2614 @@
+/*eslint-disable block-scoped-var, id-length, no-control-regex, no-magic-numbers, no-mixed-operators, no-prototype-builtins, no-redeclare, no-shadow, no-var, sort-vars, default-case, jsdoc/require-param*/
+import $protobuf from "protobufjs/minimal.js";
+
+// Common aliases
+const $Reader = $protobuf.Reader, $Writer = $protobuf.Writer, $util = $protobuf.util;
+const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $String = $util.global.String, $Number = $util.global.Number, $parseInt = $util.global.parseInt, $BigInt = $util.global.BigInt, $isFinite = $util.global.isFinite, $Array = $util.global.Array;
+
+// Exported root namespace
+const $root = $protobuf.roots["default"] || ($protobuf.roots["default"] = {});
+
+export const fieldline = $root.fieldline = (() => {
+
+    /**
+     * Namespace fieldline.
+     * @exports fieldline
+     * @namespace
+     */
+    const fieldline = {};
+
+    fieldline.v1 = (function() {
+
+        /**
+         * Namespace v1.
+         * @memberof fieldline
+         * @namespace
+         */
+        const v1 = {};
+
+        /**
+         * SourceProtocol enum.
+         * @name fieldline.v1.SourceProtocol
+         * @enum {number}
+         * @property {number} SOURCE_PROTOCOL_UNSPECIFIED=0 SOURCE_PROTOCOL_UNSPECIFIED value
+         * @property {number} SOURCE_PROTOCOL_MQTT=1 SOURCE_PROTOCOL_MQTT value
+         * @property {number} SOURCE_PROTOCOL_COAP=2 SOURCE_PROTOCOL_COAP value
+         * @property {number} SOURCE_PROTOCOL_MODBUS_RTU=3 SOURCE_PROTOCOL_MODBUS_RTU value
+         * @property {number} SOURCE_PROTOCOL_MODBUS_TCP=4 SOURCE_PROTOCOL_MODBUS_TCP value
+         */
+        v1.SourceProtocol = (function() {
+            const valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "SOURCE_PROTOCOL_UNSPECIFIED"] = 0;
+            values[valuesById[1] = "SOURCE_PROTOCOL_MQTT"] = 1;
+            values[valuesById[2] = "SOURCE_PROTOCOL_COAP"] = 2;
+            values[valuesById[3] = "SOURCE_PROTOCOL_MODBUS_RTU"] = 3;
+            values[valuesById[4] = "SOURCE_PROTOCOL_MODBUS_TCP"] = 4;
+            return values;
+        })();
+
+        v1.Reading = (function() {
+
+            /**
+             * Properties of a Reading.
+             * @typedef {Object} fieldline.v1.Reading.$Properties
+             * @property {string|null} [deviceId] Reading deviceId
+             * @property {number|null} [tsMs] Reading tsMs
+             * @property {Object.<string,number>|null} [metrics] Reading metrics
+             * @property {fieldline.v1.SourceProtocol|null} [source] Reading source
+             * @property {Uint8Array|null} [raw] Reading raw
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Reading.
+             * @memberof fieldline.v1
+             * @interface IReading
+             * @augments fieldline.v1.Reading.$Properties
+             * @deprecated Use fieldline.v1.Reading.$Properties instead.
+             */
+
+            /**
+             * Shape of a Reading.
+             * @typedef {fieldline.v1.Reading.$Properties} fieldline.v1.Reading.$Shape
+             */
+
+            /**
+             * Constructs a new Reading.
+             * @memberof fieldline.v1
+             * @classdesc Represents a Reading.
+             * @constructor
+             * @param {fieldline.v1.Reading.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Reading = function (properties) {
+                this.metrics = {};
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Reading deviceId.
+             * @member {string} deviceId
+             * @memberof fieldline.v1.Reading
+             * @instance
+             */
+            Reading.prototype.deviceId = "";
+
+            /**
+             * Reading tsMs.
+             * @member {number} tsMs
+             * @memberof fieldline.v1.Reading
+             * @instance
+             */
+            Reading.prototype.tsMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * Reading metrics.
+             * @member {Object.<string,number>} metrics
+             * @memberof fieldline.v1.Reading
+             * @instance
+             */
+            Reading.prototype.metrics = $util.emptyObject;
+
+            /**
+             * Reading source.
+             * @member {fieldline.v1.SourceProtocol} source
+             * @memberof fieldline.v1.Reading
+             * @instance
+             */
+            Reading.prototype.source = 0;
+
+            /**
+             * Reading raw.
+             * @member {Uint8Array|null|undefined} raw
+             * @memberof fieldline.v1.Reading
+             * @instance
+             */
+            Reading.prototype.raw = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            $Object.defineProperty(Reading.prototype, "_raw", {
+                get: $util.oneOfGetter($oneOfFields = ["raw"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new Reading instance using the specified properties.
+             * @function create
+             * @memberof fieldline.v1.Reading
+             * @static
+             * @param {fieldline.v1.Reading.$Properties=} [properties] Properties to set
+             * @returns {fieldline.v1.Reading} Reading instance
+             * @type {{
+             *   (properties: fieldline.v1.Reading.$Shape): fieldline.v1.Reading & fieldline.v1.Reading.$Shape;
+             *   (properties?: fieldline.v1.Reading.$Properties): fieldline.v1.Reading;
+             * }}
+             */
+            Reading.create = function(properties) {
+                return new Reading(properties);
+            };
+
+            /**
+             * Encodes the specified Reading message. Does not implicitly {@link fieldline.v1.Reading.verify|verify} messages.
+             * @function encode
+             * @memberof fieldline.v1.Reading
+             * @static
+             * @param {fieldline.v1.Reading.$Properties} message Reading message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Reading.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.deviceId != null && $Object.hasOwnProperty.call(message, "deviceId") && message.deviceId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.deviceId);
+                if (message.tsMs != null && $Object.hasOwnProperty.call(message, "tsMs") && (typeof message.tsMs === "object" ? message.tsMs.low || message.tsMs.high : message.tsMs !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).int64(message.tsMs);
+                if (message.metrics != null && $Object.hasOwnProperty.call(message, "metrics"))
+                    for (let keys = $Object.keys(message.metrics), i = 0; i < keys.length; ++i)
+                        writer.uint32(/* id 3, wireType 2 =*/26).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]).uint32(/* id 2, wireType 1 =*/17).double(message.metrics[keys[i]]).ldelim();
+                if (message.source != null && $Object.hasOwnProperty.call(message, "source") && message.source !== 0)
+                    writer.uint32(/* id 4, wireType 0 =*/32).int32(message.source);
+                if (message.raw != null && $Object.hasOwnProperty.call(message, "raw"))
+                    writer.uint32(/* id 5, wireType 2 =*/42).bytes(message.raw);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a Reading message from the specified reader or buffer.
+             * @function decode
+             * @memberof fieldline.v1.Reading
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {fieldline.v1.Reading & fieldline.v1.Reading.$Shape} Reading
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Reading.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, key, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.fieldline.v1.Reading();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.deviceId = value;
+                            else
+                                delete message.deviceId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.tsMs = value;
+                            else
+                                delete message.tsMs;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if (message.metrics === $util.emptyObject)
+                                message.metrics = {};
+                            let end2 = reader.size() + reader.pos;
+                            if (end2 > reader.len)
+                                throw $RangeError("index out of range");
+                            reader.len = end2;
+                            key = "";
+                            value = 0;
+                            while (reader.pos < end2) {
+                                let tag2 = reader.tag();
+                                wireType = tag2 & 7;
+                                switch (tag2 >>>= 3) {
+                                case 1:
+                                    if (wireType !== 2)
+                                        break;
+                                    key = reader.stringVerify();
+                                    continue;
+                                case 2:
+                                    if (wireType !== 1)
+                                        break;
+                                    value = reader.double();
+                                    continue;
+                                }
+                                reader.skipType(wireType, _depth, tag2);
+                            }
+                            if (reader.pos !== end2)
+                                throw $RangeError("index out of range");
+                            reader.len = end;
+                            if (key === "__proto__")
+                                $util.makeProp(message.metrics, key);
+                            message.metrics[key] = value;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.source = value;
+                            else
+                                delete message.source;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            message.raw = reader.bytes();
+                            message._raw = "raw";
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a Reading message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof fieldline.v1.Reading
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {fieldline.v1.Reading} Reading
+             */
+            Reading.fromObject = function (object, _depth) {
+                if (object instanceof $root.fieldline.v1.Reading)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".fieldline.v1.Reading: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.fieldline.v1.Reading();
+                if (object.deviceId != null)
+                    if (typeof object.deviceId !== "string" || object.deviceId.length)
+                        message.deviceId = $String(object.deviceId);
+                if (object.tsMs != null)
+                    if (typeof object.tsMs === "object" ? object.tsMs.low || object.tsMs.high : $Number(object.tsMs) !== 0)
+                        if ($util.Long)
+                            message.tsMs = $util.Long.fromValue(object.tsMs, false);
+                        else if (typeof object.tsMs === "string")
+                            message.tsMs = $parseInt(object.tsMs, 10);
+                        else if (typeof object.tsMs === "number")
+                            message.tsMs = object.tsMs;
+                        else if (typeof object.tsMs === "object")
+                            message.tsMs = new $util.LongBits(object.tsMs.low >>> 0, object.tsMs.high >>> 0).toNumber();
+                if (object.metrics) {
+                    if (!$util.isObject(object.metrics))
+                        throw $TypeError(".fieldline.v1.Reading.metrics: object expected");
+                    message.metrics = {};
+                    for (let keys = $Object.keys(object.metrics), i = 0; i < keys.length; ++i) {
+                        if (keys[i] === "__proto__")
+                            $util.makeProp(message.metrics, keys[i]);
+                        message.metrics[keys[i]] = $Number(object.metrics[keys[i]]);
+                    }
+                }
+                if (object.source !== 0 && (typeof object.source !== "string" || $root.fieldline.v1.SourceProtocol[object.source] !== 0))
+                    switch (object.source) {
+                    case "SOURCE_PROTOCOL_UNSPECIFIED":
+                    case 0:
+                        message.source = 0;
+                        break;
+                    case "SOURCE_PROTOCOL_MQTT":
+                    case 1:
+                        message.source = 1;
+                        break;
+                    case "SOURCE_PROTOCOL_COAP":
+                    case 2:
+                        message.source = 2;
+                        break;
+                    case "SOURCE_PROTOCOL_MODBUS_RTU":
+                    case 3:
+                        message.source = 3;
+                        break;
+                    case "SOURCE_PROTOCOL_MODBUS_TCP":
+                    case 4:
+                        message.source = 4;
+                        break;
+                    default:
+                        if (typeof object.source === "number" && (object.source | 0) === object.source)
+                            message.source = object.source;
+                    }
+                if (object.raw != null)
+                    if (typeof object.raw === "string")
+                        $util.base64.decode(object.raw, message.raw = $util.newBuffer($util.base64.length(object.raw)), 0);
+                    else if (object.raw.length >= 0)
+                        message.raw = object.raw;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Reading message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof fieldline.v1.Reading
+             * @static
+             * @param {fieldline.v1.Reading} message Reading
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Reading.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.objects || options.defaults)
+                    object.metrics = {};
+                if (options.defaults) {
+                    object.deviceId = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.tsMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.tsMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.source = options.enums === $String ? "SOURCE_PROTOCOL_UNSPECIFIED" : 0;
+                }
+                if (message.deviceId != null && $Object.hasOwnProperty.call(message, "deviceId"))
+                    object.deviceId = message.deviceId;
+                if (message.tsMs != null && $Object.hasOwnProperty.call(message, "tsMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.tsMs = typeof message.tsMs === "number" ? $BigInt(message.tsMs) : $util.Long.fromBits(message.tsMs.low >>> 0, message.tsMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.tsMs === "number")
+                        object.tsMs = options.longs === $String ? $String(message.tsMs) : message.tsMs;
+                    else
+                        object.tsMs = options.longs === $String ? $util.Long.prototype.toString.call(message.tsMs) : options.longs === $Number ? new $util.LongBits(message.tsMs.low >>> 0, message.tsMs.high >>> 0).toNumber() : message.tsMs;
+                let keys2;
+                if (message.metrics && (keys2 = $Object.keys(message.metrics)).length) {
+                    object.metrics = {};
+                    for (let j = 0; j < keys2.length; ++j) {
+                        if (keys2[j] === "__proto__")
+                            $util.makeProp(object.metrics, keys2[j]);
+                        object.metrics[keys2[j]] = options.json && !$isFinite(message.metrics[keys2[j]]) ? $String(message.metrics[keys2[j]]) : message.metrics[keys2[j]];
+                    }
+                }
+                if (message.source != null && $Object.hasOwnProperty.call(message, "source"))
+                    object.source = options.enums === $String ? $root.fieldline.v1.SourceProtocol[message.source] === $undefined ? message.source : $root.fieldline.v1.SourceProtocol[message.source] : message.source;
+                if (message.raw != null && $Object.hasOwnProperty.call(message, "raw"))
+                    object.raw = options.bytes === $String ? $util.base64.encode(message.raw, 0, message.raw.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.raw) : message.raw;
+                return object;
+            };
+
+            /**
+             * Converts this Reading to JSON.
+             * @function toJSON
+             * @memberof fieldline.v1.Reading
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Reading.prototype.toJSON = function() {
+                return Reading.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for Reading
+             * @function getTypeUrl
+             * @memberof fieldline.v1.Reading
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            Reading.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/fieldline.v1.Reading";
+            };
+
+            return Reading;
+        })();
+
+        v1.ReadingBatch = (function() {
+
+            /**
+             * Properties of a ReadingBatch.
+             * @typedef {Object} fieldline.v1.ReadingBatch.$Properties
+             * @property {string|null} [gatewayId] ReadingBatch gatewayId
+             * @property {number|null} [seq] ReadingBatch seq
+             * @property {number|null} [createdMs] ReadingBatch createdMs
+             * @property {Array.<fieldline.v1.Reading.$Properties>|null} [readings] ReadingBatch readings
+             * @property {number|null} [schemaVersion] ReadingBatch schemaVersion
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ReadingBatch.
+             * @memberof fieldline.v1
+             * @interface IReadingBatch
+             * @augments fieldline.v1.ReadingBatch.$Properties
+             * @deprecated Use fieldline.v1.ReadingBatch.$Properties instead.
+             */
+
+            /**
+             * Shape of a ReadingBatch.
+             * @typedef {fieldline.v1.ReadingBatch.$Properties} fieldline.v1.ReadingBatch.$Shape
+             */
+
+            /**
+             * Constructs a new ReadingBatch.
+             * @memberof fieldline.v1
+             * @classdesc Represents a ReadingBatch.
+             * @constructor
+             * @param {fieldline.v1.ReadingBatch.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ReadingBatch = function (properties) {
+                this.readings = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ReadingBatch gatewayId.
+             * @member {string} gatewayId
+             * @memberof fieldline.v1.ReadingBatch
+             * @instance
+             */
+            ReadingBatch.prototype.gatewayId = "";
+
+            /**
+             * ReadingBatch seq.
+             * @member {number} seq
+             * @memberof fieldline.v1.ReadingBatch
+             * @instance
+             */
+            ReadingBatch.prototype.seq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ReadingBatch createdMs.
+             * @member {number} createdMs
+             * @memberof fieldline.v1.ReadingBatch
+             * @instance
+             */
+            ReadingBatch.prototype.createdMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * ReadingBatch readings.
+             * @member {Array.<fieldline.v1.Reading.$Properties>} readings
+             * @memberof fieldline.v1.ReadingBatch
+             * @instance
+             */
+            ReadingBatch.prototype.readings = $util.emptyArray;
+
+            /**
+             * ReadingBatch schemaVersion.
+             * @member {number} schemaVersion
+             * @memberof fieldline.v1.ReadingBatch
+             * @instance
+             */
+            ReadingBatch.prototype.schemaVersion = 0;
+
+            /**
+             * Creates a new ReadingBatch instance using the specified properties.
+             * @function create
+             * @memberof fieldline.v1.ReadingBatch
+             * @static
+             * @param {fieldline.v1.ReadingBatch.$Properties=} [properties] Properties to set
+             * @returns {fieldline.v1.ReadingBatch} ReadingBatch instance
+             * @type {{
+             *   (properties: fieldline.v1.ReadingBatch.$Shape): fieldline.v1.ReadingBatch & fieldline.v1.ReadingBatch.$Shape;
+             *   (properties?: fieldline.v1.ReadingBatch.$Properties): fieldline.v1.ReadingBatch;
+             * }}
+             */
+            ReadingBatch.create = function(properties) {
+                return new ReadingBatch(properties);
+            };
+
+            /**
+             * Encodes the specified ReadingBatch message. Does not implicitly {@link fieldline.v1.ReadingBatch.verify|verify} messages.
+             * @function encode
+             * @memberof fieldline.v1.ReadingBatch
+             * @static
+             * @param {fieldline.v1.ReadingBatch.$Properties} message ReadingBatch message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ReadingBatch.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId") && message.gatewayId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.gatewayId);
+                if (message.seq != null && $Object.hasOwnProperty.call(message, "seq") && (typeof message.seq === "object" ? message.seq.low || message.seq.high : message.seq !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.seq);
+                if (message.createdMs != null && $Object.hasOwnProperty.call(message, "createdMs") && (typeof message.createdMs === "object" ? message.createdMs.low || message.createdMs.high : message.createdMs !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).int64(message.createdMs);
+                if (message.readings != null && message.readings.length)
+                    for (let i = 0; i < message.readings.length; ++i)
+                        $root.fieldline.v1.Reading.encode(message.readings[i], writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+                if (message.schemaVersion != null && $Object.hasOwnProperty.call(message, "schemaVersion") && message.schemaVersion !== 0)
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.schemaVersion);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ReadingBatch message from the specified reader or buffer.
+             * @function decode
+             * @memberof fieldline.v1.ReadingBatch
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {fieldline.v1.ReadingBatch & fieldline.v1.ReadingBatch.$Shape} ReadingBatch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ReadingBatch.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.fieldline.v1.ReadingBatch();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.gatewayId = value;
+                            else
+                                delete message.gatewayId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.seq = value;
+                            else
+                                delete message.seq;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.createdMs = value;
+                            else
+                                delete message.createdMs;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.readings && message.readings.length))
+                                message.readings = [];
+                            message.readings.push($root.fieldline.v1.Reading.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.schemaVersion = value;
+                            else
+                                delete message.schemaVersion;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a ReadingBatch message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof fieldline.v1.ReadingBatch
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {fieldline.v1.ReadingBatch} ReadingBatch
+             */
+            ReadingBatch.fromObject = function (object, _depth) {
+                if (object instanceof $root.fieldline.v1.ReadingBatch)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".fieldline.v1.ReadingBatch: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.fieldline.v1.ReadingBatch();
+                if (object.gatewayId != null)
+                    if (typeof object.gatewayId !== "string" || object.gatewayId.length)
+                        message.gatewayId = $String(object.gatewayId);
+                if (object.seq != null)
+                    if (typeof object.seq === "object" ? object.seq.low || object.seq.high : $Number(object.seq) !== 0)
+                        if ($util.Long)
+                            message.seq = $util.Long.fromValue(object.seq, true);
+                        else if (typeof object.seq === "string")
+                            message.seq = $parseInt(object.seq, 10);
+                        else if (typeof object.seq === "number")
+                            message.seq = object.seq;
+                        else if (typeof object.seq === "object")
+                            message.seq = new $util.LongBits(object.seq.low >>> 0, object.seq.high >>> 0).toNumber(true);
+                if (object.createdMs != null)
+                    if (typeof object.createdMs === "object" ? object.createdMs.low || object.createdMs.high : $Number(object.createdMs) !== 0)
+                        if ($util.Long)
+                            message.createdMs = $util.Long.fromValue(object.createdMs, false);
+                        else if (typeof object.createdMs === "string")
+                            message.createdMs = $parseInt(object.createdMs, 10);
+                        else if (typeof object.createdMs === "number")
+                            message.createdMs = object.createdMs;
+                        else if (typeof object.createdMs === "object")
+                            message.createdMs = new $util.LongBits(object.createdMs.low >>> 0, object.createdMs.high >>> 0).toNumber();
+                if (object.readings) {
+                    if (!$Array.isArray(object.readings))
+                        throw $TypeError(".fieldline.v1.ReadingBatch.readings: array expected");
+                    message.readings = $Array(object.readings.length);
+                    for (let i = 0; i < object.readings.length; ++i) {
+                        if (!$util.isObject(object.readings[i]))
+                            throw $TypeError(".fieldline.v1.ReadingBatch.readings: object expected");
+                        message.readings[i] = $root.fieldline.v1.Reading.fromObject(object.readings[i], _depth + 1);
+                    }
+                }
+                if (object.schemaVersion != null)
+                    if ($Number(object.schemaVersion) !== 0)
+                        message.schemaVersion = object.schemaVersion >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ReadingBatch message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof fieldline.v1.ReadingBatch
+             * @static
+             * @param {fieldline.v1.ReadingBatch} message ReadingBatch
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ReadingBatch.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.readings = [];
+                if (options.defaults) {
+                    object.gatewayId = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.seq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.seq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.createdMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.createdMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.schemaVersion = 0;
+                }
+                if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId"))
+                    object.gatewayId = message.gatewayId;
+                if (message.seq != null && $Object.hasOwnProperty.call(message, "seq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.seq = typeof message.seq === "number" ? $BigInt(message.seq) : $util.Long.fromBits(message.seq.low >>> 0, message.seq.high >>> 0, true).toBigInt();
+                    else if (typeof message.seq === "number")
+                        object.seq = options.longs === $String ? $String(message.seq) : message.seq;
+                    else
+                        object.seq = options.longs === $String ? $util.Long.prototype.toString.call(message.seq) : options.longs === $Number ? new $util.LongBits(message.seq.low >>> 0, message.seq.high >>> 0).toNumber(true) : message.seq;
+                if (message.createdMs != null && $Object.hasOwnProperty.call(message, "createdMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.createdMs = typeof message.createdMs === "number" ? $BigInt(message.createdMs) : $util.Long.fromBits(message.createdMs.low >>> 0, message.createdMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.createdMs === "number")
+                        object.createdMs = options.longs === $String ? $String(message.createdMs) : message.createdMs;
+                    else
+                        object.createdMs = options.longs === $String ? $util.Long.prototype.toString.call(message.createdMs) : options.longs === $Number ? new $util.LongBits(message.createdMs.low >>> 0, message.createdMs.high >>> 0).toNumber() : message.createdMs;
+                if (message.readings && message.readings.length) {
+                    object.readings = $Array(message.readings.length);
+                    for (let j = 0; j < message.readings.length; ++j)
+                        object.readings[j] = $root.fieldline.v1.Reading.toObject(message.readings[j], options, _depth + 1);
+                }
+                if (message.schemaVersion != null && $Object.hasOwnProperty.call(message, "schemaVersion"))
+                    object.schemaVersion = message.schemaVersion;
+                return object;
+            };
+
+            /**
+             * Converts this ReadingBatch to JSON.
+             * @function toJSON
+             * @memberof fieldline.v1.ReadingBatch
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ReadingBatch.prototype.toJSON = function() {
+                return ReadingBatch.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for ReadingBatch
+             * @function getTypeUrl
+             * @memberof fieldline.v1.ReadingBatch
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            ReadingBatch.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/fieldline.v1.ReadingBatch";
+            };
+
+            return ReadingBatch;
+        })();
+
+        v1.AdapterStatus = (function() {
+
+            /**
+             * Properties of an AdapterStatus.
+             * @typedef {Object} fieldline.v1.AdapterStatus.$Properties
+             * @property {string|null} [name] AdapterStatus name
+             * @property {string|null} [state] AdapterStatus state
+             * @property {string|null} [detail] AdapterStatus detail
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an AdapterStatus.
+             * @memberof fieldline.v1
+             * @interface IAdapterStatus
+             * @augments fieldline.v1.AdapterStatus.$Properties
+             * @deprecated Use fieldline.v1.AdapterStatus.$Properties instead.
+             */
+
+            /**
+             * Shape of an AdapterStatus.
+             * @typedef {fieldline.v1.AdapterStatus.$Properties} fieldline.v1.AdapterStatus.$Shape
+             */
+
+            /**
+             * Constructs a new AdapterStatus.
+             * @memberof fieldline.v1
+             * @classdesc Represents an AdapterStatus.
+             * @constructor
+             * @param {fieldline.v1.AdapterStatus.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const AdapterStatus = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * AdapterStatus name.
+             * @member {string} name
+             * @memberof fieldline.v1.AdapterStatus
+             * @instance
+             */
+            AdapterStatus.prototype.name = "";
+
+            /**
+             * AdapterStatus state.
+             * @member {string} state
+             * @memberof fieldline.v1.AdapterStatus
+             * @instance
+             */
+            AdapterStatus.prototype.state = "";
+
+            /**
+             * AdapterStatus detail.
+             * @member {string} detail
+             * @memberof fieldline.v1.AdapterStatus
+             * @instance
+             */
+            AdapterStatus.prototype.detail = "";
+
+            /**
+             * Creates a new AdapterStatus instance using the specified properties.
+             * @function create
+             * @memberof fieldline.v1.AdapterStatus
+             * @static
+             * @param {fieldline.v1.AdapterStatus.$Properties=} [properties] Properties to set
+             * @returns {fieldline.v1.AdapterStatus} AdapterStatus instance
+             * @type {{
+             *   (properties: fieldline.v1.AdapterStatus.$Shape): fieldline.v1.AdapterStatus & fieldline.v1.AdapterStatus.$Shape;
+             *   (properties?: fieldline.v1.AdapterStatus.$Properties): fieldline.v1.AdapterStatus;
+             * }}
+             */
+            AdapterStatus.create = function(properties) {
+                return new AdapterStatus(properties);
+            };
+
+            /**
+             * Encodes the specified AdapterStatus message. Does not implicitly {@link fieldline.v1.AdapterStatus.verify|verify} messages.
+             * @function encode
+             * @memberof fieldline.v1.AdapterStatus
+             * @static
+             * @param {fieldline.v1.AdapterStatus.$Properties} message AdapterStatus message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            AdapterStatus.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.name != null && $Object.hasOwnProperty.call(message, "name") && message.name !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.name);
+                if (message.state != null && $Object.hasOwnProperty.call(message, "state") && message.state !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.state);
+                if (message.detail != null && $Object.hasOwnProperty.call(message, "detail") && message.detail !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.detail);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an AdapterStatus message from the specified reader or buffer.
+             * @function decode
+             * @memberof fieldline.v1.AdapterStatus
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {fieldline.v1.AdapterStatus & fieldline.v1.AdapterStatus.$Shape} AdapterStatus
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            AdapterStatus.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.fieldline.v1.AdapterStatus();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.name = value;
+                            else
+                                delete message.name;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.state = value;
+                            else
+                                delete message.state;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.detail = value;
+                            else
+                                delete message.detail;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an AdapterStatus message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof fieldline.v1.AdapterStatus
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {fieldline.v1.AdapterStatus} AdapterStatus
+             */
+            AdapterStatus.fromObject = function (object, _depth) {
+                if (object instanceof $root.fieldline.v1.AdapterStatus)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".fieldline.v1.AdapterStatus: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.fieldline.v1.AdapterStatus();
+                if (object.name != null)
+                    if (typeof object.name !== "string" || object.name.length)
+                        message.name = $String(object.name);
+                if (object.state != null)
+                    if (typeof object.state !== "string" || object.state.length)
+                        message.state = $String(object.state);
+                if (object.detail != null)
+                    if (typeof object.detail !== "string" || object.detail.length)
+                        message.detail = $String(object.detail);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an AdapterStatus message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof fieldline.v1.AdapterStatus
+             * @static
+             * @param {fieldline.v1.AdapterStatus} message AdapterStatus
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            AdapterStatus.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.name = "";
+                    object.state = "";
+                    object.detail = "";
+                }
+                if (message.name != null && $Object.hasOwnProperty.call(message, "name"))
+                    object.name = message.name;
+                if (message.state != null && $Object.hasOwnProperty.call(message, "state"))
+                    object.state = message.state;
+                if (message.detail != null && $Object.hasOwnProperty.call(message, "detail"))
+                    object.detail = message.detail;
+                return object;
+            };
+
+            /**
+             * Converts this AdapterStatus to JSON.
+             * @function toJSON
+             * @memberof fieldline.v1.AdapterStatus
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            AdapterStatus.prototype.toJSON = function() {
+                return AdapterStatus.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for AdapterStatus
+             * @function getTypeUrl
+             * @memberof fieldline.v1.AdapterStatus
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            AdapterStatus.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/fieldline.v1.AdapterStatus";
+            };
+
+            return AdapterStatus;
+        })();
+
+        v1.LossCounters = (function() {
+
+            /**
+             * Properties of a LossCounters.
+             * @typedef {Object} fieldline.v1.LossCounters.$Properties
+             * @property {number|null} [rateLimited] LossCounters rateLimited
+             * @property {number|null} [quarantined] LossCounters quarantined
+             * @property {number|null} [evicted] LossCounters evicted
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a LossCounters.
+             * @memberof fieldline.v1
+             * @interface ILossCounters
+             * @augments fieldline.v1.LossCounters.$Properties
+             * @deprecated Use fieldline.v1.LossCounters.$Properties instead.
+             */
+
+            /**
+             * Shape of a LossCounters.
+             * @typedef {fieldline.v1.LossCounters.$Properties} fieldline.v1.LossCounters.$Shape
+             */
+
+            /**
+             * Constructs a new LossCounters.
+             * @memberof fieldline.v1
+             * @classdesc Represents a LossCounters.
+             * @constructor
+             * @param {fieldline.v1.LossCounters.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const LossCounters = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * LossCounters rateLimited.
+             * @member {number} rateLimited
+             * @memberof fieldline.v1.LossCounters
+             * @instance
+             */
+            LossCounters.prototype.rateLimited = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * LossCounters quarantined.
+             * @member {number} quarantined
+             * @memberof fieldline.v1.LossCounters
+             * @instance
+             */
+            LossCounters.prototype.quarantined = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * LossCounters evicted.
+             * @member {number} evicted
+             * @memberof fieldline.v1.LossCounters
+             * @instance
+             */
+            LossCounters.prototype.evicted = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new LossCounters instance using the specified properties.
+             * @function create
+             * @memberof fieldline.v1.LossCounters
+             * @static
+             * @param {fieldline.v1.LossCounters.$Properties=} [properties] Properties to set
+             * @returns {fieldline.v1.LossCounters} LossCounters instance
+             * @type {{
+             *   (properties: fieldline.v1.LossCounters.$Shape): fieldline.v1.LossCounters & fieldline.v1.LossCounters.$Shape;
+             *   (properties?: fieldline.v1.LossCounters.$Properties): fieldline.v1.LossCounters;
+             * }}
+             */
+            LossCounters.create = function(properties) {
+                return new LossCounters(properties);
+            };
+
+            /**
+             * Encodes the specified LossCounters message. Does not implicitly {@link fieldline.v1.LossCounters.verify|verify} messages.
+             * @function encode
+             * @memberof fieldline.v1.LossCounters
+             * @static
+             * @param {fieldline.v1.LossCounters.$Properties} message LossCounters message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            LossCounters.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.rateLimited != null && $Object.hasOwnProperty.call(message, "rateLimited") && (typeof message.rateLimited === "object" ? message.rateLimited.low || message.rateLimited.high : message.rateLimited !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.rateLimited);
+                if (message.quarantined != null && $Object.hasOwnProperty.call(message, "quarantined") && (typeof message.quarantined === "object" ? message.quarantined.low || message.quarantined.high : message.quarantined !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.quarantined);
+                if (message.evicted != null && $Object.hasOwnProperty.call(message, "evicted") && (typeof message.evicted === "object" ? message.evicted.low || message.evicted.high : message.evicted !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.evicted);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a LossCounters message from the specified reader or buffer.
+             * @function decode
+             * @memberof fieldline.v1.LossCounters
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {fieldline.v1.LossCounters & fieldline.v1.LossCounters.$Shape} LossCounters
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            LossCounters.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.fieldline.v1.LossCounters();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.rateLimited = value;
+                            else
+                                delete message.rateLimited;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.quarantined = value;
+                            else
+                                delete message.quarantined;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.evicted = value;
+                            else
+                                delete message.evicted;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a LossCounters message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof fieldline.v1.LossCounters
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {fieldline.v1.LossCounters} LossCounters
+             */
+            LossCounters.fromObject = function (object, _depth) {
+                if (object instanceof $root.fieldline.v1.LossCounters)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".fieldline.v1.LossCounters: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.fieldline.v1.LossCounters();
+                if (object.rateLimited != null)
+                    if (typeof object.rateLimited === "object" ? object.rateLimited.low || object.rateLimited.high : $Number(object.rateLimited) !== 0)
+                        if ($util.Long)
+                            message.rateLimited = $util.Long.fromValue(object.rateLimited, true);
+                        else if (typeof object.rateLimited === "string")
+                            message.rateLimited = $parseInt(object.rateLimited, 10);
+                        else if (typeof object.rateLimited === "number")
+                            message.rateLimited = object.rateLimited;
+                        else if (typeof object.rateLimited === "object")
+                            message.rateLimited = new $util.LongBits(object.rateLimited.low >>> 0, object.rateLimited.high >>> 0).toNumber(true);
+                if (object.quarantined != null)
+                    if (typeof object.quarantined === "object" ? object.quarantined.low || object.quarantined.high : $Number(object.quarantined) !== 0)
+                        if ($util.Long)
+                            message.quarantined = $util.Long.fromValue(object.quarantined, true);
+                        else if (typeof object.quarantined === "string")
+                            message.quarantined = $parseInt(object.quarantined, 10);
+                        else if (typeof object.quarantined === "number")
+                            message.quarantined = object.quarantined;
+                        else if (typeof object.quarantined === "object")
+                            message.quarantined = new $util.LongBits(object.quarantined.low >>> 0, object.quarantined.high >>> 0).toNumber(true);
+                if (object.evicted != null)
+                    if (typeof object.evicted === "object" ? object.evicted.low || object.evicted.high : $Number(object.evicted) !== 0)
+                        if ($util.Long)
+                            message.evicted = $util.Long.fromValue(object.evicted, true);
+                        else if (typeof object.evicted === "string")
+                            message.evicted = $parseInt(object.evicted, 10);
+                        else if (typeof object.evicted === "number")
+                            message.evicted = object.evicted;
+                        else if (typeof object.evicted === "object")
+                            message.evicted = new $util.LongBits(object.evicted.low >>> 0, object.evicted.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a LossCounters message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof fieldline.v1.LossCounters
+             * @static
+             * @param {fieldline.v1.LossCounters} message LossCounters
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            LossCounters.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.rateLimited = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.rateLimited = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.quarantined = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.quarantined = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.evicted = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.evicted = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.rateLimited != null && $Object.hasOwnProperty.call(message, "rateLimited"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.rateLimited = typeof message.rateLimited === "number" ? $BigInt(message.rateLimited) : $util.Long.fromBits(message.rateLimited.low >>> 0, message.rateLimited.high >>> 0, true).toBigInt();
+                    else if (typeof message.rateLimited === "number")
+                        object.rateLimited = options.longs === $String ? $String(message.rateLimited) : message.rateLimited;
+                    else
+                        object.rateLimited = options.longs === $String ? $util.Long.prototype.toString.call(message.rateLimited) : options.longs === $Number ? new $util.LongBits(message.rateLimited.low >>> 0, message.rateLimited.high >>> 0).toNumber(true) : message.rateLimited;
+                if (message.quarantined != null && $Object.hasOwnProperty.call(message, "quarantined"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.quarantined = typeof message.quarantined === "number" ? $BigInt(message.quarantined) : $util.Long.fromBits(message.quarantined.low >>> 0, message.quarantined.high >>> 0, true).toBigInt();
+                    else if (typeof message.quarantined === "number")
+                        object.quarantined = options.longs === $String ? $String(message.quarantined) : message.quarantined;
+                    else
+                        object.quarantined = options.longs === $String ? $util.Long.prototype.toString.call(message.quarantined) : options.longs === $Number ? new $util.LongBits(message.quarantined.low >>> 0, message.quarantined.high >>> 0).toNumber(true) : message.quarantined;
+                if (message.evicted != null && $Object.hasOwnProperty.call(message, "evicted"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.evicted = typeof message.evicted === "number" ? $BigInt(message.evicted) : $util.Long.fromBits(message.evicted.low >>> 0, message.evicted.high >>> 0, true).toBigInt();
+                    else if (typeof message.evicted === "number")
+                        object.evicted = options.longs === $String ? $String(message.evicted) : message.evicted;
+                    else
+                        object.evicted = options.longs === $String ? $util.Long.prototype.toString.call(message.evicted) : options.longs === $Number ? new $util.LongBits(message.evicted.low >>> 0, message.evicted.high >>> 0).toNumber(true) : message.evicted;
+                return object;
+            };
+
+            /**
+             * Converts this LossCounters to JSON.
+             * @function toJSON
+             * @memberof fieldline.v1.LossCounters
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            LossCounters.prototype.toJSON = function() {
+                return LossCounters.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for LossCounters
+             * @function getTypeUrl
+             * @memberof fieldline.v1.LossCounters
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            LossCounters.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/fieldline.v1.LossCounters";
+            };
+
+            return LossCounters;
+        })();
+
+        v1.Heartbeat = (function() {
+
+            /**
+             * Properties of a Heartbeat.
+             * @typedef {Object} fieldline.v1.Heartbeat.$Properties
+             * @property {string|null} [gatewayId] Heartbeat gatewayId
+             * @property {number|null} [tsMs] Heartbeat tsMs
+             * @property {string|null} [firmwareVersion] Heartbeat firmwareVersion
+             * @property {number|null} [uptimeS] Heartbeat uptimeS
+             * @property {number|null} [cpuPercent] Heartbeat cpuPercent
+             * @property {number|null} [memoryUsedBytes] Heartbeat memoryUsedBytes
+             * @property {number|null} [memoryTotalBytes] Heartbeat memoryTotalBytes
+             * @property {number|null} [diskFreeBytes] Heartbeat diskFreeBytes
+             * @property {number|null} [diskTotalBytes] Heartbeat diskTotalBytes
+             * @property {number|null} [temperatureC] Heartbeat temperatureC
+             * @property {number|null} [outboxDepth] Heartbeat outboxDepth
+             * @property {number|null} [outboxOldestAgeMs] Heartbeat outboxOldestAgeMs
+             * @property {Array.<fieldline.v1.AdapterStatus.$Properties>|null} [adapters] Heartbeat adapters
+             * @property {fieldline.v1.LossCounters.$Properties|null} [loss] Heartbeat loss
+             * @property {Object.<string,fieldline.v1.LossCounters.$Properties>|null} [deviceLoss] Heartbeat deviceLoss
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Heartbeat.
+             * @memberof fieldline.v1
+             * @interface IHeartbeat
+             * @augments fieldline.v1.Heartbeat.$Properties
+             * @deprecated Use fieldline.v1.Heartbeat.$Properties instead.
+             */
+
+            /**
+             * Shape of a Heartbeat.
+             * @typedef {fieldline.v1.Heartbeat.$Properties} fieldline.v1.Heartbeat.$Shape
+             */
+
+            /**
+             * Constructs a new Heartbeat.
+             * @memberof fieldline.v1
+             * @classdesc Represents a Heartbeat.
+             * @constructor
+             * @param {fieldline.v1.Heartbeat.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Heartbeat = function (properties) {
+                this.adapters = [];
+                this.deviceLoss = {};
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Heartbeat gatewayId.
+             * @member {string} gatewayId
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.gatewayId = "";
+
+            /**
+             * Heartbeat tsMs.
+             * @member {number} tsMs
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.tsMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * Heartbeat firmwareVersion.
+             * @member {string} firmwareVersion
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.firmwareVersion = "";
+
+            /**
+             * Heartbeat uptimeS.
+             * @member {number} uptimeS
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.uptimeS = 0;
+
+            /**
+             * Heartbeat cpuPercent.
+             * @member {number} cpuPercent
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.cpuPercent = 0;
+
+            /**
+             * Heartbeat memoryUsedBytes.
+             * @member {number} memoryUsedBytes
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.memoryUsedBytes = 0;
+
+            /**
+             * Heartbeat memoryTotalBytes.
+             * @member {number} memoryTotalBytes
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.memoryTotalBytes = 0;
+
+            /**
+             * Heartbeat diskFreeBytes.
+             * @member {number} diskFreeBytes
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.diskFreeBytes = 0;
+
+            /**
+             * Heartbeat diskTotalBytes.
+             * @member {number} diskTotalBytes
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.diskTotalBytes = 0;
+
+            /**
+             * Heartbeat temperatureC.
+             * @member {number|null|undefined} temperatureC
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.temperatureC = null;
+
+            /**
+             * Heartbeat outboxDepth.
+             * @member {number} outboxDepth
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.outboxDepth = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Heartbeat outboxOldestAgeMs.
+             * @member {number} outboxOldestAgeMs
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.outboxOldestAgeMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * Heartbeat adapters.
+             * @member {Array.<fieldline.v1.AdapterStatus.$Properties>} adapters
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.adapters = $util.emptyArray;
+
+            /**
+             * Heartbeat loss.
+             * @member {fieldline.v1.LossCounters.$Properties|null|undefined} loss
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.loss = null;
+
+            /**
+             * Heartbeat deviceLoss.
+             * @member {Object.<string,fieldline.v1.LossCounters.$Properties>} deviceLoss
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.deviceLoss = $util.emptyObject;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            $Object.defineProperty(Heartbeat.prototype, "_temperatureC", {
+                get: $util.oneOfGetter($oneOfFields = ["temperatureC"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new Heartbeat instance using the specified properties.
+             * @function create
+             * @memberof fieldline.v1.Heartbeat
+             * @static
+             * @param {fieldline.v1.Heartbeat.$Properties=} [properties] Properties to set
+             * @returns {fieldline.v1.Heartbeat} Heartbeat instance
+             * @type {{
+             *   (properties: fieldline.v1.Heartbeat.$Shape): fieldline.v1.Heartbeat & fieldline.v1.Heartbeat.$Shape;
+             *   (properties?: fieldline.v1.Heartbeat.$Properties): fieldline.v1.Heartbeat;
+             * }}
+             */
+            Heartbeat.create = function(properties) {
+                return new Heartbeat(properties);
+            };
+
+            /**
+             * Encodes the specified Heartbeat message. Does not implicitly {@link fieldline.v1.Heartbeat.verify|verify} messages.
+             * @function encode
+             * @memberof fieldline.v1.Heartbeat
+             * @static
+             * @param {fieldline.v1.Heartbeat.$Properties} message Heartbeat message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Heartbeat.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId") && message.gatewayId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.gatewayId);
+                if (message.tsMs != null && $Object.hasOwnProperty.call(message, "tsMs") && (typeof message.tsMs === "object" ? message.tsMs.low || message.tsMs.high : message.tsMs !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).int64(message.tsMs);
+                if (message.firmwareVersion != null && $Object.hasOwnProperty.call(message, "firmwareVersion") && message.firmwareVersion !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.firmwareVersion);
+                if (message.uptimeS != null && $Object.hasOwnProperty.call(message, "uptimeS") && !$Object.is(message.uptimeS, 0))
+                    writer.uint32(/* id 4, wireType 1 =*/33).double(message.uptimeS);
+                if (message.cpuPercent != null && $Object.hasOwnProperty.call(message, "cpuPercent") && !$Object.is(message.cpuPercent, 0))
+                    writer.uint32(/* id 5, wireType 1 =*/41).double(message.cpuPercent);
+                if (message.memoryUsedBytes != null && $Object.hasOwnProperty.call(message, "memoryUsedBytes") && !$Object.is(message.memoryUsedBytes, 0))
+                    writer.uint32(/* id 6, wireType 1 =*/49).double(message.memoryUsedBytes);
+                if (message.memoryTotalBytes != null && $Object.hasOwnProperty.call(message, "memoryTotalBytes") && !$Object.is(message.memoryTotalBytes, 0))
+                    writer.uint32(/* id 7, wireType 1 =*/57).double(message.memoryTotalBytes);
+                if (message.diskFreeBytes != null && $Object.hasOwnProperty.call(message, "diskFreeBytes") && !$Object.is(message.diskFreeBytes, 0))
+                    writer.uint32(/* id 8, wireType 1 =*/65).double(message.diskFreeBytes);
+                if (message.diskTotalBytes != null && $Object.hasOwnProperty.call(message, "diskTotalBytes") && !$Object.is(message.diskTotalBytes, 0))
+                    writer.uint32(/* id 9, wireType 1 =*/73).double(message.diskTotalBytes);
+                if (message.temperatureC != null && $Object.hasOwnProperty.call(message, "temperatureC"))
+                    writer.uint32(/* id 10, wireType 1 =*/81).double(message.temperatureC);
+                if (message.outboxDepth != null && $Object.hasOwnProperty.call(message, "outboxDepth") && (typeof message.outboxDepth === "object" ? message.outboxDepth.low || message.outboxDepth.high : message.outboxDepth !== 0))
+                    writer.uint32(/* id 11, wireType 0 =*/88).uint64(message.outboxDepth);
+                if (message.outboxOldestAgeMs != null && $Object.hasOwnProperty.call(message, "outboxOldestAgeMs") && (typeof message.outboxOldestAgeMs === "object" ? message.outboxOldestAgeMs.low || message.outboxOldestAgeMs.high : message.outboxOldestAgeMs !== 0))
+                    writer.uint32(/* id 12, wireType 0 =*/96).int64(message.outboxOldestAgeMs);
+                if (message.adapters != null && message.adapters.length)
+                    for (let i = 0; i < message.adapters.length; ++i)
+                        $root.fieldline.v1.AdapterStatus.encode(message.adapters[i], writer.uint32(/* id 13, wireType 2 =*/106).fork(), _depth + 1).ldelim();
+                if (message.loss != null && $Object.hasOwnProperty.call(message, "loss"))
+                    $root.fieldline.v1.LossCounters.encode(message.loss, writer.uint32(/* id 14, wireType 2 =*/114).fork(), _depth + 1).ldelim();
+                if (message.deviceLoss != null && $Object.hasOwnProperty.call(message, "deviceLoss"))
+                    for (let keys = $Object.keys(message.deviceLoss), i = 0; i < keys.length; ++i) {
+                        writer.uint32(/* id 15, wireType 2 =*/122).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]);
+                        $root.fieldline.v1.LossCounters.encode(message.deviceLoss[keys[i]], writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim().ldelim();
+                    }
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a Heartbeat message from the specified reader or buffer.
+             * @function decode
+             * @memberof fieldline.v1.Heartbeat
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {fieldline.v1.Heartbeat & fieldline.v1.Heartbeat.$Shape} Heartbeat
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Heartbeat.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, key, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.fieldline.v1.Heartbeat();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.gatewayId = value;
+                            else
+                                delete message.gatewayId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.tsMs = value;
+                            else
+                                delete message.tsMs;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.firmwareVersion = value;
+                            else
+                                delete message.firmwareVersion;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.uptimeS = value;
+                            else
+                                delete message.uptimeS;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.cpuPercent = value;
+                            else
+                                delete message.cpuPercent;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.memoryUsedBytes = value;
+                            else
+                                delete message.memoryUsedBytes;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.memoryTotalBytes = value;
+                            else
+                                delete message.memoryTotalBytes;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.diskFreeBytes = value;
+                            else
+                                delete message.diskFreeBytes;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.diskTotalBytes = value;
+                            else
+                                delete message.diskTotalBytes;
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 1)
+                                break;
+                            message.temperatureC = reader.double();
+                            message._temperatureC = "temperatureC";
+                            continue;
+                        }
+                    case 11: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.outboxDepth = value;
+                            else
+                                delete message.outboxDepth;
+                            continue;
+                        }
+                    case 12: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.outboxOldestAgeMs = value;
+                            else
+                                delete message.outboxOldestAgeMs;
+                            continue;
+                        }
+                    case 13: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.adapters && message.adapters.length))
+                                message.adapters = [];
+                            message.adapters.push($root.fieldline.v1.AdapterStatus.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    case 14: {
+                            if (wireType !== 2)
+                                break;
+                            message.loss = $root.fieldline.v1.LossCounters.decode(reader, reader.size(), $undefined, _depth + 1, message.loss);
+                            continue;
+                        }
+                    case 15: {
+                            if (wireType !== 2)
+                                break;
+                            if (message.deviceLoss === $util.emptyObject)
+                                message.deviceLoss = {};
+                            let end2 = reader.size() + reader.pos;
+                            if (end2 > reader.len)
+                                throw $RangeError("index out of range");
+                            reader.len = end2;
+                            key = "";
+                            value = null;
+                            while (reader.pos < end2) {
+                                let tag2 = reader.tag();
+                                wireType = tag2 & 7;
+                                switch (tag2 >>>= 3) {
+                                case 1:
+                                    if (wireType !== 2)
+                                        break;
+                                    key = reader.stringVerify();
+                                    continue;
+                                case 2:
+                                    if (wireType !== 2)
+                                        break;
+                                    value = $root.fieldline.v1.LossCounters.decode(reader, reader.size(), $undefined, _depth + 1, value);
+                                    continue;
+                                }
+                                reader.skipType(wireType, _depth, tag2);
+                            }
+                            if (reader.pos !== end2)
+                                throw $RangeError("index out of range");
+                            reader.len = end;
+                            if (key === "__proto__")
+                                $util.makeProp(message.deviceLoss, key);
+                            message.deviceLoss[key] = value || new $root.fieldline.v1.LossCounters();
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a Heartbeat message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof fieldline.v1.Heartbeat
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {fieldline.v1.Heartbeat} Heartbeat
+             */
+            Heartbeat.fromObject = function (object, _depth) {
+                if (object instanceof $root.fieldline.v1.Heartbeat)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".fieldline.v1.Heartbeat: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.fieldline.v1.Heartbeat();
+                if (object.gatewayId != null)
+                    if (typeof object.gatewayId !== "string" || object.gatewayId.length)
+                        message.gatewayId = $String(object.gatewayId);
+                if (object.tsMs != null)
+                    if (typeof object.tsMs === "object" ? object.tsMs.low || object.tsMs.high : $Number(object.tsMs) !== 0)
+                        if ($util.Long)
+                            message.tsMs = $util.Long.fromValue(object.tsMs, false);
+                        else if (typeof object.tsMs === "string")
+                            message.tsMs = $parseInt(object.tsMs, 10);
+                        else if (typeof object.tsMs === "number")
+                            message.tsMs = object.tsMs;
+                        else if (typeof object.tsMs === "object")
+                            message.tsMs = new $util.LongBits(object.tsMs.low >>> 0, object.tsMs.high >>> 0).toNumber();
+                if (object.firmwareVersion != null)
+                    if (typeof object.firmwareVersion !== "string" || object.firmwareVersion.length)
+                        message.firmwareVersion = $String(object.firmwareVersion);
+                if (object.uptimeS != null)
+                    if (!$Object.is($Number(object.uptimeS), 0))
+                        message.uptimeS = $Number(object.uptimeS);
+                if (object.cpuPercent != null)
+                    if (!$Object.is($Number(object.cpuPercent), 0))
+                        message.cpuPercent = $Number(object.cpuPercent);
+                if (object.memoryUsedBytes != null)
+                    if (!$Object.is($Number(object.memoryUsedBytes), 0))
+                        message.memoryUsedBytes = $Number(object.memoryUsedBytes);
+                if (object.memoryTotalBytes != null)
+                    if (!$Object.is($Number(object.memoryTotalBytes), 0))
+                        message.memoryTotalBytes = $Number(object.memoryTotalBytes);
+                if (object.diskFreeBytes != null)
+                    if (!$Object.is($Number(object.diskFreeBytes), 0))
+                        message.diskFreeBytes = $Number(object.diskFreeBytes);
+                if (object.diskTotalBytes != null)
+                    if (!$Object.is($Number(object.diskTotalBytes), 0))
+                        message.diskTotalBytes = $Number(object.diskTotalBytes);
+                if (object.temperatureC != null)
+                    message.temperatureC = $Number(object.temperatureC);
+                if (object.outboxDepth != null)
+                    if (typeof object.outboxDepth === "object" ? object.outboxDepth.low || object.outboxDepth.high : $Number(object.outboxDepth) !== 0)
+                        if ($util.Long)
+                            message.outboxDepth = $util.Long.fromValue(object.outboxDepth, true);
+                        else if (typeof object.outboxDepth === "string")
+                            message.outboxDepth = $parseInt(object.outboxDepth, 10);
+                        else if (typeof object.outboxDepth === "number")
+                            message.outboxDepth = object.outboxDepth;
+                        else if (typeof object.outboxDepth === "object")
+                            message.outboxDepth = new $util.LongBits(object.outboxDepth.low >>> 0, object.outboxDepth.high >>> 0).toNumber(true);
+                if (object.outboxOldestAgeMs != null)
+                    if (typeof object.outboxOldestAgeMs === "object" ? object.outboxOldestAgeMs.low || object.outboxOldestAgeMs.high : $Number(object.outboxOldestAgeMs) !== 0)
+                        if ($util.Long)
+                            message.outboxOldestAgeMs = $util.Long.fromValue(object.outboxOldestAgeMs, false);
+                        else if (typeof object.outboxOldestAgeMs === "string")
+                            message.outboxOldestAgeMs = $parseInt(object.outboxOldestAgeMs, 10);
+                        else if (typeof object.outboxOldestAgeMs === "number")
+                            message.outboxOldestAgeMs = object.outboxOldestAgeMs;
+                        else if (typeof object.outboxOldestAgeMs === "object")
+                            message.outboxOldestAgeMs = new $util.LongBits(object.outboxOldestAgeMs.low >>> 0, object.outboxOldestAgeMs.high >>> 0).toNumber();
+                if (object.adapters) {
+                    if (!$Array.isArray(object.adapters))
+                        throw $TypeError(".fieldline.v1.Heartbeat.adapters: array expected");
+                    message.adapters = $Array(object.adapters.length);
+                    for (let i = 0; i < object.adapters.length; ++i) {
+                        if (!$util.isObject(object.adapters[i]))
+                            throw $TypeError(".fieldline.v1.Heartbeat.adapters: object expected");
+                        message.adapters[i] = $root.fieldline.v1.AdapterStatus.fromObject(object.adapters[i], _depth + 1);
+                    }
+                }
+                if (object.loss != null) {
+                    if (!$util.isObject(object.loss))
+                        throw $TypeError(".fieldline.v1.Heartbeat.loss: object expected");
+                    message.loss = $root.fieldline.v1.LossCounters.fromObject(object.loss, _depth + 1);
+                }
+                if (object.deviceLoss) {
+                    if (!$util.isObject(object.deviceLoss))
+                        throw $TypeError(".fieldline.v1.Heartbeat.deviceLoss: object expected");
+                    message.deviceLoss = {};
+                    for (let keys = $Object.keys(object.deviceLoss), i = 0; i < keys.length; ++i) {
+                        if (keys[i] === "__proto__")
+                            $util.makeProp(message.deviceLoss, keys[i]);
+                        if (!$util.isObject(object.deviceLoss[keys[i]]))
+                            throw $TypeError(".fieldline.v1.Heartbeat.deviceLoss: object expected");
+                        message.deviceLoss[keys[i]] = $root.fieldline.v1.LossCounters.fromObject(object.deviceLoss[keys[i]], _depth + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Heartbeat message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof fieldline.v1.Heartbeat
+             * @static
+             * @param {fieldline.v1.Heartbeat} message Heartbeat
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Heartbeat.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.adapters = [];
+                if (options.objects || options.defaults)
+                    object.deviceLoss = {};
+                if (options.defaults) {
+                    object.gatewayId = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.tsMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.tsMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.firmwareVersion = "";
+                    object.uptimeS = 0;
+                    object.cpuPercent = 0;
+                    object.memoryUsedBytes = 0;
+                    object.memoryTotalBytes = 0;
+                    object.diskFreeBytes = 0;
+                    object.diskTotalBytes = 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.outboxDepth = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.outboxDepth = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.outboxOldestAgeMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.outboxOldestAgeMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.loss = null;
+                }
+                if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId"))
+                    object.gatewayId = message.gatewayId;
+                if (message.tsMs != null && $Object.hasOwnProperty.call(message, "tsMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.tsMs = typeof message.tsMs === "number" ? $BigInt(message.tsMs) : $util.Long.fromBits(message.tsMs.low >>> 0, message.tsMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.tsMs === "number")
+                        object.tsMs = options.longs === $String ? $String(message.tsMs) : message.tsMs;
+                    else
+                        object.tsMs = options.longs === $String ? $util.Long.prototype.toString.call(message.tsMs) : options.longs === $Number ? new $util.LongBits(message.tsMs.low >>> 0, message.tsMs.high >>> 0).toNumber() : message.tsMs;
+                if (message.firmwareVersion != null && $Object.hasOwnProperty.call(message, "firmwareVersion"))
+                    object.firmwareVersion = message.firmwareVersion;
+                if (message.uptimeS != null && $Object.hasOwnProperty.call(message, "uptimeS"))
+                    object.uptimeS = options.json && !$isFinite(message.uptimeS) ? $String(message.uptimeS) : message.uptimeS;
+                if (message.cpuPercent != null && $Object.hasOwnProperty.call(message, "cpuPercent"))
+                    object.cpuPercent = options.json && !$isFinite(message.cpuPercent) ? $String(message.cpuPercent) : message.cpuPercent;
+                if (message.memoryUsedBytes != null && $Object.hasOwnProperty.call(message, "memoryUsedBytes"))
+                    object.memoryUsedBytes = options.json && !$isFinite(message.memoryUsedBytes) ? $String(message.memoryUsedBytes) : message.memoryUsedBytes;
+                if (message.memoryTotalBytes != null && $Object.hasOwnProperty.call(message, "memoryTotalBytes"))
+                    object.memoryTotalBytes = options.json && !$isFinite(message.memoryTotalBytes) ? $String(message.memoryTotalBytes) : message.memoryTotalBytes;
+                if (message.diskFreeBytes != null && $Object.hasOwnProperty.call(message, "diskFreeBytes"))
+                    object.diskFreeBytes = options.json && !$isFinite(message.diskFreeBytes) ? $String(message.diskFreeBytes) : message.diskFreeBytes;
+                if (message.diskTotalBytes != null && $Object.hasOwnProperty.call(message, "diskTotalBytes"))
+                    object.diskTotalBytes = options.json && !$isFinite(message.diskTotalBytes) ? $String(message.diskTotalBytes) : message.diskTotalBytes;
+                if (message.temperatureC != null && $Object.hasOwnProperty.call(message, "temperatureC"))
+                    object.temperatureC = options.json && !$isFinite(message.temperatureC) ? $String(message.temperatureC) : message.temperatureC;
+                if (message.outboxDepth != null && $Object.hasOwnProperty.call(message, "outboxDepth"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.outboxDepth = typeof message.outboxDepth === "number" ? $BigInt(message.outboxDepth) : $util.Long.fromBits(message.outboxDepth.low >>> 0, message.outboxDepth.high >>> 0, true).toBigInt();
+                    else if (typeof message.outboxDepth === "number")
+                        object.outboxDepth = options.longs === $String ? $String(message.outboxDepth) : message.outboxDepth;
+                    else
+                        object.outboxDepth = options.longs === $String ? $util.Long.prototype.toString.call(message.outboxDepth) : options.longs === $Number ? new $util.LongBits(message.outboxDepth.low >>> 0, message.outboxDepth.high >>> 0).toNumber(true) : message.outboxDepth;
+                if (message.outboxOldestAgeMs != null && $Object.hasOwnProperty.call(message, "outboxOldestAgeMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.outboxOldestAgeMs = typeof message.outboxOldestAgeMs === "number" ? $BigInt(message.outboxOldestAgeMs) : $util.Long.fromBits(message.outboxOldestAgeMs.low >>> 0, message.outboxOldestAgeMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.outboxOldestAgeMs === "number")
+                        object.outboxOldestAgeMs = options.longs === $String ? $String(message.outboxOldestAgeMs) : message.outboxOldestAgeMs;
+                    else
+                        object.outboxOldestAgeMs = options.longs === $String ? $util.Long.prototype.toString.call(message.outboxOldestAgeMs) : options.longs === $Number ? new $util.LongBits(message.outboxOldestAgeMs.low >>> 0, message.outboxOldestAgeMs.high >>> 0).toNumber() : message.outboxOldestAgeMs;
+                if (message.adapters && message.adapters.length) {
+                    object.adapters = $Array(message.adapters.length);
+                    for (let j = 0; j < message.adapters.length; ++j)
+                        object.adapters[j] = $root.fieldline.v1.AdapterStatus.toObject(message.adapters[j], options, _depth + 1);
+                }
+                if (message.loss != null && $Object.hasOwnProperty.call(message, "loss"))
+                    object.loss = $root.fieldline.v1.LossCounters.toObject(message.loss, options, _depth + 1);
+                let keys2;
+                if (message.deviceLoss && (keys2 = $Object.keys(message.deviceLoss)).length) {
+                    object.deviceLoss = {};
+                    for (let j = 0; j < keys2.length; ++j) {
+                        if (keys2[j] === "__proto__")
+                            $util.makeProp(object.deviceLoss, keys2[j]);
+                        object.deviceLoss[keys2[j]] = $root.fieldline.v1.LossCounters.toObject(message.deviceLoss[keys2[j]], options, _depth + 1);
+                    }
+                }
+                return object;
+            };
+
+            /**
+             * Converts this Heartbeat to JSON.
+             * @function toJSON
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Heartbeat.prototype.toJSON = function() {
+                return Heartbeat.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for Heartbeat
+             * @function getTypeUrl
+             * @memberof fieldline.v1.Heartbeat
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            Heartbeat.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/fieldline.v1.Heartbeat";
+            };
+
+            return Heartbeat;
+        })();
+
+        v1.QuarantinedReading = (function() {
+
+            /**
+             * Properties of a QuarantinedReading.
+             * @typedef {Object} fieldline.v1.QuarantinedReading.$Properties
+             * @property {string|null} [gatewayId] QuarantinedReading gatewayId
+             * @property {string|null} [deviceId] QuarantinedReading deviceId
+             * @property {number|null} [tsMs] QuarantinedReading tsMs
+             * @property {Uint8Array|null} [raw] QuarantinedReading raw
+             * @property {fieldline.v1.SourceProtocol|null} [source] QuarantinedReading source
+             * @property {string|null} [reasonCode] QuarantinedReading reasonCode
+             * @property {string|null} [reason] QuarantinedReading reason
+             * @property {string|null} [topic] QuarantinedReading topic
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a QuarantinedReading.
+             * @memberof fieldline.v1
+             * @interface IQuarantinedReading
+             * @augments fieldline.v1.QuarantinedReading.$Properties
+             * @deprecated Use fieldline.v1.QuarantinedReading.$Properties instead.
+             */
+
+            /**
+             * Shape of a QuarantinedReading.
+             * @typedef {fieldline.v1.QuarantinedReading.$Properties} fieldline.v1.QuarantinedReading.$Shape
+             */
+
+            /**
+             * Constructs a new QuarantinedReading.
+             * @memberof fieldline.v1
+             * @classdesc Represents a QuarantinedReading.
+             * @constructor
+             * @param {fieldline.v1.QuarantinedReading.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const QuarantinedReading = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * QuarantinedReading gatewayId.
+             * @member {string} gatewayId
+             * @memberof fieldline.v1.QuarantinedReading
+             * @instance
+             */
+            QuarantinedReading.prototype.gatewayId = "";
+
+            /**
+             * QuarantinedReading deviceId.
+             * @member {string} deviceId
+             * @memberof fieldline.v1.QuarantinedReading
+             * @instance
+             */
+            QuarantinedReading.prototype.deviceId = "";
+
+            /**
+             * QuarantinedReading tsMs.
+             * @member {number} tsMs
+             * @memberof fieldline.v1.QuarantinedReading
+             * @instance
+             */
+            QuarantinedReading.prototype.tsMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * QuarantinedReading raw.
+             * @member {Uint8Array} raw
+             * @memberof fieldline.v1.QuarantinedReading
+             * @instance
+             */
+            QuarantinedReading.prototype.raw = $util.newBuffer([]);
+
+            /**
+             * QuarantinedReading source.
+             * @member {fieldline.v1.SourceProtocol} source
+             * @memberof fieldline.v1.QuarantinedReading
+             * @instance
+             */
+            QuarantinedReading.prototype.source = 0;
+
+            /**
+             * QuarantinedReading reasonCode.
+             * @member {string} reasonCode
+             * @memberof fieldline.v1.QuarantinedReading
+             * @instance
+             */
+            QuarantinedReading.prototype.reasonCode = "";
+
+            /**
+             * QuarantinedReading reason.
+             * @member {string} reason
+             * @memberof fieldline.v1.QuarantinedReading
+             * @instance
+             */
+            QuarantinedReading.prototype.reason = "";
+
+            /**
+             * QuarantinedReading topic.
+             * @member {string} topic
+             * @memberof fieldline.v1.QuarantinedReading
+             * @instance
+             */
+            QuarantinedReading.prototype.topic = "";
+
+            /**
+             * Creates a new QuarantinedReading instance using the specified properties.
+             * @function create
+             * @memberof fieldline.v1.QuarantinedReading
+             * @static
+             * @param {fieldline.v1.QuarantinedReading.$Properties=} [properties] Properties to set
+             * @returns {fieldline.v1.QuarantinedReading} QuarantinedReading instance
+             * @type {{
+             *   (properties: fieldline.v1.QuarantinedReading.$Shape): fieldline.v1.QuarantinedReading & fieldline.v1.QuarantinedReading.$Shape;
+             *   (properties?: fieldline.v1.QuarantinedReading.$Properties): fieldline.v1.QuarantinedReading;
+             * }}
+             */
+            QuarantinedReading.create = function(properties) {
+                return new QuarantinedReading(properties);
+            };
+
+            /**
+             * Encodes the specified QuarantinedReading message. Does not implicitly {@link fieldline.v1.QuarantinedReading.verify|verify} messages.
+             * @function encode
+             * @memberof fieldline.v1.QuarantinedReading
+             * @static
+             * @param {fieldline.v1.QuarantinedReading.$Properties} message QuarantinedReading message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            QuarantinedReading.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId") && message.gatewayId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.gatewayId);
+                if (message.deviceId != null && $Object.hasOwnProperty.call(message, "deviceId") && message.deviceId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.deviceId);
+                if (message.tsMs != null && $Object.hasOwnProperty.call(message, "tsMs") && (typeof message.tsMs === "object" ? message.tsMs.low || message.tsMs.high : message.tsMs !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).int64(message.tsMs);
+                if (message.raw != null && $Object.hasOwnProperty.call(message, "raw") && message.raw.length)
+                    writer.uint32(/* id 4, wireType 2 =*/34).bytes(message.raw);
+                if (message.source != null && $Object.hasOwnProperty.call(message, "source") && message.source !== 0)
+                    writer.uint32(/* id 5, wireType 0 =*/40).int32(message.source);
+                if (message.reasonCode != null && $Object.hasOwnProperty.call(message, "reasonCode") && message.reasonCode !== "")
+                    writer.uint32(/* id 6, wireType 2 =*/50).string(message.reasonCode);
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
+                    writer.uint32(/* id 7, wireType 2 =*/58).string(message.reason);
+                if (message.topic != null && $Object.hasOwnProperty.call(message, "topic") && message.topic !== "")
+                    writer.uint32(/* id 8, wireType 2 =*/66).string(message.topic);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a QuarantinedReading message from the specified reader or buffer.
+             * @function decode
+             * @memberof fieldline.v1.QuarantinedReading
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {fieldline.v1.QuarantinedReading & fieldline.v1.QuarantinedReading.$Shape} QuarantinedReading
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            QuarantinedReading.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.fieldline.v1.QuarantinedReading();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.gatewayId = value;
+                            else
+                                delete message.gatewayId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.deviceId = value;
+                            else
+                                delete message.deviceId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.tsMs = value;
+                            else
+                                delete message.tsMs;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.raw = value;
+                            else
+                                delete message.raw;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.source = value;
+                            else
+                                delete message.source;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reasonCode = value;
+                            else
+                                delete message.reasonCode;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reason = value;
+                            else
+                                delete message.reason;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.topic = value;
+                            else
+                                delete message.topic;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a QuarantinedReading message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof fieldline.v1.QuarantinedReading
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {fieldline.v1.QuarantinedReading} QuarantinedReading
+             */
+            QuarantinedReading.fromObject = function (object, _depth) {
+                if (object instanceof $root.fieldline.v1.QuarantinedReading)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".fieldline.v1.QuarantinedReading: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.fieldline.v1.QuarantinedReading();
+                if (object.gatewayId != null)
+                    if (typeof object.gatewayId !== "string" || object.gatewayId.length)
+                        message.gatewayId = $String(object.gatewayId);
+                if (object.deviceId != null)
+                    if (typeof object.deviceId !== "string" || object.deviceId.length)
+                        message.deviceId = $String(object.deviceId);
+                if (object.tsMs != null)
+                    if (typeof object.tsMs === "object" ? object.tsMs.low || object.tsMs.high : $Number(object.tsMs) !== 0)
+                        if ($util.Long)
+                            message.tsMs = $util.Long.fromValue(object.tsMs, false);
+                        else if (typeof object.tsMs === "string")
+                            message.tsMs = $parseInt(object.tsMs, 10);
+                        else if (typeof object.tsMs === "number")
+                            message.tsMs = object.tsMs;
+                        else if (typeof object.tsMs === "object")
+                            message.tsMs = new $util.LongBits(object.tsMs.low >>> 0, object.tsMs.high >>> 0).toNumber();
+                if (object.raw != null)
+                    if (object.raw.length)
+                        if (typeof object.raw === "string")
+                            $util.base64.decode(object.raw, message.raw = $util.newBuffer($util.base64.length(object.raw)), 0);
+                        else if (object.raw.length >= 0)
+                            message.raw = object.raw;
+                if (object.source !== 0 && (typeof object.source !== "string" || $root.fieldline.v1.SourceProtocol[object.source] !== 0))
+                    switch (object.source) {
+                    case "SOURCE_PROTOCOL_UNSPECIFIED":
+                    case 0:
+                        message.source = 0;
+                        break;
+                    case "SOURCE_PROTOCOL_MQTT":
+                    case 1:
+                        message.source = 1;
+                        break;
+                    case "SOURCE_PROTOCOL_COAP":
+                    case 2:
+                        message.source = 2;
+                        break;
+                    case "SOURCE_PROTOCOL_MODBUS_RTU":
+                    case 3:
+                        message.source = 3;
+                        break;
+                    case "SOURCE_PROTOCOL_MODBUS_TCP":
+                    case 4:
+                        message.source = 4;
+                        break;
+                    default:
+                        if (typeof object.source === "number" && (object.source | 0) === object.source)
+                            message.source = object.source;
+                    }
+                if (object.reasonCode != null)
+                    if (typeof object.reasonCode !== "string" || object.reasonCode.length)
+                        message.reasonCode = $String(object.reasonCode);
+                if (object.reason != null)
+                    if (typeof object.reason !== "string" || object.reason.length)
+                        message.reason = $String(object.reason);
+                if (object.topic != null)
+                    if (typeof object.topic !== "string" || object.topic.length)
+                        message.topic = $String(object.topic);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a QuarantinedReading message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof fieldline.v1.QuarantinedReading
+             * @static
+             * @param {fieldline.v1.QuarantinedReading} message QuarantinedReading
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            QuarantinedReading.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.gatewayId = "";
+                    object.deviceId = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.tsMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.tsMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if (options.bytes === $String)
+                        object.raw = "";
+                    else {
+                        object.raw = [];
+                        if (options.bytes !== $Array)
+                            object.raw = $util.newBuffer(object.raw);
+                    }
+                    object.source = options.enums === $String ? "SOURCE_PROTOCOL_UNSPECIFIED" : 0;
+                    object.reasonCode = "";
+                    object.reason = "";
+                    object.topic = "";
+                }
+                if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId"))
+                    object.gatewayId = message.gatewayId;
+                if (message.deviceId != null && $Object.hasOwnProperty.call(message, "deviceId"))
+                    object.deviceId = message.deviceId;
+                if (message.tsMs != null && $Object.hasOwnProperty.call(message, "tsMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.tsMs = typeof message.tsMs === "number" ? $BigInt(message.tsMs) : $util.Long.fromBits(message.tsMs.low >>> 0, message.tsMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.tsMs === "number")
+                        object.tsMs = options.longs === $String ? $String(message.tsMs) : message.tsMs;
+                    else
+                        object.tsMs = options.longs === $String ? $util.Long.prototype.toString.call(message.tsMs) : options.longs === $Number ? new $util.LongBits(message.tsMs.low >>> 0, message.tsMs.high >>> 0).toNumber() : message.tsMs;
+                if (message.raw != null && $Object.hasOwnProperty.call(message, "raw"))
+                    object.raw = options.bytes === $String ? $util.base64.encode(message.raw, 0, message.raw.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.raw) : message.raw;
+                if (message.source != null && $Object.hasOwnProperty.call(message, "source"))
+                    object.source = options.enums === $String ? $root.fieldline.v1.SourceProtocol[message.source] === $undefined ? message.source : $root.fieldline.v1.SourceProtocol[message.source] : message.source;
+                if (message.reasonCode != null && $Object.hasOwnProperty.call(message, "reasonCode"))
+                    object.reasonCode = message.reasonCode;
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
+                    object.reason = message.reason;
+                if (message.topic != null && $Object.hasOwnProperty.call(message, "topic"))
+                    object.topic = message.topic;
+                return object;
+            };
+
+            /**
+             * Converts this QuarantinedReading to JSON.
+             * @function toJSON
+             * @memberof fieldline.v1.QuarantinedReading
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            QuarantinedReading.prototype.toJSON = function() {
+                return QuarantinedReading.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for QuarantinedReading
+             * @function getTypeUrl
+             * @memberof fieldline.v1.QuarantinedReading
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            QuarantinedReading.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/fieldline.v1.QuarantinedReading";
+            };
+
+            return QuarantinedReading;
+        })();
+
+        return v1;
+    })();
+
+    return fieldline;
+})();
+
+export {
+  $root as default
+};

@@ -1,0 +1,140 @@
+// The Kafka framing of the wire contract (DESIGN.md, "Wire formats"): a protobuf message compressed
+// as one LZ4 frame, so `lz4 -d` opens it, with headers that let a consumer route and deduplicate
+// without decompressing.
+import lz4 from 'lz4';
+import $protobuf from 'protobufjs/minimal.js';
+import { fieldline } from '../gen/telemetry.js';
+
+// 64-bit fields (timestamps in ms, batch seq) decode as plain numbers rather than Long objects;
+// both stay far below 2^53.
+$protobuf.util.Long = undefined as unknown as typeof $protobuf.util.Long;
+$protobuf.configure();
+
+export const v1 = fieldline.v1;
+export type Reading = fieldline.v1.Reading.$Properties;
+export type ReadingBatch = fieldline.v1.ReadingBatch.$Properties;
+export type Heartbeat = fieldline.v1.Heartbeat.$Properties;
+export type QuarantinedReading = fieldline.v1.QuarantinedReading.$Properties;
+export const SourceProtocol = fieldline.v1.SourceProtocol;
+export type SourceProtocol = fieldline.v1.SourceProtocol;
+
+/** Bumped when a change to telemetry.proto changes meaning, not merely adds a field. */
+export const SCHEMA_VERSION = 1;
+
+export const Header = {
+  gatewayId: 'gateway-id',
+  batchSeq: 'batch-seq',
+  schemaVersion: 'schema-version',
+  contentEncoding: 'content-encoding',
+  readingCount: 'reading-count',
+  error: 'error',
+} as const;
+
+export type MessageHeaders = Record<string, string>;
+
+export interface EncodedMessage {
+  key: string;
+  value: Buffer;
+  headers: MessageHeaders;
+}
+
+export function lz4Frame(bytes: Uint8Array): Buffer {
+  return lz4.encode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+export function lz4Unframe(frame: Buffer): Buffer {
+  return lz4.decode(frame);
+}
+
+/** Counts readings the way every throughput figure does: one per (device, metric, time) value. */
+export function countValues(readings: readonly Reading[]): number {
+  let n = 0;
+  for (const r of readings) n += r.metrics ? Object.keys(r.metrics).length : 0;
+  return n;
+}
+
+export function encodeBatch(batch: ReadingBatch): EncodedMessage {
+  const bytes = v1.ReadingBatch.encode(batch).finish();
+  return {
+    key: batch.gatewayId ?? '',
+    value: lz4Frame(bytes),
+    headers: {
+      [Header.gatewayId]: batch.gatewayId ?? '',
+      [Header.batchSeq]: String(batch.seq ?? 0),
+      [Header.schemaVersion]: String(batch.schemaVersion ?? SCHEMA_VERSION),
+      [Header.contentEncoding]: 'lz4',
+      [Header.readingCount]: String(countValues(batch.readings ?? [])),
+    },
+  };
+}
+
+export interface BatchMeta {
+  gatewayId: string;
+  seq: number;
+  createdMs: number;
+  /** Readings (metric values) across all messages, for the reading-count header. */
+  values: number;
+}
+
+/**
+ * Builds the same bytes as encodeBatch from Reading messages that are already encoded (the outbox
+ * stores them that way), so forwarding a batch never decodes and re-encodes its readings.
+ */
+export function encodeBatchFromEncoded(meta: BatchMeta, readings: readonly Uint8Array[]): EncodedMessage {
+  const w = $protobuf.Writer.create();
+  // Field numbers and wire types from telemetry.proto, ReadingBatch: (n << 3) | type.
+  if (meta.gatewayId) w.uint32((1 << 3) | 2).string(meta.gatewayId);
+  if (meta.seq) w.uint32((2 << 3) | 0).uint64(meta.seq);
+  if (meta.createdMs) w.uint32((3 << 3) | 0).int64(meta.createdMs);
+  for (const r of readings) w.uint32((4 << 3) | 2).bytes(r);
+  w.uint32((5 << 3) | 0).uint32(SCHEMA_VERSION);
+  return {
+    key: meta.gatewayId,
+    value: lz4Frame(w.finish()),
+    headers: {
+      [Header.gatewayId]: meta.gatewayId,
+      [Header.batchSeq]: String(meta.seq),
+      [Header.schemaVersion]: String(SCHEMA_VERSION),
+      [Header.contentEncoding]: 'lz4',
+      [Header.readingCount]: String(meta.values),
+    },
+  };
+}
+
+/** Throws WireError on anything that is not an LZ4-framed ReadingBatch. */
+export function decodeBatch(value: Buffer): fieldline.v1.ReadingBatch {
+  let bytes: Buffer;
+  try {
+    bytes = lz4Unframe(value);
+  } catch (err) {
+    throw new WireError('FL_ERR_WIRE_LZ4', `not an LZ4 frame: ${(err as Error).message}`);
+  }
+  try {
+    return v1.ReadingBatch.decode(bytes);
+  } catch (err) {
+    throw new WireError('FL_ERR_WIRE_PROTOBUF', `not a ReadingBatch: ${(err as Error).message}`);
+  }
+}
+
+export function encodeHeartbeat(hb: Heartbeat): EncodedMessage {
+  return {
+    key: hb.gatewayId ?? '',
+    value: lz4Frame(v1.Heartbeat.encode(hb).finish()),
+    headers: {
+      [Header.gatewayId]: hb.gatewayId ?? '',
+      [Header.schemaVersion]: String(SCHEMA_VERSION),
+      [Header.contentEncoding]: 'lz4',
+    },
+  };
+}
+
+export function decodeHeartbeat(value: Buffer): fieldline.v1.Heartbeat {
+  return v1.Heartbeat.decode(lz4Unframe(value));
+}
+
+export class WireError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'WireError';
+  }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Runs every compiled test file (tests live beside the code and under test/) with Node's built-in
+// runner. Files run one at a time: integration tests start real brokers and databases, and two
+// cores do not run two of those at once well. Pass paths or substrings to run a subset.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = join(import.meta.dirname, '..', 'dist');
+const filters = process.argv.slice(2);
+
+function walk(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name === 'node_modules') continue;
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+const files = walk(root)
+  .filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)))
+  .sort((a, b) => weight(a) - weight(b) || a.localeCompare(b));
+
+// Unit tests first, so a broken basic fails fast before the slow suites start.
+function weight(f) {
+  if (f.includes('/test/e2e/') || f.includes('/test/fault/')) return 3;
+  if (f.includes('/test/')) return 2;
+  return 1;
+}
+
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
