@@ -1,0 +1,48 @@
+// The cloud package's error catalogue (CONVENTIONS point 4): every error a caller can see has a
+// stable code FL_ERR_<AREA>_<WHAT>, a message and the HTTP status the API answers with. Add a
+// code here before throwing it; the catalogue is the documentation.
+
+export interface CatalogueEntry {
+  message: string;
+  status: number;
+}
+
+export const catalogue = {
+  FL_ERR_API_BAD_CURSOR: { message: 'the cursor is not one this API issued', status: 400 },
+  FL_ERR_API_BAD_QUERY: { message: 'the query is out of range', status: 400 },
+  FL_ERR_API_BAD_PARAM: { message: 'a query parameter is invalid', status: 400 },
+  FL_ERR_API_BAD_REQUEST: { message: 'the request is malformed', status: 400 },
+  FL_ERR_API_DEVICE_NOT_FOUND: { message: 'no such device', status: 404 },
+  FL_ERR_API_NOT_FOUND: { message: 'no such route', status: 404 },
+  FL_ERR_AUTH_MISSING: { message: 'a bearer token is required', status: 401 },
+  FL_ERR_AUTH_INVALID: { message: 'the bearer token is not valid', status: 401 },
+  FL_ERR_AUTH_SCOPE: { message: 'the token lacks the scope this needs', status: 403 },
+  FL_ERR_INTERNAL: { message: 'internal error', status: 500 },
+  FL_ERR_STORE_UNAVAILABLE: { message: 'the database is unavailable', status: 503 },
+  FL_ERR_STORE_BAD_BATCH: { message: 'the database refused a batch; retrying it cannot succeed', status: 400 },
+  FL_ERR_STORE_SCHEMA_TOO_NEW: { message: 'the database schema is newer than this program', status: 500 },
+} satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+export class FieldlineError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+
+  /** `detail` is appended to the catalogued message: say which value was wrong and why. */
+  constructor(code: ErrorCode, detail?: string, options?: ErrorOptions) {
+    const entry: CatalogueEntry = catalogue[code];
+    super(detail ? `${entry.message}: ${detail}` : entry.message, options);
+    this.name = 'FieldlineError';
+    this.code = code;
+    this.statusCode = entry.status;
+  }
+}
+
+/** Thrown by the store layer (cloud-sink/src/store); same catalogue, so the API maps it unchanged. */
+export class StoreError extends FieldlineError {
+  constructor(code: ErrorCode, detail?: string, options?: ErrorOptions) {
+    super(code, detail, options);
+    this.name = 'StoreError';
+  }
+}

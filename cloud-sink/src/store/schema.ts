@@ -1,0 +1,266 @@
+// The database schema (DESIGN.md "Database") as numbered migrations. `migrate` is idempotent and
+// safe to run from several processes at once: it takes a transaction-scoped advisory lock, applies
+// the versions schema_migrations lacks, and records each in the same transaction.
+//
+// One schema, two shapes. With the TimescaleDB extension, `readings` is a hypertable and the
+// rollups readings_1m/1h/1d are continuous aggregates; without it (vanilla PostgreSQL) they are
+// plain tables with the same names and columns, and filling the rollup tables there is the sink's
+// job (not written yet: until then they stay empty on vanilla PostgreSQL). The shape chosen is
+// recorded in fieldline_meta under 'capabilities', because a database keeps the shape it was
+// created with even if the extension later appears or disappears.
+import { StoreError } from '../errors.js';
+import type { Db, DbTx } from './db.js';
+
+export interface Capabilities {
+  /** readings is a hypertable. */
+  timescaledb: boolean;
+  /** readings_1m/1h/1d are continuous aggregates (else plain rollup tables). */
+  continuousAggregates: boolean;
+}
+
+export interface MigrateResult {
+  /** Versions applied by this call, in order; empty when the schema was current. */
+  applied: number[];
+  version: number;
+  capabilities: Capabilities;
+}
+
+interface Migration {
+  version: number;
+  name: string;
+  up(tx: DbTx): Promise<void>;
+}
+
+/** Any constant works; it only has to be the same in every process that migrates. */
+const MIGRATION_LOCK_KEY = 0x46_4c_44_42; // "FLDB"
+
+/** The rollups, in dependency order: each hour is built from minutes, each day from hours. */
+export const ROLLUPS = [
+  { view: 'readings_1m', width: '1 minute', source: null, scheduleEvery: '1 minute' },
+  { view: 'readings_1h', width: '1 hour', source: 'readings_1m', scheduleEvery: '5 minutes' },
+  { view: 'readings_1d', width: '1 day', source: 'readings_1h', scheduleEvery: '1 hour' },
+] as const;
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'readings, ledger, gateways, devices, alerts',
+    async up(tx) {
+      await tx.query(`CREATE TABLE fieldline_meta (key text PRIMARY KEY, value jsonb NOT NULL)`);
+
+      const timescaledb = await tryCreateTimescale(tx);
+      await tx.query(`
+        CREATE TABLE readings (
+          ts         timestamptz      NOT NULL,
+          gateway_id text             NOT NULL,
+          device_id  text             NOT NULL,
+          metric     text             NOT NULL,
+          value      double precision NOT NULL
+        )`);
+      if (timescaledb.ok) {
+        // The pre-2.13 call form, so an older TimescaleDB server takes it too. One-day chunks
+        // keep a day of a busy fleet's rows and its index in memory.
+        await tx.query(`SELECT create_hypertable('readings', 'ts', chunk_time_interval => INTERVAL '1 day')`);
+      }
+      await tx.query(`CREATE INDEX readings_device_metric_ts ON readings (device_id, metric, ts DESC)`);
+
+      // The exactly-once ledger: a batch's row commits with its readings or not at all.
+      await tx.query(`
+        CREATE TABLE ingested_batches (
+          gateway_id    text        NOT NULL,
+          seq           bigint      NOT NULL,
+          created_ms    bigint      NOT NULL,
+          reading_count integer     NOT NULL,
+          ingested_at   timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (gateway_id, seq)
+        )`);
+
+      // first_seen/last_seen: when the cloud stored a batch from the gateway (wall clock).
+      await tx.query(`
+        CREATE TABLE gateways (
+          gateway_id        text        PRIMARY KEY,
+          first_seen        timestamptz NOT NULL,
+          last_seen         timestamptz NOT NULL,
+          last_seq          bigint      NOT NULL,
+          batches_ingested  bigint      NOT NULL DEFAULT 0,
+          readings_ingested bigint      NOT NULL DEFAULT 0
+        )`);
+
+      // first_seen/last_seen: the earliest and latest reading time (device clock), so a replay
+      // of old data does not make a silent device look alive.
+      await tx.query(`
+        CREATE TABLE devices (
+          device_id  text        PRIMARY KEY,
+          gateway_id text        NOT NULL,
+          first_seen timestamptz NOT NULL,
+          last_seen  timestamptz NOT NULL,
+          metrics    text[]      NOT NULL DEFAULT '{}'
+        )`);
+      await tx.query(`CREATE INDEX devices_gateway ON devices (gateway_id)`);
+
+      // Minimal on purpose: the alerts component owns these and extends them in its migrations.
+      await tx.query(`
+        CREATE TABLE alert_rules (
+          id         text        PRIMARY KEY,
+          name       text        NOT NULL,
+          rule       jsonb       NOT NULL,
+          enabled    boolean     NOT NULL DEFAULT true,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          updated_at timestamptz NOT NULL DEFAULT now()
+        )`);
+      await tx.query(`
+        CREATE TABLE alerts (
+          id          text        PRIMARY KEY,
+          rule_id     text        NOT NULL,
+          device_id   text,
+          state       text        NOT NULL CHECK (state IN ('firing', 'resolved', 'acknowledged')),
+          fired_at    timestamptz NOT NULL,
+          resolved_at timestamptz,
+          acked_at    timestamptz,
+          acked_by    text,
+          detail      jsonb       NOT NULL DEFAULT '{}'
+        )`);
+      await tx.query(`CREATE INDEX alerts_state_fired ON alerts (state, fired_at DESC)`);
+
+      await writeCapabilities(tx, { timescaledb: timescaledb.ok, continuousAggregates: false }, timescaledb.why);
+    },
+  },
+  {
+    version: 2,
+    name: 'rollups readings_1m, readings_1h, readings_1d',
+    async up(tx) {
+      const caps = await readCapabilities(tx);
+      let why: string | undefined;
+      if (caps.timescaledb) {
+        const r = await attempt(tx, 'fl_caggs', () => createContinuousAggregates(tx));
+        caps.continuousAggregates = r.ok;
+        why = r.why;
+      }
+      if (!caps.continuousAggregates) await createRollupTables(tx);
+      await writeCapabilities(tx, caps, why);
+    },
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
+
+export async function migrate(db: Db): Promise<MigrateResult> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.query(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    integer     PRIMARY KEY,
+        name       text        NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    const done = new Set(
+      (await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)),
+    );
+    const newest = Math.max(0, ...done);
+    if (newest > LATEST_VERSION) {
+      throw new StoreError('FL_ERR_STORE_SCHEMA_TOO_NEW', `database is at version ${newest}, this program knows up to ${LATEST_VERSION}`);
+    }
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await m.up(tx);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+    return { applied, version: LATEST_VERSION, capabilities: await readCapabilities(tx) };
+  });
+}
+
+export async function readCapabilities(tx: DbTx): Promise<Capabilities> {
+  const r = await tx.query<{ value: unknown }>(`SELECT value FROM fieldline_meta WHERE key = 'capabilities'`);
+  const v = r.rows[0]?.value;
+  const parsed: unknown = typeof v === 'string' ? JSON.parse(v) : v;
+  if (typeof parsed !== 'object' || parsed === null) return { timescaledb: false, continuousAggregates: false };
+  const o = parsed as Record<string, unknown>;
+  return { timescaledb: o.timescaledb === true, continuousAggregates: o.continuousAggregates === true };
+}
+
+async function writeCapabilities(tx: DbTx, caps: Capabilities, why: string | undefined): Promise<void> {
+  // `why` keeps the reason a feature fell back, for whoever wonders later.
+  const value = JSON.stringify({ ...caps, ...(why ? { why } : {}) });
+  await tx.query(
+    `INSERT INTO fieldline_meta (key, value) VALUES ('capabilities', $1::jsonb)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    [value],
+  );
+}
+
+/**
+ * The extension may be absent (vanilla PostgreSQL), present but not preloaded, or refused to a
+ * non-superuser; each of those leaves plain tables, so the attempt runs under a savepoint.
+ */
+async function tryCreateTimescale(tx: DbTx): Promise<{ ok: boolean; why?: string }> {
+  const avail = await tx.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'`);
+  if (avail.rows.length === 0) return { ok: false, why: 'timescaledb extension not available' };
+  return attempt(tx, 'fl_timescaledb', async () => {
+    await tx.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+  });
+}
+
+/**
+ * Real-time aggregates (materialized_only = false): a query sees rows not yet materialised, so
+ * the rollups are right even where no refresh policy runs (PGlite has no background workers;
+ * Store.refreshAggregates materialises on demand there). The policies serve a real server.
+ * Hour and day are built from the level below (hierarchical aggregates), which is why avg is
+ * re-weighted by count rather than averaged.
+ */
+async function createContinuousAggregates(tx: DbTx): Promise<void> {
+  for (const r of ROLLUPS) {
+    const select =
+      r.source === null
+        ? `SELECT time_bucket(INTERVAL '${r.width}', ts) AS bucket, device_id, metric,
+                  avg(value) AS avg, min(value) AS min, max(value) AS max,
+                  count(*) AS count, last(value, ts) AS last
+             FROM readings`
+        : `SELECT time_bucket(INTERVAL '${r.width}', bucket) AS bucket, device_id, metric,
+                  sum(avg * count) / sum(count) AS avg, min(min) AS min, max(max) AS max,
+                  sum(count)::bigint AS count, last(last, bucket) AS last
+             FROM ${r.source}`;
+    await tx.query(`
+      CREATE MATERIALIZED VIEW ${r.view}
+      WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+      ${select}
+      GROUP BY 1, device_id, metric
+      WITH NO DATA`);
+    // start_offset NULL: late readings (a gateway back from a week offline) still get folded in;
+    // a refresh only recomputes the buckets that changed, so that costs little.
+    await tx.query(
+      `SELECT add_continuous_aggregate_policy('${r.view}', start_offset => NULL,
+               end_offset => INTERVAL '${r.width}', schedule_interval => INTERVAL '${r.scheduleEvery}')`,
+    );
+  }
+}
+
+async function createRollupTables(tx: DbTx): Promise<void> {
+  for (const r of ROLLUPS) {
+    await tx.query(`
+      CREATE TABLE ${r.view} (
+        bucket    timestamptz      NOT NULL,
+        device_id text             NOT NULL,
+        metric    text             NOT NULL,
+        avg       double precision NOT NULL,
+        min       double precision NOT NULL,
+        max       double precision NOT NULL,
+        count     bigint           NOT NULL,
+        last      double precision NOT NULL,
+        PRIMARY KEY (device_id, metric, bucket)
+      )`);
+  }
+}
+
+async function attempt(tx: DbTx, savepoint: string, fn: () => Promise<void>): Promise<{ ok: boolean; why?: string }> {
+  await tx.query(`SAVEPOINT ${savepoint}`);
+  try {
+    await fn();
+    await tx.query(`RELEASE SAVEPOINT ${savepoint}`);
+    return { ok: true };
+  } catch (err) {
+    await tx.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+    return { ok: false, why: err instanceof Error ? err.message : String(err) };
+  }
+}

@@ -1,0 +1,457 @@
+// The cloud's reads and writes of telemetry, over either database backend (db.ts).
+//
+// ingest() is where delivery becomes exactly-once (DESIGN.md guarantee 1): one transaction
+// records each batch in ingested_batches and inserts its readings; a batch already recorded is
+// skipped, so a redelivered Kafka message (sink crash before the offset commit, rebalance, replay)
+// changes nothing. Concurrent sinks given the same batch serialise on the ledger's primary key.
+import type { Reading } from '../../../proto/src/wire.js';
+import { StoreError } from '../errors.js';
+import { sqlState, type Db, type DbTx } from './db.js';
+import { migrate, readCapabilities, ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
+
+export type { Capabilities, MigrateResult } from './schema.js';
+
+export interface IngestBatch {
+  gatewayId: string;
+  seq: number;
+  createdMs: number;
+  readings: Reading[];
+}
+
+export interface IngestResult {
+  batchesInserted: number;
+  /** Batches already in the ledger (or repeated within this call): their readings were not written again. */
+  batchesSkipped: number;
+  rowsInserted: number;
+  /**
+   * Values of newly inserted batches that no row can hold (no device id, no time, empty metric
+   * name, a NUL character, a value that is not a finite number within ±MAX_ABS_VALUE). The rest of the batch is stored
+   * (guarantee 4: bad input loses no good data with it); the caller counts these as dropped.
+   */
+  rowsRejected: number;
+  /** Why the first rejected value was rejected, for the log; null when none was. */
+  firstRejection: string | null;
+}
+
+export interface ReadingsQuery {
+  deviceId: string;
+  metric?: string | undefined;
+  /** Inclusive. */
+  from: Date;
+  /** Inclusive. */
+  to: Date;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface StoredReading {
+  ts: Date;
+  metric: string;
+  value: number;
+}
+
+export interface ReadingsPage {
+  readings: StoredReading[];
+  /** Pass back as `cursor` for the next page; null when this page is the last. */
+  nextCursor: string | null;
+}
+
+export interface DeviceInfo {
+  deviceId: string;
+  /** The gateway that delivered the device's latest reading. */
+  gatewayId: string;
+  /** Earliest and latest reading time seen (device clock). */
+  firstSeen: Date;
+  lastSeen: Date;
+  metrics: string[];
+}
+
+/** Upper bound on `limit`, so one request cannot ask the database for everything. */
+export const MAX_PAGE = 100_000;
+
+/** Rows per INSERT statement: large enough to amortise the round trip, small enough to bound memory. */
+const INSERT_CHUNK = 10_000;
+
+/**
+ * Values beyond this are refused: two readings near the float8 limit in one rollup bucket make
+ * sum() overflow, and an overflow fails the refresh of the whole continuous aggregate, every
+ * device's buckets with it. No sensor measures anything this large; 1e300 leaves room to add up
+ * 1e8 of them.
+ */
+export const MAX_ABS_VALUE = 1e300;
+
+/** timestamptz has microsecond precision and ends at 294276 AD; JS Dates end sooner. */
+const MIN_TS_MS = -210_866_803_200_000; // 4713-11-24 BC, PostgreSQL's earliest timestamptz
+
+export class Store {
+  constructor(readonly db: Db) {}
+
+  /** Brings the schema up to date; idempotent, and safe from several processes at once. */
+  migrate(): Promise<MigrateResult> {
+    return migrate(this.db);
+  }
+
+  capabilities(): Promise<Capabilities> {
+    return readCapabilities(this.db);
+  }
+
+  async ingest(batches: readonly IngestBatch[]): Promise<IngestResult> {
+    const result: IngestResult = { batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, firstRejection: null };
+    const unique = new Map<string, Flattened>();
+    for (const b of batches) {
+      checkBatchIdentity(b);
+      const key = `${b.gatewayId}\u0000${b.seq}`;
+      if (unique.has(key)) result.batchesSkipped++;
+      else unique.set(key, flatten(b));
+    }
+    if (unique.size === 0) return result;
+    // Ledger rows are taken in key order, so two sinks handed overlapping sets (a rebalance)
+    // wait for each other instead of deadlocking.
+    const pending = [...unique.values()].sort(
+      (a, b) => (a.batch.gatewayId < b.batch.gatewayId ? -1 : a.batch.gatewayId > b.batch.gatewayId ? 1 : a.batch.seq - b.batch.seq),
+    );
+
+    try {
+      await this.db.transaction(async (tx) => {
+        const recorded = await tx.query<{ gateway_id: string; seq: number | bigint }>(
+          `INSERT INTO ingested_batches (gateway_id, seq, created_ms, reading_count)
+           SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int4[])
+           ON CONFLICT (gateway_id, seq) DO NOTHING
+           RETURNING gateway_id, seq`,
+          [
+            pending.map((f) => f.batch.gatewayId),
+            pending.map((f) => f.batch.seq),
+            pending.map((f) => Math.trunc(f.batch.createdMs)),
+            pending.map((f) => f.rows.length),
+          ],
+        );
+        const isNew = new Set(recorded.rows.map((r) => `${r.gateway_id}\u0000${String(r.seq)}`));
+        const fresh = pending.filter((f) => isNew.has(`${f.batch.gatewayId}\u0000${f.batch.seq}`));
+        result.batchesInserted = fresh.length;
+        result.batchesSkipped += pending.length - fresh.length;
+        for (const f of fresh) {
+          result.rowsRejected += f.rejected;
+          result.firstRejection ??= f.firstRejection;
+        }
+        result.rowsInserted = await insertReadings(tx, fresh);
+        await upsertGateways(tx, fresh);
+        await upsertDevices(tx, fresh);
+      });
+    } catch (err) {
+      // Data the database refuses (SQLSTATE class 22 data exception, 23 constraint) fails the
+      // same way on every retry: say so, so the caller can dead-letter instead of looping.
+      const state = sqlState(err);
+      if (state && (state.startsWith('22') || state.startsWith('23'))) {
+        throw new StoreError('FL_ERR_STORE_BAD_BATCH', `${(err as Error).message} (SQLSTATE ${state})`, { cause: err });
+      }
+      throw err;
+    }
+    return result;
+  }
+
+  /** One page of a device's readings, ascending by time then metric, from `from` to `to` inclusive. */
+  async readings(q: ReadingsQuery): Promise<ReadingsPage> {
+    if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_PAGE) {
+      throw new StoreError('FL_ERR_API_BAD_QUERY', `limit ${q.limit} is not an integer from 1 to ${MAX_PAGE}`);
+    }
+    if (Number.isNaN(q.from.getTime()) || Number.isNaN(q.to.getTime())) {
+      throw new StoreError('FL_ERR_API_BAD_QUERY', 'from and to must be valid times');
+    }
+    const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
+
+    const params: unknown[] = [q.deviceId, q.from, q.to];
+    const where = ['device_id = $1', 'ts >= $2', 'ts <= $3'];
+    if (q.metric !== undefined) {
+      params.push(q.metric);
+      where.push(`metric = $${params.length}`);
+    }
+    let offset = '';
+    if (after) {
+      params.push(after.us, after.metric, after.value);
+      const n = params.length;
+      where.push(
+        `(ts, metric COLLATE "C", value) >= (timestamptz 'epoch' + $${n - 2}::float8 * INTERVAL '1 microsecond', $${n - 1}::text COLLATE "C", $${n}::float8)`,
+      );
+      params.push(after.seen);
+      offset = `OFFSET $${params.length}`;
+    }
+    params.push(q.limit + 1);
+    // value is the last sort key so that the order is total up to identical rows, and identical
+    // rows are what the cursor's `seen` count steps over: no row is skipped or repeated at a
+    // page boundary even when one (ts, metric) holds several values. "C" collation gives the same
+    // metric order on every backend.
+    const r = await this.db.query<{ ts: Date; us: number | bigint | string; metric: string; value: number }>(
+      `SELECT ts, (extract(epoch FROM ts) * 1000000)::int8 AS us, metric, value
+         FROM readings
+        WHERE ${where.join(' AND ')}
+        ORDER BY ts, metric COLLATE "C", value
+        ${offset}
+        LIMIT $${params.length}`,
+      params,
+    );
+
+    const rows = r.rows;
+    const hasMore = rows.length > q.limit;
+    const page = hasMore ? rows.slice(0, q.limit) : rows;
+    let nextCursor: string | null = null;
+    const last = page[page.length - 1];
+    if (hasMore && last) {
+      const key: CursorKey = { us: Number(last.us), metric: last.metric, value: String(last.value) };
+      let seen = 0;
+      for (let i = page.length - 1; i >= 0; i--) {
+        const row = page[i]!;
+        if (Number(row.us) !== key.us || row.metric !== key.metric || String(row.value) !== key.value) break;
+        seen++;
+      }
+      // A run of identical rows longer than a page: the earlier pages' share is still ahead of
+      // the `>=` bound, so it stays in the count.
+      if (seen === page.length && after && after.us === key.us && after.metric === key.metric && after.value === key.value) {
+        seen += after.seen;
+      }
+      nextCursor = encodeCursor({ ...key, seen });
+    }
+    return { readings: page.map((x) => ({ ts: x.ts, metric: x.metric, value: x.value })), nextCursor };
+  }
+
+  async devices(): Promise<DeviceInfo[]> {
+    const r = await this.db.query<{ device_id: string; gateway_id: string; first_seen: Date; last_seen: Date; metrics: string[] }>(
+      'SELECT device_id, gateway_id, first_seen, last_seen, metrics FROM devices ORDER BY device_id',
+    );
+    return r.rows.map((d) => ({
+      deviceId: d.device_id,
+      gatewayId: d.gateway_id,
+      firstSeen: d.first_seen,
+      lastSeen: d.last_seen,
+      metrics: d.metrics,
+    }));
+  }
+
+  async deviceExists(deviceId: string): Promise<boolean> {
+    const r = await this.db.query('SELECT 1 FROM devices WHERE device_id = $1', [deviceId]);
+    return r.rows.length > 0;
+  }
+
+  async countReadings(filter: { deviceId?: string | undefined } = {}): Promise<number> {
+    const r =
+      filter.deviceId === undefined
+        ? await this.db.query<{ n: number | bigint }>('SELECT count(*) AS n FROM readings')
+        : await this.db.query<{ n: number | bigint }>('SELECT count(*) AS n FROM readings WHERE device_id = $1', [filter.deviceId]);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Materialises the continuous aggregates now. A TimescaleDB server does this on its own by
+   * policy; PGlite runs no background jobs, so the embedded cloud calls this from time to time
+   * (queries are right without it, only slower). The newest bucket of each level is left to the
+   * real-time part, where late rows still show up at once. A no-op without continuous aggregates.
+   */
+  async refreshAggregates(): Promise<void> {
+    if (!(await this.capabilities()).continuousAggregates) return;
+    for (const r of ROLLUPS) {
+      await this.db.query(`CALL refresh_continuous_aggregate('${r.view}', NULL, now() - INTERVAL '${r.width}')`);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+// --- ingest helpers --------------------------------------------------------------------------
+
+/** A batch as column arrays, ready for unnest(). */
+interface Flattened {
+  batch: IngestBatch;
+  rows: { tsMs: number; deviceId: string; metric: string; value: number }[];
+  rejected: number;
+  firstRejection: string | null;
+}
+
+function checkBatchIdentity(b: IngestBatch): void {
+  if (typeof b.gatewayId !== 'string' || b.gatewayId === '' || b.gatewayId.includes('\u0000')) {
+    throw new StoreError('FL_ERR_STORE_BAD_BATCH', `gateway id ${JSON.stringify(b.gatewayId)} is empty or not text`);
+  }
+  if (!Number.isSafeInteger(b.seq) || b.seq < 0) {
+    throw new StoreError('FL_ERR_STORE_BAD_BATCH', `batch ${b.gatewayId}: seq ${String(b.seq)} is not a non-negative integer`);
+  }
+  if (!Number.isFinite(b.createdMs)) {
+    throw new StoreError('FL_ERR_STORE_BAD_BATCH', `batch ${b.gatewayId}/${b.seq}: created_ms ${String(b.createdMs)} is not a number`);
+  }
+}
+
+function flatten(batch: IngestBatch): Flattened {
+  const f: Flattened = { batch, rows: [], rejected: 0, firstRejection: null };
+  const reject = (why: string, count = 1): void => {
+    f.rejected += count;
+    f.firstRejection ??= `batch ${batch.gatewayId}/${batch.seq}: ${why}`;
+  };
+  for (const r of batch.readings) {
+    const metrics = r.metrics ?? {};
+    const names = Object.keys(metrics);
+    const deviceId = r.deviceId;
+    if (typeof deviceId !== 'string' || deviceId === '' || deviceId.includes('\u0000')) {
+      reject(`device id ${JSON.stringify(deviceId)} is empty or not text`, names.length);
+      continue;
+    }
+    const tsMs = r.tsMs;
+    if (typeof tsMs !== 'number' || !Number.isFinite(tsMs) || tsMs < MIN_TS_MS || Number.isNaN(new Date(tsMs).getTime())) {
+      reject(`device ${deviceId}: time ${String(tsMs)} is not a representable epoch-ms`, names.length);
+      continue;
+    }
+    for (const metric of names) {
+      const value = metrics[metric];
+      if (metric === '' || metric.includes('\u0000')) reject(`device ${deviceId}: metric name ${JSON.stringify(metric)} is empty or not text`);
+      else if (typeof value !== 'number' || !(Math.abs(value) <= MAX_ABS_VALUE)) {
+        reject(`device ${deviceId}: ${metric}=${String(value)} is not a number within ±${MAX_ABS_VALUE}`);
+      }
+      else f.rows.push({ tsMs, deviceId, metric, value });
+    }
+  }
+  return f;
+}
+
+async function insertReadings(tx: DbTx, batches: readonly Flattened[]): Promise<number> {
+  let inserted = 0;
+  let ts: number[] = [];
+  let gw: string[] = [];
+  let dev: string[] = [];
+  let met: string[] = [];
+  let val: number[] = [];
+  const flush = async (): Promise<void> => {
+    if (ts.length === 0) return;
+    // Epoch milliseconds travel as float8 and become timestamptz in the database: exact to the
+    // millisecond (and to the microsecond for fractional ms), and cheaper than formatting dates.
+    await tx.query(
+      `INSERT INTO readings (ts, gateway_id, device_id, metric, value)
+       SELECT timestamptz 'epoch' + u.ms * INTERVAL '1 millisecond', u.gw, u.dev, u.met, u.val
+         FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS u(ms, gw, dev, met, val)`,
+      [ts, gw, dev, met, val],
+    );
+    inserted += ts.length;
+    ts = [];
+    gw = [];
+    dev = [];
+    met = [];
+    val = [];
+  };
+  for (const b of batches) {
+    for (const row of b.rows) {
+      ts.push(row.tsMs);
+      gw.push(b.batch.gatewayId);
+      dev.push(row.deviceId);
+      met.push(row.metric);
+      val.push(row.value);
+      if (ts.length >= INSERT_CHUNK) await flush();
+    }
+  }
+  await flush();
+  return inserted;
+}
+
+async function upsertGateways(tx: DbTx, batches: readonly Flattened[]): Promise<void> {
+  const byGateway = new Map<string, { lastSeq: number; batches: number; rows: number }>();
+  for (const b of batches) {
+    const g = byGateway.get(b.batch.gatewayId) ?? { lastSeq: b.batch.seq, batches: 0, rows: 0 };
+    g.lastSeq = Math.max(g.lastSeq, b.batch.seq);
+    g.batches++;
+    g.rows += b.rows.length;
+    byGateway.set(b.batch.gatewayId, g);
+  }
+  if (byGateway.size === 0) return;
+  // Sorted keys: concurrent sinks lock rows in the same order and cannot deadlock.
+  const ids = [...byGateway.keys()].sort();
+  const gs = ids.map((id) => byGateway.get(id)!);
+  await tx.query(
+    `INSERT INTO gateways AS g (gateway_id, first_seen, last_seen, last_seq, batches_ingested, readings_ingested)
+     SELECT u.id, now(), now(), u.seq, u.batches, u.rows
+       FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS u(id, seq, batches, rows)
+     ON CONFLICT (gateway_id) DO UPDATE SET
+       last_seen = now(),
+       last_seq = greatest(g.last_seq, excluded.last_seq),
+       batches_ingested = g.batches_ingested + excluded.batches_ingested,
+       readings_ingested = g.readings_ingested + excluded.readings_ingested`,
+    [ids, gs.map((g) => g.lastSeq), gs.map((g) => g.batches), gs.map((g) => g.rows)],
+  );
+}
+
+async function upsertDevices(tx: DbTx, batches: readonly Flattened[]): Promise<void> {
+  const byDevice = new Map<string, { gatewayId: string; first: number; last: number; metrics: Set<string> }>();
+  for (const b of batches) {
+    for (const row of b.rows) {
+      const d = byDevice.get(row.deviceId);
+      if (!d) {
+        byDevice.set(row.deviceId, { gatewayId: b.batch.gatewayId, first: row.tsMs, last: row.tsMs, metrics: new Set([row.metric]) });
+        continue;
+      }
+      if (row.tsMs < d.first) d.first = row.tsMs;
+      if (row.tsMs >= d.last) {
+        d.last = row.tsMs;
+        d.gatewayId = b.batch.gatewayId;
+      }
+      d.metrics.add(row.metric);
+    }
+  }
+  if (byDevice.size === 0) return;
+  const ids = [...byDevice.keys()].sort();
+  const ds = ids.map((id) => byDevice.get(id)!);
+  // Metric lists are ragged, so they travel as one JSON array per device.
+  await tx.query(
+    `INSERT INTO devices AS d (device_id, gateway_id, first_seen, last_seen, metrics)
+     SELECT u.id, u.gw,
+            timestamptz 'epoch' + u.first_ms * INTERVAL '1 millisecond',
+            timestamptz 'epoch' + u.last_ms * INTERVAL '1 millisecond',
+            ARRAY(SELECT m FROM json_array_elements_text(u.metrics::json) AS m ORDER BY m COLLATE "C")
+       FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::text[]) AS u(id, gw, first_ms, last_ms, metrics)
+     ON CONFLICT (device_id) DO UPDATE SET
+       gateway_id = CASE WHEN excluded.last_seen >= d.last_seen THEN excluded.gateway_id ELSE d.gateway_id END,
+       first_seen = least(d.first_seen, excluded.first_seen),
+       last_seen = greatest(d.last_seen, excluded.last_seen),
+       metrics = CASE WHEN excluded.metrics <@ d.metrics THEN d.metrics
+                      ELSE ARRAY(SELECT m FROM unnest(d.metrics || excluded.metrics) AS m GROUP BY m ORDER BY m COLLATE "C") END
+     WHERE excluded.last_seen >= d.last_seen OR excluded.first_seen < d.first_seen OR NOT excluded.metrics <@ d.metrics`,
+    [ids, ds.map((d) => d.gatewayId), ds.map((d) => d.first), ds.map((d) => d.last), ds.map((d) => JSON.stringify([...d.metrics]))],
+  );
+}
+
+// --- cursor ----------------------------------------------------------------------------------
+
+interface CursorKey {
+  /** Microseconds since the epoch: the database's own precision, so the bound is exact. */
+  us: number;
+  metric: string;
+  /** The value's shortest round-trip text, which float8 parses back to the same double. */
+  value: string;
+}
+
+interface Cursor extends CursorKey {
+  /** How many rows equal to the key the caller has already been given. */
+  seen: number;
+}
+
+const CURSOR_VERSION = 1;
+
+/** What String(number) produces, which is also what float8 input accepts. */
+const FLOAT_TEXT = /^(-?(\d+(\.\d+)?(e[+-]\d+)?|Infinity)|NaN)$/;
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify([CURSOR_VERSION, c.us, c.metric, c.value, c.seen]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  const bad = (why: string): StoreError => new StoreError('FL_ERR_API_BAD_CURSOR', why);
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw bad('not base64url');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw bad('undecodable');
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 5) throw bad('wrong shape');
+  const [version, us, metric, value, seen] = parsed as unknown[];
+  if (version !== CURSOR_VERSION) throw bad('unknown version');
+  if (typeof us !== 'number' || !Number.isSafeInteger(us)) throw bad('bad time');
+  if (typeof metric !== 'string' || metric.includes('\u0000')) throw bad('bad metric');
+  if (typeof value !== 'string' || !FLOAT_TEXT.test(value)) throw bad('bad value');
+  if (typeof seen !== 'number' || !Number.isSafeInteger(seen) || seen < 1) throw bad('bad count');
+  return { us, metric, value, seen };
+}

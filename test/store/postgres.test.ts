@@ -1,0 +1,73 @@
+// The store behaviour suite on a real PostgreSQL 15 without TimescaleDB, the shape the cloud takes
+// with DATABASE_URL pointing at a vanilla server; plus what only a server can do: go away.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { StoreError } from '../../cloud-sink/src/errors.js';
+import { openDb, openPostgres, type Db } from '../../cloud-sink/src/store/db.js';
+import { Store } from '../../cloud-sink/src/store/store.js';
+import { startPostgres, type PgServer } from '../support/postgres.js';
+import { storeBehaviour } from './store.behaviour.js';
+
+describe('store on PostgreSQL 15', () => {
+  let server: PgServer;
+  let databases = 0;
+  const freshDatabase = async (): Promise<string> => server.createDatabase(`store_${++databases}`);
+
+  before(async () => {
+    server = await startPostgres();
+  });
+  after(async () => {
+    await server?.destroy();
+  });
+
+  storeBehaviour({
+    name: 'vanilla PostgreSQL 15',
+    open: async () => openPostgres(await freshDatabase(), 4),
+    expect: { timescaledb: false, continuousAggregates: false },
+  });
+
+  describe('server backend', () => {
+    it('openDb with a database URL picks the server backend', async () => {
+      const db = await openDb({ databaseUrl: await freshDatabase(), dataDir: '/nonexistent/never-used', poolSize: 2 });
+      try {
+        assert.equal(db.kind, 'postgres');
+      } finally {
+        await db.close();
+      }
+    });
+
+    it('an unreachable server is FL_ERR_STORE_UNAVAILABLE at open', async () => {
+      const url = new URL(server.url);
+      url.port = String(server.port === 1 ? 2 : 1);
+      await assert.rejects(openPostgres(url.toString(), 1), (err: unknown) => err instanceof StoreError && err.code === 'FL_ERR_STORE_UNAVAILABLE');
+    });
+
+    it('while the server is down ingest fails with FL_ERR_STORE_UNAVAILABLE; after it returns the same batch lands once', async () => {
+      let db: Db | undefined;
+      try {
+        db = await openPostgres(await freshDatabase(), 2);
+        const store = new Store(db);
+        await store.migrate();
+        const b = { gatewayId: 'gw-out', seq: 1, createdMs: 0, readings: [{ deviceId: 'dev-out', tsMs: Date.UTC(2025, 0, 1), metrics: { v: 1 } }] };
+        await server.stop();
+        await assert.rejects(store.ingest([b]), (err: unknown) => err instanceof StoreError && err.code === 'FL_ERR_STORE_UNAVAILABLE' && err.statusCode === 503);
+        await server.start();
+        // The pool drops the connections the restart broke and opens new ones by itself.
+        let result: Awaited<ReturnType<Store['ingest']>> | undefined;
+        for (let i = 0; i < 20 && result === undefined; i++) {
+          result = await store.ingest([b]).catch(async (err: unknown) => {
+            if (!(err instanceof StoreError && err.code === 'FL_ERR_STORE_UNAVAILABLE')) throw err;
+            await new Promise((r) => setTimeout(r, 100));
+            return undefined;
+          });
+        }
+        assert.equal(result?.batchesInserted, 1);
+        assert.equal((await store.ingest([b])).batchesSkipped, 1);
+        assert.equal(await store.countReadings({ deviceId: 'dev-out' }), 1);
+      } finally {
+        await server.start();
+        await db?.close();
+      }
+    });
+  });
+});
