@@ -1,0 +1,63 @@
+// Bearer JWTs (HS256). A token carries `scope` (space-separated) and/or `role`; roles map to scope
+// sets here so a role's meaning can change without reissuing tokens.
+import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
+import { FieldlineError } from '../errors.js';
+
+export const SCOPES = ['read:telemetry', 'read:fleet', 'write:rules', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+export type Role = 'viewer' | 'operator' | 'admin';
+
+export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
+  viewer: ['read:telemetry', 'read:fleet'],
+  operator: ['read:telemetry', 'read:fleet', 'write:rules'],
+  admin: SCOPES,
+};
+
+export interface Principal {
+  subject: string;
+  scopes: Set<Scope>;
+}
+
+export class TokenAuthority {
+  private readonly key: Uint8Array;
+  constructor(secret: string) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async issue(opts: { subject: string; role?: Role; scopes?: Scope[]; ttlSeconds: number }): Promise<string> {
+    const claims: Record<string, string> = {};
+    if (opts.role) claims.role = opts.role;
+    if (opts.scopes?.length) claims.scope = opts.scopes.join(' ');
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(opts.subject)
+      .setIssuedAt()
+      .setIssuer('fieldline')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + opts.ttlSeconds)
+      .sign(this.key);
+  }
+
+  async verify(header: string | undefined): Promise<Principal> {
+    if (!header) throw new FieldlineError('FL_ERR_AUTH_MISSING');
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m) throw new FieldlineError('FL_ERR_AUTH_MISSING', 'expected "Authorization: Bearer <token>"');
+    try {
+      const { payload } = await jwtVerify(m[1]!, this.key, { algorithms: ['HS256'], issuer: 'fieldline' });
+      const scopes = new Set<Scope>();
+      if (typeof payload.role === 'string' && payload.role in ROLE_SCOPES) {
+        for (const s of ROLE_SCOPES[payload.role as Role]) scopes.add(s);
+      }
+      if (typeof payload.scope === 'string') {
+        for (const s of payload.scope.split(' ')) if ((SCOPES as readonly string[]).includes(s)) scopes.add(s as Scope);
+      }
+      return { subject: payload.sub ?? '', scopes };
+    } catch (err) {
+      const detail = err instanceof joseErrors.JWTExpired ? 'token expired' : 'signature or claims invalid';
+      throw new FieldlineError('FL_ERR_AUTH_INVALID', detail);
+    }
+  }
+}
+
+export function requireScope(p: Principal, scope: Scope): void {
+  if (!p.scopes.has(scope) && !p.scopes.has('admin')) throw new FieldlineError('FL_ERR_AUTH_SCOPE', `needs ${scope}`);
+}

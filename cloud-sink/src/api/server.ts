@@ -1,0 +1,81 @@
+// The query API (DESIGN.md "Cloud API"): fastify, /v1 prefix, bearer JWT with scopes, and every
+// error as {"error": {"code", "message"}} with its catalogued status.
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { FieldlineError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { requireScope, type Scope, type TokenAuthority } from './auth.js';
+import { parseLimit, parseTime } from './time.js';
+
+export interface ApiDeps {
+  store: Store;
+  auth: TokenAuthority;
+  maxLimit: number;
+  health: () => { ok: boolean; detail: Record<string, unknown> };
+  metrics: () => string;
+}
+
+const DAY_MS = 24 * 3_600_000;
+
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 256 } });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
+    if (err instanceof FieldlineError) {
+      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message } });
+    }
+    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    const code = status === 500 ? 'FL_ERR_INTERNAL' : 'FL_ERR_API_BAD_REQUEST';
+    return reply.status(status).send({ error: { code, message: status === 500 ? 'internal error' : err.message } });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ error: { code: 'FL_ERR_API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
+  );
+
+  const guard = (scope: Scope) => async (req: FastifyRequest) => {
+    requireScope(await deps.auth.verify(req.headers.authorization), scope);
+  };
+
+  app.get('/healthz', async (_req, reply) => {
+    const h = deps.health();
+    return reply.status(h.ok ? 200 : 503).send({ ok: h.ok, ...h.detail });
+  });
+
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(deps.metrics()));
+
+  app.get('/v1/devices', { onRequest: guard('read:telemetry') }, async () => {
+    const devices = await deps.store.devices();
+    return {
+      devices: devices.map((d) => ({
+        device_id: d.deviceId, gateway_id: d.gatewayId, first_seen: d.firstSeen.toISOString(), last_seen: d.lastSeen.toISOString(),
+      })),
+    };
+  });
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>(
+    '/v1/devices/:id/readings',
+    { onRequest: guard('read:telemetry') },
+    async (req) => {
+      const q = req.query;
+      const now = new Date();
+      const to = parseTime('to', q.to, now);
+      const from = parseTime('from', q.from, new Date(to.getTime() - DAY_MS));
+      if (from > to) throw new FieldlineError('FL_ERR_API_BAD_PARAM', 'from is after to');
+      const limit = parseLimit(q.limit, 1000, deps.maxLimit);
+      const deviceId = req.params.id;
+      if (!(await deps.store.deviceExists(deviceId))) throw new FieldlineError('FL_ERR_API_DEVICE_NOT_FOUND', deviceId);
+      const page = await deps.store.readings({
+        deviceId, from, to, limit, ...(q.metric ? { metric: q.metric } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
+      return {
+        device_id: deviceId,
+        metric: q.metric ?? null,
+        readings: page.readings.map((r) =>
+          q.metric ? { ts: r.ts.toISOString(), value: r.value } : { ts: r.ts.toISOString(), metric: r.metric, value: r.value },
+        ),
+        next_cursor: page.nextCursor,
+      };
+    },
+  );
+
+  return app;
+}

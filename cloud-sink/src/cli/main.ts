@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// fieldline-cloud sink|api|all [--config cloud.yaml]
+// fieldline-cloud token --role viewer|operator|admin [--ttl SECONDS] [--subject NAME]
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../../../common/src/config.js';
+import { ROLE_SCOPES, type Role as TokenRole } from '../api/auth.js';
+import { Cloud, type Role } from '../cloud.js';
+import { CLOUD_ENV_PREFIX, cloudConfigSchema } from '../config/schema.js';
+
+const USAGE = `usage:
+  fieldline-cloud sink|api|all [--config cloud.yaml]
+  fieldline-cloud token --role viewer|operator|admin [--ttl SECONDS] [--subject NAME] [--config cloud.yaml]
+Settings come from the YAML file and ${CLOUD_ENV_PREFIX}* environment variables
+(${CLOUD_ENV_PREFIX}KAFKA__BROKERS=host:9092 sets kafka.brokers); DATABASE_URL sets database.url.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      role: { type: 'string', default: 'viewer' },
+      ttl: { type: 'string', default: String(24 * 3600) },
+      subject: { type: 'string', default: 'cli' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  const cmd = positionals[0];
+  if (values.help || !cmd) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const overrides = process.env.DATABASE_URL ? { database: { url: process.env.DATABASE_URL } } : {};
+  const cfg = loadConfig(cloudConfigSchema, { file: values.config, envPrefix: CLOUD_ENV_PREFIX, overrides });
+  if (cmd === 'token') {
+    if (!(values.role in ROLE_SCOPES)) {
+      console.error(`--role ${values.role}: expected one of ${Object.keys(ROLE_SCOPES).join(', ')}`);
+      return 2;
+    }
+    const ttl = Number(values.ttl);
+    if (!Number.isInteger(ttl) || ttl <= 0) {
+      console.error(`--ttl ${values.ttl}: expected a positive number of seconds`);
+      return 2;
+    }
+    const cloud = new Cloud(cfg, 'api');
+    console.log(await cloud.auth.issue({ subject: values.subject, role: values.role as TokenRole, ttlSeconds: ttl }));
+    return 0;
+  }
+  if (cmd !== 'sink' && cmd !== 'api' && cmd !== 'all') {
+    console.error(`unknown command: ${cmd}\n${USAGE}`);
+    return 2;
+  }
+  const cloud = new Cloud(cfg, cmd as Role);
+  await cloud.start();
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await cloud.stop();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);

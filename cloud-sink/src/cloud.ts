@@ -1,0 +1,101 @@
+// Wires the cloud side: one database handle shared by the sink workers and the API. With the
+// embedded TimescaleDB (no database.url) everything runs in this one process around it.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { TokenAuthority } from './api/auth.js';
+import { buildApi } from './api/server.js';
+import type { CloudConfig } from './config/schema.js';
+import { StoreConsumer } from './consume/store-consumer.js';
+import { openDb, type Db } from './store/db.js';
+import { Store } from './store/store.js';
+
+export type Role = 'sink' | 'api' | 'all';
+
+export class Cloud {
+  db?: Db;
+  store?: Store;
+  consumer?: StoreConsumer;
+  api?: ReturnType<typeof buildApi>;
+  apiPort = 0;
+  readonly auth: TokenAuthority;
+  private refreshTimer?: NodeJS.Timeout;
+
+  constructor(readonly cfg: CloudConfig, readonly role: Role, readonly log: Logger = pino({ level: cfg.logLevel })) {
+    this.auth = new TokenAuthority(cfg.api.jwtSecret ?? loadOrCreateSecret(resolve(cfg.dataDir)));
+  }
+
+  async start(): Promise<void> {
+    const dataDir = resolve(this.cfg.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    this.db = await openDb({ databaseUrl: this.cfg.database.url, dataDir: join(dataDir, 'pgdata'), poolSize: this.cfg.database.poolSize });
+    this.store = new Store(this.db);
+    await this.store.migrate();
+    this.log.info({ database: this.db.kind, capabilities: await this.store.capabilities() }, 'database ready');
+    if (this.db.kind === 'pglite' && this.role !== 'api') {
+      this.refreshTimer = setInterval(() => {
+        this.store?.refreshAggregates().catch((err: Error) => this.log.warn({ err: err.message }, 'aggregate refresh failed'));
+      }, this.cfg.aggregates.embeddedRefreshMs);
+      this.refreshTimer.unref();
+    }
+    if (this.role !== 'api') {
+      this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }));
+      await this.consumer.start();
+    }
+    if (this.role !== 'sink') {
+      this.api = buildApi({
+        store: this.store,
+        auth: this.auth,
+        maxLimit: this.cfg.api.maxLimit,
+        health: () => this.health(),
+        metrics: () => this.metrics(),
+      });
+      await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
+      const addr = this.api.server.address();
+      this.apiPort = typeof addr === 'object' && addr ? addr.port : this.cfg.api.port;
+      this.log.info({ port: this.apiPort }, 'api listening');
+    }
+  }
+
+  health(): { ok: boolean; detail: Record<string, unknown> } {
+    const c = this.consumer?.stats;
+    return {
+      ok: this.db !== undefined,
+      detail: { database: this.db?.kind ?? 'closed', ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}) },
+    };
+  }
+
+  metrics(): string {
+    const c = this.consumer?.stats;
+    if (!c) return '';
+    return [
+      '# TYPE fieldline_cloud_received_total counter',
+      `fieldline_cloud_received_total{stage="consume"} ${c.messages}`,
+      '# TYPE fieldline_cloud_sent_total counter',
+      `fieldline_cloud_sent_total{stage="store"} ${c.rowsInserted}`,
+      '# TYPE fieldline_cloud_dropped_total counter',
+      `fieldline_cloud_dropped_total{stage="store",reason="duplicate_batch"} ${c.batchesSkipped}`,
+      `fieldline_cloud_dropped_total{stage="consume",reason="dead_letter"} ${c.deadLettered}`,
+      `fieldline_cloud_dropped_total{stage="store",reason="invalid"} ${c.rowsRejected}`,
+      '',
+    ].join('\n');
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    await this.api?.close();
+    await this.consumer?.stop();
+    await this.db?.close();
+  }
+}
+
+/** Keeps one signing secret per data directory so tokens outlive a restart. */
+function loadOrCreateSecret(dataDir: string): string {
+  const file = join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}

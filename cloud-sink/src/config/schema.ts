@@ -1,0 +1,57 @@
+// The cloud's settings; like the gateway's, this schema is their documentation and their check.
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+
+const kafka = z.strictObject({
+  brokers: z.string().min(1).default('localhost:9092'),
+  readingsTopic: z.string().min(1).default('iot.readings'),
+  heartbeatsTopic: z.string().min(1).default('iot.heartbeats'),
+  dlqTopic: z.string().min(1).default('iot.sink-dlq'),
+  /** Consumer group of the database writer. */
+  storeGroup: z.string().min(1).default('fieldline-store'),
+  /** Consumer group session timeout: how long a lost sink holds its partitions. */
+  sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
+  /** Most messages taken from Kafka and written in one transaction. */
+  maxBatchMessages: z.number().int().min(1).max(10_000).default(200),
+  /** Extra librdkafka properties (security.protocol, sasl.*, ssl.*), passed through as given. */
+  rdkafka: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+});
+
+const database = z.strictObject({
+  /** postgres://… for a real server. Unset: the embedded TimescaleDB (PGlite) in dataDir. */
+  url: z.string().optional(),
+  poolSize: z.number().int().min(1).max(200).default(10),
+});
+
+const api = z.strictObject({
+  host: z.string().default('0.0.0.0'),
+  port: port.default(8090),
+  /**
+   * HMAC secret (HS256) that signs and checks API tokens; at least 32 characters. Unset: a random
+   * secret is made at first start and kept in <dataDir>/jwt-secret.
+   */
+  jwtSecret: z.string().min(32, 'expected at least 32 characters').optional(),
+  /** Largest page of readings one request may ask for. */
+  maxLimit: z.number().int().min(1).max(100_000).default(10_000),
+});
+
+const aggregates = z.strictObject({
+  /**
+   * How often the embedded database's continuous aggregates are refreshed. PGlite runs no
+   * background workers, so TimescaleDB's own refresh policies never fire there.
+   */
+  embeddedRefreshMs: z.number().int().min(1_000).default(60_000),
+});
+
+export const cloudConfigSchema = z.strictObject({
+  dataDir: z.string().default('./cloud-data'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  kafka: kafka.default(() => kafka.parse({})),
+  database: database.default(() => database.parse({})),
+  api: api.default(() => api.parse({})),
+  aggregates: aggregates.default(() => aggregates.parse({})),
+});
+
+export type CloudConfig = z.infer<typeof cloudConfigSchema>;
+export const CLOUD_ENV_PREFIX = 'FIELDLINE_CLOUD_';
