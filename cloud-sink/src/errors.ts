@@ -17,7 +17,7 @@ export const catalogue = {
   FL_ERR_AUTH_MISSING: { message: 'a bearer token is required', status: 401 },
   FL_ERR_AUTH_INVALID: { message: 'the bearer token is not valid', status: 401 },
   FL_ERR_AUTH_SCOPE: { message: 'the token lacks the scope this needs', status: 403 },
-  FL_ERR_INTERNAL: { message: 'internal error', status: 500 },
+  FL_ERR_API_INTERNAL: { message: 'internal error', status: 500 },
   FL_ERR_STORE_UNAVAILABLE: { message: 'the database is unavailable', status: 503 },
   FL_ERR_STORE_BAD_BATCH: { message: 'the database refused a batch; retrying it cannot succeed', status: 400 },
   FL_ERR_STORE_SCHEMA_TOO_NEW: { message: 'the database schema is newer than this program', status: 500 },

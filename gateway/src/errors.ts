@@ -3,7 +3,6 @@
 
 export const catalogue = {
   FL_ERR_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
-  FL_ERR_INGEST_TOPIC: { status: 400, message: 'topic is not devices/{deviceId}/telemetry[/pb]' },
   FL_ERR_INGEST_DEVICE_ID: { status: 400, message: 'device id must be 1-128 characters of A-Z a-z 0-9 _ . : -' },
   FL_ERR_INGEST_TOO_LARGE: { status: 413, message: 'payload exceeds the configured maximum size' },
   FL_ERR_DECODE_JSON: { status: 400, message: 'payload is not valid JSON' },
@@ -15,9 +14,10 @@ export const catalogue = {
   FL_ERR_VALIDATE_NOT_NUMBER: { status: 400, message: 'metric value must be a JSON number' },
   FL_ERR_VALIDATE_NOT_FINITE: { status: 400, message: 'metric value must be finite' },
   FL_ERR_VALIDATE_TIMESTAMP: { status: 400, message: 'ts must be epoch milliseconds within the accepted window' },
-  FL_ERR_OUTBOX_UNAVAILABLE: { status: 503, message: 'the outbox cannot accept readings now' },
   FL_ERR_API_UNAUTHORIZED: { status: 401, message: 'a valid admin token is required' },
   FL_ERR_API_NOT_FOUND: { status: 404, message: 'no such resource' },
+  FL_ERR_API_BAD_REQUEST: { status: 400, message: 'the request is malformed' },
+  FL_ERR_API_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof catalogue;

@@ -24,7 +24,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message } });
     }
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-    const code = status === 500 ? 'FL_ERR_INTERNAL' : 'FL_ERR_API_BAD_REQUEST';
+    const code = status === 500 ? 'FL_ERR_API_INTERNAL' : 'FL_ERR_API_BAD_REQUEST';
     return reply.status(status).send({ error: { code, message: status === 500 ? 'internal error' : err.message } });
   });
   app.setNotFoundHandler((req, reply) =>

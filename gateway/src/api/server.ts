@@ -15,9 +15,16 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   const app = Fastify({ logger: false });
   const expected = Buffer.from(`Bearer ${deps.token}`);
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    const status = err instanceof FieldlineError ? err.statusCode : (err.statusCode ?? 500);
-    void reply.status(status).send({ error: { code: err.code ?? 'FL_ERR_INTERNAL', message: err.message } });
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    const known = err instanceof FieldlineError ? err : null;
+    const status = known?.statusCode ?? (err.statusCode && err.statusCode < 500 ? err.statusCode : 500);
+    const code = known?.code ?? (status < 500 ? 'FL_ERR_API_BAD_REQUEST' : 'FL_ERR_API_INTERNAL');
+    void reply.status(status).send({ error: { code, message: status < 500 || known ? err.message : 'internal error' } });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const err = new FieldlineError('FL_ERR_API_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`);
+    void reply.status(err.statusCode).send({ error: { code: err.code, message: err.message } });
   });
 
   app.addHook('onRequest', async (req) => {
