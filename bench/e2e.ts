@@ -14,26 +14,32 @@ export interface E2eResult {
 
 const VALUES_PER_MESSAGE = 3; // seq, temperature, humidity
 
-export async function benchEndToEnd(stack: Stack, opts: { clients: number; window: number; seconds: number }): Promise<E2eResult> {
+/**
+ * opts.rate unset: every client publishes as fast as its in-flight window allows (throughput).
+ * opts.rate set: the clients together offer that many readings per second (latency at a known load).
+ */
+export async function benchEndToEnd(stack: Stack, opts: { clients: number; window: number; seconds: number; rate?: number; tag: string }): Promise<E2eResult> {
   const db = stack.cloud.db!;
   const count = async (prefix: string) =>
     Number((await db.query<{ n: string | number }>(`SELECT count(*) AS n FROM readings WHERE device_id LIKE $1`, [`${prefix}%`])).rows[0]!.n);
 
   // Probe: publish times by seq, and a poller for when each seq turns into a row.
-  const probe = await mqtt.connectAsync(stack.mqttUrl, { clientId: 'bench-probe' });
+  const probeId = `bench-probe-${opts.tag}`;
+  const loadPrefix = `bench-load-${opts.tag}-`;
+  const probe = await mqtt.connectAsync(stack.mqttUrl, { clientId: probeId });
   const publishedAt = new Map<number, number>();
   const seenAt = new Map<number, number>();
   let probeSeq = 0;
   const probeTimer = setInterval(() => {
     const seq = ++probeSeq;
     publishedAt.set(seq, performance.now());
-    void probe.publishAsync('devices/bench-probe/telemetry', JSON.stringify({ metrics: { seq } }), { qos: 1 });
+    void probe.publishAsync(`devices/${probeId}/telemetry`, JSON.stringify({ metrics: { seq } }), { qos: 1 });
   }, 50);
   let polling = true;
   const poller = (async () => {
     while (polling) {
       const rows = (await db.query<{ v: number }>(
-        `SELECT value AS v FROM readings WHERE device_id = 'bench-probe' AND metric = 'seq' AND value > $1`, [Math.max(0, ...seenAt.keys())],
+        `SELECT value AS v FROM readings WHERE device_id = $1 AND metric = 'seq' AND value > $2`, [probeId, Math.max(0, ...seenAt.keys())],
       )).rows;
       const now = performance.now();
       for (const r of rows) if (!seenAt.has(r.v)) seenAt.set(r.v, now);
@@ -41,23 +47,30 @@ export async function benchEndToEnd(stack: Stack, opts: { clients: number; windo
     }
   })();
 
-  const clients = await Promise.all(Array.from({ length: opts.clients }, (_, i) => mqtt.connectAsync(stack.mqttUrl, { clientId: `bench-load-${i}` })));
+  const clients = await Promise.all(Array.from({ length: opts.clients }, (_, i) => mqtt.connectAsync(stack.mqttUrl, { clientId: `${loadPrefix}${i}` })));
+  const perClientPerSecond = opts.rate === undefined ? Infinity : opts.rate / VALUES_PER_MESSAGE / opts.clients;
   let acked = 0;
   let running = true;
   const start = performance.now();
   const loops = clients.map(async (c, i) => {
     let seq = 0;
     const inflight = new Set<Promise<unknown>>();
+    const t0 = performance.now();
     while (running) {
-      while (inflight.size < opts.window && running) {
+      const allowed = perClientPerSecond === Infinity ? Infinity : ((performance.now() - t0) / 1000) * perClientPerSecond;
+      if (seq >= allowed) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      while (inflight.size < opts.window && running && seq < allowed) {
         const n = ++seq;
         const p = c
-          .publishAsync(`devices/bench-load-${i}/telemetry`, JSON.stringify({ metrics: { seq: n, temperature: 20 + (n % 10), humidity: 50 } }), { qos: 1 })
+          .publishAsync(`devices/${loadPrefix}${i}/telemetry`, JSON.stringify({ metrics: { seq: n, temperature: 20 + (n % 10), humidity: 50 } }), { qos: 1 })
           .then(() => void (acked += VALUES_PER_MESSAGE))
           .finally(() => inflight.delete(p));
         inflight.add(p);
       }
-      await Promise.race(inflight);
+      if (inflight.size >= opts.window) await Promise.race(inflight);
     }
     await Promise.allSettled([...inflight]);
   });
@@ -67,11 +80,11 @@ export async function benchEndToEnd(stack: Stack, opts: { clients: number; windo
   clearInterval(probeTimer);
 
   // Done when every acknowledged reading is a row.
-  let stored = await count('bench-load-');
+  let stored = await count(loadPrefix);
   const deadline = Date.now() + 300_000;
   while (stored < acked && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
-    stored = await count('bench-load-');
+    stored = await count(loadPrefix);
   }
   const seconds = (performance.now() - start) / 1000;
   await new Promise((r) => setTimeout(r, 500));

@@ -83,7 +83,9 @@ export class StoreConsumer {
     await new Promise<void>((resolve, reject) => dlq.connect({ timeout: 5_000 }, (err) => (err ? reject(err) : resolve())));
     dlq.setPollInterval(100);
     this.dlq = dlq;
-    consumer.setDefaultConsumeTimeout(200);
+    // librdkafka's batch consume returns only when it has maxBatchMessages or waited this long for
+    // the next one; a short wait keeps a steady trickle from being held until the batch fills.
+    consumer.setDefaultConsumeTimeout(10);
     consumer.subscribe([this.cfg.readingsTopic]);
     this.log.info({ topic: this.cfg.readingsTopic, group: this.cfg.storeGroup }, 'store consumer subscribed');
   }
