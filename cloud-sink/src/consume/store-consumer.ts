@@ -109,11 +109,13 @@ export class StoreConsumer {
       if (messages.length === 0) continue;
       await this.handle(messages);
       this.stats.state = 'up';
+      // Asynchronous: librdkafka's synchronous commit waits with no time limit while the group
+      // coordinator is unreachable, which would freeze this whole process during a broker outage.
+      // A commit that fails only means a replay, which the ledger skips.
       try {
-        consumer.commitSync(commitOffsets(messages));
+        consumer.commit(commitOffsets(messages));
         this.stats.lastCommitMs = Date.now();
       } catch (err) {
-        // The rows are in; an uncommitted offset only means a replay the ledger will skip.
         this.noteTransient(err as Error);
       }
     }
