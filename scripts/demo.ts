@@ -1,6 +1,7 @@
 // npm run demo [-- --sensors N] [--rate HZ] [--duration S]
 // The whole system on one machine with the default ports: a local Kafka broker (KRaft, Apache's
 // jars), the cloud with the embedded TimescaleDB, the gateway, the API, and simulated sensors.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,11 +23,16 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '1' },
       duration: { type: 'string' },
       'kafka-port': { type: 'string', default: '9092' },
+      'mqtt-port': { type: 'string', default: '1883' },
+      'gateway-api-port': { type: 'string', default: '8080' },
+      'api-port': { type: 'string', default: '8090' },
+      dir: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('usage: npm run demo -- [--sensors N] [--rate HZ] [--duration S] [--kafka-port 9092]');
+    console.log('usage: npm run demo -- [--sensors N] [--rate HZ] [--duration S] [--kafka-port 9092] [--mqtt-port 1883]\n' +
+      '                        [--gateway-api-port 8080] [--api-port 8090] [--dir .fieldline/demo]');
     return 0;
   }
   const sensors = Number(values.sensors);
@@ -36,7 +42,12 @@ async function main(): Promise<number> {
   if (!(rate > 0)) return usage(`--rate ${values.rate}: expected a positive number`);
   if (duration !== undefined && !(duration > 0)) return usage(`--duration ${values.duration}: expected a positive number of seconds`);
 
-  const dir = join(ROOT, '.fieldline', 'demo');
+  const ports = ['kafka-port', 'mqtt-port', 'gateway-api-port', 'api-port'] as const;
+  for (const name of ports) {
+    const p = Number(values[name]);
+    if (!Number.isInteger(p) || p < 1 || p > 65535) return usage(`--${name} ${values[name]}: expected a port number`);
+  }
+  const dir = values.dir ?? join(ROOT, '.fieldline', 'demo');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const log = pino({ level: process.env.FIELDLINE_LOG_LEVEL ?? 'warn' });
@@ -46,19 +57,29 @@ async function main(): Promise<number> {
   await kafka.createTopics(TOPICS.map((name) => ({ name, partitions: 3 })));
 
   console.log('starting the cloud (embedded TimescaleDB, sink, API)…');
-  const cloud = new Cloud(cloudConfigSchema.parse({ dataDir: join(dir, 'cloud'), kafka: { brokers: kafka.bootstrap } }), 'all', log);
+  const cloud = new Cloud(
+    cloudConfigSchema.parse({ dataDir: join(dir, 'cloud'), kafka: { brokers: kafka.bootstrap }, api: { port: Number(values['api-port']) } }),
+    'all',
+    log,
+  );
   await cloud.start();
 
   console.log('starting the gateway…');
   const gateway = new Gateway(
-    gatewayConfigSchema.parse({ gatewayId: 'demo-gateway', dataDir: join(dir, 'gateway'), kafka: { brokers: kafka.bootstrap } }),
+    gatewayConfigSchema.parse({
+      gatewayId: 'demo-gateway',
+      dataDir: join(dir, 'gateway'),
+      kafka: { brokers: kafka.bootstrap },
+      mqtt: { port: Number(values['mqtt-port']) },
+      api: { port: Number(values['gateway-api-port']), adminToken: randomBytes(18).toString('base64url') },
+    }),
     log,
   );
   await gateway.start();
 
   const token = await cloud.auth.issue({ subject: 'demo-operator', role: 'operator', ttlSeconds: 7 * 24 * 3600 });
   let fleet: MqttFleet | undefined;
-  if (sensors > 0) fleet = await startMqttFleet({ url: 'mqtt://127.0.0.1:1883', sensors, rate, qos: 1, prefix: 'demo' });
+  if (sensors > 0) fleet = await startMqttFleet({ url: `mqtt://127.0.0.1:${gateway.mqtt!.boundPort}`, sensors, rate, qos: 1, prefix: 'demo' });
 
   const example = fleet?.deviceIds[0] ?? 'my-device';
   console.log(`
@@ -100,6 +121,7 @@ Try: curl -H "Authorization: Bearer ${token}" "http://localhost:${cloud.apiPort}
   await gateway.stop();
   await cloud.stop();
   await kafka.stop();
+  if (values.dir === undefined) console.log(`data kept in ${dir} until the next demo run`);
   return 0;
 }
 
