@@ -13,7 +13,7 @@ const kafka = z.strictObject({
   /** Consumer group session timeout: how long a lost sink holds its partitions. */
   sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
   /** Most messages taken from Kafka and written in one transaction. */
-  maxBatchMessages: z.number().int().min(1).max(10_000).default(64),
+  maxBatchMessages: z.number().int().min(1).max(10_000).default(256),
   /** Extra librdkafka properties (security.protocol, sasl.*, ssl.*), passed through as given. */
   rdkafka: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
 });
