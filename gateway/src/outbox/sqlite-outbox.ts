@@ -93,6 +93,7 @@ export class SqliteOutbox implements Outbox {
       ),
       oldest: this.db.prepare('SELECT received_ms FROM readings ORDER BY id LIMIT 1'),
       depth: this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(n_values), 0) AS v FROM readings'),
+      leasedCount: this.db.prepare('SELECT COUNT(*) AS n FROM batches'),
     };
     const depth = this.stmt.depth.get() as { n: number; v: number };
     this.depthMessages = depth.n;
@@ -232,7 +233,7 @@ export class SqliteOutbox implements Outbox {
       depthMessages: this.depthMessages,
       depthValues: this.depthValues,
       oldestMs: oldest?.received_ms ?? null,
-      leasedBatches: (this.db.prepare('SELECT COUNT(*) AS n FROM batches').get() as { n: number }).n,
+      leasedBatches: (this.stmt.leasedCount.get() as { n: number }).n,
       nextSeq: (this.stmt.nextSeq.get() as { value: number }).value,
     };
   }
