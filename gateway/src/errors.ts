@@ -6,6 +6,7 @@ export const catalogue = {
   FL_ERR_INGEST_DEVICE_ID: { status: 400, message: 'device id must be 1-128 characters of A-Z a-z 0-9 _ . : -' },
   FL_ERR_INGEST_TOO_LARGE: { status: 413, message: 'payload exceeds the configured maximum size' },
   FL_ERR_DECODE_JSON: { status: 400, message: 'payload is not valid JSON' },
+  FL_ERR_DECODE_CBOR: { status: 400, message: 'payload is not valid CBOR' },
   FL_ERR_DECODE_PROTOBUF: { status: 400, message: 'payload is not a protobuf Reading' },
   FL_ERR_VALIDATE_SHAPE: { status: 400, message: 'payload must be an object {"ts"?: number, "metrics": {name: number}}' },
   FL_ERR_VALIDATE_NO_METRICS: { status: 400, message: 'metrics must hold at least one value' },

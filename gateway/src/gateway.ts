@@ -10,6 +10,8 @@ import type { GatewayConfig } from './config/schema.js';
 import { Forwarder } from './forward/forwarder.js';
 import { buildHeartbeat, sampleHost, type HostSample } from './health/heartbeat.js';
 import type { Adapter } from './ingest/adapter.js';
+import { CoapAdapter } from './ingest/coap/adapter.js';
+import { ModbusAdapter } from './ingest/modbus/adapter.js';
 import { MqttAdapter } from './ingest/mqtt/adapter.js';
 import { Metrics } from './metrics.js';
 import { SqliteOutbox } from './outbox/sqlite-outbox.js';
@@ -21,6 +23,8 @@ export class Gateway {
   readonly outbox: SqliteOutbox;
   readonly forwarder: Forwarder;
   readonly mqtt?: MqttAdapter;
+  readonly coap?: CoapAdapter;
+  readonly modbus?: ModbusAdapter;
   readonly adapters: Adapter[] = [];
   readonly token: string;
   apiPort = 0;
@@ -43,6 +47,14 @@ export class Gateway {
     if (cfg.mqtt.enabled) {
       this.mqtt = new MqttAdapter(cfg.mqtt, this.metrics, log.child({ part: 'mqtt' }));
       this.adapters.push(this.mqtt);
+    }
+    if (cfg.coap.enabled) {
+      this.coap = new CoapAdapter(cfg.coap, this.metrics, log.child({ part: 'coap' }));
+      this.adapters.push(this.coap);
+    }
+    if (cfg.modbus.enabled) {
+      this.modbus = new ModbusAdapter(cfg.modbus, this.metrics, log.child({ part: 'modbus' }));
+      this.adapters.push(this.modbus);
     }
     this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
     this.metrics.gauge('outbox_depth_readings', () => this.outbox.stats().depthValues);

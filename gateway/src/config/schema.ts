@@ -2,6 +2,8 @@
 // every default is here. gateway/gateway.sample.yaml shows the same settings as a file.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { coapConfigSchema } from '../ingest/coap/config.js';
+import { modbusConfigSchema } from '../ingest/modbus/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1-128 characters of A-Z a-z 0-9 _ . : -');
@@ -71,6 +73,8 @@ export const gatewayConfigSchema = z.strictObject({
   dataDir: z.string().default('./data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   mqtt: mqtt.default(() => mqtt.parse({})),
+  coap: coapConfigSchema.default(() => coapConfigSchema.parse({})),
+  modbus: modbusConfigSchema.default(() => modbusConfigSchema.parse({})),
   pipeline: pipeline.default(() => pipeline.parse({})),
   outbox: outbox.default(() => outbox.parse({})),
   kafka: kafka.default(() => kafka.parse({})),

@@ -1,4 +1,5 @@
 // The checks every reading passes, whatever protocol brought it (DESIGN.md guarantee 4).
+import { decode as decodeCbor } from 'cbor-x';
 import { v1 } from '../../../proto/src/wire.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Envelope, Step, StepResult } from './types.js';
@@ -16,6 +17,18 @@ export function decodeStep(): Step {
   return {
     name: 'decode',
     run(env) {
+      if (env.format === 'reading') {
+        return env.reading ? undefined : { code: 'FL_ERR_VALIDATE_SHAPE', detail: 'adapter supplied no reading' };
+      }
+      if (env.format === 'cbor') {
+        let body: unknown;
+        try {
+          body = decodeCbor(env.raw);
+        } catch (err) {
+          return { code: 'FL_ERR_DECODE_CBOR', detail: (err as Error).message };
+        }
+        return fromJson(env, body);
+      }
       if (env.format === 'protobuf') {
         try {
           const r = v1.Reading.decode(env.raw);

@@ -5,7 +5,11 @@ import type { Reading, SourceProtocol } from '../../../proto/src/wire.js';
 export interface Envelope {
   deviceId: string;
   source: SourceProtocol;
-  format: 'json' | 'protobuf';
+  /**
+   * How raw is encoded. 'reading' means the adapter decoded it itself (Modbus registers): `reading`
+   * is already set and `raw` holds the bytes it came from.
+   */
+  format: 'json' | 'protobuf' | 'cbor' | 'reading';
   raw: Buffer;
   receivedMs: number;
   /** MQTT topic or CoAP path, kept for the quarantine record. */
