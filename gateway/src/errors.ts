@@ -19,6 +19,12 @@ export const catalogue = {
   FL_ERR_API_NOT_FOUND: { status: 404, message: 'no such resource' },
   FL_ERR_API_BAD_REQUEST: { status: 400, message: 'the request is malformed' },
   FL_ERR_API_INTERNAL: { status: 500, message: 'internal error' },
+  FL_ERR_INGEST_UNAVAILABLE: { status: 503, message: 'readings cannot be stored right now; nothing was kept, retry later' },
+  FL_ERR_COAP_NOT_FOUND: { status: 404, message: 'no such CoAP resource; readings go to POST /telemetry/{deviceId}' },
+  FL_ERR_COAP_METHOD: { status: 405, message: 'method not allowed; the telemetry resource takes POST' },
+  FL_ERR_COAP_CONTENT_FORMAT: { status: 415, message: 'content-format must be 50 (application/json) or 60 (application/cbor)' },
+  FL_ERR_COAP_BAD_OPTION: { status: 400, message: 'the request carries a CoAP option this gateway cannot honour' },
+  FL_ERR_COAP_PROXYING: { status: 502, message: 'this gateway is not a CoAP proxy' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof catalogue;
