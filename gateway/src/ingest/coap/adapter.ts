@@ -4,8 +4,9 @@
 // parser (message.ts): malformed datagrams, pings, duplicates and requests that can be answered at
 // once never reach the coap package. Requests bound for the pipeline are handed to the coap
 // package's server as a bare 4-byte header plus token that message.ts wrote, so its parser, its
-// Observe handling and its Block1 reassembly (unbounded, and able to allocate ~1 GiB from one
-// forged block number) never see network bytes. What the package does for us is the exchange
+// Observe handling (which answers errors to 127.0.0.1 rather than the sender) and its Block1
+// reassembly (unbounded per client, and asking for a ~1 GiB buffer on one forged block number)
+// never see network bytes. What the package does for us is the exchange
 // after that: hold the ACK for a piggybacked answer, else send an empty ACK and the answer as a
 // separate confirmable response retransmitted until acknowledged (RFC 7252 §5.2, §4.2).
 //
