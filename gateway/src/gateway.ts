@@ -16,6 +16,7 @@ import { MqttAdapter } from './ingest/mqtt/adapter.js';
 import { Metrics } from './metrics.js';
 import { SqliteOutbox } from './outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from './pipeline/pipeline.js';
+import { DeviceRegistry } from './pipeline/registry.js';
 import { VERSION } from './version.js';
 
 export class Gateway {
@@ -27,6 +28,7 @@ export class Gateway {
   readonly modbus?: ModbusAdapter;
   readonly adapters: Adapter[] = [];
   readonly token: string;
+  readonly registry: DeviceRegistry;
   apiPort = 0;
   private readonly pipeline: Pipeline;
   private readonly startedMs = Date.now();
@@ -42,10 +44,11 @@ export class Gateway {
       groupCommitMaxRows: cfg.outbox.groupCommitMaxRows,
       quarantineKeep: cfg.outbox.quarantineKeep,
     });
-    this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg), this.outbox, this.metrics);
+    this.registry = new DeviceRegistry(join(dataDir, 'devices.db'), cfg.devices);
+    this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry), this.outbox, this.metrics);
     this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
     if (cfg.mqtt.enabled) {
-      this.mqtt = new MqttAdapter(cfg.mqtt, this.metrics, log.child({ part: 'mqtt' }));
+      this.mqtt = new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log.child({ part: 'mqtt' }), dataDir);
       this.adapters.push(this.mqtt);
     }
     if (cfg.coap.enabled) {
@@ -68,6 +71,7 @@ export class Gateway {
         token: this.token,
         status: () => this.status(),
         metrics: () => this.metrics.render('fieldline_gateway'),
+        devices: () => this.registry.list().map((d) => ({ ...d, loss: this.metrics.deviceLoss.get(d.deviceId) ?? null })),
         quarantine: (limit) => this.outbox.recentQuarantine(limit).map((q) => ({ ...q, raw: q.raw.toString('base64') })),
       });
       await this.api.listen({ port: this.cfg.api.port, host: this.cfg.api.host });
@@ -117,6 +121,7 @@ export class Gateway {
     await this.api?.close();
     await this.forwarder.stop();
     this.outbox.close();
+    this.registry.close();
     this.log.info('gateway stopped');
   }
 }

@@ -28,7 +28,19 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { databaseUrl?: string; gateway?: Partial<GatewayConfig['kafka']> } = {}): Promise<Stack> {
+/** Limits far above anything the tests and benchmarks send, unless a test is about limits. */
+const GENEROUS_LIMITS = {
+  profiles: { default: { ratePerSecond: 1_000_000, burst: 1_000_000 } },
+  perProtocol: {
+    mqtt: { ratePerSecond: 1_000_000, burst: 1_000_000 },
+    coap: { ratePerSecond: 1_000_000, burst: 1_000_000 },
+    modbus: { ratePerSecond: 1_000_000, burst: 1_000_000 },
+  },
+};
+
+export async function startStack(
+  opts: { databaseUrl?: string; gateway?: Partial<GatewayConfig['kafka']>; rateLimit?: Partial<GatewayConfig['rateLimit']> } = {},
+): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-e2e-'));
   const kafka = await startKafka({ dataDir: join(dir, 'kafka'), logDir: dir });
   await kafka.createTopics(TOPICS.map((name) => ({ name, partitions: 3 })));
@@ -52,6 +64,7 @@ export async function startStack(opts: { databaseUrl?: string; gateway?: Partial
       dataDir: join(dir, 'gateway'),
       mqtt: { host: '127.0.0.1', port: await freePort() },
       api: { host: '127.0.0.1', port: 0, adminToken: 'local-admin-token-for-tests' },
+      rateLimit: { ...GENEROUS_LIMITS, ...opts.rateLimit },
       kafka: { brokers: kafka.bootstrap, retryBackoffMinMs: 200, retryBackoffMaxMs: 2_000, messageTimeoutMs: 5_000, ...opts.gateway },
     }),
     quiet,

@@ -26,7 +26,7 @@ describe('spine into PostgreSQL 15 through DATABASE_URL', () => {
     assert.deepEqual(await stack.cloud.store!.capabilities(), { timescaledb: false, continuousAggregates: false });
     const url = new URL(stack.mqttUrl);
     for (let seq = 1; seq <= 10; seq++) {
-      await run('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-q', '1', '-t', 'devices/pg-1/telemetry', '-m', JSON.stringify({ metrics: { seq } })]);
+      await run('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-q', '1', '-i', 'pg-1', '-t', 'devices/pg-1/telemetry', '-m', JSON.stringify({ metrics: { seq } })]);
     }
     const seqs = await stack.waitFor(() => stack.seqsOf('pg-1'), (s) => s.length >= 10, 30_000);
     assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);

@@ -14,7 +14,7 @@ const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 async function mosquittoPub(stack: Stack, deviceId: string, payload: string): Promise<void> {
   const url = new URL(stack.mqttUrl);
-  await run('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-q', '1', '-i', `pub-${deviceId}`, '-t', `devices/${deviceId}/telemetry`, '-m', payload]);
+  await run('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-q', '1', '-i', deviceId, '-t', `devices/${deviceId}/telemetry`, '-m', payload]);
 }
 
 async function localStatus(stack: Stack): Promise<{ deviceLoss: Record<string, { quarantined: number }>; refusals: Record<string, number>; cloud: { link: string } }> {
@@ -53,8 +53,11 @@ describe('spine: MQTT → outbox → Kafka → TimescaleDB → API', () => {
       url: stack.mqttUrl, sensors: 5, rate: 50, qos: 1, prefix: 'mqttjs',
       onAck: (d, s) => acked.set(d, [...(acked.get(d) ?? []), s]),
     });
-    await new Promise((r) => setTimeout(r, 3_000));
-    await fleet.stop();
+    try {
+      await new Promise((r) => setTimeout(r, 3_000));
+    } finally {
+      await fleet.stop();
+    }
     assert.ok(fleet.stats.acked >= 500, `acked ${fleet.stats.acked}`);
     for (const [device, seqs] of acked) {
       const stored = await stack.waitFor(() => stack.seqsOf(device), (s) => s.length >= seqs.length, 30_000);
@@ -91,7 +94,7 @@ describe('spine: MQTT → outbox → Kafka → TimescaleDB → API', () => {
   });
 
   it('refuses and counts bad input on MQTT while other devices keep being served', async () => {
-    const client = await mqtt.connectAsync(stack.mqttUrl, { clientId: 'bad-actor' });
+    const client = await mqtt.connectAsync(stack.mqttUrl, { clientId: 'bad-1' });
     const bad = [
       'not json at all',
       '{"metrics":{"temperature":"21.5"}}',
@@ -117,16 +120,22 @@ describe('spine: MQTT → outbox → Kafka → TimescaleDB → API', () => {
       url: stack.mqttUrl, sensors: 4, rate: 25, qos: 1, prefix: 'outage',
       onAck: (d, s) => acked.set(d, [...(acked.get(d) ?? []), s]),
     });
-    await new Promise((r) => setTimeout(r, 2_000));
-    await stack.kafka.stop();
-    const down = Date.now();
-    const during = await stack.waitFor(() => localStatus(stack), (s) => s.cloud.link === 'down', 20_000);
-    assert.equal(during.cloud.link, 'down', 'the gateway reports the link down');
-    await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - down))));
-    await stack.kafka.start();
-    const up = Date.now();
-    await new Promise((r) => setTimeout(r, 2_000));
-    await fleet.stop();
+    let down = 0;
+    let up = 0;
+    let linkDuringOutage = '';
+    try {
+      await new Promise((r) => setTimeout(r, 2_000));
+      await stack.kafka.stop();
+      down = Date.now();
+      linkDuringOutage = (await stack.waitFor(() => localStatus(stack), (s) => s.cloud.link === 'down', 20_000)).cloud.link;
+      await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - down))));
+    } finally {
+      await stack.kafka.start();
+      up = Date.now();
+      await new Promise((r) => setTimeout(r, 2_000));
+      await fleet.stop();
+    }
+    assert.equal(linkDuringOutage, 'down', 'the gateway reports the link down');
     const total = [...acked.values()].reduce((n, s) => n + s.length, 0);
     assert.ok(total > 3_000, `acked ${total} messages across the outage`);
     for (const [device, seqs] of acked) {

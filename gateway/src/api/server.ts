@@ -9,6 +9,7 @@ export interface LocalApiDeps {
   status: () => unknown;
   metrics: () => string;
   quarantine: (limit: number) => unknown;
+  devices: () => unknown;
 }
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
@@ -41,6 +42,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     void reply.type('text/plain; version=0.0.4');
     return deps.metrics();
   });
+  app.get('/devices', async () => ({ devices: deps.devices() }));
   app.get<{ Querystring: { limit?: string } }>('/quarantine', async (req) => {
     const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 1000);
     return { items: deps.quarantine(limit) };

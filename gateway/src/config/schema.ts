@@ -8,14 +8,53 @@ import { modbusConfigSchema } from '../ingest/modbus/config.js';
 const port = z.number().int().min(0).max(65535);
 const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1-128 characters of A-Z a-z 0-9 _ . : -');
 
+const mqttTls = z.strictObject({
+  /** MQTT over TLS with client certificates (mutual TLS). */
+  enabled: z.boolean().default(false),
+  port: port.default(8883),
+  /** PEM files: the gateway's certificate and key, and the CA that signs device certificates. */
+  certFile: z.string().optional(),
+  keyFile: z.string().optional(),
+  caFile: z.string().optional(),
+  /** Where a device certificate carries the device id: its subject CN, or its first DNS/URI SAN. */
+  identityFrom: z.enum(['cn', 'san']).default('cn'),
+});
+
+const mqttCredential = z.strictObject({
+  username: z.string().min(1),
+  /** Plain text, or scrypt:<salt base64>:<hash base64> (see docs/OPERATIONS.md). */
+  password: z.string().min(1),
+  /** The device this login speaks for; defaults to the username. */
+  deviceId: id.optional(),
+});
+
 const mqtt = z.strictObject({
-  /** Turn the MQTT listener off entirely. */
+  /** Turn MQTT ingest off entirely. */
   enabled: z.boolean().default(true),
   host: z.string().default('0.0.0.0'),
-  /** Plain MQTT (TCP). */
+  /** Plain MQTT (TCP); 0 picks a free port. */
   port: port.default(1883),
+  /** Turn the plain TCP listener off (TLS and WebSocket only). */
+  plainEnabled: z.boolean().default(true),
+  tls: mqttTls.default(() => mqttTls.parse({})),
+  /** MQTT over WebSocket (path /mqtt and /) for devices behind proxies that pass only HTTP. */
+  websocket: z.strictObject({ enabled: z.boolean().default(false), port: port.default(8081) }).default({ enabled: false, port: 8081 }),
+  /**
+   * Plain and WebSocket listeners: allow clients without a username. Their device id is their MQTT
+   * client id. false: every client needs one of `credentials` (or a certificate on TLS).
+   */
+  allowAnonymous: z.boolean().default(true),
+  credentials: z.array(mqttCredential).default([]),
+  /** A device may publish only under devices/{its id}/ and subscribe only there. */
+  enforceAcl: z.boolean().default(true),
+  /** Sessions and QoS 1 state survive a restart (LevelDB under <dataDir>/mqtt). false: memory only. */
+  persistSessions: z.boolean().default(true),
   /** Larger payloads are refused and quarantined (the bytes kept are truncated to this size). */
   maxPayloadBytes: z.number().int().min(64).max(1_048_576).default(65_536),
+  /** Whole MQTT packets larger than this close the connection before they are buffered. */
+  maxPacketBytes: z.number().int().min(1024).max(16 * 1_048_576).default(262_144),
+  /** Longest accepted topic, in bytes. */
+  maxTopicLength: z.number().int().min(16).max(65_535).default(512),
 });
 
 const pipeline = z.strictObject({
@@ -24,6 +63,49 @@ const pipeline = z.strictObject({
   maxFutureSkewMs: z.number().int().min(0).default(5 * 60_000),
   /** Readings older than this are refused (an outage longer than this on the device side is lost). */
   maxAgeMs: z.number().int().min(0).default(7 * 24 * 3_600_000),
+  /** Accepted range per metric name; a value outside it is quarantined. Metrics not listed are not range-checked. */
+  ranges: z
+    .record(z.string(), z.strictObject({ min: z.number(), max: z.number() }).refine((r) => r.min <= r.max, 'expected min ≤ max'))
+    .default(() => ({ ...DEFAULT_RANGES })),
+});
+
+/** Defaults from issue 3: °C and % relative humidity. */
+export const DEFAULT_RANGES = {
+  temperature: { min: -50, max: 100 },
+  humidity: { min: 0, max: 100 },
+};
+
+const bucket = z.strictObject({
+  /** Messages per second a device may send on average. */
+  ratePerSecond: z.number().positive(),
+  /** Messages a device may send at once after being quiet. */
+  burst: z.number().int().min(1),
+});
+
+const devices = z.strictObject({
+  /** Accept devices not listed under `known` (and remember them). false: refuse them (FL_ERR_VALIDATE_UNKNOWN_DEVICE). */
+  autoRegister: z.boolean().default(true),
+  known: z.array(z.strictObject({ id, profile: z.string().default('default') })).default([]),
+});
+
+const rateLimit = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Named token buckets; devices use `default` unless `devices.known` names another. */
+  profiles: z.record(z.string(), bucket).default(() => ({ default: { ratePerSecond: 50, burst: 200 } })),
+  /** Messages per second across all devices of one protocol (guards the outbox against a flood). */
+  perProtocol: z
+    .strictObject({
+      mqtt: bucket.default({ ratePerSecond: 20_000, burst: 40_000 }),
+      coap: bucket.default({ ratePerSecond: 5_000, burst: 10_000 }),
+      modbus: bucket.default({ ratePerSecond: 20_000, burst: 40_000 }),
+    })
+    .default(() => ({
+      mqtt: { ratePerSecond: 20_000, burst: 40_000 },
+      coap: { ratePerSecond: 5_000, burst: 10_000 },
+      modbus: { ratePerSecond: 20_000, burst: 40_000 },
+    })),
+  /** MQTT: a client throttled this many times in a row is disconnected. 0: never. */
+  disconnectAfter: z.number().int().min(0).default(200),
 });
 
 const outbox = z.strictObject({
@@ -67,7 +149,7 @@ const api = z.strictObject({
   adminToken: z.string().min(16, 'expected at least 16 characters').optional(),
 });
 
-export const gatewayConfigSchema = z.strictObject({
+const gatewayObject = z.strictObject({
   gatewayId: id.default(() => hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 128) || 'gateway'),
   /** Where the outbox and other state live. */
   dataDir: z.string().default('./data'),
@@ -76,10 +158,34 @@ export const gatewayConfigSchema = z.strictObject({
   coap: coapConfigSchema.default(() => coapConfigSchema.parse({})),
   modbus: modbusConfigSchema.default(() => modbusConfigSchema.parse({})),
   pipeline: pipeline.default(() => pipeline.parse({})),
+  devices: devices.default(() => devices.parse({})),
+  rateLimit: rateLimit.default(() => rateLimit.parse({})),
   outbox: outbox.default(() => outbox.parse({})),
   kafka: kafka.default(() => kafka.parse({})),
   api: api.default(() => api.parse({})),
 });
 
+export const gatewayConfigSchema = gatewayObject.superRefine((cfg, ctx) => {
+  const tls = cfg.mqtt.tls;
+  if (cfg.mqtt.enabled && tls.enabled) {
+    for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
+      if (!tls[key]) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', key], message: 'expected a PEM file path when mqtt.tls.enabled is true' });
+    }
+  }
+  cfg.devices.known.forEach((d, i) => {
+    if (!(d.profile in cfg.rateLimit.profiles)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', 'known', i, 'profile'],
+        message: `no rate-limit profile ${JSON.stringify(d.profile)} (expected one of ${Object.keys(cfg.rateLimit.profiles).join(', ')})`,
+      });
+    }
+  });
+  if (!('default' in cfg.rateLimit.profiles)) {
+    ctx.addIssue({ code: 'custom', path: ['rateLimit', 'profiles'], message: 'expected a profile named default' });
+  }
+});
+
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+export type Bucket = z.infer<typeof bucket>;
 export const GATEWAY_ENV_PREFIX = 'FIELDLINE_GATEWAY_';

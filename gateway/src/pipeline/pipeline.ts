@@ -4,12 +4,24 @@ import { catalogue } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { RateLimiter, rateLimitStep } from './rate-limit.js';
+import { registryStep, type DeviceRegistry } from './registry.js';
 import { admitStep, decodeStep, normalizeStep, validateStep } from './steps.js';
 import type { Envelope, Outcome, Step } from './types.js';
 import { countValues } from '../../../proto/src/wire.js';
 
-export function defaultSteps(cfg: GatewayConfig): Step[] {
-  return [admitStep(), decodeStep(), normalizeStep(), validateStep(cfg.pipeline)];
+/** The gateway's steps in order. Without a registry (unit tests) every device is admitted. */
+export function defaultSteps(cfg: GatewayConfig, registry?: DeviceRegistry): Step[] {
+  return [
+    admitStep(),
+    // Throttling comes before the registry and decoding so a flood costs as little as possible:
+    // no registration, no parsing, no quarantine write per message.
+    ...(cfg.rateLimit.enabled ? [rateLimitStep(new RateLimiter(cfg.rateLimit, cfg.devices.known))] : []),
+    ...(registry ? [registryStep(registry)] : []),
+    decodeStep(),
+    normalizeStep(),
+    validateStep(cfg.pipeline),
+  ];
 }
 
 export class Pipeline {
@@ -29,6 +41,11 @@ export class Pipeline {
     this.metrics.count('ingest', 'received');
     for (const step of this.steps) {
       const rejection = step.run(env);
+      if (rejection && step.loss === 'rateLimited') {
+        this.metrics.count(step.name, 'dropped');
+        this.metrics.lose(env.deviceId, 'rateLimited', 1, rejection.code);
+        return { ok: false, stage: step.name, rejection };
+      }
       if (rejection) {
         await this.outbox.quarantine({
           gatewayId: this.gatewayId,

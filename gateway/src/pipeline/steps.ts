@@ -101,6 +101,13 @@ export function validateStep(cfg: GatewayConfig['pipeline']): Step {
         const value = r.metrics[name] as number;
         if (!Number.isFinite(value)) return { code: 'FL_ERR_VALIDATE_NOT_FINITE', detail: `${name} is ${value}` };
       }
+      for (const name of names) {
+        const range = cfg.ranges[name];
+        const value = r.metrics[name] as number;
+        if (range && (value < range.min || value > range.max)) {
+          return { code: 'FL_ERR_VALIDATE_OUT_OF_RANGE', detail: `${name} ${value} is outside [${range.min}, ${range.max}]` };
+        }
+      }
       const ts = r.tsMs ?? 0;
       if (ts > env.receivedMs + cfg.maxFutureSkewMs || ts < env.receivedMs - cfg.maxAgeMs) {
         return { code: 'FL_ERR_VALIDATE_TIMESTAMP', detail: `ts ${ts} is outside [now - ${cfg.maxAgeMs} ms, now + ${cfg.maxFutureSkewMs} ms]` };

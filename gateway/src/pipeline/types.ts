@@ -23,6 +23,8 @@ export interface Envelope {
 export interface Rejection {
   code: ErrorCode;
   detail: string;
+  /** For throttling: when the sender may try again (CoAP Max-Age on 4.29). */
+  retryAfterMs?: number;
 }
 
 export type StepResult = Rejection | undefined;
@@ -33,6 +35,11 @@ export type StepResult = Rejection | undefined;
  */
 export interface Step {
   readonly name: string;
+  /**
+   * How refusals of this step count in the loss counters: 'quarantined' (the default; the payload
+   * is kept with its reason) or 'rateLimited' (dropped and counted, nothing wrong with the data).
+   */
+  readonly loss?: 'quarantined' | 'rateLimited';
   run(env: Envelope): StepResult;
 }
 

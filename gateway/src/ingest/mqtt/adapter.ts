@@ -1,105 +1,249 @@
-// MQTT ingest on an aedes broker. The PUBACK for a QoS 1 PUBLISH is written by aedes only after
-// authorizePublish calls back (aedes lib/handlers/publish.js: authorizePublish → enqueuePublish),
-// so calling back after the outbox commit is what makes [MQTT-4.3.2-2]'s acknowledgement mean
-// "on disk" here.
-import { Aedes, type Client, type PublishPacket } from 'aedes';
+// MQTT ingest on an aedes broker: plain TCP, TLS with client certificates, and WebSocket.
+// The PUBACK for a QoS 1 PUBLISH is written by aedes only after authorizePublish calls back
+// (aedes lib/handlers/publish.js: authorizePublish → enqueuePublish), so calling back after the
+// outbox commit is what makes the acknowledgement [MQTT-4.3.2-2] mean "on disk" here.
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js';
+import { Level } from 'level';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
+import { createWebSocketStream, WebSocketServer } from 'ws';
 import { SourceProtocol } from '../../../../proto/src/wire.js';
 import type { GatewayConfig } from '../../config/schema.js';
+import type { ErrorCode } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { Adapter, AdapterStatus, Ingest } from '../adapter.js';
+import { isPrototypeName, mayPublish, maySubscribe } from './acl.js';
+import { CredentialStore } from './credentials.js';
+import { guardedConnection } from './frame-guard.js';
 import { parseTopic } from './topic.js';
+
+type Listener = Server | TlsServer | HttpServer;
 
 export class MqttAdapter implements Adapter {
   readonly name = 'mqtt';
   private broker?: Aedes;
-  private server?: Server;
+  private level?: Level<string, string>;
+  private readonly listeners: { kind: 'tcp' | 'tls' | 'ws'; server: Listener; port: number }[] = [];
+  private wss?: WebSocketServer;
   private clients = 0;
   private ingest?: Ingest;
+  /** The device each connected client speaks for. */
+  private readonly identity = new WeakMap<Client, string>();
+  private readonly throttled = new WeakMap<Client, number>();
+  private readonly creds: CredentialStore;
   boundPort = 0;
+  tlsPort = 0;
+  wsPort = 0;
 
   constructor(
     private readonly cfg: GatewayConfig['mqtt'],
+    private readonly limits: GatewayConfig['rateLimit'],
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+    private readonly dataDir?: string,
+  ) {
+    this.creds = new CredentialStore(cfg.credentials);
+  }
 
   async start(ingest: Ingest): Promise<void> {
     this.ingest = ingest;
+    let persistence: AsyncLevelPersistence | undefined;
+    if (this.cfg.persistSessions && this.dataDir) {
+      this.level = new Level<string, string>(join(this.dataDir, 'mqtt'));
+      persistence = new AsyncLevelPersistence(this.level);
+    }
     this.broker = await Aedes.createBroker({
-      authorizePublish: (client, packet, callback) => this.authorizePublish(client, packet, callback),
+      ...(persistence ? { persistence } : {}),
+      maxClientsIdLength: 128,
+      preConnect: (client, packet, cb) => this.preConnect(client, packet.clientId, cb),
+      authenticate: (client, username, password, cb) => this.authenticate(client, username, password, cb),
+      authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
+      authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client, sub, cb),
     });
     this.broker.on('client', () => this.clients++);
     this.broker.on('clientDisconnect', () => this.clients--);
-    this.broker.on('clientError', (client, err) => {
-      this.metrics.count('mqtt', 'errors');
-      this.log.debug({ client: client?.id, err: err.message }, 'mqtt client error');
-    });
-    this.broker.on('connectionError', (_client, err) => {
-      this.metrics.count('mqtt', 'errors');
-      this.log.debug({ err: err.message }, 'mqtt connection error');
-    });
-    const server = createServer(this.broker.handle);
-    this.server = server;
+    this.broker.on('clientError', (client, err) => this.countError(client?.id, err));
+    this.broker.on('connectionError', (_client, err) => this.countError(undefined, err));
+
+    const handle = (socket: Duplex) => this.broker!.handle(guardedConnection(socket, this.cfg.maxPacketBytes));
+    if (this.cfg.plainEnabled) this.boundPort = await this.listen('tcp', createServer(handle), this.cfg.port);
+    if (this.cfg.tls.enabled) {
+      const t = this.cfg.tls;
+      const server = createTlsServer(
+        {
+          cert: readFileSync(t.certFile!), key: readFileSync(t.keyFile!), ca: readFileSync(t.caFile!),
+          requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+        },
+        handle,
+      );
+      // A handshake without a certificate, or with one from another CA, never reaches the broker.
+      server.on('tlsClientError', (err) => this.countError(undefined, err));
+      this.tlsPort = await this.listen('tls', server, t.port);
+    }
+    if (this.cfg.websocket.enabled) {
+      const http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+      this.wss = new WebSocketServer({ server: http, maxPayload: this.cfg.maxPacketBytes });
+      this.wss.on('connection', (ws, req) => this.broker!.handle(createWebSocketStream(ws), req));
+      this.wsPort = await this.listen('ws', http, this.cfg.websocket.port);
+    }
+  }
+
+  private async listen(kind: 'tcp' | 'tls' | 'ws', server: Listener, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.cfg.port, this.cfg.host, () => {
+      server.listen(port, this.cfg.host, () => {
         server.off('error', reject);
         resolve();
       });
     });
     const addr = server.address();
-    this.boundPort = typeof addr === 'object' && addr ? addr.port : this.cfg.port;
-    this.log.info({ port: this.boundPort }, 'mqtt listening');
+    const bound = typeof addr === 'object' && addr ? addr.port : port;
+    this.listeners.push({ kind, server, port: bound });
+    this.log.info({ kind, port: bound }, 'mqtt listening');
+    return bound;
+  }
+
+  private countError(clientId: string | undefined, err: Error): void {
+    this.metrics.count('mqtt', 'errors');
+    this.log.debug({ client: clientId, err: err.message }, 'mqtt connection error');
+  }
+
+  private preConnect(_client: Client, clientId: string, cb: (err: Error | null, ok: boolean) => void): void {
+    // Known aedes crash inputs: client ids naming Object.prototype members.
+    if (isPrototypeName(clientId)) return cb(new Error(`client id ${JSON.stringify(clientId)} is reserved`), false);
+    cb(null, true);
+  }
+
+  private authenticate(
+    client: Client, username: string | undefined, password: Buffer | undefined,
+    cb: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
+    const refuse = (returnCode: number, why: string) => {
+      this.metrics.count('mqtt', 'dropped');
+      this.metrics.reasons.set('FL_ERR_MQTT_AUTH', (this.metrics.reasons.get('FL_ERR_MQTT_AUTH') ?? 0) + 1);
+      this.log.info({ client: client.id, why }, 'mqtt connection refused');
+      cb(Object.assign(new Error(why), { returnCode }) as AuthenticateError, false);
+    };
+    const socket = (client.conn as unknown as { socket?: Duplex }).socket;
+    if (socket instanceof TLSSocket) {
+      const id = this.certificateIdentity(socket);
+      // [MQTT-3.2.2-3] return code 5: not authorized.
+      if (!id) return refuse(5, 'client certificate carries no usable device id');
+      this.identity.set(client, id);
+      return cb(null, true);
+    }
+    if (username !== undefined && username !== '') {
+      const id = this.creds.check(username, password);
+      // Return code 4: bad user name or password.
+      if (!id) return refuse(4, `bad username or password for ${JSON.stringify(username)}`);
+      this.identity.set(client, id);
+      return cb(null, true);
+    }
+    if (!this.cfg.allowAnonymous) return refuse(5, 'anonymous clients are not allowed');
+    this.identity.set(client, client.id);
+    cb(null, true);
+  }
+
+  private certificateIdentity(socket: TLSSocket): string | null {
+    const cert = socket.getPeerCertificate();
+    if (!cert || !socket.authorized) return null;
+    let id: string | undefined;
+    if (this.cfg.tls.identityFrom === 'cn') {
+      const cn = cert.subject?.CN;
+      id = Array.isArray(cn) ? cn[0] : cn;
+    } else {
+      id = cert.subjectaltname?.split(',').map((s) => s.trim().replace(/^(DNS|URI):/, ''))[0];
+    }
+    return id && /^[A-Za-z0-9_.:-]{1,128}$/.test(id) ? id : null;
+  }
+
+  private authorizeSubscribe(client: Client | null, sub: Subscription, cb: (err: Error | null, sub: Subscription | null) => void): void {
+    const id = client ? this.identity.get(client) : undefined;
+    if (!this.cfg.enforceAcl || client === null) return cb(null, sub);
+    if (id && maySubscribe(id, sub.topic)) return cb(null, sub);
+    this.metrics.count('mqtt', 'dropped');
+    this.metrics.reasons.set('FL_ERR_MQTT_ACL_DENIED', (this.metrics.reasons.get('FL_ERR_MQTT_ACL_DENIED') ?? 0) + 1);
+    // A null subscription makes aedes answer 0x80 (failure) in the SUBACK [MQTT-3.9.3].
+    cb(null, null);
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void {
     // [MQTT-4.7.2-1]: topics starting with $ are the server's.
     if (packet.topic.startsWith('$')) return callback(new Error('$ topics are reserved'));
-    const topic = parseTopic(packet.topic);
-    if (topic.kind === 'other') return callback(null);
+    if (Buffer.byteLength(packet.topic) > this.cfg.maxTopicLength) return callback(new Error('topic too long'));
     const ingest = this.ingest;
-    if (!ingest) return callback(new Error('not started'));
+    if (!ingest || !client) return callback(new Error('not started'));
+    const identity = this.identity.get(client) ?? client.id;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    const deviceId = topic.kind === 'telemetry' ? topic.deviceId : topic.deviceId.slice(0, 128) || '(empty)';
+    const aclDenied = this.cfg.enforceAcl && !mayPublish(identity, packet.topic);
+    const topic = parseTopic(packet.topic);
+    if (!aclDenied && topic.kind === 'other') return callback(null);
     this.metrics.count('mqtt', 'received');
+
+    let pre: { code: ErrorCode; detail: string } | undefined;
+    if (aclDenied) pre = { code: 'FL_ERR_MQTT_ACL_DENIED', detail: `${identity} may not publish to ${packet.topic.slice(0, 200)}` };
+    else if (topic.kind === 'bad-device-id') pre = { code: 'FL_ERR_INGEST_DEVICE_ID', detail: JSON.stringify(topic.deviceId.slice(0, 80)) };
+    else if (payload.length > this.cfg.maxPayloadBytes) pre = { code: 'FL_ERR_INGEST_TOO_LARGE', detail: `${payload.length} > ${this.cfg.maxPayloadBytes} bytes` };
+
     ingest({
-      deviceId,
+      // Refusals are counted against the device that sent them, whatever topic they named.
+      deviceId: topic.kind === 'telemetry' && !aclDenied ? topic.deviceId : identity,
       source: SourceProtocol.SOURCE_PROTOCOL_MQTT,
       format: topic.kind === 'telemetry' ? topic.format : 'json',
       raw: payload.length > this.cfg.maxPayloadBytes ? payload.subarray(0, this.cfg.maxPayloadBytes) : payload,
       receivedMs: Date.now(),
       topic: packet.topic.slice(0, 512),
-      ...(topic.kind === 'bad-device-id'
-        ? { preRejection: { code: 'FL_ERR_INGEST_DEVICE_ID' as const, detail: JSON.stringify(topic.deviceId.slice(0, 80)) } }
-        : payload.length > this.cfg.maxPayloadBytes
-          ? { preRejection: { code: 'FL_ERR_INGEST_TOO_LARGE' as const, detail: `${payload.length} > ${this.cfg.maxPayloadBytes} bytes` } }
-          : {}),
+      ...(pre ? { preRejection: pre } : {}),
     }).then(
-      // Refused input is acknowledged once quarantined: MQTT 3.1.1 has no negative PUBACK, and a
-      // device that never gets one would resend the same bad message forever.
-      () => callback(null),
+      (outcome) => {
+        // Publishing outside its own subtree is not a device mistake to acknowledge but a breach of
+        // its permissions: it is quarantined and counted above, and the connection is closed.
+        if (aclDenied) return callback(new Error(pre!.detail));
+        if (!outcome.ok && outcome.rejection.code === 'FL_ERR_RATE_LIMITED') {
+          const n = (this.throttled.get(client) ?? 0) + 1;
+          this.throttled.set(client, n);
+          if (this.limits.disconnectAfter > 0 && n >= this.limits.disconnectAfter) {
+            this.log.warn({ client: client.id, throttled: n }, 'disconnecting a client that keeps exceeding its rate limit');
+            return callback(new Error('rate limit exceeded repeatedly'));
+          }
+        } else {
+          this.throttled.delete(client);
+        }
+        // Refused input is acknowledged once quarantined (or counted, when throttled): MQTT 3.1.1 has
+        // no negative PUBACK, and a device that never gets one would resend the same message forever.
+        callback(null);
+      },
       (err: Error) => {
         // Nothing was committed: no PUBACK. Closing the connection makes a QoS 1 sender resend
         // after it reconnects [MQTT-4.4.0-1].
         this.metrics.count('mqtt', 'errors');
-        this.log.warn({ client: client?.id, err: err.message }, 'outbox refused a reading; disconnecting the client');
+        this.log.warn({ client: client.id, err: err.message }, 'outbox refused a reading; disconnecting the client');
         callback(err);
       },
     );
   }
 
   status(): AdapterStatus {
-    if (!this.server?.listening) return { name: this.name, state: 'down', detail: 'not listening' };
-    return { name: this.name, state: 'up', detail: `${this.clients} clients on port ${this.boundPort}` };
+    const up = this.listeners.filter((l) => l.server.listening);
+    if (up.length === 0) return { name: this.name, state: 'down', detail: 'not listening' };
+    return { name: this.name, state: 'up', detail: `${this.clients} clients; ${up.map((l) => `${l.kind}:${l.port}`).join(' ')}` };
   }
 
   async stop(): Promise<void> {
     const broker = this.broker;
-    const server = this.server;
     // The broker first: it disconnects the clients, which server.close() would otherwise wait for.
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.wss?.close();
+    for (const l of this.listeners) {
+      if ('closeAllConnections' in l.server) l.server.closeAllConnections();
+      await new Promise<void>((resolve) => l.server.close(() => resolve()));
+    }
+    await this.level?.close();
   }
 }
