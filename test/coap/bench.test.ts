@@ -1,0 +1,12 @@
+// bench/coap.ts keeps working: a one-second run through the real pipeline and outbox.
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { benchCoap } from '../../bench/coap.js';
+
+it('benchCoap measures 2.04s that are all in the outbox', async () => {
+  const r = await benchCoap({ seconds: 1, endpoints: 8, devices: 10 });
+  assert.ok(r.requestsPerSecond > 0, JSON.stringify(r));
+  assert.deepEqual(Object.keys(r.codes), ['2.04']);
+  assert.ok(r.committedReadings >= r.requests * 3, JSON.stringify(r));
+  assert.ok(r.latencyMs.p50 > 0 && r.latencyMs.p50 <= r.latencyMs.p99);
+});
