@@ -31,7 +31,7 @@ export const coapConfigSchema = z.strictObject({
   /**
    * Exchanges remembered for duplicate detection (RFC 7252 §4.5), at most EXCHANGE_LIFETIME (247 s)
    * each. A retransmitted request within that window is answered with the first answer and not
-   * ingested again. Each entry costs about 200 bytes.
+   * ingested again. Each entry costs 100-500 bytes (a refusal keeps its diagnostic text).
    */
   dedupEntries: z.number().int().min(1024).max(1_000_000).default(32_768),
   /** Max-Age (seconds) on 4.29 when the pipeline gives no retry time of its own (RFC 8516 §3). */
