@@ -1,0 +1,100 @@
+// A Transport with scripted slaves, for testing the bus scheduler's timing and failure handling
+// without a line. Register i of every slave holds the value i (bits are all set), answers take
+// `latencyMs`, and a silent slave costs the full timeout, as on a real line.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ModbusFailure, type Transport } from '../../gateway/src/ingest/modbus/transport.js';
+import type { ReadFunction } from '../../gateway/src/ingest/modbus/spec.js';
+
+export type FakeBehaviour =
+  | { kind: 'ok' }
+  | { kind: 'silent' }
+  | { kind: 'exception'; code: number }
+  | { kind: 'crc' }
+  /** Answers `failFirst` tries with `then`, later ones normally. */
+  | { kind: 'flaky'; failFirst: number; then: 'crc' | 'silent' | { exception: number } };
+
+export interface FakeCall {
+  unitId: number;
+  fn: ReadFunction;
+  address: number;
+  count: number;
+  startMs: number;
+  endMs: number;
+  outcome: 'ok' | 'timeout' | 'crc' | 'exception' | 'connection';
+}
+
+export class FakeTransport implements Transport {
+  readonly calls: FakeCall[] = [];
+  readonly behaviour = new Map<number, FakeBehaviour>();
+  isOpen = false;
+  opens = 0;
+  /** Opens that fail before one succeeds. */
+  failOpens = 0;
+  /** The next this-many reads find the connection gone. */
+  dropReads = 0;
+  private tries = new Map<number, number>();
+  onError: (err: ModbusFailure) => void = () => undefined;
+
+  constructor(
+    readonly kind: 'tcp' | 'rtu' = 'tcp',
+    readonly latencyMs = 2,
+  ) {}
+
+  async open(): Promise<void> {
+    await sleep(1);
+    if (this.failOpens > 0) {
+      this.failOpens--;
+      throw new ModbusFailure('connection', 'connection refused (fake)');
+    }
+    this.opens++;
+    this.isOpen = true;
+  }
+
+  async close(): Promise<void> {
+    this.isOpen = false;
+  }
+
+  async read(unitId: number, fn: ReadFunction, address: number, count: number, timeoutMs: number): Promise<Buffer> {
+    const startMs = performance.now();
+    const record = (outcome: FakeCall['outcome']): void => {
+      this.calls.push({ unitId, fn, address, count, startMs, endMs: performance.now(), outcome });
+    };
+    if (!this.isOpen) {
+      record('connection');
+      throw new ModbusFailure('connection', 'not connected');
+    }
+    if (this.dropReads > 0) {
+      this.dropReads--;
+      this.isOpen = false;
+      record('connection');
+      throw new ModbusFailure('connection', 'connection reset (fake)');
+    }
+    const behaviour = this.behaviour.get(unitId) ?? { kind: 'ok' };
+    const tries = (this.tries.get(unitId) ?? 0) + 1;
+    this.tries.set(unitId, tries);
+    let effective: 'ok' | 'silent' | 'crc' | { exception: number } = 'ok';
+    if (behaviour.kind === 'silent') effective = 'silent';
+    else if (behaviour.kind === 'crc') effective = 'crc';
+    else if (behaviour.kind === 'exception') effective = { exception: behaviour.code };
+    else if (behaviour.kind === 'flaky' && tries <= behaviour.failFirst) effective = behaviour.then;
+    if (effective === 'silent') {
+      await sleep(timeoutMs);
+      record('timeout');
+      throw new ModbusFailure('timeout', 'no response within the timeout');
+    }
+    await sleep(this.latencyMs);
+    if (effective === 'crc') {
+      record('crc');
+      throw new ModbusFailure('crc', 'response failed its CRC check');
+    }
+    if (typeof effective === 'object') {
+      record('exception');
+      throw new ModbusFailure('exception', `exception ${effective.exception}`, effective.exception);
+    }
+    record('ok');
+    if (fn <= 2) return Buffer.alloc(Math.ceil(count / 8), 0xff);
+    const data = Buffer.alloc(count * 2);
+    for (let i = 0; i < count; i++) data.writeUInt16BE((address + i) & 0xffff, i * 2);
+    return data;
+  }
+}
