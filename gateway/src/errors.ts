@@ -30,6 +30,11 @@ export const catalogue = {
   FL_ERR_COAP_CONTENT_FORMAT: { status: 415, message: 'content-format must be 50 (application/json) or 60 (application/cbor)' },
   FL_ERR_COAP_BAD_OPTION: { status: 400, message: 'the request carries a CoAP option this gateway cannot honour' },
   FL_ERR_COAP_PROXYING: { status: 502, message: 'this gateway is not a CoAP proxy' },
+  FL_ERR_MODBUS_TIMEOUT: { status: 504, message: 'the Modbus device did not answer within its timeout' },
+  FL_ERR_MODBUS_CRC: { status: 502, message: 'the Modbus answer failed its CRC check (noise or wiring on the serial line)' },
+  FL_ERR_MODBUS_EXCEPTION: { status: 502, message: 'the Modbus device answered with an exception response' },
+  FL_ERR_MODBUS_PROTOCOL: { status: 502, message: 'the Modbus answer was malformed (wrong length, slave or function)' },
+  FL_ERR_MODBUS_UNREACHABLE: { status: 503, message: 'the Modbus bus is not open (serial port or TCP connection unavailable)' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof catalogue;

@@ -132,6 +132,7 @@ describe('Modbus/TCP against a pymodbus slave', () => {
     assert.ok((busy.exception['6'] ?? 0) >= 2);
     assert.ok(busy.retries >= 1);
     assert.equal(busy.lastError?.exceptionCode, 6);
+    assert.equal(busy.lastError?.code, 'FL_ERR_MODBUS_EXCEPTION');
     const illegal = stats.get('no-such-register')!;
     const asked = slave.requests().filter((r) => r.unit === 5).length;
     assert.ok(asked >= 2);
@@ -144,6 +145,7 @@ describe('Modbus/TCP against a pymodbus slave', () => {
     const silent = stats.get('silent')!;
     assert.ok(silent.timeout >= 3, `${silent.timeout} timeouts`);
     assert.equal(silent.state, 'backoff');
+    assert.equal(silent.lastError?.code, 'FL_ERR_MODBUS_TIMEOUT');
     assert.ok(silent.polls.skipped > 0);
     const times = rec.of('ten-adjacent').map((e) => e.reading!.tsMs as number);
     const gap = maxGap(times);

@@ -9,6 +9,7 @@
 // the slave is left alone for an exponentially growing backoff and its due polls are skipped.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { ErrorCode } from '../../errors.js';
 import type { BusConfig, DeviceConfig, TagGroupConfig } from './config.js';
 import { decodeTag } from './conversions.js';
 import { planRequests, type ReadRequest } from './plan.js';
@@ -35,6 +36,8 @@ export interface PollResult {
 export interface LastError {
   atMs: number;
   kind: FailureKind;
+  /** The catalogue code (FL_ERR_MODBUS_…). */
+  code: ErrorCode;
   message: string;
   exceptionCode?: number;
 }
@@ -245,7 +248,7 @@ export class Bus {
     } catch (err) {
       const failure = classify(err);
       this.stats.connectErrors++;
-      this.stats.lastError = { atMs: Date.now(), kind: 'connection', message: failure.message };
+      this.stats.lastError = { atMs: Date.now(), kind: 'connection', code: failure.code, message: failure.message };
       this.log.warn({ bus: this.cfg.name, err: failure.message, retryInMs: this.reconnectMs }, 'modbus bus cannot open');
       await this.idle(this.reconnectMs);
       this.reconnectMs = Math.min(this.cfg.reconnectMaxMs, this.reconnectMs * 2);
@@ -253,7 +256,7 @@ export class Bus {
   }
 
   private noteBusError(err: ModbusFailure): void {
-    this.stats.lastError = { atMs: Date.now(), kind: err.kind, message: err.message };
+    this.stats.lastError = { atMs: Date.now(), kind: err.kind, code: err.code, message: err.message };
     this.log.warn({ bus: this.cfg.name, err: err.message }, 'modbus bus error');
   }
 
@@ -394,7 +397,7 @@ export class Bus {
       s.exception[code] = (s.exception[code] ?? 0) + 1;
     } else s.protocolError++;
     const changed = s.lastError?.message !== f.message;
-    s.lastError = { atMs: Date.now(), kind: f.kind, message: f.message, ...(f.exceptionCode === undefined ? {} : { exceptionCode: f.exceptionCode }) };
+    s.lastError = { atMs: Date.now(), kind: f.kind, code: f.code, message: f.message, ...(f.exceptionCode === undefined ? {} : { exceptionCode: f.exceptionCode }) };
     if (changed) {
       const detail = f.kind === 'exception' ? exceptionName(f.exceptionCode ?? 0) : f.message;
       this.log.warn({ bus: this.cfg.name, deviceId: device.cfg.deviceId, unitId: device.cfg.unitId, kind: f.kind, err: detail }, 'modbus request failed');

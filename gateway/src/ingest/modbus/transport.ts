@@ -2,6 +2,7 @@
 // scheduler (bus.ts) is the only caller, so nothing here queues; it turns every way a request can end
 // into a resolved data buffer or a ModbusFailure with a kind the scheduler can act on.
 import { createRequire } from 'node:module';
+import type { ErrorCode } from '../../errors.js';
 import type { ModbusRTU as ModbusClient, ReadCoilResult, ReadRegisterResult } from 'modbus-serial/ModbusRTU.js';
 import { RtuFramedPort, type RtuLineSettings } from './rtu-port.js';
 import { exceptionName, type ReadFunction } from './spec.js';
@@ -10,6 +11,15 @@ import { exceptionName, type ReadFunction } from './spec.js';
 const ModbusRTU = createRequire(import.meta.url)('modbus-serial') as new (port?: unknown) => ModbusClient;
 
 export type FailureKind = 'timeout' | 'crc' | 'exception' | 'connection' | 'protocol';
+
+/** The catalogue code for each kind (gateway/src/errors.ts), for the local API and the status page. */
+export const FAILURE_CODES: Record<FailureKind, ErrorCode> = {
+  timeout: 'FL_ERR_MODBUS_TIMEOUT',
+  crc: 'FL_ERR_MODBUS_CRC',
+  exception: 'FL_ERR_MODBUS_EXCEPTION',
+  connection: 'FL_ERR_MODBUS_UNREACHABLE',
+  protocol: 'FL_ERR_MODBUS_PROTOCOL',
+};
 
 export class ModbusFailure extends Error {
   constructor(
@@ -20,6 +30,10 @@ export class ModbusFailure extends Error {
   ) {
     super(message);
     this.name = 'ModbusFailure';
+  }
+
+  get code(): ErrorCode {
+    return FAILURE_CODES[this.kind];
   }
 }
 
