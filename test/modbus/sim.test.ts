@@ -7,6 +7,7 @@ import { startModbusRtuSlave, startModbusTcpSlave, type ModbusSlave } from '../.
 import { ModbusAdapter } from '../../gateway/src/ingest/modbus/adapter.js';
 import { modbusConfigSchema } from '../../gateway/src/ingest/modbus/config.js';
 import { Metrics } from '../../gateway/src/metrics.js';
+import { freePort } from '../support/net.js';
 import { eventually, recordingIngest, scratchDir, silentLog, startPtyPair, watchUnhandledRejections } from './support.js';
 
 const unhandled = watchUnhandledRejections();
@@ -98,6 +99,42 @@ describe('firmware-sim Modbus slaves', () => {
       const n = rec.envelopes.length;
       await eventually(() => rec.envelopes.length > n + 2, 'readings after the late answers');
       for (const env of rec.envelopes) assert.equal(env.reading?.metrics?.h, 0x1234);
+    } finally {
+      await adapter.stop();
+      await slave.stop();
+    }
+  });
+
+  test('TCP: a slave that restarts is reconnected to, and polling resumes', async () => {
+    const port = await freePort({ stable: true });
+    const units = { 1: { holdingRegisters: { 0: 5 } } };
+    let slave = await startModbusTcpSlave({ port, units });
+    const adapter = new ModbusAdapter(
+      modbusConfigSchema.parse({
+        enabled: true,
+        buses: [{ type: 'tcp', host: '127.0.0.1', port, reconnectMinMs: 20, reconnectMaxMs: 50, devices: [{ deviceId: 'd', timeoutMs: 100, tagGroups: [{ pollIntervalMs: 20, tags: [{ metric: 'v', function: 3, address: 0 }] }] }] }],
+      }),
+      new Metrics(),
+      silentLog,
+    );
+    const rec = recordingIngest();
+    try {
+      await adapter.start(rec.ingest);
+      await eventually(() => rec.envelopes.length >= 3, 'readings');
+      await slave.stop();
+      await sleep(200);
+      assert.equal(adapter.status().state, 'down');
+      slave = await startModbusTcpSlave({ port, units });
+      const restartedMs = Date.now();
+      const n = rec.envelopes.length;
+      await eventually(() => rec.envelopes.length >= n + 3, 'readings after the restart');
+      // Reopening is bounded by reconnectMaxMs (50 ms), not by waiting on the dead socket.
+      const firstAfter = rec.envelopes[n]!.reading!.tsMs as number;
+      assert.ok(firstAfter - restartedMs < 300, `first poll ${firstAfter - restartedMs} ms after the slave was back`);
+      const bus = adapter.stats().buses[0]!;
+      assert.equal(bus.connects, 2);
+      assert.ok(bus.connectErrors >= 1);
+      assert.equal(adapter.status().state, 'up');
     } finally {
       await adapter.stop();
       await slave.stop();

@@ -131,18 +131,22 @@ abstract class ClientTransport implements Transport {
     this.client = undefined;
     if (!client) return;
     await new Promise<void>((resolve) => {
+      // Never wait long on a line that may already be gone.
       const t = setTimeout(resolve, 2_000);
-      try {
-        client.close(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      } catch {
+      const done = (): void => {
         clearTimeout(t);
         resolve();
+      };
+      try {
+        this.release(client, done);
+      } catch {
+        done();
       }
     });
   }
+
+  /** Lets go of the client's socket or port, then calls `done`. */
+  protected abstract release(client: ModbusClient, done: () => void): void;
 
   /** A client whose errors are recorded, never thrown: an 'error' event without a listener would crash the process. */
   protected newClient(port?: unknown): ModbusClient {
@@ -185,6 +189,11 @@ export class TcpTransport extends ClientTransport {
     }
     this.client = client;
   }
+
+  protected release(client: ModbusClient, done: () => void): void {
+    // close() would wait for a 'close' event that a socket the peer already closed never sends again.
+    client.destroy(done);
+  }
 }
 
 export class RtuTransport extends ClientTransport {
@@ -204,5 +213,10 @@ export class RtuTransport extends ClientTransport {
       });
     });
     this.client = client;
+  }
+
+  protected release(client: ModbusClient, done: () => void): void {
+    // modbus-serial's destroy() skips a port without destroy(); close() closes the serial port.
+    client.close(done);
   }
 }
