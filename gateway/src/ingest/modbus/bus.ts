@@ -333,7 +333,8 @@ export class Bus {
     if (!job) return;
     const { cfg } = device;
     const requests = job.group.requests;
-    while (job.next < requests.length) {
+    // Checking `running` keeps stop() to at most the request in flight.
+    while (job.next < requests.length && this.running) {
       const req = requests[job.next] as ReadRequest;
       await this.interFrameGap();
       job.startedMs ??= Date.now();
