@@ -21,7 +21,7 @@ packages=(
   # Java and Maven: the test Kafka broker runs from Apache Kafka's jars (test/support/kafka.ts)
   openjdk-17-jre-headless maven ca-certificates
   # native addons (node-rdkafka builds librdkafka; better-sqlite3, lz4) through node-gyp
-  build-essential python3 pkg-config libzstd-dev libssl-dev libsasl2-dev zlib1g-dev
+  build-essential python3 python3-pip pkg-config libzstd-dev libssl-dev libsasl2-dev zlib1g-dev
 )
 
 missing=()
@@ -86,6 +86,15 @@ else
   rm -rf "$libs"
   mv "$scratch" "$libs"
   trap - EXIT
+fi
+
+# --- Python peers for the Modbus tests (a real pymodbus slave) ----------------------------------
+if python3 -c 'import pymodbus, serial' 2>/dev/null; then
+  log "pymodbus: installed"
+else
+  log "pymodbus: installing"
+  python3 -m pip install --quiet --break-system-packages 'pymodbus[serial]==3.8.6' \
+    || python3 -m pip install --quiet 'pymodbus[serial]==3.8.6'
 fi
 
 log "done"

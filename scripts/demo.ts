@@ -71,6 +71,8 @@ async function main(): Promise<number> {
       dataDir: join(dir, 'gateway'),
       kafka: { brokers: kafka.bootstrap },
       mqtt: { port: Number(values['mqtt-port']) },
+      // The demo test runs beside other suites; CoAP keeps its standard port only for a real demo.
+      coap: { port: values.dir === undefined ? 5683 : 0 },
       api: { port: Number(values['gateway-api-port']), adminToken: randomBytes(18).toString('base64url') },
     }),
     log,

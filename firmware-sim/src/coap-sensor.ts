@@ -7,7 +7,9 @@
 // Fault mode sends, besides the good traffic: readings with bad values, bursts that outrun the
 // rate limit, malformed CoAP messages and random-byte datagrams, all from the sensors' own sockets.
 import { Agent, type IncomingMessage } from 'coap';
-import { encode as encodeCbor } from 'cbor-x';
+import { encode as cborgEncode } from 'cborg';
+// cborg returns a Uint8Array; callers want a Buffer.
+const encodeCbor = (v: unknown): Buffer => Buffer.from(cborgEncode(v));
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 

@@ -35,6 +35,7 @@ export class Gateway {
   private api?: ReturnType<typeof buildLocalApi>;
   private heartbeatTimer?: NodeJS.Timeout;
   private host: HostSample | null = null;
+  private stopping = false;
 
   constructor(readonly cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel })) {
     const dataDir = resolve(cfg.dataDir);
@@ -79,9 +80,14 @@ export class Gateway {
       this.apiPort = typeof addr === 'object' && addr ? addr.port : this.cfg.api.port;
       if (!this.cfg.api.adminToken) this.log.warn({ token: this.token }, 'no api.adminToken set; generated one for this run');
     }
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.cfg.kafka.heartbeatIntervalMs);
+    const beat = () =>
+      this.heartbeat().catch((err: Error) => {
+        // A sample that outlives stop() finds the outbox closed; nothing to send then.
+        if (!this.stopping) this.log.warn({ err: err.message }, 'heartbeat failed');
+      });
+    this.heartbeatTimer = setInterval(beat, this.cfg.kafka.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
-    void this.heartbeat();
+    void beat();
     this.log.info({ gatewayId: this.cfg.gatewayId, version: VERSION, api: this.apiPort }, 'gateway started');
   }
 
@@ -116,6 +122,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.heartbeatTimer);
     for (const adapter of this.adapters) await adapter.stop();
     await this.api?.close();

@@ -8,7 +8,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { encode as encodeCbor } from 'cbor-x';
+import { encode as cborgEncode } from 'cborg';
+// cborg returns a Uint8Array; callers want a Buffer.
+const encodeCbor = (v: unknown): Buffer => Buffer.from(cborgEncode(v));
 import { Code, Opt, codeString, encodeMessage, encodeUint, type CoapMessage, type MessageType } from '../../gateway/src/ingest/coap/message.js';
 import { RawClient, sleep } from './support.js';
 

@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encode as encodeCbor } from 'cbor-x';
+import { encode as cborgEncode } from 'cborg';
+// cborg returns a Uint8Array; callers want a Buffer.
+const encodeCbor = (v: unknown): Buffer => Buffer.from(cborgEncode(v));
 import { SourceProtocol } from '../../proto/src/wire.js';
 import { coapClient, startRealGateway, type RealGateway } from './support.js';
 

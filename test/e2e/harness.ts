@@ -62,7 +62,8 @@ export async function startStack(
     gatewayConfigSchema.parse({
       gatewayId: 'gw-e2e',
       dataDir: join(dir, 'gateway'),
-      mqtt: { host: '127.0.0.1', port: await freePort() },
+      mqtt: { host: '127.0.0.1', port: await freePort(), persistSessions: false },
+      coap: { host: '127.0.0.1', port: 0 },
       api: { host: '127.0.0.1', port: 0, adminToken: 'local-admin-token-for-tests' },
       rateLimit: { ...GENEROUS_LIMITS, ...opts.rateLimit },
       kafka: { brokers: kafka.bootstrap, retryBackoffMinMs: 200, retryBackoffMaxMs: 2_000, messageTimeoutMs: 5_000, ...opts.gateway },

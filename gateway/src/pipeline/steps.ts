@@ -1,5 +1,5 @@
 // The checks every reading passes, whatever protocol brought it (DESIGN.md guarantee 4).
-import { decode as decodeCbor } from 'cbor-x';
+import { decode as decodeCbor } from 'cborg';
 import { v1 } from '../../../proto/src/wire.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Envelope, Step, StepResult } from './types.js';
