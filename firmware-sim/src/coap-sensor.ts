@@ -12,6 +12,7 @@ import { encode as cborgEncode } from 'cborg';
 const encodeCbor = (v: unknown): Buffer => Buffer.from(cborgEncode(v));
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { simulate } from './values.js';
 
 export interface CoapFaults {
   /** Share of messages (0-1) carrying a bad value: out of range, not a number, or no metrics. */
@@ -252,17 +253,4 @@ function malformedMessage(deviceId: string): Buffer {
     Buffer.concat([Buffer.from([0x70, 0x02, ...mid]), path]), // a POST inside a Reset
   ];
   return variants[Math.floor(Math.random() * variants.length)] as Buffer;
-}
-
-/** Plausible values: a slow sine per device plus a little noise, within the default ranges. */
-function simulate(metric: string, n: number, device: number): number {
-  const wave = Math.sin((n + device * 17) / 50);
-  switch (metric) {
-    case 'temperature':
-      return Math.round((21 + 4 * wave + Math.random() * 0.2) * 100) / 100;
-    case 'humidity':
-      return Math.round((45 + 10 * wave + Math.random()) * 10) / 10;
-    default:
-      return Math.round(wave * 1000) / 1000;
-  }
 }

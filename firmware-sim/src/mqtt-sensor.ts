@@ -2,6 +2,7 @@
 // Every message carries a per-device `seq` metric counting from 1, so a test can tell from the
 // database which acknowledged messages arrived, and whether any arrived twice.
 import mqtt, { type MqttClient } from 'mqtt';
+import { simulate } from './values.js';
 
 export interface MqttFleetOptions {
   url: string;
@@ -102,17 +103,4 @@ export async function startMqttFleet(opts: MqttFleetOptions): Promise<MqttFleet>
       await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
     },
   };
-}
-
-/** Plausible values: a slow sine per device plus a little noise, within the default ranges. */
-function simulate(metric: string, n: number, device: number): number {
-  const wave = Math.sin((n + device * 17) / 50);
-  switch (metric) {
-    case 'temperature':
-      return Math.round((21 + 4 * wave + Math.random() * 0.2) * 100) / 100;
-    case 'humidity':
-      return Math.round((45 + 10 * wave + Math.random()) * 10) / 10;
-    default:
-      return Math.round(wave * 1000) / 1000;
-  }
 }

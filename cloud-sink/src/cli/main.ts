@@ -2,7 +2,8 @@
 // fieldline-cloud sink|api|all [--config cloud.yaml]
 // fieldline-cloud token --role viewer|operator|admin [--ttl SECONDS] [--subject NAME]
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../../../common/src/config.js';
+import { runCli } from '../../../common/src/cli.js';
+import { loadConfig } from '../../../common/src/config.js';
 import { ROLE_SCOPES, type Role as TokenRole } from '../api/auth.js';
 import { Cloud, type Role } from '../cloud.js';
 import { CLOUD_ENV_PREFIX, cloudConfigSchema } from '../config/schema.js';
@@ -60,14 +61,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(78);
-    }
-    console.error(err);
-    process.exit(1);
-  },
-);
+runCli(main);

@@ -3,7 +3,8 @@
 // fieldline-gateway outbox stats [--config F]        what waits in the outbox (works offline)
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
-import { ConfigError, loadConfig } from '../../../common/src/config.js';
+import { runCli } from '../../../common/src/cli.js';
+import { loadConfig } from '../../../common/src/config.js';
 import { GATEWAY_ENV_PREFIX, gatewayConfigSchema, type GatewayConfig } from '../config/schema.js';
 import { Gateway } from '../gateway.js';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
@@ -56,14 +57,4 @@ function outboxStats(cfg: GatewayConfig): number {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(78); // EX_CONFIG
-    }
-    console.error(err);
-    process.exit(1);
-  },
-);
+runCli(main);
