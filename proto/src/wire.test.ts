@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBatch, encodeBatch, encodeBatchFromEncoded, Header, SCHEMA_VERSION, v1, WireError, type Reading } from './wire.js';
+import { decodeBatch, decodeQuarantined, encodeBatch, encodeBatchFromEncoded, encodeQuarantined, Header, SCHEMA_VERSION, v1, WireError, type Reading } from './wire.js';
 
 const readings: Reading[] = [
   { deviceId: 'd1', tsMs: 1_700_000_000_123, metrics: { temperature: 21.5, humidity: 40 }, source: v1.SourceProtocol.SOURCE_PROTOCOL_MQTT },
@@ -33,5 +33,15 @@ describe('wire codec', () => {
 
   it('names what is wrong with a value that is not an LZ4-framed batch', () => {
     assert.throws(() => decodeBatch(Buffer.from('garbage')), (e: unknown) => e instanceof WireError && e.code === 'FL_ERR_WIRE_LZ4');
+  });
+
+  it('frames a quarantined reading with its raw bytes, and its reason code in a header', () => {
+    const q = { gatewayId: 'gw-1', deviceId: 'd9', tsMs: 1_700_000_000_001, raw: Buffer.from([0, 255, 1]), source: v1.SourceProtocol.SOURCE_PROTOCOL_COAP, reasonCode: 'FL_ERR_DECODE_CBOR', reason: 'not CBOR', topic: '/telemetry/d9' };
+    const m = encodeQuarantined(q);
+    assert.equal(m.key, 'gw-1');
+    assert.equal(m.headers[Header.reasonCode], 'FL_ERR_DECODE_CBOR');
+    assert.equal(m.value.readUInt32LE(0), 0x184d2204);
+    const d = decodeQuarantined(m.value);
+    assert.deepEqual({ ...d.toJSON(), raw: Buffer.from(d.raw).toString('hex') }, { ...v1.QuarantinedReading.create(q).toJSON(), raw: '00ff01' });
   });
 });

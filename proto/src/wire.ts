@@ -27,6 +27,7 @@ export const Header = {
   schemaVersion: 'schema-version',
   contentEncoding: 'content-encoding',
   readingCount: 'reading-count',
+  reasonCode: 'reason-code',
   error: 'error',
 } as const;
 
@@ -130,6 +131,24 @@ export function encodeHeartbeat(hb: Heartbeat): EncodedMessage {
 
 export function decodeHeartbeat(value: Buffer): fieldline.v1.Heartbeat {
   return v1.Heartbeat.decode(lz4Unframe(value));
+}
+
+/** One refused reading for `iot.quarantine`: same LZ4 framing, key gateway_id, the reason in a header. */
+export function encodeQuarantined(q: QuarantinedReading): EncodedMessage {
+  return {
+    key: q.gatewayId ?? '',
+    value: lz4Frame(v1.QuarantinedReading.encode(q).finish()),
+    headers: {
+      [Header.gatewayId]: q.gatewayId ?? '',
+      [Header.schemaVersion]: String(SCHEMA_VERSION),
+      [Header.contentEncoding]: 'lz4',
+      [Header.reasonCode]: q.reasonCode ?? '',
+    },
+  };
+}
+
+export function decodeQuarantined(value: Buffer): fieldline.v1.QuarantinedReading {
+  return v1.QuarantinedReading.decode(lz4Unframe(value));
 }
 
 export class WireError extends Error {

@@ -17,7 +17,9 @@ async function mosquittoPub(stack: Stack, deviceId: string, payload: string): Pr
   await run('mosquitto_pub', ['-h', url.hostname, '-p', url.port, '-q', '1', '-i', deviceId, '-t', `devices/${deviceId}/telemetry`, '-m', payload]);
 }
 
-async function localStatus(stack: Stack): Promise<{ deviceLoss: Record<string, { quarantined: number }>; refusals: Record<string, number>; cloud: { link: string } }> {
+async function localStatus(stack: Stack): Promise<{
+  deviceLoss: Record<string, { quarantined: number }>; refusals: Record<string, number>; cloud: { link: string }; outbox: { quarantinePending: number };
+}> {
   const res = await fetch(`http://127.0.0.1:${stack.gateway.apiPort}/status`, { headers: { authorization: `Bearer ${stack.gateway.token}` } });
   assert.equal(res.status, 200);
   return (await res.json()) as never;
@@ -112,6 +114,26 @@ describe('spine: MQTT → outbox → Kafka → TimescaleDB → API', () => {
       assert.ok((status.refusals[code] ?? 0) >= 1, `${code} counted: ${JSON.stringify(status.refusals)}`);
     }
     assert.deepEqual(await stack.seqsOf('bad-1'), [], 'nothing of the bad device reached the database');
+
+    // Each refused message is forwarded to iot.quarantine with its raw bytes and reason.
+    const quarantined = await stack.waitFor(async () => {
+      const { stdout } = await run('kcat', ['-C', '-b', stack.kafka.bootstrap, '-t', 'iot.quarantine', '-o', 'beginning', '-e', '-q',
+        '-f', '%p\t%o\t%k\t%h\n'], { maxBuffer: 16 * 1024 * 1024 });
+      return stdout.trim().split('\n').filter(Boolean).map((l) => l.split('\t'));
+    }, (rows) => rows.filter((r) => r[3]!.includes('reason-code=')).length >= 5, 30_000);
+    const decoded: string[] = [];
+    for (const [partition, offset, key, headers] of quarantined) {
+      assert.equal(key, 'gw-e2e');
+      assert.match(headers!, /content-encoding=lz4/);
+      const raw = await pipe('kcat', ['-C', '-b', stack.kafka.bootstrap, '-t', 'iot.quarantine', '-p', partition!, '-o', offset!, '-c', '1', '-e', '-q', '-f', '%s'], Buffer.alloc(0));
+      const text = await lz4ThenProtoc(raw, 'fieldline.v1.QuarantinedReading');
+      if (text.includes('device_id: "bad-1"')) decoded.push(text);
+    }
+    assert.equal(decoded.length, 5, decoded.join('\n---\n'));
+    assert.ok(decoded.some((t) => /raw: "not json at all"/.test(t) && /reason_code: "FL_ERR_DECODE_JSON"/.test(t)), decoded.join('\n---\n'));
+    assert.ok(decoded.every((t) => /gateway_id: "gw-e2e"/.test(t) && /source: SOURCE_PROTOCOL_MQTT/.test(t)));
+    const pending = await stack.waitFor(async () => (await localStatus(stack)).outbox.quarantinePending, (n) => n === 0, 10_000);
+    assert.equal(pending, 0, 'forwarded records are marked so they are not sent again');
   });
 
   it('a 30 s Kafka outage while sensors publish loses no acknowledged reading and doubles none', { timeout: 240_000 }, async (t) => {
@@ -146,9 +168,9 @@ describe('spine: MQTT → outbox → Kafka → TimescaleDB → API', () => {
   });
 });
 
-async function lz4ThenProtoc(frame: Buffer): Promise<string> {
+async function lz4ThenProtoc(frame: Buffer, type = 'fieldline.v1.ReadingBatch'): Promise<string> {
   const lz4 = await pipe('lz4', ['-d', '-c'], frame);
-  const text = await pipe('protoc', [`--proto_path=${join(ROOT, 'proto')}`, '--decode=fieldline.v1.ReadingBatch', 'telemetry.proto'], lz4);
+  const text = await pipe('protoc', [`--proto_path=${join(ROOT, 'proto')}`, `--decode=${type}`, 'telemetry.proto'], lz4);
   return text.toString('utf8');
 }
 

@@ -1,9 +1,10 @@
 // Moves batches from the outbox to iot.readings. A batch's readings leave the outbox only after
 // Kafka's delivery report says it is stored (acks=all); a failed batch is resent with the same
 // seq and bytes after a backoff, so the sink's ingested_batches ledger can drop any copy that did
-// arrive (DESIGN.md guarantee 1).
+// arrive (DESIGN.md guarantee 1). Quarantined records go to iot.quarantine on the same producer,
+// one message each, and are marked forwarded only after their delivery reports.
 import type { Logger } from 'pino';
-import { encodeBatchFromEncoded, type EncodedMessage } from '../../../proto/src/wire.js';
+import { encodeBatchFromEncoded, encodeQuarantined, type EncodedMessage } from '../../../proto/src/wire.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Metrics } from '../metrics.js';
 import type { LeasedBatch, Outbox } from '../outbox/outbox.js';
@@ -17,7 +18,15 @@ export interface ForwarderStatus {
   deliveredBatches: number;
   deliveredReadings: number;
   lastDeliveryMs: number | null;
+  deliveredQuarantined: number;
 }
+
+/** The opaque a quarantine message carries through librdkafka to its delivery report. */
+interface QuarantineOpaque {
+  quarantineId: number;
+}
+
+const QUARANTINE_CHUNK = 200;
 
 export class Forwarder {
   private readonly link: KafkaLink;
@@ -30,6 +39,9 @@ export class Forwarder {
   private deliveredBatches = 0;
   private deliveredReadings = 0;
   private lastDeliveryMs: number | null = null;
+  private readonly quarantineInflight = new Set<number>();
+  private quarantineDelivered: number[] = [];
+  private deliveredQuarantined = 0;
 
   constructor(
     private readonly cfg: GatewayConfig['kafka'],
@@ -53,6 +65,7 @@ export class Forwarder {
   pump(): void {
     const producer = this.link.producer;
     if (!producer || !this.link.ready || Date.now() < this.pausedUntil) return;
+    this.pumpQuarantine(producer);
     while (this.inflight.size < this.cfg.maxInflightBatches) {
       const batch = this.queue.shift() ?? this.outbox.lease(this.cfg.batchMaxReadings);
       if (!batch) return;
@@ -60,8 +73,7 @@ export class Forwarder {
       this.inflight.set(batch.seq, batch);
       try {
         producer.produce(
-          this.cfg.readingsTopic, null, msg.value, msg.key, batch.createdMs, batch.seq,
-          Object.entries(msg.headers).map(([k, v]) => ({ [k]: v })),
+          this.cfg.readingsTopic, null, msg.value, msg.key, batch.createdMs, batch.seq, headerList(msg),
         );
         this.metrics.count('forward', 'received', batch.values);
       } catch (err) {
@@ -73,6 +85,43 @@ export class Forwarder {
     }
   }
 
+  /** Sends the next chunk of pending quarantine records once the previous chunk is settled. */
+  private pumpQuarantine(producer: NonNullable<KafkaLink['producer']>): void {
+    if (this.quarantineInflight.size > 0) return;
+    for (const row of this.outbox.pendingQuarantine(QUARANTINE_CHUNK)) {
+      const msg = encodeQuarantined({
+        gatewayId: this.gatewayId, deviceId: row.deviceId, tsMs: row.tsMs, raw: row.raw, source: row.source,
+        reasonCode: row.reasonCode, reason: row.reason, topic: row.topic,
+      });
+      const opaque: QuarantineOpaque = { quarantineId: row.id };
+      try {
+        producer.produce(this.cfg.quarantineTopic, null, msg.value, msg.key, row.tsMs, opaque, headerList(msg));
+      } catch (err) {
+        // Not sent: it stays pending and goes with the next chunk.
+        this.metrics.count('forward', 'errors');
+        this.log.warn({ reason: (err as Error).message }, 'quarantine record not queued; will retry');
+        return;
+      }
+      this.quarantineInflight.add(row.id);
+    }
+  }
+
+  private onQuarantineDelivery(err: { message: string } | null, id: number): void {
+    if (!this.quarantineInflight.delete(id)) return;
+    if (err) {
+      this.metrics.count('forward', 'errors');
+      this.link.markDown(err.message);
+    } else {
+      this.quarantineDelivered.push(id);
+      this.deliveredQuarantined++;
+    }
+    // One transaction per settled chunk rather than one per record.
+    if (this.quarantineInflight.size === 0) {
+      this.outbox.markQuarantineForwarded(this.quarantineDelivered);
+      this.quarantineDelivered = [];
+    }
+  }
+
   private encode(batch: LeasedBatch): EncodedMessage {
     return encodeBatchFromEncoded(
       { gatewayId: this.gatewayId, seq: batch.seq, createdMs: batch.createdMs, values: batch.values },
@@ -81,6 +130,7 @@ export class Forwarder {
   }
 
   private onDelivery(err: { message: string } | null, opaque: unknown): void {
+    if (isQuarantineOpaque(opaque)) return this.onQuarantineDelivery(err, opaque.quarantineId);
     const seq = typeof opaque === 'number' ? opaque : Number(opaque);
     const batch = this.inflight.get(seq);
     if (!batch) return;
@@ -117,6 +167,7 @@ export class Forwarder {
       deliveredBatches: this.deliveredBatches,
       deliveredReadings: this.deliveredReadings,
       lastDeliveryMs: this.lastDeliveryMs,
+      deliveredQuarantined: this.deliveredQuarantined,
     };
   }
 
@@ -124,6 +175,8 @@ export class Forwarder {
   async stop(flushMs = 5_000): Promise<void> {
     clearInterval(this.timer);
     await this.link.stop(flushMs);
+    this.outbox.markQuarantineForwarded(this.quarantineDelivered);
+    this.quarantineDelivered = [];
   }
 
   /** For the heartbeat: the same producer carries it, best effort. */
@@ -131,10 +184,18 @@ export class Forwarder {
     const p = this.link.producer;
     if (!p || !this.link.ready) return false;
     try {
-      p.produce(topic, null, msg.value, msg.key, Date.now(), 'heartbeat', Object.entries(msg.headers).map(([k, v]) => ({ [k]: v })));
+      p.produce(topic, null, msg.value, msg.key, Date.now(), 'heartbeat', headerList(msg));
       return true;
     } catch {
       return false;
     }
   }
+}
+
+function headerList(msg: EncodedMessage): { [key: string]: string }[] {
+  return Object.entries(msg.headers).map(([k, v]) => ({ [k]: v }));
+}
+
+function isQuarantineOpaque(opaque: unknown): opaque is QuarantineOpaque {
+  return typeof opaque === 'object' && opaque !== null && typeof (opaque as QuarantineOpaque).quarantineId === 'number';
 }

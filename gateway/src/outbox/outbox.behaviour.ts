@@ -115,6 +115,25 @@ export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
       o.close();
     });
 
+    it('hands quarantined records to the forwarder oldest first until marked, also across a reopen', async () => {
+      const a = factory.open('qforward');
+      for (const n of [1, 2, 3]) {
+        await a.quarantine({ deviceId: `d${n}`, raw: Buffer.from([n]), reasonCode: 'FL_ERR_DECODE_JSON', reason: 'bad', topic: 't', tsMs: 1_700_000_000_000 + n });
+      }
+      const first = a.pendingQuarantine(2);
+      assert.deepEqual(first.map((r) => r.deviceId), ['d1', 'd2']);
+      assert.equal(a.stats().quarantinePending, 3);
+      a.markQuarantineForwarded(first.map((r) => r.id));
+      assert.deepEqual(a.pendingQuarantine(10).map((r) => r.deviceId), ['d3']);
+      a.close();
+      const b = factory.open('qforward');
+      assert.deepEqual(b.pendingQuarantine(10).map((r) => r.deviceId), ['d3'], 'the mark is durable');
+      assert.equal(b.stats().quarantinePending, 1);
+      assert.equal(b.recentQuarantine(10).length, 3, 'forwarded records stay for inspection');
+      b.markQuarantineForwarded([]);
+      b.close();
+    });
+
     it('refuses appends after close instead of dropping them silently', async () => {
       const o = factory.open('closed');
       o.close();

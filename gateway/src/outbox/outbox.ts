@@ -20,6 +20,8 @@ export interface OutboxStats {
   oldestMs: number | null;
   leasedBatches: number;
   nextSeq: number;
+  /** Quarantined records not yet delivered to the quarantine topic. */
+  quarantinePending: number;
 }
 
 export interface Outbox {
@@ -40,6 +42,10 @@ export interface Outbox {
   /** The batch is in the cloud: its readings leave the outbox. */
   ack(seq: number): void;
   recentQuarantine(limit: number): QuarantineRow[];
+  /** Quarantined records not yet forwarded, oldest first; they stay pending until marked. */
+  pendingQuarantine(limit: number): QuarantineRow[];
+  /** These records reached the quarantine topic; they stay for inspection but are not sent again. */
+  markQuarantineForwarded(ids: readonly number[]): void;
   stats(): OutboxStats;
   close(): void;
 }

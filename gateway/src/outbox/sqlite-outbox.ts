@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
   raw BLOB NOT NULL,
   forwarded INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS quarantine_pending ON quarantine (id) WHERE forwarded = 0;
 `;
 
 type Pending =
@@ -59,6 +60,7 @@ export class SqliteOutbox implements Outbox {
   private readonly commitGroup: (items: Pending[]) => void;
   private readonly leaseTx: (maxValues: number, now: number) => LeasedBatch | null;
   private readonly ackTx: (seq: number) => void;
+  private readonly markForwardedTx: (ids: readonly number[]) => void;
   /** Kept in memory so stats() costs nothing on the hot path. */
   private depthMessages = 0;
   private depthValues = 0;
@@ -91,6 +93,11 @@ export class SqliteOutbox implements Outbox {
       recentQuarantine: this.db.prepare(
         'SELECT id, ts_ms, device_id, source, reason_code, reason, topic, raw FROM quarantine ORDER BY id DESC LIMIT ?',
       ),
+      pendingQuarantine: this.db.prepare(
+        'SELECT id, ts_ms, device_id, source, reason_code, reason, topic, raw FROM quarantine WHERE forwarded = 0 ORDER BY id LIMIT ?',
+      ),
+      markForwarded: this.db.prepare('UPDATE quarantine SET forwarded = 1 WHERE id = ?'),
+      pendingCount: this.db.prepare('SELECT COUNT(*) AS n FROM quarantine WHERE forwarded = 0'),
       oldest: this.db.prepare('SELECT received_ms FROM readings ORDER BY id LIMIT 1'),
       depth: this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(n_values), 0) AS v FROM readings'),
       leasedCount: this.db.prepare('SELECT COUNT(*) AS n FROM batches'),
@@ -147,6 +154,10 @@ export class SqliteOutbox implements Outbox {
       this.stmt.deleteBatch.run(seq);
       this.depthMessages -= deleted;
       this.depthValues -= b.n_values;
+    });
+
+    this.markForwardedTx = this.db.transaction((ids: readonly number[]) => {
+      for (const id of ids) this.stmt.markForwarded.run(id);
     });
   }
 
@@ -219,12 +230,15 @@ export class SqliteOutbox implements Outbox {
   }
 
   recentQuarantine(limit: number): QuarantineRow[] {
-    const rows = this.stmt.recentQuarantine.all(limit) as {
-      id: number; ts_ms: number; device_id: string; source: number; reason_code: string; reason: string; topic: string; raw: Buffer;
-    }[];
-    return rows.map((r) => ({
-      id: r.id, tsMs: r.ts_ms, deviceId: r.device_id, source: r.source, reasonCode: r.reason_code, reason: r.reason, topic: r.topic, raw: r.raw,
-    }));
+    return (this.stmt.recentQuarantine.all(limit) as QuarantineDbRow[]).map(toQuarantineRow);
+  }
+
+  pendingQuarantine(limit: number): QuarantineRow[] {
+    return (this.stmt.pendingQuarantine.all(limit) as QuarantineDbRow[]).map(toQuarantineRow);
+  }
+
+  markQuarantineForwarded(ids: readonly number[]): void {
+    if (ids.length) this.markForwardedTx(ids);
   }
 
   stats(): OutboxStats {
@@ -235,6 +249,7 @@ export class SqliteOutbox implements Outbox {
       oldestMs: oldest?.received_ms ?? null,
       leasedBatches: (this.stmt.leasedCount.get() as { n: number }).n,
       nextSeq: (this.stmt.nextSeq.get() as { value: number }).value,
+      quarantinePending: (this.stmt.pendingCount.get() as { n: number }).n,
     };
   }
 
@@ -244,4 +259,14 @@ export class SqliteOutbox implements Outbox {
     this.closed = true;
     this.db.close();
   }
+}
+
+interface QuarantineDbRow {
+  id: number; ts_ms: number; device_id: string; source: number; reason_code: string; reason: string; topic: string; raw: Buffer;
+}
+
+function toQuarantineRow(r: QuarantineDbRow): QuarantineRow {
+  return {
+    id: r.id, tsMs: r.ts_ms, deviceId: r.device_id, source: r.source, reasonCode: r.reason_code, reason: r.reason, topic: r.topic, raw: r.raw,
+  };
 }
