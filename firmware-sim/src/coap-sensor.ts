@@ -4,19 +4,17 @@
 // metric counting from 1, so a test can tell from the database which acknowledged (2.04) messages
 // arrived, and whether any arrived twice.
 //
-// Fault mode sends, besides the good traffic: readings with bad values, bursts that outrun the
-// rate limit, malformed CoAP messages and random-byte datagrams, all from the sensors' own sockets.
+// Fault mode sends, besides the good traffic: readings with bad values, skewed clocks or payloads
+// that do not decode (message.ts), bursts that outrun the rate limit, malformed CoAP messages and
+// random-byte datagrams, all from the sensors' own sockets. The answer to every request is counted
+// under its message kind, so a summary can say which faults the gateway refused and how.
 import { Agent, type IncomingMessage } from 'coap';
-import { encode as cborgEncode } from 'cborg';
-// cborg returns a Uint8Array; callers want a Buffer.
-const encodeCbor = (v: unknown): Buffer => Buffer.from(cborgEncode(v));
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { simulate } from './values.js';
+import { MESSAGE_KINDS, pickKind, telemetryPayload, type MessageFaults, type MessageKind } from './message.js';
 
-export interface CoapFaults {
-  /** Share of messages (0-1) carrying a bad value: out of range, not a number, or no metrics. */
-  badValues?: number;
+/** Besides the message faults (shares of requests: badValues, skew, malformedPayload): */
+export interface CoapFaults extends MessageFaults {
   /** Every burstEveryMs one sensor sends burstSize messages at once, ignoring NSTART and its rate. */
   burstEveryMs?: number;
   burstSize?: number;
@@ -61,7 +59,18 @@ export interface CoapFleetStats {
   errors: number;
   /** Every response code seen, e.g. {"2.04": 100, "4.00": 3}. */
   byCode: Record<string, number>;
-  faults: { badValues: number; burstMessages: number; malformed: number; randomBytes: number };
+  /** Requests sent carrying a good reading at the sensor's own rate. */
+  good: number;
+  /**
+   * Requests of each fault kind (sent = good + badValues + skew + malformedPayload + burstMessages),
+   * and datagrams sent besides the requests: malformed CoAP messages and random bytes.
+   */
+  faults: Record<Exclude<MessageKind, 'good'>, number> & { malformed: number; randomBytes: number };
+  /**
+   * How the gateway answered each kind of request: response code, or "timeout" / "error". A 4.xx
+   * other than 4.29 means the gateway quarantined the message; 4.29 that it was rate-limited.
+   */
+  answers: Record<MessageKind, Record<string, number>>;
 }
 
 export interface CoapFleet {
@@ -93,7 +102,9 @@ export async function startCoapFleet(opts: CoapFleetOptions): Promise<CoapFleet>
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const stats: CoapFleetStats = {
     sent: 0, acked: 0, ackedReadings: 0, clientErrors: 0, rateLimited: 0, serverErrors: 0, timeouts: 0, errors: 0, byCode: {},
-    faults: { badValues: 0, burstMessages: 0, malformed: 0, randomBytes: 0 },
+    good: 0,
+    faults: { badValues: 0, skew: 0, malformedPayload: 0, burstMessages: 0, malformed: 0, randomBytes: 0 },
+    answers: Object.fromEntries(MESSAGE_KINDS.map((k) => [k, {}])) as CoapFleetStats['answers'],
   };
   const outstanding = new Set<Promise<void>>();
   const timers: NodeJS.Timeout[] = [];
@@ -108,25 +119,18 @@ export async function startCoapFleet(opts: CoapFleetOptions): Promise<CoapFleet>
     sensors.push({ deviceId: `${prefix}-${String(index + 1).padStart(4, '0')}`, index, agent, socket, seq: 0, outstanding: 0, due: 0 });
   }
 
-  const body = (s: Sensor, n: number, ts: number): Buffer => {
-    const metrics: Record<string, unknown> = { seq: n };
-    for (const name of metricNames) metrics[name] = simulate(name, n, s.index);
-    const message: Record<string, unknown> = { ts, metrics };
-    if (faults.badValues && Math.random() < faults.badValues) {
-      stats.faults.badValues++;
-      const bad = Math.floor(Math.random() * 3);
-      if (bad === 0) metrics[metricNames[0] ?? 'temperature'] = 1e6; // out of any sane range
-      else if (bad === 1) metrics[metricNames[0] ?? 'temperature'] = 'warm'; // not a number
-      else delete message.metrics;
-    }
-    return format === 'cbor' ? Buffer.from(encodeCbor(message)) : Buffer.from(JSON.stringify(message));
+  const answered = (kind: MessageKind, answer: string): void => {
+    const seen = stats.answers[kind];
+    seen[answer] = (seen[answer] ?? 0) + 1;
   };
 
-  const post = (s: Sensor): void => {
+  const post = (s: Sensor, kind: MessageKind = pickKind(faults)): void => {
     const n = ++s.seq;
     const ts = Date.now();
-    const payload = body(s, n, ts);
+    const payload = telemetryPayload({ kind, seq: n, device: s.index, metricNames, ts, format });
     stats.sent++;
+    if (kind === 'good') stats.good++;
+    else stats.faults[kind]++;
     s.outstanding++;
     const p = new Promise<void>((resolve) => {
       const req = s.agent.request({
@@ -139,6 +143,7 @@ export async function startCoapFleet(opts: CoapFleetOptions): Promise<CoapFleet>
       });
       const timer = setTimeout(() => {
         stats.timeouts++;
+        answered(kind, 'timeout');
         s.agent.abort(req);
         resolve();
       }, timeoutMs);
@@ -146,6 +151,7 @@ export async function startCoapFleet(opts: CoapFleetOptions): Promise<CoapFleet>
         clearTimeout(timer);
         const code = String(res.code);
         stats.byCode[code] = (stats.byCode[code] ?? 0) + 1;
+        answered(kind, code);
         if (code === '2.04') {
           stats.acked++;
           stats.ackedReadings += valuesPerMessage;
@@ -159,6 +165,7 @@ export async function startCoapFleet(opts: CoapFleetOptions): Promise<CoapFleet>
       req.on('error', () => {
         clearTimeout(timer);
         stats.errors++;
+        answered(kind, 'error');
         resolve();
       });
       req.end(payload);
@@ -210,10 +217,7 @@ export async function startCoapFleet(opts: CoapFleetOptions): Promise<CoapFleet>
     timers.push(
       setInterval(() => {
         const s = sensors[Math.floor(Math.random() * sensors.length)] as Sensor;
-        for (let i = 0; i < (faults.burstSize ?? 100); i++) {
-          stats.faults.burstMessages++;
-          post(s);
-        }
+        for (let i = 0; i < (faults.burstSize ?? 100); i++) post(s, 'burstMessages');
       }, faults.burstEveryMs),
     );
   }

@@ -2,7 +2,7 @@
 // tests), each answering one or more unit ids from register tables the caller fills. Reads only
 // (functions 1-4 [MAP §6.1-6.4]); anything else is answered with exception 1, illegal function.
 // Fault modes per unit: stop answering, answer every request with an exception, corrupt the CRC
-// of every RTU answer, or answer late.
+// of every RTU answer, or answer late; or, through `faultFor`, a fault picked request by request.
 import { createServer, type Server, type Socket } from 'node:net';
 import { SerialPort } from 'serialport';
 
@@ -36,6 +36,12 @@ export interface SlaveRequest {
   count: number;
   atMs: number;
 }
+
+/**
+ * Asked for every request to a unit that has no fault set, just before it is answered: a fault for
+ * this one request, or undefined to answer it normally. Lets a simulator fail a share of requests.
+ */
+export type FaultPicker = (unit: number, fn: number) => SlaveFault | undefined;
 
 export class UnitMemory {
   readonly coils: Uint8Array;
@@ -97,7 +103,7 @@ class SlaveCore {
   readonly faults = new Map<number, SlaveFault>();
   readonly requests: SlaveRequest[] = [];
 
-  constructor(units: Record<number, UnitInit>) {
+  constructor(units: Record<number, UnitInit>, private readonly faultFor?: FaultPicker) {
     for (const [id, init] of Object.entries(units)) {
       const unit = Number(id);
       const mem = new UnitMemory(init.size);
@@ -122,7 +128,7 @@ class SlaveCore {
     const count = pdu.length >= 5 ? pdu.readUInt16BE(3) : 0;
     if (this.requests.length >= 100_000) this.requests.splice(0, 50_000);
     this.requests.push({ unit, fn, address, count, atMs: Date.now() });
-    const fault = this.faults.get(unit);
+    const fault = this.faults.get(unit) ?? this.faultFor?.(unit, fn);
     if (fault?.kind === 'silent') return null;
     if (fault?.kind === 'exception') return { pdu: exception(fn, fault.code), fault };
     return { pdu: this.read(mem, fn, address, count, pdu.length), ...(fault ? { fault } : {}) };
@@ -191,6 +197,8 @@ export interface TcpSlaveOptions {
   /** 0 (the default) picks a free port; read it back from `port`. */
   port?: number;
   units: Record<number, UnitInit>;
+  /** Must not pick corrupt-crc: Modbus/TCP frames carry no CRC. */
+  faultFor?: FaultPicker;
 }
 
 export type ModbusTcpSlave = ModbusSlave & { readonly port: number };
@@ -199,7 +207,7 @@ export type ModbusTcpSlave = ModbusSlave & { readonly port: number };
 const MBAP_LENGTH = 7;
 
 export async function startModbusTcpSlave(opts: TcpSlaveOptions): Promise<ModbusTcpSlave> {
-  const core = new SlaveCore(opts.units);
+  const core = new SlaveCore(opts.units, opts.faultFor);
   for (const [unit, init] of Object.entries(opts.units)) {
     if (init.fault?.kind === 'corrupt-crc') throw new Error(`unit ${unit}: Modbus/TCP frames carry no CRC; corrupt-crc is an RTU fault`);
   }
@@ -261,6 +269,7 @@ export interface RtuSlaveOptions {
   parity?: 'none' | 'even' | 'odd';
   stopBits?: 1 | 2;
   units: Record<number, UnitInit>;
+  faultFor?: FaultPicker;
 }
 
 /** Length of the request frame starting at buffer[0], or undefined while too little has arrived to tell. */
@@ -276,7 +285,7 @@ function requestFrameLength(buffer: Buffer): number | undefined {
 }
 
 export async function startModbusRtuSlave(opts: RtuSlaveOptions): Promise<ModbusSlave> {
-  const core = new SlaveCore(opts.units);
+  const core = new SlaveCore(opts.units, opts.faultFor);
   const port = new SerialPort({
     path: opts.path,
     baudRate: opts.baudRate ?? 19_200,

@@ -1,8 +1,17 @@
 // Simulated Wi-Fi sensors: each an MQTT.js client publishing JSON telemetry at a steady rate.
 // Every message carries a per-device `seq` metric counting from 1, so a test can tell from the
 // database which acknowledged messages arrived, and whether any arrived twice.
+//
+// Fault mode replaces a share of the messages with bad values, skewed clocks or payloads that are
+// not JSON, and now and then has one sensor flood the gateway (message.ts says what each kind is).
 import mqtt, { type MqttClient } from 'mqtt';
-import { simulate } from './values.js';
+import { pickKind, telemetryPayload, type MessageFaults, type MessageKind } from './message.js';
+
+export interface MqttFaults extends MessageFaults {
+  /** Every burstEveryMs one sensor publishes burstSize good messages at once, ignoring its rate. */
+  burstEveryMs?: number;
+  burstSize?: number;
+}
 
 export interface MqttFleetOptions {
   url: string;
@@ -13,7 +22,12 @@ export interface MqttFleetOptions {
   prefix?: string;
   /** Metric values per message besides seq. */
   metrics?: string[];
-  /** Called for every message the broker acknowledged (QoS 1) or that was written (QoS 0). */
+  faults?: MqttFaults;
+  /**
+   * Called for every good message the broker acknowledged (QoS 1) or that was written (QoS 0).
+   * MQTT 3.1.1 has no negative PUBACK, so in fault mode an acknowledged message may still have been
+   * rate-limited by the gateway (right after a burst) rather than stored.
+   */
   onAck?: (deviceId: string, seq: number, tsMs: number) => void;
 }
 
@@ -21,8 +35,12 @@ export interface FleetStats {
   sent: number;
   acked: number;
   errors: number;
-  /** Messages acknowledged × values per message. */
+  /** Acknowledged messages that carried a valid reading (good or burst) × values per message. */
   ackedReadings: number;
+  /** Messages sent that carried a good reading at the sensor's own rate. */
+  good: number;
+  /** Messages sent of each fault kind (message.ts); sent = good + all of these. */
+  faults: Record<Exclude<MessageKind, 'good'>, number>;
 }
 
 export interface MqttFleet {
@@ -36,7 +54,12 @@ export async function startMqttFleet(opts: MqttFleetOptions): Promise<MqttFleet>
   const prefix = opts.prefix ?? 'sim-mqtt';
   const metricNames = opts.metrics ?? ['temperature', 'humidity'];
   const valuesPerMessage = metricNames.length + 1;
-  const stats: FleetStats = { sent: 0, acked: 0, errors: 0, ackedReadings: 0 };
+  const faults = opts.faults ?? {};
+  const stats: FleetStats = {
+    sent: 0, acked: 0, errors: 0, ackedReadings: 0, good: 0,
+    faults: { badValues: 0, skew: 0, malformedPayload: 0, burstMessages: 0 },
+  };
+  const publishers: ((kind: MessageKind) => void)[] = [];
   const clients: MqttClient[] = [];
   const timers: NodeJS.Timeout[] = [];
   const outstanding = new Set<Promise<void>>();
@@ -59,26 +82,30 @@ export async function startMqttFleet(opts: MqttFleetOptions): Promise<MqttFleet>
       let last = Date.now();
       const tickMs = Math.max(10, Math.floor(1000 / opts.rate));
       const phase = Math.floor((i * tickMs) / Math.max(1, opts.sensors));
-      const publishOne = () => {
+      const publishOne = (kind: MessageKind = pickKind(faults)) => {
         const n = ++seq;
         const ts = Date.now();
-        const metrics: Record<string, number> = { seq: n };
-        for (const name of metricNames) metrics[name] = simulate(name, n, i);
+        const payload = telemetryPayload({ kind, seq: n, device: i, metricNames, ts, format: 'json' });
         stats.sent++;
+        if (kind === 'good') stats.good++;
+        else stats.faults[kind]++;
         const p = client
-          .publishAsync(`devices/${deviceId}/telemetry`, JSON.stringify({ ts, metrics }), { qos: opts.qos })
+          .publishAsync(`devices/${deviceId}/telemetry`, payload, { qos: opts.qos })
           .then(
             () => {
               stats.acked++;
+              if (kind !== 'good' && kind !== 'burstMessages') return;
               stats.ackedReadings += valuesPerMessage;
-              opts.onAck?.(deviceId, n, ts);
+              if (kind === 'good') opts.onAck?.(deviceId, n, ts);
             },
             () => void stats.errors++,
           )
           .finally(() => outstanding.delete(p));
         outstanding.add(p);
       };
-      setTimeout(() => {
+      publishers.push(publishOne);
+      // Tracked with the intervals, so a stop() during the phase delay leaves nothing running.
+      const start = setTimeout(() => {
         last = Date.now();
         timers.push(
           setInterval(() => {
@@ -90,16 +117,27 @@ export async function startMqttFleet(opts: MqttFleetOptions): Promise<MqttFleet>
           }, tickMs),
         );
       }, phase);
+      timers.push(start);
     }),
   );
+  if (faults.burstEveryMs && publishers.length > 0) {
+    timers.push(
+      setInterval(() => {
+        const publish = publishers[Math.floor(Math.random() * publishers.length)] as (kind: MessageKind) => void;
+        for (let k = 0; k < (faults.burstSize ?? 250) && outstanding.size < 50_000; k++) publish('burstMessages');
+      }, faults.burstEveryMs),
+    );
+  }
 
   return {
     stats,
     deviceIds,
     async stop(drainMs = 10_000) {
       for (const t of timers) clearInterval(t);
-      const deadline = new Promise((r) => setTimeout(r, drainMs));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
       await Promise.race([Promise.allSettled([...outstanding]), deadline]);
+      clearTimeout(timer);
       await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
     },
   };
