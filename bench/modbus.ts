@@ -8,8 +8,7 @@ import { pino } from 'pino';
 import { ModbusAdapter } from '../gateway/src/ingest/modbus/adapter.js';
 import { modbusConfigSchema } from '../gateway/src/ingest/modbus/config.js';
 import { Metrics } from '../gateway/src/metrics.js';
-import { freePort } from '../test/support/net.js';
-import { scratchDir, startPymodbusSlave } from '../test/modbus/support.js';
+import { startPymodbusTcpSlave } from '../test/support/pymodbus.js';
 
 export interface ModbusBenchOptions {
   /** Measured seconds (after a 1 s warm-up). Default $BENCH_MODBUS_SECONDS or 10. */
@@ -33,12 +32,8 @@ const REGISTERS = 125;
 
 export async function benchModbus(opts: ModbusBenchOptions = {}): Promise<ModbusBenchResult> {
   const seconds = opts.seconds ?? Number(process.env.BENCH_MODBUS_SECONDS ?? 10);
-  const scratch = scratchDir('bench');
-  const port = await freePort();
-  const slave = await startPymodbusSlave(scratch.dir, 'bench', {
-    transport: 'tcp',
-    port,
-    units: { 1: { size: GROUPS * REGISTERS, values: [{ table: 'holding', address: 0, registers: Array.from({ length: GROUPS * REGISTERS }, (_, i) => i) }] } },
+  const slave = await startPymodbusTcpSlave('bench', {
+    1: { size: GROUPS * REGISTERS, values: [{ table: 'holding', address: 0, registers: Array.from({ length: GROUPS * REGISTERS }, (_, i) => i) }] },
   });
   const cfg = modbusConfigSchema.parse({
     enabled: true,
@@ -46,7 +41,7 @@ export async function benchModbus(opts: ModbusBenchOptions = {}): Promise<Modbus
       {
         type: 'tcp',
         host: '127.0.0.1',
-        port,
+        port: slave.port,
         devices: [
           {
             deviceId: 'bench-meter',
@@ -91,7 +86,6 @@ export async function benchModbus(opts: ModbusBenchOptions = {}): Promise<Modbus
   } finally {
     await adapter.stop();
     await slave.stop();
-    scratch.remove();
   }
 }
 

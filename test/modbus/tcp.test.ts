@@ -8,47 +8,33 @@ import { ModbusAdapter, type ModbusDeviceStats } from '../../gateway/src/ingest/
 import { modbusConfigSchema } from '../../gateway/src/ingest/modbus/config.js';
 import { Metrics } from '../../gateway/src/metrics.js';
 import { SourceProtocol } from '../../proto/src/wire.js';
-import { freePort } from '../support/net.js';
+import { startPymodbusTcpSlave, type PymodbusTcpSlave } from '../support/pymodbus.js';
 import { bitMatrix, typeMatrix } from './matrix.js';
-import {
-  eventually,
-  maxGap,
-  recordingIngest,
-  scratchDir,
-  silentLog,
-  startPymodbusSlave,
-  watchUnhandledRejections,
-  type PySlave,
-} from './support.js';
+import { eventually, maxGap, recordingIngest, silentLog, watchUnhandledRejections } from './support.js';
 
 const DEAD_TIMEOUT_MS = 250;
 const POLL_MS = 50;
 
 const unhandled = watchUnhandledRejections();
-const scratch = scratchDir('tcp');
 const holding = typeMatrix(3, 100);
 const input = typeMatrix(4, 0);
 const coils = bitMatrix(1, 10);
 const discrete = bitMatrix(2, 0);
 const rec = recordingIngest();
-let slave: PySlave;
+let slave: PymodbusTcpSlave;
 let adapter: ModbusAdapter;
 let stats: Map<string, ModbusDeviceStats>;
 
 before(async () => {
-  const port = await freePort();
-  slave = await startPymodbusSlave(scratch.dir, 'tcp', {
-    transport: 'tcp',
-    port,
-    units: {
-      1: { values: [...holding.slaveValues, ...input.slaveValues, ...coils.slaveValues, ...discrete.slaveValues] },
-      2: { values: [{ table: 'holding', address: 0, registers: [10, 11, 12, 13, 14, 15, 16, 17, 18, 19] }] },
-      3: { values: [{ table: 'input', address: 0, registers: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }] },
-      4: { fault: { exception: 6 } },
-      5: { size: 100 },
-      9: { fault: 'silent' },
-    },
+  slave = await startPymodbusTcpSlave('tcp', {
+    1: { values: [...holding.slaveValues, ...input.slaveValues, ...coils.slaveValues, ...discrete.slaveValues] },
+    2: { values: [{ table: 'holding', address: 0, registers: [10, 11, 12, 13, 14, 15, 16, 17, 18, 19] }] },
+    3: { values: [{ table: 'input', address: 0, registers: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }] },
+    4: { fault: { exception: 6 } },
+    5: { size: 100 },
+    9: { fault: 'silent' },
   });
+  const port = slave.port;
   const cfg = modbusConfigSchema.parse({
     enabled: true,
     buses: [
@@ -88,7 +74,6 @@ before(async () => {
 after(async () => {
   await adapter?.stop();
   await slave?.stop();
-  scratch.remove();
   unhandled.dispose();
   assert.deepEqual(unhandled.rejections, [], 'no unhandled promise rejection');
 });
