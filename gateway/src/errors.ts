@@ -18,6 +18,7 @@ export const catalogue = {
   FL_ERR_VALIDATE_UNKNOWN_DEVICE: { status: 403, message: 'device is not registered with this gateway' },
   FL_ERR_MQTT_ACL_DENIED: { status: 403, message: 'a device may publish and subscribe only under devices/{its id}/' },
   FL_ERR_MQTT_AUTH: { status: 401, message: 'MQTT connection refused: no valid certificate or login' },
+  FL_ERR_MQTT_CLIENT_ID: { status: 400, message: 'MQTT connection refused: the client id is reserved (it names a JavaScript object property)' },
   FL_ERR_RATE_LIMITED: { status: 429, message: 'too many messages; slow down' },
   FL_ERR_VALIDATE_TIMESTAMP: { status: 400, message: 'ts must be epoch milliseconds within the accepted window' },
   FL_ERR_API_UNAUTHORIZED: { status: 401, message: 'a valid admin token is required' },

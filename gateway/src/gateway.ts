@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { encodeHeartbeat } from '../../proto/src/wire.js';
+import { encodeHeartbeat, type Heartbeat } from '../../proto/src/wire.js';
 import { buildLocalApi } from './api/server.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Forwarder } from './forward/forwarder.js';
@@ -18,6 +18,10 @@ import { SqliteOutbox } from './outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from './pipeline/pipeline.js';
 import { DeviceRegistry } from './pipeline/registry.js';
 import { VERSION } from './version.js';
+
+const NO_HOST_SAMPLE: HostSample = {
+  cpuPercent: 0, memoryUsedBytes: 0, memoryTotalBytes: 0, diskFreeBytes: 0, diskTotalBytes: 0, temperatureC: null,
+};
 
 export class Gateway {
   readonly metrics = new Metrics();
@@ -72,7 +76,11 @@ export class Gateway {
         token: this.token,
         status: () => this.status(),
         metrics: () => this.metrics.render('fieldline_gateway'),
-        devices: () => this.registry.list().map((d) => ({ ...d, loss: this.metrics.deviceLoss.get(d.deviceId) ?? null })),
+        devices: () => this.registry.list().map((d) => ({
+          ...d,
+          loss: this.metrics.deviceLoss.get(d.deviceId) ?? null,
+          refusals: Object.fromEntries(this.metrics.deviceRefusals.get(d.deviceId) ?? []),
+        })),
         quarantine: (limit) => this.outbox.recentQuarantine(limit).map((q) => ({ ...q, raw: q.raw.toString('base64') })),
       });
       await this.api.listen({ port: this.cfg.api.port, host: this.cfg.api.host });
@@ -102,23 +110,29 @@ export class Gateway {
       cloud: this.forwarder.status(),
       loss: this.metrics.loss,
       deviceLoss: Object.fromEntries(this.metrics.deviceLoss),
+      deviceRefusals: Object.fromEntries([...this.metrics.deviceRefusals].map(([id, r]) => [id, Object.fromEntries(r)])),
       refusals: Object.fromEntries(this.metrics.reasons),
+      ...(this.modbus ? { modbus: this.modbus.stats() } : {}),
       host: this.host,
     };
   }
 
-  private async heartbeat(): Promise<void> {
-    this.host = await sampleHost(resolve(this.cfg.dataDir));
-    const hb = buildHeartbeat({
+  /** The heartbeat as it would be sent now, with the latest host sample (zeros before the first). */
+  heartbeatMessage(): Heartbeat {
+    return buildHeartbeat({
       gatewayId: this.cfg.gatewayId,
       firmwareVersion: VERSION,
       startedMs: this.startedMs,
-      host: this.host,
+      host: this.host ?? NO_HOST_SAMPLE,
       outbox: this.outbox.stats(),
       adapters: this.adapters.map((a) => a.status()),
       metrics: this.metrics,
     });
-    this.forwarder.produceRaw(this.cfg.kafka.heartbeatsTopic, encodeHeartbeat(hb));
+  }
+
+  private async heartbeat(): Promise<void> {
+    this.host = await sampleHost(resolve(this.cfg.dataDir));
+    this.forwarder.produceRaw(this.cfg.kafka.heartbeatsTopic, encodeHeartbeat(this.heartbeatMessage()));
   }
 
   async stop(): Promise<void> {

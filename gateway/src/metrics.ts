@@ -10,13 +10,21 @@ export interface Loss {
   evicted: number;
 }
 
+/** Where devices beyond the tracking limit are counted, so random ids cannot grow memory without bound. */
+export const OTHER_DEVICES = '(other)';
+
 export class Metrics {
   private readonly counters = new Map<string, number>();
   private readonly gauges = new Map<string, () => number>();
   readonly deviceLoss = new Map<string, Loss>();
   readonly loss: Loss = { rateLimited: 0, quarantined: 0, evicted: 0 };
-  /** Refusals by reason code, for the status page. */
+  /** Refusals by reason code, gateway-wide, including those no device can be named for. */
   readonly reasons = new Map<string, number>();
+  /** Refusals per device by reason code: everything in deviceLoss plus refused logins and subscriptions. */
+  readonly deviceRefusals = new Map<string, Map<string, number>>();
+
+  /** @param maxDevices devices tracked one by one; further ids share the OTHER_DEVICES entry. */
+  constructor(private readonly maxDevices = 10_000) {}
 
   count(stage: string, kind: CounterKind, n = 1): void {
     const key = `${kind}\u0000${stage}`;
@@ -27,12 +35,28 @@ export class Metrics {
     return this.counters.get(`${kind}\u0000${stage}`) ?? 0;
   }
 
+  /** A reading that will not reach the cloud: counted per device, in the totals, and as a refusal. */
   lose(deviceId: string, kind: LossKind, n = 1, reason?: string): void {
-    let d = this.deviceLoss.get(deviceId);
-    if (!d) this.deviceLoss.set(deviceId, (d = { rateLimited: 0, quarantined: 0, evicted: 0 }));
+    const id = this.tracked(this.deviceLoss, deviceId);
+    let d = this.deviceLoss.get(id);
+    if (!d) this.deviceLoss.set(id, (d = { rateLimited: 0, quarantined: 0, evicted: 0 }));
     d[kind] += n;
     this.loss[kind] += n;
-    if (reason) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + n);
+    if (reason) this.refuse(deviceId, reason, n);
+  }
+
+  /** Anything refused, by reason code; deviceId null when the refused party names no device. */
+  refuse(deviceId: string | null, reason: string, n = 1): void {
+    this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + n);
+    if (deviceId === null) return;
+    const id = this.tracked(this.deviceRefusals, deviceId);
+    let byReason = this.deviceRefusals.get(id);
+    if (!byReason) this.deviceRefusals.set(id, (byReason = new Map()));
+    byReason.set(reason, (byReason.get(reason) ?? 0) + n);
+  }
+
+  private tracked(map: Map<string, unknown>, deviceId: string): string {
+    return map.has(deviceId) || map.size < this.maxDevices ? deviceId : OTHER_DEVICES;
   }
 
   gauge(name: string, read: () => number): void {

@@ -88,6 +88,7 @@ export namespace fieldline {
             name: string;
             state: string;
             detail: string;
+            counters: { [k: string]: number };
             static create(properties: fieldline.v1.AdapterStatus.$Shape): fieldline.v1.AdapterStatus & fieldline.v1.AdapterStatus.$Shape;
             static create(properties?: fieldline.v1.AdapterStatus.$Properties): fieldline.v1.AdapterStatus;
             static encode(message: fieldline.v1.AdapterStatus.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -103,9 +104,35 @@ export namespace fieldline {
                 name?: (string|null);
                 state?: (string|null);
                 detail?: (string|null);
+                counters?: ({ [k: string]: number }|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = fieldline.v1.AdapterStatus.$Properties;
+        }
+
+        interface IReasonCounts extends fieldline.v1.ReasonCounts.$Properties {
+        }
+
+        class ReasonCounts {
+            constructor(properties?: fieldline.v1.ReasonCounts.$Properties);
+            $unknowns?: Uint8Array[];
+            byReason: { [k: string]: number };
+            static create(properties: fieldline.v1.ReasonCounts.$Shape): fieldline.v1.ReasonCounts & fieldline.v1.ReasonCounts.$Shape;
+            static create(properties?: fieldline.v1.ReasonCounts.$Properties): fieldline.v1.ReasonCounts;
+            static encode(message: fieldline.v1.ReasonCounts.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): fieldline.v1.ReasonCounts & fieldline.v1.ReasonCounts.$Shape;
+            static fromObject(object: { [k: string]: any }): fieldline.v1.ReasonCounts;
+            static toObject(message: fieldline.v1.ReasonCounts, options?: $protobuf.IConversionOptions): { [k: string]: any };
+            toJSON(): { [k: string]: any };
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace ReasonCounts {
+            interface $Properties {
+                byReason?: ({ [k: string]: number }|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = fieldline.v1.ReasonCounts.$Properties;
         }
 
         interface ILossCounters extends fieldline.v1.LossCounters.$Properties {
@@ -158,6 +185,8 @@ export namespace fieldline {
             adapters: fieldline.v1.AdapterStatus.$Properties[];
             loss?: (fieldline.v1.LossCounters.$Properties|null);
             deviceLoss: { [k: string]: fieldline.v1.LossCounters.$Properties };
+            deviceRefusals: { [k: string]: fieldline.v1.ReasonCounts.$Properties };
+            refusals: { [k: string]: number };
             static create(properties: fieldline.v1.Heartbeat.$Shape): fieldline.v1.Heartbeat & fieldline.v1.Heartbeat.$Shape;
             static create(properties?: fieldline.v1.Heartbeat.$Properties): fieldline.v1.Heartbeat;
             static encode(message: fieldline.v1.Heartbeat.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -185,6 +214,8 @@ export namespace fieldline {
                 adapters?: (fieldline.v1.AdapterStatus.$Properties[]|null);
                 loss?: (fieldline.v1.LossCounters.$Properties|null);
                 deviceLoss?: ({ [k: string]: fieldline.v1.LossCounters.$Properties }|null);
+                deviceRefusals?: ({ [k: string]: fieldline.v1.ReasonCounts.$Properties }|null);
+                refusals?: ({ [k: string]: number }|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = fieldline.v1.Heartbeat.$Properties;

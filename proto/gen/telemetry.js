@@ -849,6 +849,7 @@ export const fieldline = $root.fieldline = (() => {
              * @property {string|null} [name] AdapterStatus name
              * @property {string|null} [state] AdapterStatus state
              * @property {string|null} [detail] AdapterStatus detail
+             * @property {Object.<string,number>|null} [counters] AdapterStatus counters
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -874,6 +875,7 @@ export const fieldline = $root.fieldline = (() => {
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
             const AdapterStatus = function (properties) {
+                this.counters = {};
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -903,6 +905,14 @@ export const fieldline = $root.fieldline = (() => {
              * @instance
              */
             AdapterStatus.prototype.detail = "";
+
+            /**
+             * AdapterStatus counters.
+             * @member {Object.<string,number>} counters
+             * @memberof fieldline.v1.AdapterStatus
+             * @instance
+             */
+            AdapterStatus.prototype.counters = $util.emptyObject;
 
             /**
              * Creates a new AdapterStatus instance using the specified properties.
@@ -942,6 +952,9 @@ export const fieldline = $root.fieldline = (() => {
                     writer.uint32(/* id 2, wireType 2 =*/18).string(message.state);
                 if (message.detail != null && $Object.hasOwnProperty.call(message, "detail") && message.detail !== "")
                     writer.uint32(/* id 3, wireType 2 =*/26).string(message.detail);
+                if (message.counters != null && $Object.hasOwnProperty.call(message, "counters"))
+                    for (let keys = $Object.keys(message.counters), i = 0; i < keys.length; ++i)
+                        writer.uint32(/* id 4, wireType 2 =*/34).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]).uint32(/* id 2, wireType 0 =*/16).uint64(message.counters[keys[i]]).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -966,7 +979,7 @@ export const fieldline = $root.fieldline = (() => {
                     _depth = 0;
                 if (_depth > $Reader.recursionLimit)
                     throw $Error("max depth exceeded");
-                let end, message, value;
+                let end, message, key, value;
                 if (length === $undefined)
                     end = reader.len;
                 else {
@@ -1013,6 +1026,42 @@ export const fieldline = $root.fieldline = (() => {
                                 delete message.detail;
                             continue;
                         }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if (message.counters === $util.emptyObject)
+                                message.counters = {};
+                            let end2 = reader.size() + reader.pos;
+                            if (end2 > reader.len)
+                                throw $RangeError("index out of range");
+                            reader.len = end2;
+                            key = "";
+                            value = $util.Long ? $util.Long.fromNumber(0, true) : 0;
+                            while (reader.pos < end2) {
+                                let tag2 = reader.tag();
+                                wireType = tag2 & 7;
+                                switch (tag2 >>>= 3) {
+                                case 1:
+                                    if (wireType !== 2)
+                                        break;
+                                    key = reader.stringVerify();
+                                    continue;
+                                case 2:
+                                    if (wireType !== 0)
+                                        break;
+                                    value = reader.uint64();
+                                    continue;
+                                }
+                                reader.skipType(wireType, _depth, tag2);
+                            }
+                            if (reader.pos !== end2)
+                                throw $RangeError("index out of range");
+                            reader.len = end;
+                            if (key === "__proto__")
+                                $util.makeProp(message.counters, key);
+                            message.counters[key] = value;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1057,6 +1106,23 @@ export const fieldline = $root.fieldline = (() => {
                 if (object.detail != null)
                     if (typeof object.detail !== "string" || object.detail.length)
                         message.detail = $String(object.detail);
+                if (object.counters) {
+                    if (!$util.isObject(object.counters))
+                        throw $TypeError(".fieldline.v1.AdapterStatus.counters: object expected");
+                    message.counters = {};
+                    for (let keys = $Object.keys(object.counters), i = 0; i < keys.length; ++i) {
+                        if (keys[i] === "__proto__")
+                            $util.makeProp(message.counters, keys[i]);
+                        if ($util.Long)
+                            message.counters[keys[i]] = $util.Long.fromValue(object.counters[keys[i]], true);
+                        else if (typeof object.counters[keys[i]] === "string")
+                            message.counters[keys[i]] = $parseInt(object.counters[keys[i]], 10);
+                        else if (typeof object.counters[keys[i]] === "number")
+                            message.counters[keys[i]] = object.counters[keys[i]];
+                        else if (typeof object.counters[keys[i]] === "object")
+                            message.counters[keys[i]] = new $util.LongBits(object.counters[keys[i]].low >>> 0, object.counters[keys[i]].high >>> 0).toNumber(true);
+                    }
+                }
                 return message;
             };
 
@@ -1077,6 +1143,8 @@ export const fieldline = $root.fieldline = (() => {
                 if (_depth > $util.recursionLimit)
                     throw $Error("max depth exceeded");
                 let object = {};
+                if (options.objects || options.defaults)
+                    object.counters = {};
                 if (options.defaults) {
                     object.name = "";
                     object.state = "";
@@ -1088,6 +1156,20 @@ export const fieldline = $root.fieldline = (() => {
                     object.state = message.state;
                 if (message.detail != null && $Object.hasOwnProperty.call(message, "detail"))
                     object.detail = message.detail;
+                let keys2;
+                if (message.counters && (keys2 = $Object.keys(message.counters)).length) {
+                    object.counters = {};
+                    for (let j = 0; j < keys2.length; ++j) {
+                        if (keys2[j] === "__proto__")
+                            $util.makeProp(object.counters, keys2[j]);
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.counters[keys2[j]] = typeof message.counters[keys2[j]] === "number" ? $BigInt(message.counters[keys2[j]]) : $util.Long.fromBits(message.counters[keys2[j]].low >>> 0, message.counters[keys2[j]].high >>> 0, true).toBigInt();
+                        else if (typeof message.counters[keys2[j]] === "number")
+                            object.counters[keys2[j]] = options.longs === $String ? $String(message.counters[keys2[j]]) : message.counters[keys2[j]];
+                        else
+                            object.counters[keys2[j]] = options.longs === $String ? $util.Long.prototype.toString.call(message.counters[keys2[j]]) : options.longs === $Number ? new $util.LongBits(message.counters[keys2[j]].low >>> 0, message.counters[keys2[j]].high >>> 0).toNumber(true) : message.counters[keys2[j]];
+                    }
+                }
                 return object;
             };
 
@@ -1117,6 +1199,286 @@ export const fieldline = $root.fieldline = (() => {
             };
 
             return AdapterStatus;
+        })();
+
+        v1.ReasonCounts = (function() {
+
+            /**
+             * Properties of a ReasonCounts.
+             * @typedef {Object} fieldline.v1.ReasonCounts.$Properties
+             * @property {Object.<string,number>|null} [byReason] ReasonCounts byReason
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ReasonCounts.
+             * @memberof fieldline.v1
+             * @interface IReasonCounts
+             * @augments fieldline.v1.ReasonCounts.$Properties
+             * @deprecated Use fieldline.v1.ReasonCounts.$Properties instead.
+             */
+
+            /**
+             * Shape of a ReasonCounts.
+             * @typedef {fieldline.v1.ReasonCounts.$Properties} fieldline.v1.ReasonCounts.$Shape
+             */
+
+            /**
+             * Constructs a new ReasonCounts.
+             * @memberof fieldline.v1
+             * @classdesc Represents a ReasonCounts.
+             * @constructor
+             * @param {fieldline.v1.ReasonCounts.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ReasonCounts = function (properties) {
+                this.byReason = {};
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ReasonCounts byReason.
+             * @member {Object.<string,number>} byReason
+             * @memberof fieldline.v1.ReasonCounts
+             * @instance
+             */
+            ReasonCounts.prototype.byReason = $util.emptyObject;
+
+            /**
+             * Creates a new ReasonCounts instance using the specified properties.
+             * @function create
+             * @memberof fieldline.v1.ReasonCounts
+             * @static
+             * @param {fieldline.v1.ReasonCounts.$Properties=} [properties] Properties to set
+             * @returns {fieldline.v1.ReasonCounts} ReasonCounts instance
+             * @type {{
+             *   (properties: fieldline.v1.ReasonCounts.$Shape): fieldline.v1.ReasonCounts & fieldline.v1.ReasonCounts.$Shape;
+             *   (properties?: fieldline.v1.ReasonCounts.$Properties): fieldline.v1.ReasonCounts;
+             * }}
+             */
+            ReasonCounts.create = function(properties) {
+                return new ReasonCounts(properties);
+            };
+
+            /**
+             * Encodes the specified ReasonCounts message. Does not implicitly {@link fieldline.v1.ReasonCounts.verify|verify} messages.
+             * @function encode
+             * @memberof fieldline.v1.ReasonCounts
+             * @static
+             * @param {fieldline.v1.ReasonCounts.$Properties} message ReasonCounts message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ReasonCounts.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.byReason != null && $Object.hasOwnProperty.call(message, "byReason"))
+                    for (let keys = $Object.keys(message.byReason), i = 0; i < keys.length; ++i)
+                        writer.uint32(/* id 1, wireType 2 =*/10).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]).uint32(/* id 2, wireType 0 =*/16).uint64(message.byReason[keys[i]]).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ReasonCounts message from the specified reader or buffer.
+             * @function decode
+             * @memberof fieldline.v1.ReasonCounts
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {fieldline.v1.ReasonCounts & fieldline.v1.ReasonCounts.$Shape} ReasonCounts
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ReasonCounts.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, key, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.fieldline.v1.ReasonCounts();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if (message.byReason === $util.emptyObject)
+                                message.byReason = {};
+                            let end2 = reader.size() + reader.pos;
+                            if (end2 > reader.len)
+                                throw $RangeError("index out of range");
+                            reader.len = end2;
+                            key = "";
+                            value = $util.Long ? $util.Long.fromNumber(0, true) : 0;
+                            while (reader.pos < end2) {
+                                let tag2 = reader.tag();
+                                wireType = tag2 & 7;
+                                switch (tag2 >>>= 3) {
+                                case 1:
+                                    if (wireType !== 2)
+                                        break;
+                                    key = reader.stringVerify();
+                                    continue;
+                                case 2:
+                                    if (wireType !== 0)
+                                        break;
+                                    value = reader.uint64();
+                                    continue;
+                                }
+                                reader.skipType(wireType, _depth, tag2);
+                            }
+                            if (reader.pos !== end2)
+                                throw $RangeError("index out of range");
+                            reader.len = end;
+                            if (key === "__proto__")
+                                $util.makeProp(message.byReason, key);
+                            message.byReason[key] = value;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a ReasonCounts message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof fieldline.v1.ReasonCounts
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {fieldline.v1.ReasonCounts} ReasonCounts
+             */
+            ReasonCounts.fromObject = function (object, _depth) {
+                if (object instanceof $root.fieldline.v1.ReasonCounts)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".fieldline.v1.ReasonCounts: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.fieldline.v1.ReasonCounts();
+                if (object.byReason) {
+                    if (!$util.isObject(object.byReason))
+                        throw $TypeError(".fieldline.v1.ReasonCounts.byReason: object expected");
+                    message.byReason = {};
+                    for (let keys = $Object.keys(object.byReason), i = 0; i < keys.length; ++i) {
+                        if (keys[i] === "__proto__")
+                            $util.makeProp(message.byReason, keys[i]);
+                        if ($util.Long)
+                            message.byReason[keys[i]] = $util.Long.fromValue(object.byReason[keys[i]], true);
+                        else if (typeof object.byReason[keys[i]] === "string")
+                            message.byReason[keys[i]] = $parseInt(object.byReason[keys[i]], 10);
+                        else if (typeof object.byReason[keys[i]] === "number")
+                            message.byReason[keys[i]] = object.byReason[keys[i]];
+                        else if (typeof object.byReason[keys[i]] === "object")
+                            message.byReason[keys[i]] = new $util.LongBits(object.byReason[keys[i]].low >>> 0, object.byReason[keys[i]].high >>> 0).toNumber(true);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ReasonCounts message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof fieldline.v1.ReasonCounts
+             * @static
+             * @param {fieldline.v1.ReasonCounts} message ReasonCounts
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ReasonCounts.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.objects || options.defaults)
+                    object.byReason = {};
+                let keys2;
+                if (message.byReason && (keys2 = $Object.keys(message.byReason)).length) {
+                    object.byReason = {};
+                    for (let j = 0; j < keys2.length; ++j) {
+                        if (keys2[j] === "__proto__")
+                            $util.makeProp(object.byReason, keys2[j]);
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.byReason[keys2[j]] = typeof message.byReason[keys2[j]] === "number" ? $BigInt(message.byReason[keys2[j]]) : $util.Long.fromBits(message.byReason[keys2[j]].low >>> 0, message.byReason[keys2[j]].high >>> 0, true).toBigInt();
+                        else if (typeof message.byReason[keys2[j]] === "number")
+                            object.byReason[keys2[j]] = options.longs === $String ? $String(message.byReason[keys2[j]]) : message.byReason[keys2[j]];
+                        else
+                            object.byReason[keys2[j]] = options.longs === $String ? $util.Long.prototype.toString.call(message.byReason[keys2[j]]) : options.longs === $Number ? new $util.LongBits(message.byReason[keys2[j]].low >>> 0, message.byReason[keys2[j]].high >>> 0).toNumber(true) : message.byReason[keys2[j]];
+                    }
+                }
+                return object;
+            };
+
+            /**
+             * Converts this ReasonCounts to JSON.
+             * @function toJSON
+             * @memberof fieldline.v1.ReasonCounts
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ReasonCounts.prototype.toJSON = function() {
+                return ReasonCounts.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for ReasonCounts
+             * @function getTypeUrl
+             * @memberof fieldline.v1.ReasonCounts
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            ReasonCounts.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/fieldline.v1.ReasonCounts";
+            };
+
+            return ReasonCounts;
         })();
 
         v1.LossCounters = (function() {
@@ -1465,6 +1827,8 @@ export const fieldline = $root.fieldline = (() => {
              * @property {Array.<fieldline.v1.AdapterStatus.$Properties>|null} [adapters] Heartbeat adapters
              * @property {fieldline.v1.LossCounters.$Properties|null} [loss] Heartbeat loss
              * @property {Object.<string,fieldline.v1.LossCounters.$Properties>|null} [deviceLoss] Heartbeat deviceLoss
+             * @property {Object.<string,fieldline.v1.ReasonCounts.$Properties>|null} [deviceRefusals] Heartbeat deviceRefusals
+             * @property {Object.<string,number>|null} [refusals] Heartbeat refusals
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1492,6 +1856,8 @@ export const fieldline = $root.fieldline = (() => {
             const Heartbeat = function (properties) {
                 this.adapters = [];
                 this.deviceLoss = {};
+                this.deviceRefusals = {};
+                this.refusals = {};
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1618,6 +1984,22 @@ export const fieldline = $root.fieldline = (() => {
              */
             Heartbeat.prototype.deviceLoss = $util.emptyObject;
 
+            /**
+             * Heartbeat deviceRefusals.
+             * @member {Object.<string,fieldline.v1.ReasonCounts.$Properties>} deviceRefusals
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.deviceRefusals = $util.emptyObject;
+
+            /**
+             * Heartbeat refusals.
+             * @member {Object.<string,number>} refusals
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.refusals = $util.emptyObject;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
@@ -1693,6 +2075,14 @@ export const fieldline = $root.fieldline = (() => {
                         writer.uint32(/* id 15, wireType 2 =*/122).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]);
                         $root.fieldline.v1.LossCounters.encode(message.deviceLoss[keys[i]], writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim().ldelim();
                     }
+                if (message.deviceRefusals != null && $Object.hasOwnProperty.call(message, "deviceRefusals"))
+                    for (let keys = $Object.keys(message.deviceRefusals), i = 0; i < keys.length; ++i) {
+                        writer.uint32(/* id 16, wireType 2 =*/130).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]);
+                        $root.fieldline.v1.ReasonCounts.encode(message.deviceRefusals[keys[i]], writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim().ldelim();
+                    }
+                if (message.refusals != null && $Object.hasOwnProperty.call(message, "refusals"))
+                    for (let keys = $Object.keys(message.refusals), i = 0; i < keys.length; ++i)
+                        writer.uint32(/* id 17, wireType 2 =*/138).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]).uint32(/* id 2, wireType 0 =*/16).uint64(message.refusals[keys[i]]).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1893,6 +2283,78 @@ export const fieldline = $root.fieldline = (() => {
                             message.deviceLoss[key] = value || new $root.fieldline.v1.LossCounters();
                             continue;
                         }
+                    case 16: {
+                            if (wireType !== 2)
+                                break;
+                            if (message.deviceRefusals === $util.emptyObject)
+                                message.deviceRefusals = {};
+                            let end2 = reader.size() + reader.pos;
+                            if (end2 > reader.len)
+                                throw $RangeError("index out of range");
+                            reader.len = end2;
+                            key = "";
+                            value = null;
+                            while (reader.pos < end2) {
+                                let tag2 = reader.tag();
+                                wireType = tag2 & 7;
+                                switch (tag2 >>>= 3) {
+                                case 1:
+                                    if (wireType !== 2)
+                                        break;
+                                    key = reader.stringVerify();
+                                    continue;
+                                case 2:
+                                    if (wireType !== 2)
+                                        break;
+                                    value = $root.fieldline.v1.ReasonCounts.decode(reader, reader.size(), $undefined, _depth + 1, value);
+                                    continue;
+                                }
+                                reader.skipType(wireType, _depth, tag2);
+                            }
+                            if (reader.pos !== end2)
+                                throw $RangeError("index out of range");
+                            reader.len = end;
+                            if (key === "__proto__")
+                                $util.makeProp(message.deviceRefusals, key);
+                            message.deviceRefusals[key] = value || new $root.fieldline.v1.ReasonCounts();
+                            continue;
+                        }
+                    case 17: {
+                            if (wireType !== 2)
+                                break;
+                            if (message.refusals === $util.emptyObject)
+                                message.refusals = {};
+                            let end2 = reader.size() + reader.pos;
+                            if (end2 > reader.len)
+                                throw $RangeError("index out of range");
+                            reader.len = end2;
+                            key = "";
+                            value = $util.Long ? $util.Long.fromNumber(0, true) : 0;
+                            while (reader.pos < end2) {
+                                let tag2 = reader.tag();
+                                wireType = tag2 & 7;
+                                switch (tag2 >>>= 3) {
+                                case 1:
+                                    if (wireType !== 2)
+                                        break;
+                                    key = reader.stringVerify();
+                                    continue;
+                                case 2:
+                                    if (wireType !== 0)
+                                        break;
+                                    value = reader.uint64();
+                                    continue;
+                                }
+                                reader.skipType(wireType, _depth, tag2);
+                            }
+                            if (reader.pos !== end2)
+                                throw $RangeError("index out of range");
+                            reader.len = end;
+                            if (key === "__proto__")
+                                $util.makeProp(message.refusals, key);
+                            message.refusals[key] = value;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2011,6 +2473,35 @@ export const fieldline = $root.fieldline = (() => {
                         message.deviceLoss[keys[i]] = $root.fieldline.v1.LossCounters.fromObject(object.deviceLoss[keys[i]], _depth + 1);
                     }
                 }
+                if (object.deviceRefusals) {
+                    if (!$util.isObject(object.deviceRefusals))
+                        throw $TypeError(".fieldline.v1.Heartbeat.deviceRefusals: object expected");
+                    message.deviceRefusals = {};
+                    for (let keys = $Object.keys(object.deviceRefusals), i = 0; i < keys.length; ++i) {
+                        if (keys[i] === "__proto__")
+                            $util.makeProp(message.deviceRefusals, keys[i]);
+                        if (!$util.isObject(object.deviceRefusals[keys[i]]))
+                            throw $TypeError(".fieldline.v1.Heartbeat.deviceRefusals: object expected");
+                        message.deviceRefusals[keys[i]] = $root.fieldline.v1.ReasonCounts.fromObject(object.deviceRefusals[keys[i]], _depth + 1);
+                    }
+                }
+                if (object.refusals) {
+                    if (!$util.isObject(object.refusals))
+                        throw $TypeError(".fieldline.v1.Heartbeat.refusals: object expected");
+                    message.refusals = {};
+                    for (let keys = $Object.keys(object.refusals), i = 0; i < keys.length; ++i) {
+                        if (keys[i] === "__proto__")
+                            $util.makeProp(message.refusals, keys[i]);
+                        if ($util.Long)
+                            message.refusals[keys[i]] = $util.Long.fromValue(object.refusals[keys[i]], true);
+                        else if (typeof object.refusals[keys[i]] === "string")
+                            message.refusals[keys[i]] = $parseInt(object.refusals[keys[i]], 10);
+                        else if (typeof object.refusals[keys[i]] === "number")
+                            message.refusals[keys[i]] = object.refusals[keys[i]];
+                        else if (typeof object.refusals[keys[i]] === "object")
+                            message.refusals[keys[i]] = new $util.LongBits(object.refusals[keys[i]].low >>> 0, object.refusals[keys[i]].high >>> 0).toNumber(true);
+                    }
+                }
                 return message;
             };
 
@@ -2033,8 +2524,11 @@ export const fieldline = $root.fieldline = (() => {
                 let object = {};
                 if (options.arrays || options.defaults)
                     object.adapters = [];
-                if (options.objects || options.defaults)
+                if (options.objects || options.defaults) {
                     object.deviceLoss = {};
+                    object.deviceRefusals = {};
+                    object.refusals = {};
+                }
                 if (options.defaults) {
                     object.gatewayId = "";
                     if ($util.Long) {
@@ -2114,6 +2608,27 @@ export const fieldline = $root.fieldline = (() => {
                         if (keys2[j] === "__proto__")
                             $util.makeProp(object.deviceLoss, keys2[j]);
                         object.deviceLoss[keys2[j]] = $root.fieldline.v1.LossCounters.toObject(message.deviceLoss[keys2[j]], options, _depth + 1);
+                    }
+                }
+                if (message.deviceRefusals && (keys2 = $Object.keys(message.deviceRefusals)).length) {
+                    object.deviceRefusals = {};
+                    for (let j = 0; j < keys2.length; ++j) {
+                        if (keys2[j] === "__proto__")
+                            $util.makeProp(object.deviceRefusals, keys2[j]);
+                        object.deviceRefusals[keys2[j]] = $root.fieldline.v1.ReasonCounts.toObject(message.deviceRefusals[keys2[j]], options, _depth + 1);
+                    }
+                }
+                if (message.refusals && (keys2 = $Object.keys(message.refusals)).length) {
+                    object.refusals = {};
+                    for (let j = 0; j < keys2.length; ++j) {
+                        if (keys2[j] === "__proto__")
+                            $util.makeProp(object.refusals, keys2[j]);
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.refusals[keys2[j]] = typeof message.refusals[keys2[j]] === "number" ? $BigInt(message.refusals[keys2[j]]) : $util.Long.fromBits(message.refusals[keys2[j]].low >>> 0, message.refusals[keys2[j]].high >>> 0, true).toBigInt();
+                        else if (typeof message.refusals[keys2[j]] === "number")
+                            object.refusals[keys2[j]] = options.longs === $String ? $String(message.refusals[keys2[j]]) : message.refusals[keys2[j]];
+                        else
+                            object.refusals[keys2[j]] = options.longs === $String ? $util.Long.prototype.toString.call(message.refusals[keys2[j]]) : options.longs === $Number ? new $util.LongBits(message.refusals[keys2[j]].low >>> 0, message.refusals[keys2[j]].high >>> 0).toNumber(true) : message.refusals[keys2[j]];
                     }
                 }
                 return object;

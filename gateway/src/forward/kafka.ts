@@ -69,7 +69,11 @@ export class KafkaLink {
       }
     });
     producer.connect({ topic: this.cfg.readingsTopic, timeout: 5_000 }, (err) => {
-      if (this.stopped) return void producer.disconnect(() => undefined);
+      if (this.stopped) {
+        // Stopped while connecting: a producer that never connected throws on disconnect().
+        if (!err) producer.disconnect(() => undefined);
+        return;
+      }
       if (err) {
         this.state = 'down';
         this.lastError = err.message;

@@ -63,5 +63,7 @@ export function buildHeartbeat(args: {
     adapters: args.adapters,
     loss: { ...metrics.loss },
     deviceLoss: Object.fromEntries([...metrics.deviceLoss].map(([id, l]) => [id, { ...l }])),
+    deviceRefusals: Object.fromEntries([...metrics.deviceRefusals].map(([id, r]) => [id, { byReason: Object.fromEntries(r) }])),
+    refusals: Object.fromEntries(metrics.reasons),
   };
 }

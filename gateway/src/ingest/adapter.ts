@@ -11,6 +11,8 @@ export interface AdapterStatus {
   name: string;
   state: 'up' | 'down' | 'degraded' | 'disabled';
   detail: string;
+  /** The adapter's own counters, flat (e.g. `boiler-1.timeout`); they go into the heartbeat as they are. */
+  counters?: Record<string, number>;
 }
 
 export interface Adapter {

@@ -152,6 +152,8 @@ export class CoapAdapter implements Adapter {
     if (route.kind === 'reply') {
       this.counts.refused++;
       this.metrics.count('coap', 'dropped');
+      // Refused before a device was named (wrong resource, method or option): a gateway-wide count.
+      this.metrics.refuse(null, route.reason);
       this.log.debug({ from: `${rinfo.address}:${rinfo.port}`, reason: route.reason }, 'coap request refused');
       this.answer(m, route.reply, rinfo);
       return;
@@ -289,6 +291,7 @@ export class CoapAdapter implements Adapter {
       detail:
         `UDP port ${this.boundPort}, ${this.inflight.size} in flight; ` +
         `${c.malformed} malformed, ${c.duplicates} duplicate, ${c.refused} refused, ${c.busy} busy, ${c.unavailable} unavailable`,
+      counters: { ...c },
     };
   }
 

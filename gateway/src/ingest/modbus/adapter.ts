@@ -109,7 +109,7 @@ export class ModbusAdapter implements Adapter {
     const open = stats.buses.filter((b) => b.connected).length;
     const unhealthy = stats.buses.some((b) => !b.connected || b.devices.some((d) => d.state === 'backoff' || d.state === 'down'));
     const state = open === 0 ? 'down' : unhealthy ? 'degraded' : 'up';
-    return { name: this.name, state, detail: stats.buses.map(describeBus).join('; ') };
+    return { name: this.name, state, detail: stats.buses.map(describeBus).join('; '), counters: flatCounters(stats) };
   }
 
   private emit(bus: BusConfig, result: PollResult): void {
@@ -142,6 +142,33 @@ export class ModbusAdapter implements Adapter {
     this.inflight.add(settled);
     void settled.then(() => this.inflight.delete(settled));
   }
+}
+
+/** Per bus and per slave, as `bus.<name>.<counter>` and `<deviceId>.<counter>`, for the heartbeat. */
+export function flatCounters(stats: ModbusStats): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const b of stats.buses) {
+    Object.assign(out, {
+      [`bus.${b.name}.connects`]: b.connects,
+      [`bus.${b.name}.connect_errors`]: b.connectErrors,
+      [`bus.${b.name}.requests`]: b.requests,
+      [`bus.${b.name}.items_read`]: b.itemsRead,
+    });
+    for (const d of b.devices) {
+      Object.assign(out, {
+        [`${d.deviceId}.ok`]: d.ok,
+        [`${d.deviceId}.timeout`]: d.timeout,
+        [`${d.deviceId}.crc_error`]: d.crcError,
+        [`${d.deviceId}.protocol_error`]: d.protocolError,
+        [`${d.deviceId}.retries`]: d.retries,
+        [`${d.deviceId}.accepted`]: d.readings.accepted,
+        [`${d.deviceId}.refused`]: d.readings.refused,
+        [`${d.deviceId}.uncommitted`]: d.readings.uncommitted,
+      });
+      for (const [code, n] of Object.entries(d.exception)) out[`${d.deviceId}.exception.${code}`] = n;
+    }
+  }
+  return out;
 }
 
 function describeBus(b: ModbusBusStats): string {

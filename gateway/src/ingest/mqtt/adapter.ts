@@ -32,6 +32,7 @@ export class MqttAdapter implements Adapter {
   private readonly listeners: { kind: 'tcp' | 'tls' | 'ws'; server: Listener; port: number }[] = [];
   private wss?: WebSocketServer;
   private clients = 0;
+  private readonly counts = { refusedConnections: 0, refusedSubscriptions: 0, abuseDisconnects: 0 };
   private ingest?: Ingest;
   /** The device each connected client speaks for. */
   private readonly identity = new WeakMap<Client, string>();
@@ -116,7 +117,11 @@ export class MqttAdapter implements Adapter {
 
   private preConnect(_client: Client, clientId: string, cb: (err: Error | null, ok: boolean) => void): void {
     // Known aedes crash inputs: client ids naming Object.prototype members.
-    if (isPrototypeName(clientId)) return cb(new Error(`client id ${JSON.stringify(clientId)} is reserved`), false);
+    if (isPrototypeName(clientId)) {
+      this.metrics.refuse(null, 'FL_ERR_MQTT_CLIENT_ID');
+      this.counts.refusedConnections++;
+      return cb(new Error(`client id ${JSON.stringify(clientId)} is reserved`), false);
+    }
     cb(null, true);
   }
 
@@ -126,7 +131,9 @@ export class MqttAdapter implements Adapter {
   ): void {
     const refuse = (returnCode: number, why: string) => {
       this.metrics.count('mqtt', 'dropped');
-      this.metrics.reasons.set('FL_ERR_MQTT_AUTH', (this.metrics.reasons.get('FL_ERR_MQTT_AUTH') ?? 0) + 1);
+      // Counted against the device the client claimed to be (its user name, else its client id).
+      this.metrics.refuse(username || client.id || null, 'FL_ERR_MQTT_AUTH');
+      this.counts.refusedConnections++;
       this.log.info({ client: client.id, why }, 'mqtt connection refused');
       cb(Object.assign(new Error(why), { returnCode }) as AuthenticateError, false);
     };
@@ -168,7 +175,8 @@ export class MqttAdapter implements Adapter {
     if (!this.cfg.enforceAcl || client === null) return cb(null, sub);
     if (id && maySubscribe(id, sub.topic)) return cb(null, sub);
     this.metrics.count('mqtt', 'dropped');
-    this.metrics.reasons.set('FL_ERR_MQTT_ACL_DENIED', (this.metrics.reasons.get('FL_ERR_MQTT_ACL_DENIED') ?? 0) + 1);
+    this.metrics.refuse(id ?? client.id, 'FL_ERR_MQTT_ACL_DENIED');
+    this.counts.refusedSubscriptions++;
     // A null subscription makes aedes answer 0x80 (failure) in the SUBACK [MQTT-3.9.3].
     cb(null, null);
   }
@@ -210,6 +218,7 @@ export class MqttAdapter implements Adapter {
           this.throttled.set(client, n);
           if (this.limits.disconnectAfter > 0 && n >= this.limits.disconnectAfter) {
             this.log.warn({ client: client.id, throttled: n }, 'disconnecting a client that keeps exceeding its rate limit');
+            this.counts.abuseDisconnects++;
             return callback(new Error('rate limit exceeded repeatedly'));
           }
         } else {
@@ -232,7 +241,12 @@ export class MqttAdapter implements Adapter {
   status(): AdapterStatus {
     const up = this.listeners.filter((l) => l.server.listening);
     if (up.length === 0) return { name: this.name, state: 'down', detail: 'not listening' };
-    return { name: this.name, state: 'up', detail: `${this.clients} clients; ${up.map((l) => `${l.kind}:${l.port}`).join(' ')}` };
+    return {
+      name: this.name,
+      state: 'up',
+      detail: `${this.clients} clients; ${up.map((l) => `${l.kind}:${l.port}`).join(' ')}`,
+      counters: { clients: this.clients, ...this.counts },
+    };
   }
 
   async stop(): Promise<void> {
