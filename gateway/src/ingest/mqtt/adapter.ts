@@ -67,7 +67,15 @@ export class MqttAdapter implements Adapter {
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
       authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client, sub, cb),
     });
-    this.broker.on('client', () => this.clients++);
+    this.broker.on('client', (client) => {
+      this.clients++;
+      // aedes registers a client after its session steps, which are asynchronous with LevelDB
+      // persistence. A connection closed in that window was not unregistered (it was not registered
+      // yet) and would stay in the client table for good: let it go now.
+      // clients and unregisterClient are aedes internals its typings leave out.
+      const broker = this.broker as unknown as { clients: Record<string, Client>; unregisterClient(c: Client): void };
+      if (client.closed && broker.clients[client.id] === client) broker.unregisterClient(client);
+    });
     this.broker.on('clientDisconnect', () => this.clients--);
     this.broker.on('clientError', (client, err) => this.countError(client?.id, err));
     this.broker.on('connectionError', (_client, err) => this.countError(undefined, err));
@@ -90,7 +98,8 @@ export class MqttAdapter implements Adapter {
     if (this.cfg.websocket.enabled) {
       const http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
       this.wss = new WebSocketServer({ server: http, maxPayload: this.cfg.maxPacketBytes });
-      this.wss.on('connection', (ws, req) => this.broker!.handle(createWebSocketStream(ws), req));
+      // maxPayload bounds one WebSocket frame; an MQTT packet may span many, so the guard applies too.
+      this.wss.on('connection', (ws, req) => this.broker!.handle(guardedConnection(createWebSocketStream(ws), this.cfg.maxPacketBytes), req));
       this.wsPort = await this.listen('ws', http, this.cfg.websocket.port);
     }
   }
