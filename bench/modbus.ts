@@ -3,12 +3,12 @@
 // master's ceiling against that slave; readings go to an ingest that resolves at once, so the outbox
 // is not part of it (the end-to-end bench measures that).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { ModbusAdapter } from '../gateway/src/ingest/modbus/adapter.js';
 import { modbusConfigSchema } from '../gateway/src/ingest/modbus/config.js';
 import { Metrics } from '../gateway/src/metrics.js';
 import { startPymodbusTcpSlave } from '../test/support/pymodbus.js';
+import { runIfMain } from './run-alone.js';
 
 export interface ModbusBenchOptions {
   /** Measured seconds (after a 1 s warm-up). Default $BENCH_MODBUS_SECONDS or 10. */
@@ -90,15 +90,4 @@ export async function benchModbus(opts: ModbusBenchOptions = {}): Promise<Modbus
 }
 
 // `node dist/bench/modbus.js` runs it alone.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  benchModbus().then(
-    (r) => {
-      console.log(JSON.stringify(r, null, 2));
-      process.exit(0);
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, () => benchModbus());

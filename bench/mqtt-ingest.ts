@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { gatewayConfigSchema } from '../gateway/src/config/schema.js';
@@ -15,6 +14,7 @@ import { Gateway } from '../gateway/src/gateway.js';
 import { SqliteOutbox } from '../gateway/src/outbox/sqlite-outbox.js';
 import { freePort } from '../test/support/net.js';
 import type { MqttLoadParams, MqttLoadReport } from './mqtt-load.js';
+import { runIfMain } from './run-alone.js';
 
 export interface MqttIngestBenchOptions {
   /** Measured seconds (after a one-second warm-up). Default $BENCH_SECONDS or 10. */
@@ -156,15 +156,4 @@ function round(ms: number): number {
 }
 
 // `node dist/bench/mqtt-ingest.js` runs it alone.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  benchMqttIngest().then(
-    (r) => {
-      console.log(JSON.stringify(r, null, 2));
-      process.exit(0);
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, () => benchMqttIngest());

@@ -152,17 +152,40 @@ export interface DeviceLog {
   failed: Array<{ seq: number; why: string }>;
 }
 
+/** A device that sends reading {seq} for seq = 1, 2, … with a pause after each answer, until stopped. */
+abstract class GoodDevice {
+  abstract readonly log: DeviceLog;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  /** Sends one reading and waits for the gateway's answer; true when it was acknowledged. */
+  abstract send(seq: number): Promise<boolean>;
+
+  start(intervalMs: number): void {
+    this.running = (async () => {
+      for (let seq = 1; !this.stopped; seq++) {
+        await this.send(seq);
+        await sleep(intervalMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+}
+
 /**
  * A good MQTT device (MQTT.js, QoS 1): one reading {seq} at a time, the next after the PUBACK and
  * a pause. It does not reconnect: the gateway closing its connection is a failure to report.
  */
-export class GoodMqttDevice {
+export class GoodMqttDevice extends GoodDevice {
   readonly log: DeviceLog;
   closes = 0;
-  private running?: Promise<void>;
-  private stopped = false;
 
   private constructor(private readonly client: MqttClient, deviceId: string) {
+    super();
     this.log = { deviceId, sent: [], acked: [], failed: [] };
     client.on('close', () => this.closes++);
     client.on('error', () => undefined);
@@ -186,19 +209,6 @@ export class GoodMqttDevice {
     return outcome === 'ok';
   }
 
-  start(intervalMs: number): void {
-    this.running = (async () => {
-      for (let seq = 1; !this.stopped; seq++) {
-        await this.send(seq);
-        await sleep(intervalMs);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.running;
-  }
 
   async end(): Promise<void> {
     await this.stop();
@@ -207,12 +217,11 @@ export class GoodMqttDevice {
 }
 
 /** A good CoAP device: CON POST /telemetry/{id} {seq}, retransmitted as RFC 7252 §4.2 says. */
-export class GoodCoapDevice {
+export class GoodCoapDevice extends GoodDevice {
   readonly log: DeviceLog;
-  private running?: Promise<void>;
-  private stopped = false;
 
   private constructor(private readonly client: RawClient, deviceId: string) {
+    super();
     this.log = { deviceId, sent: [], acked: [], failed: [] };
   }
 
@@ -237,19 +246,6 @@ export class GoodCoapDevice {
     return answer === '2.04';
   }
 
-  start(intervalMs: number): void {
-    this.running = (async () => {
-      for (let seq = 1; !this.stopped; seq++) {
-        await this.send(seq);
-        await sleep(intervalMs);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.running;
-  }
 
   async end(): Promise<void> {
     await this.stop();
