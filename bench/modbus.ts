@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { ModbusAdapter } from '../gateway/src/ingest/modbus/adapter.js';
-import { modbusConfigSchema } from '../gateway/src/ingest/modbus/config.js';
+import { localTcpModbus } from '../test/support/modbus-config.js';
 import { Metrics } from '../gateway/src/metrics.js';
 import { startPymodbusTcpSlave } from '../test/support/pymodbus.js';
 import { runIfMain } from './run-alone.js';
@@ -35,14 +35,7 @@ export async function benchModbus(opts: ModbusBenchOptions = {}): Promise<Modbus
   const slave = await startPymodbusTcpSlave('bench', {
     1: { size: GROUPS * REGISTERS, values: [{ table: 'holding', address: 0, registers: Array.from({ length: GROUPS * REGISTERS }, (_, i) => i) }] },
   });
-  const cfg = modbusConfigSchema.parse({
-    enabled: true,
-    buses: [
-      {
-        type: 'tcp',
-        host: '127.0.0.1',
-        port: slave.port,
-        devices: [
+  const cfg = localTcpModbus(slave.port, [
           {
             deviceId: 'bench-meter',
             unitId: 1,
@@ -52,10 +45,7 @@ export async function benchModbus(opts: ModbusBenchOptions = {}): Promise<Modbus
               tags: Array.from({ length: REGISTERS }, (_, i) => ({ metric: `r${g * REGISTERS + i}`, function: 3, address: g * REGISTERS + i })),
             })),
           },
-        ],
-      },
-    ],
-  });
+  ]);
   let readings = 0;
   const adapter = new ModbusAdapter(cfg, new Metrics(), pino({ level: 'silent' }));
   try {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { startModbusTcpSlave } from '../../firmware-sim/src/modbus-slave.js';
 import { gatewayConfigSchema } from '../../gateway/src/config/schema.js';
 import { ModbusAdapter } from '../../gateway/src/ingest/modbus/adapter.js';
-import { modbusConfigSchema } from '../../gateway/src/ingest/modbus/config.js';
+import { localTcpModbus } from '../support/modbus-config.js';
 import { Metrics } from '../../gateway/src/metrics.js';
 import { SqliteOutbox } from '../../gateway/src/outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from '../../gateway/src/pipeline/pipeline.js';
@@ -27,20 +27,10 @@ test('accepted Modbus polls are committed Readings in the outbox; a NaN poll is 
   const gw = gatewayConfigSchema.parse({});
   const pipeline = new Pipeline('gw-test', defaultSteps(gw), outbox, metrics);
   const adapter = new ModbusAdapter(
-    modbusConfigSchema.parse({
-      enabled: true,
-      buses: [
-        {
-          type: 'tcp',
-          host: '127.0.0.1',
-          port: slave.port,
-          devices: [
-            { deviceId: 'flow-meter', unitId: 1, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'flow', function: 3, address: 0, type: 'float32' }, { metric: 'level', function: 3, address: 2, scale: 0.5 }] }] },
-            { deviceId: 'broken-sensor', unitId: 2, tagGroups: [{ pollIntervalMs: 200, tags: [{ metric: 'flow', function: 3, address: 0, type: 'float32' }] }] },
-          ],
-        },
-      ],
-    }),
+    localTcpModbus(slave.port, [
+      { deviceId: 'flow-meter', unitId: 1, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'flow', function: 3, address: 0, type: 'float32' }, { metric: 'level', function: 3, address: 2, scale: 0.5 }] }] },
+      { deviceId: 'broken-sensor', unitId: 2, tagGroups: [{ pollIntervalMs: 200, tags: [{ metric: 'flow', function: 3, address: 0, type: 'float32' }] }] },
+    ]),
     metrics,
     silentLog,
   );

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startModbusRtuSlave, startModbusTcpSlave, type ModbusSlave } from '../../firmware-sim/src/modbus-slave.js';
 import { ModbusAdapter } from '../../gateway/src/ingest/modbus/adapter.js';
 import { modbusConfigSchema } from '../../gateway/src/ingest/modbus/config.js';
+import { localTcpModbus } from '../support/modbus-config.js';
 import { Metrics } from '../../gateway/src/metrics.js';
 import { freePort } from '../support/net.js';
 import { eventually, recordingIngest, scratchDir, silentLog, startPtyPair, watchUnhandledRejections } from './support.js';
@@ -37,14 +38,7 @@ describe('firmware-sim Modbus slaves', () => {
       },
     });
     assert.throws(() => slave.setFault(3, { kind: 'corrupt-crc' }), /no CRC/);
-    const cfg = modbusConfigSchema.parse({
-      enabled: true,
-      buses: [
-        {
-          type: 'tcp',
-          host: '127.0.0.1',
-          port: slave.port,
-          devices: [
+    const cfg = localTcpModbus(slave.port, [
             {
               deviceId: 'sim-3',
               unitId: 3,
@@ -63,10 +57,7 @@ describe('firmware-sim Modbus slaves', () => {
                 },
               ],
             },
-          ],
-        },
-      ],
-    });
+    ]);
     const adapter = new ModbusAdapter(cfg, new Metrics(), silentLog);
     const rec = recordingIngest();
     try {

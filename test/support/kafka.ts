@@ -300,11 +300,3 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   }
   return broker;
 }
-
-/** startKafka() inside a node:test file, with destroy() registered on after(), so a failing test still cleans up. */
-export async function startKafkaForTest(opts: StartKafkaOptions = {}): Promise<KafkaBroker> {
-  const { after } = await import('node:test');
-  const broker = await startKafka(opts);
-  after(() => broker.destroy());
-  return broker;
-}

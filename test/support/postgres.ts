@@ -229,11 +229,3 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   }
   return server;
 }
-
-/** startPostgres() inside a node:test file, with destroy() registered on after(), so a failing test still cleans up. */
-export async function startPostgresForTest(opts: StartPostgresOptions = {}): Promise<PgServer> {
-  const { after } = await import('node:test');
-  const server = await startPostgres(opts);
-  after(() => server.destroy());
-  return server;
-}
