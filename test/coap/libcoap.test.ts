@@ -99,3 +99,30 @@ describe('CoAP ingest with libcoap coap-client', () => {
     assert.equal(gw.committed().length, 0);
   });
 });
+
+describe('CoAP flood with libcoap coap-client, against the real rate limiter', () => {
+  let gw: RealGateway;
+  before(async () => {
+    // A device may send 3 at once and then one every 10 s: the 4th request in a row is a flood.
+    gw = await startRealGateway({}, { rateLimit: { profiles: { default: { ratePerSecond: 0.1, burst: 3 } } } });
+  });
+  after(async () => {
+    await gw.stop();
+  });
+
+  it('answers 2.04 within the burst, then 4.29 with Max-Age, and counts the throttled requests', async () => {
+    const url = `coap://127.0.0.1:${gw.port}/telemetry/flooder`;
+    const codes: string[] = [];
+    let throttled: Awaited<ReturnType<typeof coapClient>> | undefined;
+    for (let i = 0; i < 6; i++) {
+      const r = await coapClient(['-m', 'post', '-t', '50', '-e', JSON.stringify({ metrics: { seq: i } }), url]);
+      codes.push(r.code);
+      if (r.code === '4.29') throttled = r;
+    }
+    assert.deepEqual(codes, ['2.04', '2.04', '2.04', '4.29', '4.29', '4.29']);
+    assert.match(throttled!.payload, /^FL_ERR_RATE_LIMITED/);
+    assert.match(throttled!.options, /Max-Age:\d+/);
+    assert.equal(gw.metrics.deviceLoss.get('flooder')?.rateLimited, 3);
+    assert.equal(gw.committed().length, 3);
+  });
+});

@@ -28,13 +28,16 @@ export interface RealGateway {
   stop(): Promise<void>;
 }
 
-/** The adapter on 127.0.0.1 and a free port, in front of the real Pipeline and SqliteOutbox. */
-export async function startRealGateway(coap: Partial<CoapConfig> = {}): Promise<RealGateway> {
+/**
+ * The adapter on 127.0.0.1 and a free port, in front of the real Pipeline and SqliteOutbox.
+ * `settings` are gateway.yaml settings for the pipeline (rate limits, ranges, devices).
+ */
+export async function startRealGateway(coap: Partial<CoapConfig> = {}, settings: Record<string, unknown> = {}): Promise<RealGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-coap-'));
   const cleaned = removeOnExit(dir);
   const metrics = new Metrics();
   const outbox = new SqliteOutbox({ path: join(dir, 'outbox.db') });
-  const pipeline = new Pipeline('gw-test', defaultSteps(gatewayConfigSchema.parse({})), outbox, metrics);
+  const pipeline = new Pipeline('gw-test', defaultSteps(gatewayConfigSchema.parse(settings)), outbox, metrics);
   const adapter = new CoapAdapter(coapConfigSchema.parse({ host: '127.0.0.1', port: 0, ...coap }), metrics, quietLog);
   await adapter.start((env) => pipeline.process(env));
   return {

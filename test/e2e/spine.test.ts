@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { startMqttFleet } from '../../firmware-sim/src/mqtt-sensor.js';
+import { coapClient } from '../coap/support.js';
 import { exactlyOnce, startStack, type Stack } from './harness.js';
 
 const run = promisify(execFile);
@@ -93,6 +94,18 @@ describe('spine: MQTT → outbox → Kafka → TimescaleDB → API', () => {
     assert.match(decoded, /device_id: "kcat-1"/);
     assert.match(decoded, /key: "voltage"\s+value: 3.3/);
     assert.match(decoded, /schema_version: 1/);
+  });
+
+  it("libcoap's coap-client posts JSON readings that reach the database; a bad payload gets 4.00", async () => {
+    const url = `coap://127.0.0.1:${stack.gateway.coap!.boundPort}/telemetry/coap-e2e`;
+    for (const seq of [1, 2, 3]) {
+      const r = await coapClient(['-m', 'post', '-t', '50', '-e', JSON.stringify({ metrics: { seq, temperature: 20 + seq } }), url]);
+      assert.equal(r.code, '2.04', r.raw);
+    }
+    const bad = await coapClient(['-m', 'post', '-t', '50', '-e', '{"metrics":{"temperature":"warm"}}', url]);
+    assert.equal(bad.code, '4.00', bad.raw);
+    assert.match(bad.payload, /^FL_ERR_VALIDATE_NOT_NUMBER/);
+    assert.deepEqual(await stack.waitFor(() => stack.seqsOf('coap-e2e'), (s) => s.length >= 3, 30_000), [1, 2, 3]);
   });
 
   it('refuses and counts bad input on MQTT while other devices keep being served', async () => {
