@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { v1, type Reading } from '../../../proto/src/wire.js';
-import type { Outbox } from './outbox.js';
+import { OutboxFullError, type Outbox, type OutboxBounds } from './outbox.js';
 
 export interface OutboxFactory {
   /** Opens the outbox under test; a second call with the same name reopens the same data. */
-  open(name: string): Outbox;
+  open(name: string, bounds?: OutboxBounds): Outbox;
 }
 
 function reading(deviceId: string, n: number, metrics = 1): Reading {
@@ -132,6 +132,54 @@ export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
       assert.equal(b.recentQuarantine(10).length, 3, 'forwarded records stay for inspection');
       b.markQuarantineForwarded([]);
       b.close();
+    });
+
+    it('at the message bound, drop-oldest evicts the oldest unleased readings and counts each per device', async () => {
+      const evicted = new Map<string, number>();
+      const onEvict = (m: Map<string, number>) => m.forEach((n, d) => evicted.set(d, (evicted.get(d) ?? 0) + n));
+      const o = factory.open('evict', { maxMessages: 100, onFull: 'drop-oldest', onEvict });
+      for (let i = 1; i <= 100; i++) await o.append([reading(i % 2 ? 'odd' : 'even', i, 2)]);
+      const leased = o.lease(20)!; // seq 1..10 are in flight: not evictable
+      assert.deepEqual(seqs(leased), Array.from({ length: 10 }, (_, i) => i + 1));
+      for (let i = 101; i <= 150; i++) await o.append([reading(i % 2 ? 'odd' : 'even', i, 2)]);
+      const s = o.stats();
+      assert.ok(s.depthMessages <= 100, `depth ${s.depthMessages} within the bound`);
+      const kept: number[] = [...seqs(leased)];
+      o.ack(leased.seq);
+      for (let b = o.lease(1000); b; b = o.lease(1000)) kept.push(...seqs(b));
+      const missing = Array.from({ length: 150 }, (_, i) => i + 1).filter((n) => !kept.includes(n));
+      assert.ok(missing.length >= 50, `${missing.length} evicted`);
+      assert.deepEqual(missing, Array.from({ length: missing.length }, (_, i) => i + 11), 'the oldest unleased ones went');
+      const count = (d: string) => missing.filter((n) => (n % 2 ? 'odd' : 'even') === d).length * 2;
+      assert.deepEqual(Object.fromEntries(evicted), { odd: count('odd'), even: count('even') }, 'each evicted reading counted against its device');
+      assert.equal(s.evictedValues, missing.length * 2);
+      assert.deepEqual(kept.slice(-50), Array.from({ length: 50 }, (_, i) => i + 101), 'every new reading kept');
+      o.close();
+    });
+
+    it('at the byte bound, refuse-new rejects the append, commits none of it, and says why until there is room', async () => {
+      const o = factory.open('refuse', { maxBytes: 2_000, onFull: 'refuse-new' });
+      let accepted = 0;
+      let refused: unknown;
+      for (let i = 1; i <= 200 && !refused; i++) {
+        try {
+          await o.append([reading('d1', i)]);
+          accepted++;
+        } catch (err) {
+          refused = err;
+        }
+      }
+      assert.ok(refused instanceof OutboxFullError && refused.code === 'FL_ERR_OUTBOX_FULL', String(refused));
+      assert.ok(accepted > 10);
+      assert.equal(o.stats().depthMessages, accepted, 'the refused append left nothing behind');
+      assert.ok(o.stats().depthBytes <= 2_000);
+      assert.equal(o.stats().full?.code, 'FL_ERR_OUTBOX_FULL');
+      assert.equal(o.stats().evictedValues, 0);
+      const b = o.lease(1_000)!;
+      o.ack(b.seq);
+      assert.equal(o.stats().full, null, 'room again');
+      await o.append([reading('d1', 999)]);
+      o.close();
     });
 
     it('refuses appends after close instead of dropping them silently', async () => {

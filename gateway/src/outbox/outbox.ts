@@ -22,6 +22,46 @@ export interface OutboxStats {
   nextSeq: number;
   /** Quarantined records not yet delivered to the quarantine topic. */
   quarantinePending: number;
+  /** Stored payload bytes of the waiting messages (the figure maxBytes bounds). */
+  depthBytes: number;
+  /** Readings (values) evicted at the bound since start. */
+  evictedValues: number;
+  /** Set while appends are refused: the outbox is at its bound (refuse-new) or the disk is full. */
+  full: OutboxFull | null;
+  /** Set when the file found at start-up was corrupt and was moved aside. */
+  recovery: OutboxRecovery | null;
+}
+
+export interface OutboxFull {
+  code: 'FL_ERR_OUTBOX_FULL' | 'FL_ERR_OUTBOX_DISK_FULL';
+  reason: string;
+  sinceMs: number;
+}
+
+export interface OutboxRecovery {
+  atMs: number;
+  reason: string;
+  /** Where the damaged file went, for a post-mortem. */
+  movedTo: string;
+}
+
+/** The size bound every implementation honours, and what happens at it. */
+export interface OutboxBounds {
+  /** Most device messages kept; 0: no bound. */
+  maxMessages?: number;
+  /** Most stored payload bytes kept; 0: no bound. */
+  maxBytes?: number;
+  onFull?: 'drop-oldest' | 'refuse-new';
+  /** Told of every eviction: readings (values) evicted per device. */
+  onEvict?: (valuesByDevice: Map<string, number>) => void;
+}
+
+/** An append refused because the outbox may not grow: nothing was committed, so nothing may be acknowledged. */
+export class OutboxFullError extends Error {
+  constructor(readonly code: OutboxFull['code'], detail: string) {
+    super(detail);
+    this.name = 'OutboxFullError';
+  }
 }
 
 export interface Outbox {

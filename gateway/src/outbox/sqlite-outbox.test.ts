@@ -1,11 +1,103 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { v1 } from '../../../proto/src/wire.js';
+import { OutboxFullError } from './outbox.js';
 import { outboxBehaviour } from './outbox.behaviour.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fieldline-outbox-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-outboxBehaviour('SQLite (synchronous=FULL)', { open: (name) => new SqliteOutbox({ path: join(dir, `${name}.db`) }) });
+outboxBehaviour('SQLite (synchronous=FULL)', { open: (name, bounds) => new SqliteOutbox({ path: join(dir, `${name}.db`), ...bounds }) });
+
+describe('SQLite outbox: damaged files and the disk floor', () => {
+  const reading = (n: number) => ({ deviceId: 'd1', tsMs: 1_700_000_000_000 + n, metrics: { seq: n }, source: v1.SourceProtocol.SOURCE_PROTOCOL_MQTT });
+
+  async function usedFile(name: string): Promise<{ path: string; lastSeq: number }> {
+    const path = join(dir, `${name}.db`);
+    const o = new SqliteOutbox({ path });
+    for (let i = 0; i < 2_000; i++) await o.append([reading(i)]);
+    let lastSeq = 0;
+    for (let b = o.lease(100); b; b = o.lease(100)) {
+      lastSeq = b.seq;
+      if (b.seq % 2) o.ack(b.seq);
+    }
+    o.close();
+    return { path, lastSeq };
+  }
+
+  for (const damage of ['corrupted', 'truncated'] as const) {
+    it(`a ${damage} file is moved aside and a fresh outbox serves, its seqs above every earlier one`, async () => {
+      const { path, lastSeq } = await usedFile(damage);
+      const size = statSync(path).size;
+      if (damage === 'truncated') {
+        truncateSync(path, Math.floor(size / 2) + 100);
+      } else {
+        // Garbage over the pages in the middle of the file, header left intact.
+        const fd = openSync(path, 'r+');
+        writeSync(fd, randomBytes(16_384), 0, 16_384, Math.floor(size / 2));
+        closeSync(fd);
+      }
+      const o = new SqliteOutbox({ path });
+      try {
+        assert.ok(o.recovery, 'the damage is reported');
+        assert.match(o.recovery.reason, /malformed|corrupt|quick_check|not a database/i);
+        assert.ok(existsSync(o.recovery.movedTo), `kept for a post-mortem at ${o.recovery.movedTo}`);
+        assert.deepEqual(o.stats().recovery, o.recovery);
+        await o.append([reading(1)]);
+        const b = o.lease(10)!;
+        assert.ok(b.seq > lastSeq, `new seq ${b.seq} > ${lastSeq} used before`);
+      } finally {
+        o.close();
+      }
+      // A second open finds the fresh file healthy.
+      const again = new SqliteOutbox({ path });
+      assert.equal(again.recovery, null);
+      again.close();
+    });
+  }
+
+  it('a file that is not a database at all is moved aside too', async () => {
+    const path = join(dir, 'garbage.db');
+    writeFileSync(path, randomBytes(50_000));
+    const o = new SqliteOutbox({ path });
+    assert.ok(o.recovery);
+    await o.append([reading(1)]);
+    assert.equal(o.stats().depthMessages, 1);
+    o.close();
+  });
+
+  it('seqs stay above the old ones when the file is deleted by hand', async () => {
+    const { path, lastSeq } = await usedFile('deleted');
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+    const o = new SqliteOutbox({ path });
+    await o.append([reading(1)]);
+    assert.ok(o.lease(10)!.seq > lastSeq);
+    o.close();
+  });
+
+  it('below the free-disk floor appends are refused with the reason, and accepted again when space is back', async () => {
+    let free = 10_000_000;
+    const o = new SqliteOutbox({ path: join(dir, 'floor.db'), minFreeBytes: 1_000_000, freeBytes: () => free });
+    try {
+      await o.append([reading(1)]);
+      free = 500_000;
+      await new Promise((r) => setTimeout(r, 1_050)); // the floor is measured at most once a second
+      await assert.rejects(o.append([reading(2)]), (e: unknown) => e instanceof OutboxFullError && e.code === 'FL_ERR_OUTBOX_DISK_FULL');
+      assert.equal(o.stats().full?.code, 'FL_ERR_OUTBOX_DISK_FULL');
+      assert.match(o.stats().full!.reason, /500000 bytes free/);
+      assert.equal(o.stats().depthMessages, 1);
+      free = 10_000_000;
+      await new Promise((r) => setTimeout(r, 1_050));
+      assert.equal(o.stats().full, null, 'the flag clears by itself');
+      await o.append([reading(3)]);
+      assert.equal(o.stats().depthMessages, 2);
+    } finally {
+      o.close();
+    }
+  });
+});

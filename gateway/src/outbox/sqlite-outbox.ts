@@ -1,17 +1,41 @@
 // The SQLite outbox (better-sqlite3, WAL). Durability before acknowledgement is its whole purpose:
 // append() resolves only after the transaction holding the reading has committed and, with
 // synchronous=FULL, after the WAL is on stable storage.
+//
+// Bounds: at most maxMessages device messages and maxBytes of stored payload. At the bound,
+// drop-oldest evicts the oldest readings not yet handed to the forwarder (each one counted per
+// device through onEvict), refuse-new rejects the append so nothing is acknowledged. Below
+// minFreeBytes of free disk, or when SQLite reports the disk full, appends are rejected until
+// space is back (checked again at most every second), so deletes always find room to run.
+//
+// A file that fails SQLite's quick_check at open, or that is not a database at all, is moved
+// aside and a fresh outbox started; the seq reservation (seq-reservation.ts) keeps seqs unique.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { countValues, v1, type QuarantinedReading, type Reading } from '../../../proto/src/wire.js';
-import type { LeasedBatch, Outbox, OutboxStats, QuarantineRow } from './outbox.js';
+import type { LeasedBatch, Outbox, OutboxBounds, OutboxFull, OutboxRecovery, OutboxStats, QuarantineRow } from './outbox.js';
+import { OutboxFullError } from './outbox.js';
+import { SeqReservation } from './seq-reservation.js';
 
-export interface SqliteOutboxOptions {
+export interface SqliteOutboxOptions extends OutboxBounds {
   path: string;
   synchronous?: 'FULL' | 'NORMAL';
   groupCommitMaxRows?: number;
   quarantineKeep?: number;
+  /** Appends are refused while the filesystem has less free space than this; 0: no floor. */
+  minFreeBytes?: number;
+  /** Free bytes on the filesystem holding `dir` (tests pass a fake). Default: statfs. */
+  freeBytes?: (dir: string) => number;
+}
+
+/** How much beyond the bare need one eviction frees, so a full outbox does not evict on every commit. */
+const EVICT_SLACK = 0.01;
+const DISK_CHECK_MS = 1_000;
+
+function statfsFree(dir: string): number {
+  const s = statfsSync(dir);
+  return Number(s.bavail) * Number(s.bsize);
 }
 
 const SCHEMA = `
@@ -45,36 +69,110 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE INDEX IF NOT EXISTS quarantine_pending ON quarantine (id) WHERE forwarded = 0;
 `;
 
+interface Eviction {
+  messages: number;
+  values: number;
+  bytes: number;
+  byDevice: Map<string, number>;
+}
+
 type Pending =
   | { kind: 'reading'; reading: Reading; resolve: () => void; reject: (e: Error) => void }
   | { kind: 'quarantine'; record: QuarantinedReading; resolve: () => void; reject: (e: Error) => void };
 
 export class SqliteOutbox implements Outbox {
-  private readonly db: Database.Database;
+  private db!: Database.Database;
   private readonly maxRows: number;
   private readonly quarantineKeep: number;
+  private readonly maxMessages: number;
+  private readonly maxBytes: number;
+  private readonly minFreeBytes: number;
+  private readonly onFull: 'drop-oldest' | 'refuse-new';
+  private readonly freeBytes: (dir: string) => number;
+  private readonly seqs: SeqReservation;
   private pending: Pending[] = [];
   private flushScheduled = false;
   private closed = false;
-  private readonly stmt;
-  private readonly commitGroup: (items: Pending[]) => void;
-  private readonly leaseTx: (maxValues: number, now: number) => LeasedBatch | null;
-  private readonly ackTx: (seq: number) => void;
-  private readonly markForwardedTx: (ids: readonly number[]) => void;
+  private stmt!: ReturnType<SqliteOutbox['prepare']>;
+  private commitGroup!: (items: Pending[], encoded: (Uint8Array | null)[]) => Eviction | null;
+  private leaseTx!: (maxValues: number, now: number) => LeasedBatch | null;
+  private ackTx!: (seq: number) => void;
+  private markForwardedTx!: (ids: readonly number[]) => void;
   /** Kept in memory so stats() costs nothing on the hot path. */
   private depthMessages = 0;
   private depthValues = 0;
+  private depthBytes = 0;
+  private evictedValues = 0;
   private quarantineInserts = 0;
+  /** Disk below its floor, or SQLite said it was full. */
+  private full: OutboxFull | null = null;
+  /** refuse-new turned an append away at the bound; cleared once the outbox is below it again. */
+  private atBound: OutboxFull | null = null;
+  private diskCheckedMs = 0;
+  readonly recovery: OutboxRecovery | null;
 
-  constructor(opts: SqliteOutboxOptions) {
+  constructor(private readonly opts: SqliteOutboxOptions) {
     mkdirSync(dirname(opts.path), { recursive: true });
     this.maxRows = opts.groupCommitMaxRows ?? 5_000;
     this.quarantineKeep = opts.quarantineKeep ?? 10_000;
-    this.db = new Database(opts.path);
+    this.maxMessages = opts.maxMessages ?? 0;
+    this.maxBytes = opts.maxBytes ?? 0;
+    this.minFreeBytes = opts.minFreeBytes ?? 0;
+    this.onFull = opts.onFull ?? 'drop-oldest';
+    this.freeBytes = opts.freeBytes ?? statfsFree;
+    this.seqs = new SeqReservation(`${opts.path}.seq`);
+    this.recovery = this.openChecked();
+    const depth = this.stmt.depth.get() as { n: number; v: number; b: number };
+    this.depthMessages = depth.n;
+    this.depthValues = depth.v;
+    this.depthBytes = depth.b;
+    this.adoptSeqFloor();
+  }
+
+  /**
+   * Opens the file and runs quick_check. A file SQLite calls corrupt or not a database is renamed
+   * to <path>.corrupt-<time> (with its -wal and -shm) and a fresh outbox is opened in its place.
+   */
+  private openChecked(): OutboxRecovery | null {
+    try {
+      this.open();
+      const check = this.db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw Object.assign(new Error(`quick_check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+      return null;
+    } catch (err) {
+      const code = String((err as { code?: unknown }).code ?? '');
+      if (!/^SQLITE_(CORRUPT|NOTADB)/.test(code)) throw err;
+      try {
+        this.db?.close();
+      } catch {
+        // Closing a broken handle may fail too; the file is moved aside either way.
+      }
+      const movedTo = `${this.opts.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      for (const suffix of ['', '-wal', '-shm']) {
+        if (existsSync(this.opts.path + suffix)) renameSync(this.opts.path + suffix, movedTo + suffix);
+      }
+      this.open();
+      return { atMs: Date.now(), reason: (err as Error).message, movedTo };
+    }
+  }
+
+  private open(): void {
+    this.db = new Database(this.opts.path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    this.db.pragma(`synchronous = ${this.opts.synchronous ?? 'FULL'}`);
     this.db.exec(SCHEMA);
-    this.stmt = {
+    this.stmt = this.prepare();
+    this.defineTransactions();
+  }
+
+  /** A fresh file starts its seqs above every seq an earlier file may have used. */
+  private adoptSeqFloor(): void {
+    const next = (this.stmt.nextSeq.get() as { value: number }).value;
+    if (next < this.seqs.floor) this.stmt.setNextSeq.run(this.seqs.floor);
+  }
+
+  private prepare() {
+    return {
       insertReading: this.db.prepare('INSERT INTO readings (device_id, received_ms, n_values, payload) VALUES (?, ?, ?, ?)'),
       insertQuarantine: this.db.prepare(
         'INSERT INTO quarantine (ts_ms, device_id, source, reason_code, reason, topic, raw) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -82,12 +180,14 @@ export class SqliteOutbox implements Outbox {
       trimQuarantine: this.db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
       leasedUpTo: this.db.prepare('SELECT COALESCE(MAX(last_id), 0) AS id FROM batches'),
       nextRows: this.db.prepare('SELECT id, n_values, payload FROM readings WHERE id > ? ORDER BY id LIMIT ?'),
+      evictable: this.db.prepare('SELECT id, device_id, n_values, LENGTH(payload) AS bytes FROM readings WHERE id > ? ORDER BY id LIMIT ?'),
       nextSeq: this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'"),
       setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
       insertBatch: this.db.prepare('INSERT INTO batches (seq, first_id, last_id, n_values, created_ms) VALUES (?, ?, ?, ?, ?)'),
       batches: this.db.prepare('SELECT seq, first_id, last_id, n_values, created_ms FROM batches ORDER BY seq'),
       batchRows: this.db.prepare('SELECT payload FROM readings WHERE id BETWEEN ? AND ? ORDER BY id'),
       batch: this.db.prepare('SELECT first_id, last_id, n_values FROM batches WHERE seq = ?'),
+      rangeBytes: this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(payload)), 0) AS b FROM readings WHERE id BETWEEN ? AND ?'),
       deleteRows: this.db.prepare('DELETE FROM readings WHERE id BETWEEN ? AND ?'),
       deleteBatch: this.db.prepare('DELETE FROM batches WHERE seq = ?'),
       recentQuarantine: this.db.prepare(
@@ -99,19 +199,26 @@ export class SqliteOutbox implements Outbox {
       markForwarded: this.db.prepare('UPDATE quarantine SET forwarded = 1 WHERE id = ?'),
       pendingCount: this.db.prepare('SELECT COUNT(*) AS n FROM quarantine WHERE forwarded = 0'),
       oldest: this.db.prepare('SELECT received_ms FROM readings ORDER BY id LIMIT 1'),
-      depth: this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(n_values), 0) AS v FROM readings'),
+      depth: this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(n_values), 0) AS v, COALESCE(SUM(LENGTH(payload)), 0) AS b FROM readings'),
       leasedCount: this.db.prepare('SELECT COUNT(*) AS n FROM batches'),
     };
-    const depth = this.stmt.depth.get() as { n: number; v: number };
-    this.depthMessages = depth.n;
-    this.depthValues = depth.v;
+  }
 
-    this.commitGroup = this.db.transaction((items: Pending[]) => {
-      for (const item of items) {
+  private defineTransactions(): void {
+    this.commitGroup = this.db.transaction((items: Pending[], encoded: (Uint8Array | null)[]) => {
+      let messages = 0;
+      let bytes = 0;
+      for (const e of encoded) {
+        if (e) {
+          messages++;
+          bytes += e.length;
+        }
+      }
+      const eviction = this.makeRoom(messages, bytes);
+      items.forEach((item, i) => {
         if (item.kind === 'reading') {
           const r = item.reading;
-          const n = countValues([r]);
-          this.stmt.insertReading.run(r.deviceId, Date.now(), n, v1.Reading.encode(r).finish());
+          this.stmt.insertReading.run(r.deviceId, Date.now(), countValues([r]), encoded[i]!);
         } else {
           const q = item.record;
           this.stmt.insertQuarantine.run(
@@ -120,11 +227,12 @@ export class SqliteOutbox implements Outbox {
           );
           this.quarantineInserts++;
         }
-      }
+      });
       if (this.quarantineInserts >= 1_000) {
         this.stmt.trimQuarantine.run(this.quarantineKeep);
         this.quarantineInserts = 0;
       }
+      return eviction;
     });
 
     this.leaseTx = this.db.transaction((maxValues: number, now: number) => {
@@ -140,6 +248,7 @@ export class SqliteOutbox implements Outbox {
         values += row.n_values;
       }
       const seq = (this.stmt.nextSeq.get() as { value: number }).value;
+      this.seqs.ensure(seq);
       this.stmt.setNextSeq.run(seq + 1);
       const first = taken[0]!.id;
       const last = taken[taken.length - 1]!.id;
@@ -150,15 +259,52 @@ export class SqliteOutbox implements Outbox {
     this.ackTx = this.db.transaction((seq: number) => {
       const b = this.stmt.batch.get(seq) as { first_id: number; last_id: number; n_values: number } | undefined;
       if (!b) return;
-      const deleted = this.stmt.deleteRows.run(b.first_id, b.last_id).changes;
+      const gone = this.stmt.rangeBytes.get(b.first_id, b.last_id) as { n: number; b: number };
+      this.stmt.deleteRows.run(b.first_id, b.last_id);
       this.stmt.deleteBatch.run(seq);
-      this.depthMessages -= deleted;
+      this.depthMessages -= gone.n;
       this.depthValues -= b.n_values;
+      this.depthBytes -= gone.b;
     });
 
     this.markForwardedTx = this.db.transaction((ids: readonly number[]) => {
       for (const id of ids) this.stmt.markForwarded.run(id);
     });
+  }
+
+  /**
+   * Inside the commit transaction: room for `messages` more messages of `bytes` in total. Evicts
+   * the oldest unleased rows under drop-oldest; throws OutboxFullError under refuse-new, or when
+   * leased rows alone fill the bound.
+   */
+  private makeRoom(messages: number, bytes: number): Eviction | null {
+    const overMessages = this.maxMessages > 0 ? this.depthMessages + messages - this.maxMessages : 0;
+    const overBytes = this.maxBytes > 0 ? this.depthBytes + bytes - this.maxBytes : 0;
+    if (overMessages <= 0 && overBytes <= 0) return null;
+    const what = overMessages > 0 ? `${this.maxMessages} messages` : `${this.maxBytes} bytes`;
+    if (this.onFull === 'refuse-new') throw new OutboxFullError('FL_ERR_OUTBOX_FULL', `the outbox holds its limit of ${what} (onFull: refuse-new)`);
+    const needMessages = overMessages > 0 ? overMessages + Math.ceil(this.maxMessages * EVICT_SLACK) : 0;
+    const needBytes = overBytes > 0 ? overBytes + Math.ceil(this.maxBytes * EVICT_SLACK) : 0;
+    const ev: Eviction = { messages: 0, values: 0, bytes: 0, byDevice: new Map() };
+    let after = (this.stmt.leasedUpTo.get() as { id: number }).id;
+    const first = after + 1;
+    while (ev.messages < needMessages || ev.bytes < needBytes) {
+      const rows = this.stmt.evictable.all(after, 1_000) as { id: number; device_id: string; n_values: number; bytes: number }[];
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        after = r.id;
+        ev.messages++;
+        ev.values += r.n_values;
+        ev.bytes += r.bytes;
+        ev.byDevice.set(r.device_id, (ev.byDevice.get(r.device_id) ?? 0) + r.n_values);
+        if (ev.messages >= needMessages && ev.bytes >= needBytes) break;
+      }
+    }
+    if (ev.messages === 0 || (overMessages > 0 && ev.messages < overMessages) || (overBytes > 0 && ev.bytes < overBytes)) {
+      throw new OutboxFullError('FL_ERR_OUTBOX_FULL', `the outbox holds its limit of ${what} in batches waiting for the cloud; nothing left to evict`);
+    }
+    this.stmt.deleteRows.run(first, after);
+    return ev;
   }
 
   append(readings: Reading[]): Promise<void> {
@@ -195,20 +341,62 @@ export class SqliteOutbox implements Outbox {
     this.flushScheduled = false;
     while (this.pending.length > 0) {
       const group = this.pending.splice(0, this.maxRows);
+      let eviction: Eviction | null;
       try {
-        this.commitGroup(group);
+        this.checkDisk();
+        const encoded = group.map((item) => (item.kind === 'reading' ? v1.Reading.encode(item.reading).finish() : null));
+        eviction = this.commitGroup(group, encoded);
+        for (const e of encoded) {
+          if (e) {
+            this.depthMessages++;
+            this.depthBytes += e.length;
+          }
+        }
       } catch (err) {
-        for (const item of group) item.reject(err as Error);
+        const e = this.diskFullError(err as Error);
+        if (e instanceof OutboxFullError && e.code === 'FL_ERR_OUTBOX_FULL') this.atBound ??= { code: e.code, reason: e.message, sinceMs: Date.now() };
+        for (const item of group) item.reject(e);
         continue;
       }
-      for (const item of group) {
-        if (item.kind === 'reading') {
-          this.depthMessages++;
-          this.depthValues += countValues([item.reading]);
-        }
+      for (const item of group) if (item.kind === 'reading') this.depthValues += countValues([item.reading]);
+      if (eviction) {
+        this.depthMessages -= eviction.messages;
+        this.depthValues -= eviction.values;
+        this.depthBytes -= eviction.bytes;
+        this.evictedValues += eviction.values;
+        this.opts.onEvict?.(eviction.byDevice);
       }
       for (const item of group) item.resolve();
     }
+  }
+
+  /** Throws while the disk is below its floor; re-measures at most once a second. */
+  private checkDisk(): void {
+    const now = Date.now();
+    if (this.minFreeBytes > 0 && now - this.diskCheckedMs >= DISK_CHECK_MS) {
+      this.diskCheckedMs = now;
+      const free = this.freeBytes(dirname(this.opts.path));
+      if (free < this.minFreeBytes) {
+        this.full ??= { code: 'FL_ERR_OUTBOX_DISK_FULL', reason: `${free} bytes free, below the floor of ${this.minFreeBytes}`, sinceMs: now };
+      } else {
+        this.full = null;
+      }
+    } else if (this.minFreeBytes === 0 && this.full && now - this.diskCheckedMs >= DISK_CHECK_MS) {
+      // No floor configured: after SQLite said the disk was full, simply try again.
+      this.full = null;
+    }
+    if (this.full) throw new OutboxFullError(this.full.code, this.full.reason);
+  }
+
+  /** SQLite's "disk full" becomes the status flag and a catalogued error; anything else passes through. */
+  private diskFullError(err: Error): Error {
+    const code = String((err as { code?: unknown }).code ?? '');
+    if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_FSYNC') {
+      this.full = { code: 'FL_ERR_OUTBOX_DISK_FULL', reason: `SQLite: ${err.message}`, sinceMs: Date.now() };
+      this.diskCheckedMs = Date.now();
+      return new OutboxFullError('FL_ERR_OUTBOX_DISK_FULL', err.message);
+    }
+    return err;
   }
 
   unacked(): LeasedBatch[] {
@@ -227,6 +415,8 @@ export class SqliteOutbox implements Outbox {
 
   ack(seq: number): void {
     this.ackTx(seq);
+    // Room again: the next append may fit (if not, it sets the flag again).
+    this.atBound = null;
   }
 
   recentQuarantine(limit: number): QuarantineRow[] {
@@ -243,13 +433,25 @@ export class SqliteOutbox implements Outbox {
 
   stats(): OutboxStats {
     const oldest = this.depthMessages > 0 ? (this.stmt.oldest.get() as { received_ms: number } | undefined) : undefined;
+    if (this.full && Date.now() - this.diskCheckedMs >= DISK_CHECK_MS) {
+      // Lets the status clear by itself when space comes back, with no append to notice it.
+      try {
+        this.checkDisk();
+      } catch {
+        // still full
+      }
+    }
     return {
       depthMessages: this.depthMessages,
       depthValues: this.depthValues,
+      depthBytes: this.depthBytes,
       oldestMs: oldest?.received_ms ?? null,
       leasedBatches: (this.stmt.leasedCount.get() as { n: number }).n,
       nextSeq: (this.stmt.nextSeq.get() as { value: number }).value,
       quarantinePending: (this.stmt.pendingCount.get() as { n: number }).n,
+      evictedValues: this.evictedValues,
+      full: this.full ?? this.atBound,
+      recovery: this.recovery,
     };
   }
 
