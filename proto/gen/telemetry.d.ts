@@ -187,6 +187,12 @@ export namespace fieldline {
             deviceLoss: { [k: string]: fieldline.v1.LossCounters.$Properties };
             deviceRefusals: { [k: string]: fieldline.v1.ReasonCounts.$Properties };
             refusals: { [k: string]: number };
+            drainSentPerSecond: number;
+            drainInPerSecond: number;
+            drainEtaS?: (number|null);
+            outboxBytes: number;
+            outboxFull: string;
+            outboxRecovered: string;
             static create(properties: fieldline.v1.Heartbeat.$Shape): fieldline.v1.Heartbeat & fieldline.v1.Heartbeat.$Shape;
             static create(properties?: fieldline.v1.Heartbeat.$Properties): fieldline.v1.Heartbeat;
             static encode(message: fieldline.v1.Heartbeat.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -216,6 +222,12 @@ export namespace fieldline {
                 deviceLoss?: ({ [k: string]: fieldline.v1.LossCounters.$Properties }|null);
                 deviceRefusals?: ({ [k: string]: fieldline.v1.ReasonCounts.$Properties }|null);
                 refusals?: ({ [k: string]: number }|null);
+                drainSentPerSecond?: (number|null);
+                drainInPerSecond?: (number|null);
+                drainEtaS?: (number|null);
+                outboxBytes?: (number|null);
+                outboxFull?: (string|null);
+                outboxRecovered?: (string|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = fieldline.v1.Heartbeat.$Properties;

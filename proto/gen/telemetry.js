@@ -1829,6 +1829,12 @@ export const fieldline = $root.fieldline = (() => {
              * @property {Object.<string,fieldline.v1.LossCounters.$Properties>|null} [deviceLoss] Heartbeat deviceLoss
              * @property {Object.<string,fieldline.v1.ReasonCounts.$Properties>|null} [deviceRefusals] Heartbeat deviceRefusals
              * @property {Object.<string,number>|null} [refusals] Heartbeat refusals
+             * @property {number|null} [drainSentPerSecond] Heartbeat drainSentPerSecond
+             * @property {number|null} [drainInPerSecond] Heartbeat drainInPerSecond
+             * @property {number|null} [drainEtaS] Heartbeat drainEtaS
+             * @property {number|null} [outboxBytes] Heartbeat outboxBytes
+             * @property {string|null} [outboxFull] Heartbeat outboxFull
+             * @property {string|null} [outboxRecovered] Heartbeat outboxRecovered
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2000,12 +2006,66 @@ export const fieldline = $root.fieldline = (() => {
              */
             Heartbeat.prototype.refusals = $util.emptyObject;
 
+            /**
+             * Heartbeat drainSentPerSecond.
+             * @member {number} drainSentPerSecond
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.drainSentPerSecond = 0;
+
+            /**
+             * Heartbeat drainInPerSecond.
+             * @member {number} drainInPerSecond
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.drainInPerSecond = 0;
+
+            /**
+             * Heartbeat drainEtaS.
+             * @member {number|null|undefined} drainEtaS
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.drainEtaS = null;
+
+            /**
+             * Heartbeat outboxBytes.
+             * @member {number} outboxBytes
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.outboxBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Heartbeat outboxFull.
+             * @member {string} outboxFull
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.outboxFull = "";
+
+            /**
+             * Heartbeat outboxRecovered.
+             * @member {string} outboxRecovered
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.outboxRecovered = "";
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             // Virtual OneOf for proto3 optional field
             $Object.defineProperty(Heartbeat.prototype, "_temperatureC", {
                 get: $util.oneOfGetter($oneOfFields = ["temperatureC"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            // Virtual OneOf for proto3 optional field
+            $Object.defineProperty(Heartbeat.prototype, "_drainEtaS", {
+                get: $util.oneOfGetter($oneOfFields = ["drainEtaS"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -2083,6 +2143,18 @@ export const fieldline = $root.fieldline = (() => {
                 if (message.refusals != null && $Object.hasOwnProperty.call(message, "refusals"))
                     for (let keys = $Object.keys(message.refusals), i = 0; i < keys.length; ++i)
                         writer.uint32(/* id 17, wireType 2 =*/138).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]).uint32(/* id 2, wireType 0 =*/16).uint64(message.refusals[keys[i]]).ldelim();
+                if (message.drainSentPerSecond != null && $Object.hasOwnProperty.call(message, "drainSentPerSecond") && !$Object.is(message.drainSentPerSecond, 0))
+                    writer.uint32(/* id 18, wireType 1 =*/145).double(message.drainSentPerSecond);
+                if (message.drainInPerSecond != null && $Object.hasOwnProperty.call(message, "drainInPerSecond") && !$Object.is(message.drainInPerSecond, 0))
+                    writer.uint32(/* id 19, wireType 1 =*/153).double(message.drainInPerSecond);
+                if (message.drainEtaS != null && $Object.hasOwnProperty.call(message, "drainEtaS"))
+                    writer.uint32(/* id 20, wireType 1 =*/161).double(message.drainEtaS);
+                if (message.outboxBytes != null && $Object.hasOwnProperty.call(message, "outboxBytes") && (typeof message.outboxBytes === "object" ? message.outboxBytes.low || message.outboxBytes.high : message.outboxBytes !== 0))
+                    writer.uint32(/* id 21, wireType 0 =*/168).uint64(message.outboxBytes);
+                if (message.outboxFull != null && $Object.hasOwnProperty.call(message, "outboxFull") && message.outboxFull !== "")
+                    writer.uint32(/* id 22, wireType 2 =*/178).string(message.outboxFull);
+                if (message.outboxRecovered != null && $Object.hasOwnProperty.call(message, "outboxRecovered") && message.outboxRecovered !== "")
+                    writer.uint32(/* id 23, wireType 2 =*/186).string(message.outboxRecovered);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2355,6 +2427,58 @@ export const fieldline = $root.fieldline = (() => {
                             message.refusals[key] = value;
                             continue;
                         }
+                    case 18: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.drainSentPerSecond = value;
+                            else
+                                delete message.drainSentPerSecond;
+                            continue;
+                        }
+                    case 19: {
+                            if (wireType !== 1)
+                                break;
+                            if (!$Object.is(value = reader.double(), 0))
+                                message.drainInPerSecond = value;
+                            else
+                                delete message.drainInPerSecond;
+                            continue;
+                        }
+                    case 20: {
+                            if (wireType !== 1)
+                                break;
+                            message.drainEtaS = reader.double();
+                            message._drainEtaS = "drainEtaS";
+                            continue;
+                        }
+                    case 21: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.outboxBytes = value;
+                            else
+                                delete message.outboxBytes;
+                            continue;
+                        }
+                    case 22: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.outboxFull = value;
+                            else
+                                delete message.outboxFull;
+                            continue;
+                        }
+                    case 23: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.outboxRecovered = value;
+                            else
+                                delete message.outboxRecovered;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2502,6 +2626,30 @@ export const fieldline = $root.fieldline = (() => {
                             message.refusals[keys[i]] = new $util.LongBits(object.refusals[keys[i]].low >>> 0, object.refusals[keys[i]].high >>> 0).toNumber(true);
                     }
                 }
+                if (object.drainSentPerSecond != null)
+                    if (!$Object.is($Number(object.drainSentPerSecond), 0))
+                        message.drainSentPerSecond = $Number(object.drainSentPerSecond);
+                if (object.drainInPerSecond != null)
+                    if (!$Object.is($Number(object.drainInPerSecond), 0))
+                        message.drainInPerSecond = $Number(object.drainInPerSecond);
+                if (object.drainEtaS != null)
+                    message.drainEtaS = $Number(object.drainEtaS);
+                if (object.outboxBytes != null)
+                    if (typeof object.outboxBytes === "object" ? object.outboxBytes.low || object.outboxBytes.high : $Number(object.outboxBytes) !== 0)
+                        if ($util.Long)
+                            message.outboxBytes = $util.Long.fromValue(object.outboxBytes, true);
+                        else if (typeof object.outboxBytes === "string")
+                            message.outboxBytes = $parseInt(object.outboxBytes, 10);
+                        else if (typeof object.outboxBytes === "number")
+                            message.outboxBytes = object.outboxBytes;
+                        else if (typeof object.outboxBytes === "object")
+                            message.outboxBytes = new $util.LongBits(object.outboxBytes.low >>> 0, object.outboxBytes.high >>> 0).toNumber(true);
+                if (object.outboxFull != null)
+                    if (typeof object.outboxFull !== "string" || object.outboxFull.length)
+                        message.outboxFull = $String(object.outboxFull);
+                if (object.outboxRecovered != null)
+                    if (typeof object.outboxRecovered !== "string" || object.outboxRecovered.length)
+                        message.outboxRecovered = $String(object.outboxRecovered);
                 return message;
             };
 
@@ -2554,6 +2702,15 @@ export const fieldline = $root.fieldline = (() => {
                     } else
                         object.outboxOldestAgeMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.loss = null;
+                    object.drainSentPerSecond = 0;
+                    object.drainInPerSecond = 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.outboxBytes = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.outboxBytes = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.outboxFull = "";
+                    object.outboxRecovered = "";
                 }
                 if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId"))
                     object.gatewayId = message.gatewayId;
@@ -2631,6 +2788,23 @@ export const fieldline = $root.fieldline = (() => {
                             object.refusals[keys2[j]] = options.longs === $String ? $util.Long.prototype.toString.call(message.refusals[keys2[j]]) : options.longs === $Number ? new $util.LongBits(message.refusals[keys2[j]].low >>> 0, message.refusals[keys2[j]].high >>> 0).toNumber(true) : message.refusals[keys2[j]];
                     }
                 }
+                if (message.drainSentPerSecond != null && $Object.hasOwnProperty.call(message, "drainSentPerSecond"))
+                    object.drainSentPerSecond = options.json && !$isFinite(message.drainSentPerSecond) ? $String(message.drainSentPerSecond) : message.drainSentPerSecond;
+                if (message.drainInPerSecond != null && $Object.hasOwnProperty.call(message, "drainInPerSecond"))
+                    object.drainInPerSecond = options.json && !$isFinite(message.drainInPerSecond) ? $String(message.drainInPerSecond) : message.drainInPerSecond;
+                if (message.drainEtaS != null && $Object.hasOwnProperty.call(message, "drainEtaS"))
+                    object.drainEtaS = options.json && !$isFinite(message.drainEtaS) ? $String(message.drainEtaS) : message.drainEtaS;
+                if (message.outboxBytes != null && $Object.hasOwnProperty.call(message, "outboxBytes"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.outboxBytes = typeof message.outboxBytes === "number" ? $BigInt(message.outboxBytes) : $util.Long.fromBits(message.outboxBytes.low >>> 0, message.outboxBytes.high >>> 0, true).toBigInt();
+                    else if (typeof message.outboxBytes === "number")
+                        object.outboxBytes = options.longs === $String ? $String(message.outboxBytes) : message.outboxBytes;
+                    else
+                        object.outboxBytes = options.longs === $String ? $util.Long.prototype.toString.call(message.outboxBytes) : options.longs === $Number ? new $util.LongBits(message.outboxBytes.low >>> 0, message.outboxBytes.high >>> 0).toNumber(true) : message.outboxBytes;
+                if (message.outboxFull != null && $Object.hasOwnProperty.call(message, "outboxFull"))
+                    object.outboxFull = message.outboxFull;
+                if (message.outboxRecovered != null && $Object.hasOwnProperty.call(message, "outboxRecovered"))
+                    object.outboxRecovered = message.outboxRecovered;
                 return object;
             };
 

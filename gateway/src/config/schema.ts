@@ -120,6 +120,17 @@ const outbox = z.strictObject({
   groupCommitMaxRows: z.number().int().min(1).max(100_000).default(5_000),
   /** Quarantined payloads kept for the local API; older ones are deleted. */
   quarantineKeep: z.number().int().min(0).default(10_000),
+  /** Most device messages waiting for the cloud; 0: no bound. */
+  maxMessages: z.number().int().min(0).default(10_000_000),
+  /** Most stored payload bytes waiting for the cloud (the file is larger by SQLite's overhead); 0: no bound. */
+  maxBytes: z.number().int().min(0).default(1_073_741_824),
+  /**
+   * At maxMessages/maxBytes: drop-oldest evicts the oldest readings not yet sent (each counted per
+   * device as evicted); refuse-new stops acknowledging new readings until the cloud takes some.
+   */
+  onFull: z.enum(['drop-oldest', 'refuse-new']).default('drop-oldest'),
+  /** Below this much free space on the data filesystem the gateway stops acknowledging; 0: no floor. */
+  minFreeBytes: z.number().int().min(0).default(134_217_728),
 });
 
 const kafka = z.strictObject({

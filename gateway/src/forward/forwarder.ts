@@ -8,6 +8,7 @@ import { encodeBatchFromEncoded, encodeQuarantined, type EncodedMessage } from '
 import type { GatewayConfig } from '../config/schema.js';
 import type { Metrics } from '../metrics.js';
 import type { LeasedBatch, Outbox } from '../outbox/outbox.js';
+import { DrainMeter, type DrainProgress } from './drain.js';
 import { KafkaLink, type LinkState } from './kafka.js';
 
 export interface ForwarderStatus {
@@ -19,6 +20,8 @@ export interface ForwarderStatus {
   deliveredReadings: number;
   lastDeliveryMs: number | null;
   deliveredQuarantined: number;
+  /** Backlog drain: rates out and in, and the time to an empty outbox. */
+  drain: DrainProgress;
 }
 
 /** The opaque a quarantine message carries through librdkafka to its delivery report. */
@@ -36,6 +39,8 @@ export class Forwarder {
   private pausedUntil = 0;
   private backoffMs: number;
   private timer?: NodeJS.Timeout;
+  private meterTimer?: NodeJS.Timeout;
+  private readonly meter = new DrainMeter();
   private deliveredBatches = 0;
   private deliveredReadings = 0;
   private lastDeliveryMs: number | null = null;
@@ -59,6 +64,10 @@ export class Forwarder {
     if (this.queue.length) this.log.info({ batches: this.queue.length }, 'resending batches leased before the last stop');
     this.link.start();
     this.timer = setInterval(() => this.pump(), 20);
+    const sample = () => this.meter.sample(Date.now(), this.deliveredReadings, this.metrics.get('commit', 'sent'));
+    sample();
+    this.meterTimer = setInterval(sample, 1_000);
+    this.meterTimer.unref();
   }
 
   /** Fills the in-flight window from the retry queue first, then from new outbox rows. */
@@ -168,12 +177,14 @@ export class Forwarder {
       deliveredReadings: this.deliveredReadings,
       lastDeliveryMs: this.lastDeliveryMs,
       deliveredQuarantined: this.deliveredQuarantined,
+      drain: this.meter.progress(this.outbox.stats().depthValues),
     };
   }
 
   /** Gives in-flight batches flushMs to be confirmed; unconfirmed ones stay leased for next start. */
   async stop(flushMs = 5_000): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.meterTimer);
     await this.link.stop(flushMs);
     this.outbox.markQuarantineForwarded(this.quarantineDelivered);
     this.quarantineDelivered = [];

@@ -2,6 +2,7 @@
 // sampled on the heartbeat interval rather than per request (some reads cost tens of ms on a Pi).
 import si from 'systeminformation';
 import type { Heartbeat } from '../../../proto/src/wire.js';
+import type { DrainProgress } from '../forward/drain.js';
 import type { AdapterStatus } from '../ingest/adapter.js';
 import type { Metrics } from '../metrics.js';
 import type { OutboxStats } from '../outbox/outbox.js';
@@ -42,6 +43,8 @@ export function buildHeartbeat(args: {
   startedMs: number;
   host: HostSample;
   outbox: OutboxStats;
+  /** Absent before the forwarder has measured anything. */
+  drain?: DrainProgress;
   adapters: AdapterStatus[];
   metrics: Metrics;
 }): Heartbeat {
@@ -65,5 +68,11 @@ export function buildHeartbeat(args: {
     deviceLoss: Object.fromEntries([...metrics.deviceLoss].map(([id, l]) => [id, { ...l }])),
     deviceRefusals: Object.fromEntries([...metrics.deviceRefusals].map(([id, r]) => [id, { byReason: Object.fromEntries(r) }])),
     refusals: Object.fromEntries(metrics.reasons),
+    drainSentPerSecond: args.drain?.sentPerSecond ?? 0,
+    drainInPerSecond: args.drain?.inPerSecond ?? 0,
+    ...(args.drain?.etaS == null ? {} : { drainEtaS: args.drain.etaS }),
+    outboxBytes: outbox.depthBytes,
+    outboxFull: outbox.full ? `${outbox.full.code}: ${outbox.full.reason}` : '',
+    outboxRecovered: outbox.recovery ? `moved to ${outbox.recovery.movedTo}: ${outbox.recovery.reason}` : '',
   };
 }
