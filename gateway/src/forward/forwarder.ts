@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { encodeBatchFromEncoded, encodeQuarantined, type EncodedMessage } from '../../../proto/src/wire.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { failpoint } from '../failpoints.js';
 import type { Metrics } from '../metrics.js';
 import type { LeasedBatch, Outbox } from '../outbox/outbox.js';
 import { DrainMeter, type DrainProgress } from './drain.js';
@@ -145,6 +146,7 @@ export class Forwarder {
     if (!batch) return;
     this.inflight.delete(seq);
     if (err) return this.fail(batch, err.message);
+    failpoint('after-delivery-before-ack');
     this.outbox.ack(seq);
     this.backoffMs = this.cfg.retryBackoffMinMs;
     this.deliveredBatches++;
