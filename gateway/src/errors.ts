@@ -36,6 +36,9 @@ export const catalogue = {
   FL_ERR_MODBUS_EXCEPTION: { status: 502, message: 'the Modbus device answered with an exception response' },
   FL_ERR_MODBUS_PROTOCOL: { status: 502, message: 'the Modbus answer was malformed (wrong length, slave or function)' },
   FL_ERR_MODBUS_UNREACHABLE: { status: 503, message: 'the Modbus bus is not open (serial port or TCP connection unavailable)' },
+  FL_ERR_MODBUS_DISABLED: { status: 503, message: 'Modbus is not enabled on this gateway (modbus.enabled)' },
+  FL_ERR_MODBUS_UNKNOWN_BUS: { status: 404, message: 'no Modbus bus by that name is configured' },
+  FL_ERR_MODBUS_BUSY: { status: 429, message: 'too many manual Modbus requests wait on this bus; retry when they have finished' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof catalogue;

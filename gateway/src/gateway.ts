@@ -82,6 +82,7 @@ export class Gateway {
           refusals: Object.fromEntries(this.metrics.deviceRefusals.get(d.deviceId) ?? []),
         })),
         quarantine: (limit) => this.outbox.recentQuarantine(limit).map((q) => ({ ...q, raw: q.raw.toString('base64') })),
+        modbus: this.modbus,
       });
       await this.api.listen({ port: this.cfg.api.port, host: this.cfg.api.host });
       const addr = this.api.server.address();

@@ -1,8 +1,11 @@
 // The gateway's local API (DESIGN.md "Gateway local API"): health, status and metrics for field
-// techs and monitoring, behind the local admin token. /healthz stays open for load balancers.
+// techs and monitoring, and the Modbus commissioning actions (modbus.ts), behind the local admin
+// token. /healthz stays open for load balancers.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { FieldlineError } from '../errors.js';
+import { FieldlineError, catalogue } from '../errors.js';
+import { ModbusFailure } from '../ingest/modbus/transport.js';
+import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
 
 export interface LocalApiDeps {
   token: string;
@@ -10,6 +13,8 @@ export interface LocalApiDeps {
   metrics: () => string;
   quarantine: (limit: number) => unknown;
   devices: () => unknown;
+  /** The Modbus adapter; undefined when Modbus is disabled (its routes answer 503). */
+  modbus?: ModbusApiDeps | undefined;
 }
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
@@ -17,6 +22,13 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   const expected = Buffer.from(`Bearer ${deps.token}`);
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    if (err instanceof ModbusFailure) {
+      // A manual read that got no data: the device's answer (or silence) is the error.
+      const { status, message } = catalogue[err.code];
+      const exception = err.exceptionCode === undefined ? {} : { exceptionCode: err.exceptionCode };
+      void reply.status(status).send({ error: { code: err.code, message: `${message}: ${err.message}`, ...exception } });
+      return;
+    }
     const known = err instanceof FieldlineError ? err : null;
     const status = known?.statusCode ?? (err.statusCode && err.statusCode < 500 ? err.statusCode : 500);
     const code = known?.code ?? (status < 500 ? 'FL_ERR_API_BAD_REQUEST' : 'FL_ERR_API_INTERNAL');
@@ -47,5 +59,6 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 1000);
     return { items: deps.quarantine(limit) };
   });
+  modbusRoutes(app, deps.modbus);
   return app;
 }

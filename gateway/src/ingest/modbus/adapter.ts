@@ -5,11 +5,13 @@
 // since nothing acknowledges a master's read on the wire.
 import type { Logger } from 'pino';
 import { SourceProtocol } from '../../../../proto/src/wire.js';
+import { FieldlineError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { Envelope } from '../../pipeline/types.js';
 import type { Adapter, AdapterStatus, Ingest } from '../adapter.js';
 import { Bus, type BusStats, type DeviceStats, type PollResult } from './bus.js';
 import type { BusConfig, ModbusConfig } from './config.js';
+import type { ReadFunction } from './spec.js';
 import { RtuTransport, TcpTransport, type Transport } from './transport.js';
 
 /** What became of the readings a device's polls produced. */
@@ -26,6 +28,12 @@ export type ModbusDeviceStats = DeviceStats & { readings: IngestCounters };
 export type ModbusBusStats = Omit<BusStats, 'devices'> & { devices: ModbusDeviceStats[] };
 export interface ModbusStats {
   buses: ModbusBusStats[];
+}
+
+export interface BusInfo {
+  name: string;
+  type: 'tcp' | 'rtu';
+  connected: boolean;
 }
 
 export interface ModbusAdapterOptions {
@@ -88,6 +96,24 @@ export class ModbusAdapter implements Adapter {
   /** The read requests each poll sends after merging. */
   plan(): ReturnType<Bus['plan']> {
     return this.buses.flatMap((b) => b.plan());
+  }
+
+  /** The configured buses, for the local API's scan and test read. */
+  busInfo(): BusInfo[] {
+    return this.buses.map((b) => ({ name: b.cfg.name, type: b.cfg.type, connected: b.connected }));
+  }
+
+  /**
+   * One manual read through the named bus's loop (Bus.request): never interleaved with its polls.
+   * Rejects with FL_ERR_MODBUS_UNKNOWN_BUS (naming the configured buses) for a name not configured.
+   */
+  request(busName: string, unitId: number, fn: ReadFunction, address: number, count: number, timeoutMs: number): Promise<Buffer> {
+    const bus = this.buses.find((b) => b.cfg.name === busName);
+    if (!bus) {
+      const names = this.buses.map((b) => JSON.stringify(b.cfg.name)).join(', ') || 'none';
+      return Promise.reject(new FieldlineError('FL_ERR_MODBUS_UNKNOWN_BUS', `${JSON.stringify(busName)}; configured: ${names}`));
+    }
+    return bus.request(unitId, fn, address, count, timeoutMs);
   }
 
   stats(): ModbusStats {

@@ -7,13 +7,18 @@
 // turn, after every other device with due work has had one. So while a slave is silent, each other
 // device waits behind at most one of its timeouts. After a poll in which every try went unanswered,
 // the slave is left alone for an exponentially growing backoff and its due polls are skipped.
+//
+// Manual requests (a field tech's scan or test read, through request()) share the line the same way:
+// they wait in a queue of their own that takes turns like one more device, one request per turn. So
+// in each round a scan delays the polls by at most one manual request's timeout, and a busy bus
+// still serves the scan.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { ErrorCode } from '../../errors.js';
+import { FieldlineError, type ErrorCode } from '../../errors.js';
 import type { BusConfig, DeviceConfig, TagGroupConfig } from './config.js';
 import { decodeTag } from './conversions.js';
 import { planRequests, type ReadRequest } from './plan.js';
-import { exceptionHandling, exceptionName } from './spec.js';
+import { checkRead, exceptionHandling, exceptionName, type ReadFunction } from './spec.js';
 import { ModbusFailure, classify, type FailureKind, type Transport } from './transport.js';
 
 /** One poll of one tag group of one device, as the adapter turns it into a reading. */
@@ -86,7 +91,10 @@ export interface BusStats {
   connects: number;
   /** Failed opens, and requests that found the connection gone. */
   connectErrors: number;
+  /** Requests sent, polls and manual ones. */
   requests: number;
+  /** Of those, manual requests (request(): scans and test reads). */
+  manualRequests: number;
   /** Registers and bits read (the benchmark's figure). */
   itemsRead: number;
   interFrameDelayMs: number;
@@ -131,8 +139,38 @@ interface DeviceState {
   stats: DeviceStats;
 }
 
+/** One manual request waiting for the line. */
+interface ManualRequest {
+  unitId: number;
+  fn: ReadFunction;
+  address: number;
+  count: number;
+  timeoutMs: number;
+  resolve: (data: Buffer) => void;
+  reject: (err: Error) => void;
+}
+
 /** Longest idle sleep, so a stop or a clock jump is noticed promptly. */
 const MAX_IDLE_MS = 1_000;
+
+/**
+ * Manual requests allowed to wait at once on one bus. A scan keeps one waiting at a time; more than
+ * this means callers are hammering the bus, and each waiting request costs the polls up to a timeout.
+ */
+export const MAX_MANUAL_QUEUE = 16;
+
+/**
+ * Waits until `gapMs` have passed since `lastFrameEnd` (performance.now() time): the RTU silent
+ * interval t3.5 between the end of one frame and the next request [SERIAL §2.5.1.1].
+ */
+export async function keepSilence(lastFrameEnd: number, gapMs: number): Promise<void> {
+  if (gapMs <= 0) return;
+  const until = lastFrameEnd + gapMs;
+  // Timers run on a millisecond clock and can fire up to 1 ms early by this one: check again.
+  for (let wait = until - performance.now(); wait > 0; wait = until - performance.now()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
+  }
+}
 
 export class Bus {
   private readonly devices: DeviceState[];
@@ -143,6 +181,7 @@ export class Bus {
   private wake: (() => void) | undefined;
   private lastFrameEnd = -Infinity;
   private reconnectMs: number;
+  private manual: ManualRequest[] = [];
   private readonly stats: Omit<BusStats, 'devices' | 'connected'>;
 
   constructor(
@@ -153,7 +192,7 @@ export class Bus {
   ) {
     this.gapMs = cfg.type === 'rtu' ? cfg.interFrameDelayMs : 0;
     this.reconnectMs = cfg.reconnectMinMs;
-    this.stats = { name: cfg.name, type: cfg.type, connects: 0, connectErrors: 0, requests: 0, itemsRead: 0, interFrameDelayMs: this.gapMs, lastError: null };
+    this.stats = { name: cfg.name, type: cfg.type, connects: 0, connectErrors: 0, requests: 0, manualRequests: 0, itemsRead: 0, interFrameDelayMs: this.gapMs, lastError: null };
     this.devices = cfg.devices.map((d) => ({
       cfg: d,
       groups: d.tagGroups.map((g) => ({ cfg: g, requests: planRequests(g.tags, d), nextDueMs: 0, pending: false })),
@@ -197,12 +236,38 @@ export class Bus {
     });
   }
 
-  /** Stops polling: waits for the request in flight (at most one timeout), then closes the line. */
+  /**
+   * Stops polling: waits for the request in flight (at most one timeout), rejects the manual requests
+   * still waiting, then closes the line.
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
+    this.failManual(`bus ${this.cfg.name} stopped`);
     await this.transport.close();
+  }
+
+  /**
+   * One read outside the poll plan (a scan or a test read), sent by the loop between device turns so
+   * it never interleaves with a poll; on RTU it keeps the silent interval like any request. Resolves
+   * with the data bytes (as Transport.read); rejects with a ModbusFailure: 'connection' at once when
+   * the bus is not running or its line is not open, or with the read's own failure. It is not
+   * retried and not counted against any device: a unit that does not answer a scan is no fault.
+   * Rejects with FieldlineError FL_ERR_MODBUS_BUSY when MAX_MANUAL_QUEUE requests already wait.
+   */
+  request(unitId: number, fn: ReadFunction, address: number, count: number, timeoutMs: number): Promise<Buffer> {
+    const invalid = checkRead(fn, address, count) ?? (Number.isInteger(unitId) && unitId >= 0 && unitId <= 255 ? undefined : `unit id ${unitId} is not 0-255`);
+    if (invalid) return Promise.reject(new RangeError(invalid));
+    if (!this.running) return Promise.reject(new ModbusFailure('connection', `bus ${this.cfg.name} is not running`));
+    if (!this.transport.isOpen) return Promise.reject(new ModbusFailure('connection', `bus ${this.cfg.name} is not connected`));
+    if (this.manual.length >= MAX_MANUAL_QUEUE) {
+      return Promise.reject(new FieldlineError('FL_ERR_MODBUS_BUSY', `${this.manual.length} manual requests already wait on bus ${this.cfg.name}`));
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      this.manual.push({ unitId, fn, address, count, timeoutMs, resolve, reject });
+      this.wake?.();
+    });
   }
 
   get connected(): boolean {
@@ -227,15 +292,50 @@ export class Bus {
   private async run(): Promise<void> {
     while (this.running) {
       if (!this.transport.isOpen) {
+        // Nobody should wait out a reconnect backoff for a manual read: say so now.
+        this.failManual(`bus ${this.cfg.name} is not connected`);
         await this.connect();
         continue;
       }
       const now = Date.now();
       this.queueDuePolls(now);
-      const device = this.nextDevice();
-      if (device) await this.turn(device);
+      const next = this.nextTurn();
+      if (next === 'manual') await this.serveManual(this.manual.shift() as ManualRequest);
+      else if (next) await this.turn(next);
       else await this.idle(this.nextDueMs() - Date.now());
     }
+  }
+
+  private async serveManual(req: ManualRequest): Promise<void> {
+    await this.interFrameGap();
+    let data: Buffer | undefined;
+    let failure: ModbusFailure | undefined;
+    try {
+      data = await this.transport.read(req.unitId, req.fn, req.address, req.count, req.timeoutMs);
+    } catch (err) {
+      failure = classify(err);
+    }
+    this.lastFrameEnd = performance.now();
+    this.stats.requests++;
+    this.stats.manualRequests++;
+    if (data) {
+      this.stats.itemsRead += req.count;
+      req.resolve(data);
+      return;
+    }
+    const f = failure as ModbusFailure;
+    if (f.kind === 'connection') {
+      this.stats.connectErrors++;
+      this.noteBusError(f);
+      await this.transport.close();
+    }
+    req.reject(f);
+  }
+
+  private failManual(reason: string): void {
+    const waiting = this.manual;
+    this.manual = [];
+    for (const req of waiting) req.reject(new ModbusFailure('connection', reason));
   }
 
   private async connect(): Promise<void> {
@@ -284,14 +384,16 @@ export class Bus {
     }
   }
 
-  private nextDevice(): DeviceState | undefined {
-    const n = this.devices.length;
+  /** Round-robin over the devices with work and, in the last place of the round, the manual queue. */
+  private nextTurn(): DeviceState | 'manual' | undefined {
+    const n = this.devices.length + 1;
     for (let i = 0; i < n; i++) {
       const index = (this.rr + i) % n;
       const device = this.devices[index];
-      if (device && device.queue.length > 0) {
+      const due = device ? device.queue.length > 0 : this.manual.length > 0;
+      if (due) {
         this.rr = (index + 1) % n;
-        return device;
+        return device ?? 'manual';
       }
     }
     return undefined;
@@ -319,12 +421,7 @@ export class Bus {
 
   /** Keeps the RTU silent interval t3.5 between the end of one frame and the next request [SERIAL §2.5.1.1]. */
   private async interFrameGap(): Promise<void> {
-    if (this.gapMs <= 0) return;
-    const until = this.lastFrameEnd + this.gapMs;
-    // Timers run on a millisecond clock and can fire up to 1 ms early by this one: check again.
-    for (let wait = until - performance.now(); wait > 0; wait = until - performance.now()) {
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
-    }
+    await keepSilence(this.lastFrameEnd, this.gapMs);
   }
 
   /** One device's turn: its oldest poll's requests until the poll is done or a request goes unanswered. */

@@ -33,6 +33,16 @@ export function maxQuantity(fn: ReadFunction): number {
 /** PDU addresses are 16 bits: 0x0000 to 0xFFFF [MAP §4.4]. */
 export const MAX_ADDRESS = 0xffff;
 
+/** Why a read request cannot be sent as asked, or undefined when it can. */
+export function checkRead(fn: number, address: number, count: number): string | undefined {
+  if (!(READ_FUNCTIONS as readonly number[]).includes(fn)) return `function ${fn} is not a read function (1-4)`;
+  if (!Number.isInteger(address) || address < 0 || address > MAX_ADDRESS) return `address ${address} is not 0-${MAX_ADDRESS}`;
+  const max = maxQuantity(fn as ReadFunction);
+  if (!Number.isInteger(count) || count < 1 || count > max) return `count ${count} is not 1-${max} for function ${fn}`;
+  if (address + count - 1 > MAX_ADDRESS) return `address ${address} + count ${count} runs past the last address ${MAX_ADDRESS}`;
+  return undefined;
+}
+
 /** An exception response carries the request's function code with the high bit set [MAP §7]. */
 export const EXCEPTION_FLAG = 0x80;
 

@@ -1,0 +1,325 @@
+// fieldline-gateway modbus scan | read: the field tech's commissioning tools (DESIGN.md, entry points).
+// Two ways to reach the line: open it here (--tcp, --rtu) when no gateway runs, or ask the running
+// gateway's local API (--bus), whose bus loop owns the port, so a serial port is never opened twice
+// and the polls go on. Exit codes: 0 done, 1 the read or the line failed, 2 bad arguments.
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { z } from 'zod';
+import { loadConfig } from '../../../common/src/config.js';
+import { GATEWAY_ENV_PREFIX, gatewayConfigSchema } from '../config/schema.js';
+import { catalogue } from '../errors.js';
+import { DEFAULT_BAUD_RATE, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_PARITY, DEFAULT_STOP_BITS, DEFAULT_TCP_PORT, defaultInterFrameDelayMs } from '../ingest/modbus/config.js';
+import { exceptionName } from '../ingest/modbus/spec.js';
+import {
+  checkUnits,
+  describeIssues,
+  readRequestSchema,
+  scanRequestSchema,
+  scanUnits,
+  testRead,
+  transportReader,
+  type ReadRequest,
+  type ScanRequest,
+  type ScanResult,
+  type TestReadResult,
+} from '../ingest/modbus/tools.js';
+import { ModbusFailure, RtuTransport, TcpTransport, type Transport } from '../ingest/modbus/transport.js';
+
+export const MODBUS_USAGE = `usage:
+  fieldline-gateway modbus scan LINE [--units 1-247] [--fn 3] [--address 0] [--count 1] [--timeout 200] [--json]
+      probe each unit id with one small read; list the units that answer (an exception answer counts)
+  fieldline-gateway modbus read LINE --unit N --address A [--fn 3] [--count N]
+                                     [--type float32 [--order CDAB] [--scale 0.1] [--offset 0]] [--timeout 1000] [--json]
+      read once; show the registers (or bits), and the value decoded as --type
+LINE is one of:
+  --tcp HOST[:PORT]  open a Modbus/TCP connection (port ${DEFAULT_TCP_PORT} when left out)
+  --rtu PATH         open a serial port: [--baud ${DEFAULT_BAUD_RATE}] [--parity none|even|odd (${DEFAULT_PARITY})] [--data-bits 8] [--stop-bits 1|2]
+  --bus NAME         go through the running gateway, which owns that bus: [--api http://127.0.0.1:8080] [--token T]
+                     (defaults: api.port and api.adminToken from --config FILE and ${GATEWAY_ENV_PREFIX}API__* variables)
+--units takes ids and ranges: 1-10,17. --fn: 1 coils, 2 discrete inputs, 3 holding, 4 input registers.
+--address is the 0-based PDU address (holding register 40001 is address 0).
+--type int16|uint16|int32|uint32|float32|float64, --order ABCD|CDAB|BADC|DCBA. --timeout is in ms.`;
+
+const OPTIONS = {
+  tcp: { type: 'string' },
+  rtu: { type: 'string' },
+  baud: { type: 'string' },
+  parity: { type: 'string' },
+  'data-bits': { type: 'string' },
+  'stop-bits': { type: 'string' },
+  bus: { type: 'string' },
+  api: { type: 'string' },
+  token: { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  units: { type: 'string' },
+  unit: { type: 'string' },
+  fn: { type: 'string' },
+  address: { type: 'string' },
+  count: { type: 'string' },
+  type: { type: 'string' },
+  order: { type: 'string' },
+  scale: { type: 'string' },
+  offset: { type: 'string' },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+
+/** The request fields under the option names the tech typed, for error messages. */
+const OPTION_NAMES: Record<string, string> = {
+  unit: '--unit', units: '--units', fn: '--fn', address: '--address', count: '--count', type: '--type',
+  byteOrder: '--order', scale: '--scale', offset: '--offset', timeoutMs: '--timeout',
+};
+
+/** A bad command line: exit 2 with the message and the usage. */
+class UsageError extends Error {}
+
+type Line =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'rtu'; path: string; baudRate: number; parity: 'none' | 'even' | 'odd'; stopBits: 1 | 2 }
+  | { kind: 'api'; bus: string; url: string; token: string };
+
+export async function modbusCli(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    if (values.help) {
+      console.log(MODBUS_USAGE);
+      return 0;
+    }
+    const [sub, ...extra] = positionals;
+    if (sub !== 'scan' && sub !== 'read') throw new UsageError(sub === undefined ? 'say scan or read' : `unknown subcommand ${JSON.stringify(sub)}: expected scan or read`);
+    if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+    if (sub === 'scan' && values.unit !== undefined) throw new UsageError('--unit is for read; scan takes --units');
+    if (sub === 'read' && values.units !== undefined) throw new UsageError('--units is for scan; read takes --unit');
+    const line = lineFrom(values);
+    return sub === 'scan' ? await scan(line, scanRequest(values, line), values.json === true) : await read(line, readRequest(values, line), values.json === true);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) {
+      console.error(`fieldline-gateway modbus: ${(err as Error).message}\n${MODBUS_USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+// --- arguments ------------------------------------------------------------------------------------
+
+function lineFrom(v: Values): Line {
+  const chosen = (['tcp', 'rtu', 'bus'] as const).filter((k) => v[k] !== undefined);
+  if (chosen.length !== 1) throw new UsageError(chosen.length === 0 ? 'say where to read: --tcp HOST:PORT, --rtu PATH or --bus NAME' : `choose one of ${chosen.map((k) => `--${k}`).join(', ')}`);
+  const serialOnly = (['baud', 'parity', 'data-bits', 'stop-bits'] as const).filter((k) => v[k] !== undefined);
+  if (v.rtu === undefined && serialOnly.length > 0) throw new UsageError(`--${serialOnly[0]} applies to --rtu only`);
+  const apiOnly = (['api', 'token', 'config'] as const).filter((k) => v[k] !== undefined);
+  if (v.bus === undefined && apiOnly.length > 0) throw new UsageError(`--${apiOnly[0]} applies to --bus only`);
+  if (v.tcp !== undefined) return { kind: 'tcp', ...hostPort(v.tcp) };
+  if (v.rtu !== undefined) return serialLine(v.rtu, v);
+  return apiLine(v.bus as string, v);
+}
+
+function hostPort(text: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(text);
+  const port = Number(m?.[2] ?? DEFAULT_TCP_PORT);
+  if (!m || port < 1 || port > 65535) throw new UsageError(`--tcp: expected HOST or HOST:PORT with a port 1-65535 (got ${JSON.stringify(text)})`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
+function serialLine(path: string, v: Values): Line {
+  const baudRate = Number(v.baud ?? DEFAULT_BAUD_RATE);
+  if (!Number.isInteger(baudRate) || baudRate < 300 || baudRate > 4_000_000) throw new UsageError(`--baud: expected a rate of 300-4000000 bit/s (got ${JSON.stringify(v.baud)})`);
+  const parity = v.parity ?? DEFAULT_PARITY;
+  if (parity !== 'none' && parity !== 'even' && parity !== 'odd') throw new UsageError(`--parity: expected none, even or odd (got ${JSON.stringify(parity)})`);
+  if (v['data-bits'] !== undefined && v['data-bits'] !== '8') throw new UsageError(`--data-bits: expected 8, RTU characters carry 8 data bits (got ${JSON.stringify(v['data-bits'])})`);
+  const stopBits = Number(v['stop-bits'] ?? DEFAULT_STOP_BITS);
+  if (stopBits !== 1 && stopBits !== 2) throw new UsageError(`--stop-bits: expected 1 or 2 (got ${JSON.stringify(v['stop-bits'])})`);
+  return { kind: 'rtu', path, baudRate, parity, stopBits };
+}
+
+function apiLine(bus: string, v: Values): Line {
+  let url = v.api;
+  let token = v.token;
+  if (url === undefined || token === undefined) {
+    // The gateway's own settings say where its API listens and which token it takes.
+    const cfg = loadConfig(gatewayConfigSchema, { file: v.config, envPrefix: GATEWAY_ENV_PREFIX });
+    const host = cfg.api.host === '0.0.0.0' || cfg.api.host === '::' ? '127.0.0.1' : cfg.api.host;
+    url ??= `http://${host.includes(':') ? `[${host}]` : host}:${cfg.api.port}`;
+    token ??= cfg.api.adminToken;
+  }
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--api: expected a URL like http://127.0.0.1:8080 (got ${JSON.stringify(url)})`);
+  if (token === undefined) {
+    throw new UsageError(`--token: the gateway's admin token is needed; pass --token, or set api.adminToken in --config FILE or ${GATEWAY_ENV_PREFIX}API__ADMIN_TOKEN`);
+  }
+  return { kind: 'api', bus, url: url.replace(/\/+$/, ''), token };
+}
+
+/** Numbers as numbers (0x10 works), anything else left as text so the schema names it. */
+function num(text: string | undefined): number | string | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  return text.trim() !== '' && Number.isFinite(n) ? n : text;
+}
+
+function checked<T>(schema: z.ZodType<T>, input: Record<string, unknown>): T {
+  const defined = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
+  const parsed = schema.safeParse(defined, { reportInput: true });
+  if (!parsed.success) throw new UsageError(describeIssues(parsed.error, OPTION_NAMES));
+  return parsed.data;
+}
+
+function scanRequest(v: Values, line: Line): ScanRequest {
+  const req = checked(scanRequestSchema, { units: v.units, fn: num(v.fn), address: num(v.address), count: num(v.count), timeoutMs: num(v.timeout) });
+  const bad = line.kind === 'api' ? undefined : checkUnits(req.units, line.kind);
+  if (bad) throw new UsageError(`--units: ${bad}`);
+  return req;
+}
+
+function readRequest(v: Values, line: Line): ReadRequest {
+  if (v.unit === undefined) throw new UsageError('--unit: say which unit id to read');
+  if (v.address === undefined) throw new UsageError('--address: say which address to read');
+  const req = checked(readRequestSchema, {
+    unit: num(v.unit), fn: num(v.fn), address: num(v.address), count: num(v.count), type: v.type,
+    byteOrder: v.order, scale: num(v.scale), offset: num(v.offset), timeoutMs: num(v.timeout),
+  });
+  const bad = line.kind === 'api' ? undefined : checkUnits([req.unit], line.kind);
+  if (bad) throw new UsageError(`--unit: ${bad}`);
+  return req;
+}
+
+// --- doing it -------------------------------------------------------------------------------------
+
+/** A failure to report with exit 1. */
+interface Failure {
+  code: string;
+  message: string;
+  exceptionCode?: number;
+}
+
+async function scan(line: Line, req: ScanRequest, json: boolean): Promise<number> {
+  if (!json) console.error(`scanning ${req.units.length} unit id${req.units.length === 1 ? '' : 's'} on ${describeLine(line)} (${req.timeoutMs} ms each for a silent one)…`);
+  const outcome = line.kind === 'api' ? await callApi<ScanResult>(line, '/modbus/scan', { bus: line.bus, ...req }) : await onOwnLine(line, (r) => scanUnits(r, req));
+  if ('error' in outcome) return fail(outcome.error, json);
+  if (json) console.log(JSON.stringify(outcome.result, null, 2));
+  else console.log(scanTable(outcome.result));
+  return 0;
+}
+
+async function read(line: Line, req: ReadRequest, json: boolean): Promise<number> {
+  const outcome = line.kind === 'api' ? await callApi<TestReadResult>(line, '/modbus/read', { bus: line.bus, ...req }) : await onOwnLine(line, (r) => testRead(r, req));
+  if ('error' in outcome) return fail(outcome.error, json);
+  if (json) console.log(JSON.stringify(outcome.result, null, 2));
+  else console.log(readTable(outcome.result));
+  return 0;
+}
+
+function fail(error: Failure, json: boolean): number {
+  if (json) console.log(JSON.stringify({ error }, null, 2));
+  console.error(`fieldline-gateway modbus: ${error.message} [${error.code}]`);
+  return 1;
+}
+
+function describeLine(line: Line): string {
+  if (line.kind === 'tcp') return `${line.host}:${line.port}`;
+  if (line.kind === 'rtu') return `${line.path} (${line.baudRate} ${line.parity[0]?.toUpperCase()}8${line.stopBits})`;
+  return `bus ${JSON.stringify(line.bus)} of the gateway at ${line.url}`;
+}
+
+/** Opens the line, runs `work` on it, closes it; a Modbus failure becomes a Failure. */
+async function onOwnLine<T>(line: Extract<Line, { kind: 'tcp' | 'rtu' }>, work: (read: ReturnType<typeof transportReader>) => Promise<T>): Promise<{ result: T } | { error: Failure }> {
+  const transport: Transport =
+    line.kind === 'tcp'
+      ? new TcpTransport(line.host, line.port, DEFAULT_CONNECT_TIMEOUT_MS)
+      : new RtuTransport({ path: line.path, baudRate: line.baudRate, parity: line.parity, dataBits: 8, stopBits: line.stopBits });
+  const gapMs = line.kind === 'rtu' ? defaultInterFrameDelayMs({ ...line, dataBits: 8 }) : 0;
+  try {
+    try {
+      await transport.open();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (line.kind === 'rtu' && /Cannot lock port|Resource temporarily unavailable/i.test(message)) {
+        return { error: { code: 'FL_ERR_MODBUS_UNREACHABLE', message: `${line.path} is in use by another program (a running gateway?); go through the gateway with --bus NAME instead` } };
+      }
+      return { error: { code: 'FL_ERR_MODBUS_UNREACHABLE', message } };
+    }
+    return { result: await work(transportReader(transport, gapMs)) };
+  } catch (err) {
+    if (!(err instanceof ModbusFailure)) throw err;
+    const exception = err.exceptionCode === undefined ? {} : { exceptionCode: err.exceptionCode };
+    return { error: { code: err.code, message: `${catalogue[err.code].message}: ${err.message}`, ...exception } };
+  } finally {
+    await transport.close();
+  }
+}
+
+/** POSTs to the gateway's local API; no client timeout, since a long scan is legitimately slow. */
+async function callApi<T>(line: Extract<Line, { kind: 'api' }>, path: string, body: unknown): Promise<{ result: T } | { error: Failure }> {
+  const url = new URL(line.url + path);
+  const payload = Buffer.from(JSON.stringify(body));
+  let answer: { status: number; text: string };
+  try {
+    answer = await new Promise((resolve, reject) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(url, { method: 'POST', headers: { authorization: `Bearer ${line.token}`, 'content-type': 'application/json', 'content-length': payload.length } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  } catch (err) {
+    return { error: { code: 'FL_ERR_MODBUS_UNREACHABLE', message: `cannot reach the gateway's local API at ${line.url}: ${(err as Error).message} (is the gateway running? see --api)` } };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(answer.text);
+  } catch {
+    return { error: { code: 'FL_ERR_API_INTERNAL', message: `the gateway answered ${answer.status} with something other than JSON: ${answer.text.slice(0, 200)}` } };
+  }
+  if (answer.status === 200) return { result: parsed as T };
+  const error = (parsed as { error?: Failure }).error ?? { code: 'FL_ERR_API_INTERNAL', message: `HTTP ${answer.status}` };
+  // What only the gateway can check (a bus by that name, units 1-247 on a serial bus) is still a bad argument.
+  if (answer.status === 400 || error.code === 'FL_ERR_MODBUS_UNKNOWN_BUS') throw new UsageError(`the gateway refused the request: ${error.message}`);
+  return { error };
+}
+
+// --- tables ---------------------------------------------------------------------------------------
+
+function scanTable(r: ScanResult): string {
+  const rows = r.units.map((u) => {
+    const answer = u.answer === 'data' ? 'data' : `exception ${u.exceptionCode} (${u.exception ?? exceptionName(u.exceptionCode ?? 0)})`;
+    return `${String(u.unitId).padStart(4)}  ${answer.padEnd(44)} ${String(u.ms).padStart(5)} ms`;
+  });
+  const lines = r.units.length > 0 ? [`unit  ${'answer'.padEnd(44)} ${'time'.padStart(8)}`, ...rows] : ['no unit answered'];
+  for (const g of r.garbled) lines.push(`unit ${g.unitId}: ${g.kind === 'crc' ? 'answer failed its CRC check (baud rate, parity, or two slaves with one address?)' : g.message}`);
+  lines.push(
+    `${r.found} of ${r.probed} unit ids answered (${r.exceptions} with an exception), ${r.silent} silent, ${r.garbled.length} garbled` +
+      `; probe: function ${r.fn}, address ${r.address}, count ${r.count}, timeout ${r.timeoutMs} ms; ${(r.elapsedMs / 1000).toFixed(1)} s${r.complete ? '' : ' (stopped early)'}`,
+  );
+  return lines.join('\n');
+}
+
+function readTable(r: TestReadResult): string {
+  const lines = [`unit ${r.unit}, function ${r.fn}, address ${r.address}, count ${r.count}: answered in ${r.elapsedMs} ms`];
+  if (r.bits) {
+    lines.push('address  value');
+    r.bits.forEach((b, i) => lines.push(`${String(r.address + i).padStart(7)}  ${b ? 1 : 0}`));
+  }
+  if (r.registers) {
+    lines.push(`address  hex     ${'uint16'.padStart(6)}  ${'int16'.padStart(6)}`);
+    r.registers.forEach((reg, i) => {
+      const signed = reg >= 0x8000 ? reg - 0x10000 : reg;
+      lines.push(`${String(r.address + i).padStart(7)}  0x${reg.toString(16).padStart(4, '0')}  ${String(reg).padStart(6)}  ${String(signed).padStart(6)}`);
+    });
+  }
+  const d = r.decoded;
+  if (d) {
+    const scaling = d.scale === 1 && d.offset === 0 ? '' : ` × ${d.scale} + ${d.offset}`;
+    const more = d.values.length > 1 ? ` (every ${d.type} read: ${d.values.join(', ')})` : '';
+    lines.push(`${d.type} ${d.byteOrder}${scaling} = ${d.value}${more}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,331 @@
+// Commissioning tools for field techs: find the slaves on a line (scanUnits) and read a few items
+// once, decoded the way a tag would be (testRead). Both take the read as a function, so the same code
+// runs through a running gateway's bus (Bus.request, never interleaved with its polls) and over a
+// Transport the CLI opens itself when no gateway runs. The request schemas are shared by the local
+// API and the CLI, so both refuse the same input with the same words.
+import { z } from 'zod';
+import { BYTE_ORDERS, decodeTag, itemCount, type ByteOrder, type RegisterType } from './conversions.js';
+import { MAX_ADDRESS, MAX_SERIAL_SLAVE, MIN_SERIAL_SLAVE, checkRead, exceptionHandling, exceptionName, isBitFunction, type ReadFunction } from './spec.js';
+import { keepSilence } from './bus.js';
+import { ModbusFailure, type FailureKind, type Transport } from './transport.js';
+
+/** One read request, as Transport.read and Bus.request take it; Modbus outcomes reject with ModbusFailure. */
+export type ReadFn = (unitId: number, fn: ReadFunction, address: number, count: number, timeoutMs: number) => Promise<Buffer>;
+
+/** Short, because most unit ids of a scan are expected to stay silent and each one costs this. */
+export const DEFAULT_SCAN_TIMEOUT_MS = 200;
+export const MAX_SCAN_TIMEOUT_MS = 2_000;
+export const DEFAULT_READ_TIMEOUT_MS = 1_000;
+export const MAX_READ_TIMEOUT_MS = 10_000;
+/** Every individual serial slave address [SERIAL §2.2]. */
+export const DEFAULT_SCAN_UNITS: readonly number[] = Array.from({ length: MAX_SERIAL_SLAVE - MIN_SERIAL_SLAVE + 1 }, (_, i) => i + MIN_SERIAL_SLAVE);
+
+/** The types a test read decodes: the register types of conversions.ts. */
+export const READ_TYPES = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'] as const satisfies readonly RegisterType[];
+
+/**
+ * Reads over a Transport the caller opened itself (no gateway running), one at a time, keeping
+ * `gapMs` of silence after every frame as the bus loop does on RTU [SERIAL §2.5.1.1].
+ */
+export function transportReader(transport: Transport, gapMs: number): ReadFn {
+  let lastFrameEnd = -Infinity;
+  let line: Promise<unknown> = Promise.resolve();
+  return (unitId, fn, address, count, timeoutMs) => {
+    const turn = line.then(async () => {
+      await keepSilence(lastFrameEnd, gapMs);
+      try {
+        return await transport.read(unitId, fn, address, count, timeoutMs);
+      } finally {
+        lastFrameEnd = performance.now();
+      }
+    });
+    line = turn.catch(() => undefined);
+    return turn;
+  };
+}
+
+// --- unit lists -----------------------------------------------------------------------------------
+
+/** "1-10,17" → [1, …, 10, 17]: sorted, without repeats. Throws RangeError naming the bad part. */
+export function parseUnits(text: string): number[] {
+  const units = new Set<number>();
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const m = /^(\d{1,3})(?:-(\d{1,3}))?$/.exec(part);
+    if (!m) throw new RangeError(`"${part}" is not a unit id or a range like 1-10`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (from > 255 || to > 255) throw new RangeError(`"${part}" goes past 255, the largest unit id`);
+    if (to < from) throw new RangeError(`"${part}" runs backwards`);
+    for (let u = from; u <= to; u++) units.add(u);
+  }
+  return [...units].sort((a, b) => a - b);
+}
+
+/**
+ * Why `units` cannot be asked on a line of this kind, or undefined. A serial line has slave addresses
+ * 1-247: 0 is broadcast and never answered, 248-255 are reserved [SERIAL §2.2]; Modbus/TCP takes 0-255.
+ */
+export function checkUnits(units: readonly number[], line: 'tcp' | 'rtu'): string | undefined {
+  if (line === 'tcp') return undefined;
+  const bad = units.filter((u) => u < MIN_SERIAL_SLAVE || u > MAX_SERIAL_SLAVE);
+  if (bad.length === 0) return undefined;
+  return `unit ${bad[0]} is not a serial slave address: expected ${MIN_SERIAL_SLAVE}-${MAX_SERIAL_SLAVE} (0 is broadcast, 248-255 are reserved)`;
+}
+
+// --- request schemas (local API bodies; the CLI builds the same objects from its options) --------
+
+const unitId = z.number().int().min(0).max(255);
+const readFunction = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)], {
+  error: 'expected a read function: 1 (coils), 2 (discrete inputs), 3 (holding registers) or 4 (input registers)',
+});
+const finite = z.number().refine(Number.isFinite, 'expected a finite number');
+
+const unitList = z
+  .union([z.string(), z.array(unitId).min(1).max(256)], { error: 'expected unit ids as "1-10,17" or a list of numbers 0-255' })
+  .transform((units, ctx) => {
+    if (typeof units !== 'string') return [...new Set(units)].sort((a, b) => a - b);
+    try {
+      return parseUnits(units);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', input: units, message: `expected unit ids as "1-10,17": ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  });
+
+function refuseRead(v: { fn: ReadFunction; address: number; count: number }, ctx: z.core.$RefinementCtx): void {
+  const why = checkRead(v.fn, v.address, v.count);
+  if (why) ctx.addIssue({ code: 'custom', path: ['count'], input: v.count, message: why });
+}
+
+export const scanRequestSchema = z
+  .strictObject({
+    /** Unit ids to probe, "1-10,17" or [1, 2, 17]. Default 1-247, every serial slave address. */
+    units: unitList.optional(),
+    /** The probe: one read of `count` items at `address` with function `fn`. Default: holding register 0. */
+    fn: readFunction.default(3),
+    address: z.number().int().min(0).max(MAX_ADDRESS).default(0),
+    count: z.number().int().min(1).default(1),
+    /** Per unit; a silent unit costs this much. */
+    timeoutMs: z.number().int().min(10).max(MAX_SCAN_TIMEOUT_MS).default(DEFAULT_SCAN_TIMEOUT_MS),
+  })
+  .superRefine(refuseRead)
+  .transform((v) => ({ ...v, units: v.units ?? [...DEFAULT_SCAN_UNITS] }));
+export type ScanRequest = z.output<typeof scanRequestSchema>;
+
+export const readRequestSchema = z
+  .strictObject({
+    unit: unitId,
+    fn: readFunction.default(3),
+    address: z.number().int().min(0).max(MAX_ADDRESS),
+    /** Items to read. Default: the size of `type`, else 1. */
+    count: z.number().int().min(1).optional(),
+    /** Decode the registers as this type (functions 3 and 4 only). */
+    type: z.enum(READ_TYPES).optional(),
+    /** Layout of a multi-register value (conversions.ts). Default ABCD. */
+    byteOrder: z.enum(BYTE_ORDERS).optional(),
+    /** The decoded value is value × scale + offset, as for a tag. */
+    scale: finite.optional(),
+    offset: finite.optional(),
+    timeoutMs: z.number().int().min(10).max(MAX_READ_TIMEOUT_MS).default(DEFAULT_READ_TIMEOUT_MS),
+  })
+  .superRefine((v, ctx) => {
+    if (v.type === undefined) {
+      for (const key of ['byteOrder', 'scale', 'offset'] as const) {
+        if (v[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], input: v[key], message: `expected ${key} only together with a type to decode` });
+      }
+    } else if (isBitFunction(v.fn)) {
+      ctx.addIssue({ code: 'custom', path: ['type'], input: v.type, message: `expected no type: function ${v.fn} reads single bits, a type applies to registers (functions 3 and 4)` });
+      return;
+    }
+    const min = v.type === undefined ? 1 : itemCount(v.type);
+    const count = v.count ?? min;
+    if (count < min) ctx.addIssue({ code: 'custom', path: ['count'], input: count, message: `expected at least ${min}: a ${v.type} takes ${min} registers` });
+    else refuseRead({ ...v, count }, ctx);
+  })
+  .transform((v) => ({ ...v, count: v.count ?? (v.type === undefined ? 1 : itemCount(v.type)) }));
+export type ReadRequest = z.output<typeof readRequestSchema>;
+
+/**
+ * One line per problem, "<key>: <what was expected> (got <value>)"; `names` renames keys (the CLI
+ * shows its option names).
+ */
+export function describeIssues(error: z.ZodError, names: Readonly<Record<string, string>> = {}): string {
+  return error.issues
+    .map((issue) => {
+      if (issue.code === 'unrecognized_keys') return `unknown ${issue.keys.length > 1 ? 'keys' : 'key'} ${issue.keys.map((k) => names[k] ?? k).join(', ')}`;
+      const key = issue.path.length ? issue.path.map((p) => names[String(p)] ?? String(p)).join('.') : '(body)';
+      const got = 'input' in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input)})` : '';
+      return `${key}: ${issue.message}${got}`;
+    })
+    .join('; ');
+}
+
+// --- scan -----------------------------------------------------------------------------------------
+
+export interface ScanHit {
+  unitId: number;
+  /** data: answered the probe; exception: answered with an exception, which proves a device is there. */
+  answer: 'data' | 'exception';
+  exceptionCode?: number;
+  /** The exception's name [MAP §7]. */
+  exception?: string;
+  ms: number;
+}
+
+export interface ScanProblem {
+  unitId: number;
+  kind: FailureKind;
+  message: string;
+}
+
+export interface ScanResult {
+  fn: ReadFunction;
+  address: number;
+  count: number;
+  timeoutMs: number;
+  /** Every unit that answered, in unit order. */
+  units: ScanHit[];
+  probed: number;
+  /** Units that answered, with data or an exception. */
+  found: number;
+  /** Of those, the ones that answered with an exception. */
+  exceptions: number;
+  /** No answer within the timeout, or exception 10/11 from a Modbus gateway that has no such target. */
+  silent: number;
+  /** Something answered but garbled (a CRC error or a malformed frame): wrong line settings, or two slaves with one address. */
+  garbled: ScanProblem[];
+  /** False when the scan was stopped before every unit was probed (the caller went away). */
+  complete: boolean;
+  elapsedMs: number;
+}
+
+export interface ScanOptions {
+  units?: readonly number[];
+  fn?: ReadFunction;
+  address?: number;
+  count?: number;
+  timeoutMs?: number;
+  /** Stops the scan between two units. */
+  signal?: AbortSignal;
+  /** Told after each unit, for progress output. */
+  onUnit?: (unitId: number, index: number, total: number) => void;
+}
+
+/**
+ * Probes each unit id with one small read and reports the ones that answered. Exceptions count as
+ * found (only a device sends one), except 10 and 11, which a Modbus gateway sends for a target that is
+ * not there [MAP §7]. A failure of the line itself (kind 'connection') ends the scan with that failure.
+ */
+export async function scanUnits(read: ReadFn, opts: ScanOptions = {}): Promise<ScanResult> {
+  const units = opts.units ?? DEFAULT_SCAN_UNITS;
+  const fn = opts.fn ?? 3;
+  const address = opts.address ?? 0;
+  const count = opts.count ?? 1;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_SCAN_TIMEOUT_MS;
+  const why = checkRead(fn, address, count);
+  if (why) throw new RangeError(why);
+  const started = performance.now();
+  const result: ScanResult = { fn, address, count, timeoutMs, units: [], probed: 0, found: 0, exceptions: 0, silent: 0, garbled: [], complete: true, elapsedMs: 0 };
+  for (const [index, unitId] of units.entries()) {
+    if (opts.signal?.aborted) {
+      result.complete = false;
+      break;
+    }
+    const t0 = performance.now();
+    let failure: ModbusFailure | undefined;
+    try {
+      await read(unitId, fn, address, count, timeoutMs);
+    } catch (err) {
+      // Not a Modbus outcome (a full queue, a bad argument) or the line is gone: no point going on.
+      if (!(err instanceof ModbusFailure) || err.kind === 'connection') throw err;
+      failure = err;
+    }
+    result.probed++;
+    const ms = Math.round(performance.now() - t0);
+    if (!failure) result.units.push({ unitId, answer: 'data', ms });
+    else if (failure.kind === 'exception' && exceptionHandling(failure.exceptionCode ?? 0) !== 'dead') {
+      const code = failure.exceptionCode ?? 0;
+      result.units.push({ unitId, answer: 'exception', exceptionCode: code, exception: exceptionName(code), ms });
+      result.exceptions++;
+    } else if (failure.kind === 'timeout' || failure.kind === 'exception') result.silent++;
+    else result.garbled.push({ unitId, kind: failure.kind, message: failure.message });
+    opts.onUnit?.(unitId, index, units.length);
+  }
+  result.found = result.units.length;
+  result.elapsedMs = Math.round(performance.now() - started);
+  return result;
+}
+
+// --- test read ------------------------------------------------------------------------------------
+
+export interface TestReadOptions {
+  unit: number;
+  fn?: ReadFunction;
+  address: number;
+  count?: number;
+  type?: RegisterType;
+  byteOrder?: ByteOrder;
+  scale?: number;
+  offset?: number;
+  timeoutMs?: number;
+}
+
+export interface TestReadResult {
+  unit: number;
+  fn: ReadFunction;
+  address: number;
+  count: number;
+  elapsedMs: number;
+  /** The response's data bytes, hex. */
+  hex: string;
+  /** Functions 3 and 4: the registers as unsigned 16-bit numbers. */
+  registers?: number[];
+  /** Functions 1 and 2: one boolean per coil or input. */
+  bits?: boolean[];
+  /** With a type: how it was decoded, and the value(s) × scale + offset. */
+  decoded?: {
+    type: RegisterType;
+    byteOrder: ByteOrder;
+    scale: number;
+    offset: number;
+    /** The value at `address`. */
+    value: number;
+    /** Every whole value of `type` in the registers read, from `address` on. */
+    values: number[];
+  };
+}
+
+/**
+ * One read; when it gets no data, rejects with its ModbusFailure (timeout, exception, …), the
+ * message saying which read it was.
+ */
+export async function testRead(read: ReadFn, opts: TestReadOptions): Promise<TestReadResult> {
+  const fn = opts.fn ?? 3;
+  const width = opts.type === undefined ? 1 : itemCount(opts.type);
+  const count = opts.count ?? width;
+  const why = checkRead(fn, opts.address, count) ?? (opts.type && isBitFunction(fn) ? `type ${opts.type} needs registers; function ${fn} reads bits` : undefined);
+  if (why) throw new RangeError(why);
+  if (count < width) throw new RangeError(`a ${opts.type} takes ${width} registers; count is ${count}`);
+  const t0 = performance.now();
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+  let data: Buffer;
+  try {
+    data = await read(opts.unit, fn, opts.address, count, timeoutMs);
+  } catch (err) {
+    if (!(err instanceof ModbusFailure) || err.kind === 'connection') throw err;
+    const what = `unit ${opts.unit}, function ${fn}, address ${opts.address}, count ${count}`;
+    throw new ModbusFailure(err.kind, `${what}: ${err.message}${err.kind === 'timeout' ? ` (${timeoutMs} ms)` : ''}`, err.exceptionCode);
+  }
+  const result: TestReadResult = { unit: opts.unit, fn, address: opts.address, count, elapsedMs: Math.round(performance.now() - t0), hex: data.toString('hex') };
+  if (isBitFunction(fn)) {
+    result.bits = Array.from({ length: count }, (_, i) => decodeTag(data, i, { type: 'bool', byteOrder: 'ABCD', scale: 1, offset: 0 }) === 1);
+    return result;
+  }
+  result.registers = Array.from({ length: count }, (_, i) => data.readUInt16BE(i * 2));
+  if (opts.type) {
+    const tag = { type: opts.type, byteOrder: opts.byteOrder ?? 'ABCD', scale: opts.scale ?? 1, offset: opts.offset ?? 0 };
+    const values = Array.from({ length: Math.floor(count / width) }, (_, i) => decodeTag(data, i * width, tag));
+    result.decoded = { ...tag, value: values[0] as number, values };
+  }
+  return result;
+}
