@@ -39,6 +39,9 @@ export const catalogue = {
   FL_ERR_MODBUS_DISABLED: { status: 503, message: 'Modbus is not enabled on this gateway (modbus.enabled)' },
   FL_ERR_MODBUS_UNKNOWN_BUS: { status: 404, message: 'no Modbus bus by that name is configured' },
   FL_ERR_MODBUS_BUSY: { status: 429, message: 'too many manual Modbus requests wait on this bus; retry when they have finished' },
+  FL_ERR_OUTBOX_FULL: { status: 503, message: 'the outbox is at its size bound (outbox.onFull: refuse-new); nothing is acknowledged until the cloud takes readings' },
+  FL_ERR_OUTBOX_DISK_FULL: { status: 507, message: 'the data filesystem is below outbox.minFreeBytes or full; nothing is acknowledged until space is freed' },
+  FL_ERR_OUTBOX_EVICTED: { status: 410, message: 'evicted from the outbox at its size bound (outbox.onFull: drop-oldest) before it reached the cloud' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof catalogue;

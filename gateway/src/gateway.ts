@@ -48,7 +48,15 @@ export class Gateway {
       synchronous: cfg.outbox.synchronous,
       groupCommitMaxRows: cfg.outbox.groupCommitMaxRows,
       quarantineKeep: cfg.outbox.quarantineKeep,
+      maxMessages: cfg.outbox.maxMessages,
+      maxBytes: cfg.outbox.maxBytes,
+      onFull: cfg.outbox.onFull,
+      minFreeBytes: cfg.outbox.minFreeBytes,
+      onEvict: (byDevice) => byDevice.forEach((values, deviceId) => this.metrics.lose(deviceId, 'evicted', values, 'FL_ERR_OUTBOX_EVICTED')),
     });
+    if (this.outbox.recovery) {
+      log.error({ ...this.outbox.recovery }, 'the outbox file was damaged; moved it aside and started a fresh outbox (readings only in it are lost)');
+    }
     this.registry = new DeviceRegistry(join(dataDir, 'devices.db'), cfg.devices);
     this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry), this.outbox, this.metrics);
     this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
@@ -126,6 +134,7 @@ export class Gateway {
       startedMs: this.startedMs,
       host: this.host ?? NO_HOST_SAMPLE,
       outbox: this.outbox.stats(),
+      drain: this.forwarder.status().drain,
       adapters: this.adapters.map((a) => a.status()),
       metrics: this.metrics,
     });

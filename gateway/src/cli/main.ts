@@ -2,6 +2,8 @@
 // fieldline-gateway --config gateway.yaml            run the gateway
 // fieldline-gateway outbox stats [--config F]        what waits in the outbox (works offline)
 // fieldline-gateway modbus scan | read …              commissioning: find slaves, read registers (cli/modbus.ts)
+// fieldline-gateway hash-password < password         an scrypt hash for mqtt.credentials
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { runCli } from '../../../common/src/cli.js';
@@ -13,12 +15,14 @@ const USAGE = `usage:
   fieldline-gateway [--config gateway.yaml]       run the gateway
   fieldline-gateway outbox stats [--config F]     show what waits in the outbox
   fieldline-gateway modbus scan|read …            find Modbus slaves, test-read registers (modbus --help)
+  fieldline-gateway hash-password < FILE          read a password on stdin, print its scrypt hash for mqtt.credentials
 Settings come from the YAML file and ${GATEWAY_ENV_PREFIX}* environment variables
 (${GATEWAY_ENV_PREFIX}KAFKA__BROKERS=host:9092 sets kafka.brokers).`;
 
 async function main(argv: string[]): Promise<number> {
   // The Modbus tools take options of their own.
   if (argv[0] === 'modbus') return modbusCli(argv.slice(1));
+  if (argv[0] === 'hash-password') return hashPasswordCmd();
   const { values, positionals } = parseArgs({
     args: argv,
     options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
@@ -56,11 +60,31 @@ async function run(cfg: GatewayConfig): Promise<number> {
 }
 
 async function outboxStats(cfg: GatewayConfig): Promise<number> {
+  const path = cfg.outbox.path ?? join(resolve(cfg.dataDir), 'outbox.db');
+  if (!existsSync(path)) {
+    console.error(`no outbox at ${path} yet (the gateway creates it at its first start; check --config / dataDir)`);
+    return 1;
+  }
   const { SqliteOutbox } = await import('../outbox/sqlite-outbox.js');
-  const outbox = new SqliteOutbox({ path: cfg.outbox.path ?? join(resolve(cfg.dataDir), 'outbox.db') });
+  // Read-only: safe beside a running gateway, and never "repairs" a file it only looks at.
+  const outbox = new SqliteOutbox({ path, readOnly: true });
   const s = outbox.stats();
   outbox.close();
   console.log(JSON.stringify({ ...s, oldestAgeMs: s.oldestMs === null ? 0 : Date.now() - s.oldestMs }, null, 2));
+  return 0;
+}
+
+async function hashPasswordCmd(): Promise<number> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  // One line; the newline a shell or `echo` adds is not part of the password.
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (!password) {
+    console.error('hash-password: expected the password on stdin, e.g. `fieldline-gateway hash-password < secret.txt`');
+    return 2;
+  }
+  const { hashPassword } = await import('../ingest/mqtt/credentials.js');
+  console.log(hashPassword(password));
   return 0;
 }
 

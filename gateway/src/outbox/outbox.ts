@@ -1,5 +1,6 @@
 // The contract every outbox implementation meets; test/outbox/behaviour.ts is its test suite.
 import type { QuarantinedReading, Reading } from '../../../proto/src/wire.js';
+import type { ErrorCode } from '../errors.js';
 
 /** A run of readings handed to the forwarder under one batch sequence number. */
 export interface LeasedBatch {
@@ -33,7 +34,7 @@ export interface OutboxStats {
 }
 
 export interface OutboxFull {
-  code: 'FL_ERR_OUTBOX_FULL' | 'FL_ERR_OUTBOX_DISK_FULL';
+  code: Extract<ErrorCode, 'FL_ERR_OUTBOX_FULL' | 'FL_ERR_OUTBOX_DISK_FULL'>;
   reason: string;
   sinceMs: number;
 }

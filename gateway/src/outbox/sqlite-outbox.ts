@@ -27,6 +27,8 @@ export interface SqliteOutboxOptions extends OutboxBounds {
   minFreeBytes?: number;
   /** Free bytes on the filesystem holding `dir` (tests pass a fake). Default: statfs. */
   freeBytes?: (dir: string) => number;
+  /** Only look (stats, leases are refused): no check, no repair, no writes. For `outbox stats`. */
+  readOnly?: boolean;
 }
 
 /** How much beyond the bare need one eviction frees, so a full outbox does not evict on every commit. */
@@ -121,12 +123,12 @@ export class SqliteOutbox implements Outbox {
     this.onFull = opts.onFull ?? 'drop-oldest';
     this.freeBytes = opts.freeBytes ?? statfsFree;
     this.seqs = new SeqReservation(`${opts.path}.seq`);
-    this.recovery = this.openChecked();
+    this.recovery = opts.readOnly ? (this.open(), null) : this.openChecked();
     const depth = this.stmt.depth.get() as { n: number; v: number; b: number };
     this.depthMessages = depth.n;
     this.depthValues = depth.v;
     this.depthBytes = depth.b;
-    this.adoptSeqFloor();
+    if (!opts.readOnly) this.adoptSeqFloor();
   }
 
   /**
@@ -157,10 +159,14 @@ export class SqliteOutbox implements Outbox {
   }
 
   private open(): void {
-    this.db = new Database(this.opts.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${this.opts.synchronous ?? 'FULL'}`);
-    this.db.exec(SCHEMA);
+    if (this.opts.readOnly) {
+      this.db = new Database(this.opts.path, { readonly: true, fileMustExist: true });
+    } else {
+      this.db = new Database(this.opts.path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${this.opts.synchronous ?? 'FULL'}`);
+      this.db.exec(SCHEMA);
+    }
     this.stmt = this.prepare();
     this.defineTransactions();
   }
