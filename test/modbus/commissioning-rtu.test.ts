@@ -6,13 +6,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
-import { gatewayConfigSchema } from '../../gateway/src/config/schema.js';
-import { Gateway } from '../../gateway/src/gateway.js';
+import type { Gateway } from '../../gateway/src/gateway.js';
 import type { ModbusBusStats } from '../../gateway/src/ingest/modbus/adapter.js';
 import type { ScanResult, TestReadResult } from '../../gateway/src/ingest/modbus/tools.js';
-import { freePort, repoRoot, run } from '../support/net.js';
-import { eventually, scratchDir, startPtyPair, startPymodbusSlave, watchUnhandledRejections, type PtyPair, type PySlave } from './support.js';
+import { repoRoot, run } from '../support/net.js';
+import { eventually, scratchDir, startPtyPair, startPymodbusSlave, watchUnhandledRejections, type PtyPair, type PySlave, startModbusGateway } from './support.js';
 
 const CLI = join(repoRoot(), 'dist', 'gateway', 'src', 'cli', 'main.js');
 const TOKEN = 'commissioning-rtu-token-0123456789';
@@ -67,30 +65,18 @@ describe('Modbus commissioning over RTU', () => {
   });
 
   test('with a gateway polling the line: the standalone CLI is refused, the API scan and read share the line without interleaving', async () => {
-    const apiPort = await freePort();
-    gw = new Gateway(
-      gatewayConfigSchema.parse({
-        gatewayId: 'gw-commissioning-rtu',
-        dataDir: scratch.dir,
-        logLevel: 'silent',
-        mqtt: { enabled: false },
-        coap: { enabled: false },
-        kafka: { brokers: `127.0.0.1:${await freePort()}` },
-        api: { host: '127.0.0.1', port: apiPort, adminToken: TOKEN },
-        modbus: {
-          enabled: true,
-          buses: [{
-            name: 'line', type: 'rtu', path: line.a, baudRate: 19200, parity: 'none', interFrameDelayMs: GAP_MS,
-            devices: [
-              { deviceId: 'flow', unitId: 1, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'flow', function: 3, address: 0, type: 'float32', byteOrder: 'CDAB' }] }] },
-              { deviceId: 'pump', unitId: 2, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'a', function: 3, address: 0 }, { metric: 'b', function: 3, address: 1 }] }] },
-            ],
-          }],
-        },
-      }),
-      pino({ level: 'silent' }),
-    );
-    await gw.start();
+    gw = await startModbusGateway({
+      gatewayId: 'gw-commissioning-rtu',
+      dataDir: scratch.dir,
+      token: TOKEN,
+      buses: [{
+        name: 'line', type: 'rtu', path: line.a, baudRate: 19200, parity: 'none', interFrameDelayMs: GAP_MS,
+        devices: [
+          { deviceId: 'flow', unitId: 1, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'flow', function: 3, address: 0, type: 'float32', byteOrder: 'CDAB' }] }] },
+          { deviceId: 'pump', unitId: 2, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'a', function: 3, address: 0 }, { metric: 'b', function: 3, address: 1 }] }] },
+        ],
+      }],
+    });
     const api = `http://127.0.0.1:${gw.apiPort}`;
     const bus = (): ModbusBusStats => gw!.modbus!.stats().buses[0]!;
     await eventually(() => bus().devices.every((d) => d.polls.complete >= 2), 'the gateway polling both units');

@@ -6,16 +6,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
 import { startModbusTcpSlave, type ModbusTcpSlave } from '../../firmware-sim/src/modbus-slave.js';
 import { buildLocalApi } from '../../gateway/src/api/server.js';
-import { gatewayConfigSchema } from '../../gateway/src/config/schema.js';
-import { Gateway } from '../../gateway/src/gateway.js';
+import type { Gateway } from '../../gateway/src/gateway.js';
 import type { ModbusStats } from '../../gateway/src/ingest/modbus/adapter.js';
 import { scanUnits, testRead, transportReader, type ScanResult, type TestReadResult } from '../../gateway/src/ingest/modbus/tools.js';
 import { TcpTransport } from '../../gateway/src/ingest/modbus/transport.js';
 import { freePort, repoRoot, run } from '../support/net.js';
-import { scratchDir, watchUnhandledRejections } from './support.js';
+import { scratchDir, watchUnhandledRejections, startModbusGateway } from './support.js';
 
 const CLI = join(repoRoot(), 'dist', 'gateway', 'src', 'cli', 'main.js');
 const TOKEN = 'commissioning-token-0123456789';
@@ -53,37 +51,25 @@ before(async () => {
       7: { fault: { kind: 'silent' } },
     },
   });
-  const apiPort = await freePort();
-  gw = new Gateway(
-    gatewayConfigSchema.parse({
-      gatewayId: 'gw-commissioning',
-      dataDir: scratch.dir,
-      logLevel: 'silent',
-      mqtt: { enabled: false },
-      coap: { enabled: false },
-      kafka: { brokers: `127.0.0.1:${await freePort()}` },
-      api: { host: '127.0.0.1', port: apiPort, adminToken: TOKEN },
-      modbus: {
-        enabled: true,
-        buses: [
-          {
-            name: 'plant',
-            type: 'tcp',
-            host: '127.0.0.1',
-            port: slave.port,
-            devices: [
-              { deviceId: 'meter', unitId: 1, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'voltage', function: 3, address: 0, type: 'float32', byteOrder: 'CDAB' }] }] },
-              { deviceId: 'pump', unitId: 2, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'a', function: 3, address: 0 }, { metric: 'b', function: 3, address: 1 }] }] },
-            ],
-          },
-          // Nothing listens there: the bus never connects.
-          { name: 'down', type: 'tcp', host: '127.0.0.1', port: await freePort(), reconnectMinMs: 50, reconnectMaxMs: 100, devices: [{ deviceId: 'lost', tagGroups: [{ tags: [{ metric: 'x', function: 3, address: 0 }] }] }] },
+  gw = await startModbusGateway({
+    gatewayId: 'gw-commissioning',
+    dataDir: scratch.dir,
+    token: TOKEN,
+    buses: [
+      {
+        name: 'plant',
+        type: 'tcp',
+        host: '127.0.0.1',
+        port: slave.port,
+        devices: [
+          { deviceId: 'meter', unitId: 1, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'voltage', function: 3, address: 0, type: 'float32', byteOrder: 'CDAB' }] }] },
+          { deviceId: 'pump', unitId: 2, tagGroups: [{ pollIntervalMs: 40, tags: [{ metric: 'a', function: 3, address: 0 }, { metric: 'b', function: 3, address: 1 }] }] },
         ],
       },
-    }),
-    pino({ level: 'silent' }),
-  );
-  await gw.start();
+      // Nothing listens there: the bus never connects.
+      { name: 'down', type: 'tcp', host: '127.0.0.1', port: await freePort(), reconnectMinMs: 50, reconnectMaxMs: 100, devices: [{ deviceId: 'lost', tagGroups: [{ tags: [{ metric: 'x', function: 3, address: 0 }] }] }] },
+    ],
+  });
   api = `http://127.0.0.1:${gw.apiPort}`;
   const deadline = Date.now() + 10_000;
   while (!((await modbusStats()).buses[0]!.devices.every((d) => d.polls.complete > 0))) {

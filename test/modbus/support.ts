@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import { gatewayConfigSchema } from '../../gateway/src/config/schema.js';
+import { Gateway } from '../../gateway/src/gateway.js';
 import type { Envelope, Outcome } from '../../gateway/src/pipeline/types.js';
-import { defaultLogDir, removeOnExit, repoRoot, spawnLogged, waitUntil, type LoggedProcess } from '../support/net.js';
+import { defaultLogDir, freePort, removeOnExit, repoRoot, spawnLogged, waitUntil, type LoggedProcess } from '../support/net.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -145,4 +147,26 @@ export function maxGap(times: readonly number[]): number {
   let gap = 0;
   for (let i = 1; i < times.length; i++) gap = Math.max(gap, (times[i] as number) - (times[i - 1] as number));
   return gap;
+}
+
+/**
+ * A real Gateway polling the given Modbus buses, with its local API on 127.0.0.1 behind `token`;
+ * MQTT and CoAP off, Kafka pointed where nothing listens (readings stay in the outbox).
+ */
+export async function startModbusGateway(opts: { gatewayId: string; dataDir: string; token: string; buses: unknown[] }): Promise<Gateway> {
+  const gw = new Gateway(
+    gatewayConfigSchema.parse({
+      gatewayId: opts.gatewayId,
+      dataDir: opts.dataDir,
+      logLevel: 'silent',
+      mqtt: { enabled: false },
+      coap: { enabled: false },
+      kafka: { brokers: `127.0.0.1:${await freePort()}` },
+      api: { host: '127.0.0.1', port: 0, adminToken: opts.token },
+      modbus: { enabled: true, buses: opts.buses },
+    }),
+    silentLog,
+  );
+  await gw.start();
+  return gw;
 }
