@@ -4,8 +4,12 @@
 // the forwarder never takes anything out of the outbox: this measures ingest, not forwarding (the
 // end-to-end bench measures that). At the end the outbox is reopened from its file and must hold every
 // acknowledged reading, or the bench fails.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+//
+// SD-card wear: the bytes this process sent toward the disk over the measured window (/proc/self/io
+// write_bytes, see disk-io.ts) divided by the readings acknowledged in it. The gateway is the only
+// writer in the process: the MQTT load runs in a worker thread of the same process and reads its own
+// thread's counters to prove it wrote nothing to disk.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -13,6 +17,8 @@ import { gatewayConfigSchema } from '../gateway/src/config/schema.js';
 import { Gateway } from '../gateway/src/gateway.js';
 import { SqliteOutbox } from '../gateway/src/outbox/sqlite-outbox.js';
 import { freePort } from '../test/support/net.js';
+import { benchDataDir } from './data-dir.js';
+import { describeFilesystem, diskWrites, type DiskWrites, type ProcIo } from './disk-io.js';
 import type { MqttLoadParams, MqttLoadReport } from './mqtt-load.js';
 import { runIfMain } from './run-alone.js';
 
@@ -55,6 +61,13 @@ export interface MqttIngestBenchResult {
   persistSessions: boolean;
   validation: string;
   rateLimit: string;
+  /** Disk writes of the whole process over the measured window, per reading acknowledged in it. */
+  disk: DiskWrites & {
+    /** Where the gateway's data directory (outbox, MQTT sessions) lived. */
+    filesystem: string;
+    /** The load worker thread's own counters over the whole run; writeBytes is 0 or the bench fails. */
+    loadThread: ProcIo;
+  };
 }
 
 /** High enough that no bucket ever runs dry: the step runs, and never throttles. */
@@ -67,7 +80,7 @@ export async function benchMqttIngest(opts: MqttIngestBenchOptions = {}): Promis
   const window = opts.window ?? 100;
   const metricsPerMessage = opts.metricsPerMessage ?? 3;
   const synchronous = opts.synchronous ?? 'FULL';
-  const dir = mkdtempSync(join(tmpdir(), 'fieldline-bench-mqtt-'));
+  const { dir, filesystem } = benchDataDir('fieldline-bench-mqtt-');
   const cfg = gatewayConfigSchema.parse({
     gatewayId: 'gw-bench',
     dataDir: dir,
@@ -119,6 +132,7 @@ export async function benchMqttIngest(opts: MqttIngestBenchOptions = {}): Promis
       report.failures !== 0 && `${report.failures} publishes failed (first: ${report.firstFailure})`,
       loss.rateLimited + loss.quarantined + loss.evicted !== 0 && `loss counters not zero: ${JSON.stringify(loss)}`,
       devicesRegistered !== clients && `${devicesRegistered} devices registered, expected ${clients}`,
+      report.loadThreadIo.writeBytes !== 0 && `the load worker thread wrote ${report.loadThreadIo.writeBytes} bytes to disk; the wear figure would count them`,
     ].filter((p): p is string => typeof p === 'string');
     if (problems.length) throw new Error(`MQTT ingest bench is not honest: ${problems.join('; ')}`);
 
@@ -142,6 +156,11 @@ export async function benchMqttIngest(opts: MqttIngestBenchOptions = {}): Promis
       persistSessions: cfg.mqtt.persistSessions,
       validation: `default pipeline: rate limit, registry (autoRegister ${cfg.devices.autoRegister}), decode, normalize, ranges ${Object.keys(cfg.pipeline.ranges).join(' and ')}`,
       rateLimit: `on, limits raised to ${UNTHROTTLED.ratePerSecond.toLocaleString('en')} messages/s (burst ${UNTHROTTLED.burst.toLocaleString('en')}) per device and per protocol so nothing is throttled`,
+      disk: {
+        ...diskWrites(report.processIoWindow, report.measuredAcks * metricsPerMessage),
+        filesystem: describeFilesystem(filesystem),
+        loadThread: report.loadThreadIo,
+      },
     };
   } finally {
     if (!stopped) {

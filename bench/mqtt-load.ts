@@ -4,6 +4,7 @@
 // Kept apart from bench/mqtt-ingest.ts so the worker loads only mqtt, not the gateway's native modules.
 import mqtt from 'mqtt';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { ioDelta, processIo, threadIo, type ProcIo } from './disk-io.js';
 
 export interface MqttLoadParams {
   role: 'mqtt-ingest-bench-load';
@@ -27,6 +28,13 @@ export interface MqttLoadReport {
   firstFailure: string | null;
   /** Publish → PUBACK of every PUBACK received inside the window, in ms. */
   latencies: Float64Array;
+  /**
+   * The whole process's I/O accounting (/proc/self/io) over the measured window, read here so it
+   * brackets exactly the window the PUBACKs are counted in.
+   */
+  processIoWindow: ProcIo;
+  /** This worker thread's own I/O over the whole load (/proc/thread-self/io): its disk writes must be 0. */
+  loadThreadIo: ProcIo;
 }
 
 /** One message's payload: `seq`, then temperature and humidity inside the default ranges, then plain extra metrics. */
@@ -39,6 +47,7 @@ export function payload(seq: number, metrics: number): string {
 }
 
 async function load(p: MqttLoadParams): Promise<MqttLoadReport> {
+  const threadIoStart = threadIo();
   // No reconnects: a dropped connection must show up as failures, not as silently resent messages.
   const clients = await Promise.all(
     Array.from({ length: p.clients }, (_, i) => mqtt.connectAsync(p.url, { clientId: `${p.devicePrefix}${i}`, reconnectPeriod: 0, clean: true })),
@@ -83,15 +92,20 @@ async function load(p: MqttLoadParams): Promise<MqttLoadReport> {
   });
 
   await new Promise((resolve) => setTimeout(resolve, p.warmupMs));
+  const ioStart = processIo();
   measuring = true;
   const started = performance.now();
   await new Promise((resolve) => setTimeout(resolve, p.measureMs));
   measuring = false;
   const measuredMs = performance.now() - started;
+  const processIoWindow = ioDelta(ioStart, processIo());
   running = false;
   await Promise.all(loops);
   await Promise.all(clients.map((c) => c.endAsync()));
-  return { measuredAcks, measuredMs, totalAcks, failures, firstFailure, latencies: Float64Array.from(latencies) };
+  const loadThreadIo = ioDelta(threadIoStart, threadIo());
+  return {
+    measuredAcks, measuredMs, totalAcks, failures, firstFailure, latencies: Float64Array.from(latencies), processIoWindow, loadThreadIo,
+  };
 }
 
 if (!isMainThread && (workerData as Partial<MqttLoadParams> | null)?.role === 'mqtt-ingest-bench-load') {

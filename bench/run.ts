@@ -1,11 +1,15 @@
 // npm run bench: the benchmark suite. Writes bench/results/latest.json and latest.md.
-// The end-to-end benches run first, on the whole stack; the stack is stopped before the ingest
-// benches (MQTT, CoAP, Modbus), so those have the two cores to themselves.
+// The end-to-end benches run first, on the whole stack; the stack is stopped before the backlog
+// drain (its own broker) and the ingest benches (MQTT, CoAP, Modbus), so those have the two cores
+// to themselves.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startStack } from '../test/e2e/harness.js';
 import { benchCoap } from './coap.js';
+import { describeFilesystem, filesystemOf } from './disk-io.js';
+import { benchDrain } from './drain.js';
 import { benchEndToEnd } from './e2e.js';
 import { benchModbus } from './modbus.js';
 import { benchMqttIngest } from './mqtt-ingest.js';
@@ -20,8 +24,11 @@ async function main(): Promise<void> {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
+    /** Where every bench's data directories (outboxes, broker, database) live: the disk figures need a real disk. */
+    tmpdir: `${tmpdir()}: ${describeFilesystem(filesystemOf(tmpdir()))}`,
   };
-  console.log(`machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}`);
+  const source = sourceState();
+  console.log(`machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}; source ${source.commit}${source.uncommitted.length ? ` + ${source.uncommitted.length} uncommitted files` : ''}`);
   const latencyRate = Number(process.env.BENCH_LATENCY_RATE ?? 10_000);
   const stack = await startStack();
   let e2e: Awaited<ReturnType<typeof benchEndToEnd>>;
@@ -35,8 +42,13 @@ async function main(): Promise<void> {
     await stack.stop();
   }
 
-  console.log(`MQTT ingest: QoS 1 → validation → SQLite outbox (Kafka unreachable), ${seconds} s…`);
+  const drainReadings = Number(process.env.BENCH_DRAIN_READINGS ?? 1_000_000);
+  console.log(`backlog drain: ${drainReadings} readings in the outbox → forwarder → Kafka, then Kafka → embedded TimescaleDB…`);
+  const drain = await benchDrain({ readings: drainReadings });
+  console.log(`MQTT ingest: QoS 1 → validation → SQLite outbox (Kafka unreachable), synchronous=FULL, ${seconds} s…`);
   const mqtt = await benchMqttIngest({ seconds });
+  console.log(`MQTT ingest again with synchronous=NORMAL, ${seconds} s…`);
+  const mqttNormal = await benchMqttIngest({ seconds, synchronous: 'NORMAL' });
   console.log(`CoAP ingest: confirmable POSTs → pipeline → SQLite outbox, ${seconds} s…`);
   const coap = await benchCoap({ seconds });
   console.log(`Modbus: polling the pymodbus Modbus/TCP slave, ${seconds} s…`);
@@ -45,9 +57,12 @@ async function main(): Promise<void> {
   const results = {
     date: new Date().toISOString(),
     machine,
+    source,
     endToEnd: e2e,
     steady: { offeredReadingsPerSecond: latencyRate, ...steady },
     mqttIngest: mqtt,
+    mqttIngestNormal: mqttNormal,
+    backlogDrain: drain,
     coapIngest: coap,
     modbusTcp: modbus,
   };
@@ -62,6 +77,17 @@ async function main(): Promise<void> {
     `| MQTT QoS 1 ingest messages/s (PUBACKs) | ${mqtt.messagesPerSecond} |`,
     `| MQTT publish → PUBACK p50 / p99 / max (ms) | ${mqtt.latencyMs.p50} / ${mqtt.latencyMs.p99} / ${mqtt.latencyMs.max} |`,
     `| MQTT readings acknowledged / in the outbox after the run (rate limits raised so nothing throttles; ${mqtt.loss.rateLimited + mqtt.loss.quarantined + mqtt.loss.evicted} lost) | ${mqtt.acknowledged.readings} / ${mqtt.outboxDepth.readings} |`,
+    `| MQTT QoS 1 ingest, synchronous=FULL: bytes written to disk per reading (/proc/self/io write_bytes over the window, ${mib(mqtt.disk.netWriteBytes)} for ${mqtt.disk.readings} readings) | ${mqtt.disk.bytesPerReading} |`,
+    `| MQTT QoS 1 ingest, synchronous=NORMAL: readings/s / bytes written per reading | ${mqttNormal.readingsPerSecond} / ${mqttNormal.disk.bytesPerReading} |`,
+    `| backlog fill: ${drain.readings} readings (${drain.messages} messages × ${drain.readingsPerMessage}) appended straight to the outbox in ${drain.fill.messagesPerCommit}-message group commits, readings/s (s) | ${drain.fill.readingsPerSecond} (${drain.fill.seconds}) |`,
+    `| backlog fill: bytes written per reading / outbox file bytes per waiting reading | ${drain.fill.disk.bytesPerReading} / ${round1(drain.fill.outboxFileBytes / drain.readings)} |`,
+    `| backlog drain outbox → Kafka, delivery-confirmed and deleted, readings/s (s; forwarder defaults: ${drain.kafka.batchMaxReadings} readings a batch, ${drain.kafka.maxInflightBatches} in flight) | ${drain.drain.readingsPerSecond} (${drain.drain.seconds}) |`,
+    `| backlog drain: readings/s after the first delivery report (producer connected at / first report at, ms) | ${drain.drain.afterFirstDeliveryReadingsPerSecond} (${drain.drain.connectedMs} / ${drain.drain.firstDeliveryMs}) |`,
+    `| backlog drain: bytes written per reading (lease and delete) | ${drain.drain.disk.bytesPerReading} |`,
+    `| backlog drain: batches in Kafka / readings read back (seqs ${drain.verified.firstSeq}–${drain.verified.lastSeq}, each device message once) | ${drain.verified.batches} / ${drain.verified.readings} |`,
+    ...(drain.sink
+      ? [`| cloud catch-up: the drained topic → embedded TimescaleDB rows, readings/s (s; ${drain.sink.rows} rows) | ${drain.sink.readingsPerSecond} (${drain.sink.seconds}) |`]
+      : []),
     `| CoAP confirmable requests/s answered 2.04 (${coap.endpoints} endpoints, ${coap.devices} devices, synchronous=${coap.outboxSynchronous}, rate limit ${coap.rateLimit}) | ${coap.requestsPerSecond} |`,
     `| CoAP readings/s (3 a request) | ${coap.readingsPerSecond} |`,
     `| CoAP request → response p50 / p99 / max (ms) | ${coap.latencyMs.p50} / ${coap.latencyMs.p99} / ${coap.latencyMs.max} |`,
@@ -70,8 +96,36 @@ async function main(): Promise<void> {
   ].join('\n');
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n');
-  writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}\n\n${table}\n`);
+  writeFileSync(
+    join(ROOT, 'bench', 'results', 'latest.md'),
+    `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}; data directories in ${machine.tmpdir}\n` +
+      `Source: ${source.commit}${source.uncommitted.length ? `, with uncommitted changes in ${source.uncommitted.join(', ')}` : ''}\n\n${table}\n`,
+  );
   console.log(table);
+}
+
+/**
+ * The commit the benches were built from, and the files under the measured code that differed from
+ * it: the working tree is shared, so a figure can include someone's work in progress.
+ */
+function sourceState(): { commit: string; uncommitted: string[] } {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  try {
+    const commit = git('rev-parse', '--short', 'HEAD').trim();
+    // Porcelain lines are "XY path"; X may be a space, so the output is not trimmed before slicing.
+    const status = git('status', '--porcelain', '--', 'gateway', 'cloud-sink', 'proto', 'common', 'test/support', 'test/e2e');
+    return { commit, uncommitted: status.split('\n').filter((l) => l.length > 3).map((l) => l.slice(3)) };
+  } catch {
+    return { commit: 'unknown (no git)', uncommitted: [] };
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
 }
 
 main().then(() => process.exit(0), (err: unknown) => {
