@@ -13,12 +13,11 @@ import { freePort } from '../support/net.js';
 
 export const TOPICS = ['iot.readings', 'iot.heartbeats', 'iot.quarantine', 'iot.sink-dlq'];
 
-export interface Stack {
+/** Kafka and the cloud (sink + API + database), without a gateway: for tests that run gateways themselves. */
+export interface CloudStack {
   dir: string;
   kafka: KafkaBroker;
   cloud: Cloud;
-  gateway: Gateway;
-  mqttUrl: string;
   apiUrl: string;
   token: string;
   /** The seq metric values the API returns for a device, in time order. */
@@ -28,8 +27,13 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+export interface Stack extends CloudStack {
+  gateway: Gateway;
+  mqttUrl: string;
+}
+
 /** Limits far above anything the tests and benchmarks send, unless a test is about limits. */
-const GENEROUS_LIMITS = {
+export const GENEROUS_LIMITS = {
   profiles: { default: { ratePerSecond: 1_000_000, burst: 1_000_000 } },
   perProtocol: {
     mqtt: { ratePerSecond: 1_000_000, burst: 1_000_000 },
@@ -41,6 +45,43 @@ const GENEROUS_LIMITS = {
 export async function startStack(
   opts: { databaseUrl?: string; gateway?: Partial<GatewayConfig['kafka']>; rateLimit?: Partial<GatewayConfig['rateLimit']> } = {},
 ): Promise<Stack> {
+  const base = await startCloud(opts);
+  const quiet = pino({ level: process.env.FIELDLINE_TEST_LOG ?? 'silent' });
+  let gateway: Gateway;
+  try {
+    gateway = new Gateway(
+      gatewayConfigSchema.parse({
+        gatewayId: 'gw-e2e',
+        dataDir: join(base.dir, 'gateway'),
+        mqtt: { host: '127.0.0.1', port: await freePort(), persistSessions: false },
+        coap: { host: '127.0.0.1', port: 0 },
+        api: { host: '127.0.0.1', port: 0, adminToken: 'local-admin-token-for-tests' },
+        rateLimit: { ...GENEROUS_LIMITS, ...opts.rateLimit },
+        kafka: { brokers: base.kafka.bootstrap, retryBackoffMinMs: 200, retryBackoffMaxMs: 2_000, messageTimeoutMs: 5_000, ...opts.gateway },
+      }),
+      quiet,
+    );
+    await gateway.start();
+  } catch (err) {
+    await base.stop();
+    throw err;
+  }
+  return {
+    ...base,
+    gateway,
+    mqttUrl: `mqtt://127.0.0.1:${gateway.mqtt!.boundPort}`,
+    async stop() {
+      await gateway.stop().catch(() => undefined);
+      await base.stop();
+    },
+  };
+}
+
+/**
+ * Kafka (topics created) and the cloud, in a temp dir, with no gateway: the fault tests start
+ * gateways as child processes against kafka.bootstrap so they can kill them.
+ */
+export async function startCloud(opts: { databaseUrl?: string } = {}): Promise<CloudStack> {
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-e2e-'));
   const kafka = await startKafka({ dataDir: join(dir, 'kafka'), logDir: dir });
   await kafka.createTopics(TOPICS.map((name) => ({ name, partitions: 3 })));
@@ -58,29 +99,13 @@ export async function startStack(
   );
   await cloud.start();
 
-  const gateway = new Gateway(
-    gatewayConfigSchema.parse({
-      gatewayId: 'gw-e2e',
-      dataDir: join(dir, 'gateway'),
-      mqtt: { host: '127.0.0.1', port: await freePort(), persistSessions: false },
-      coap: { host: '127.0.0.1', port: 0 },
-      api: { host: '127.0.0.1', port: 0, adminToken: 'local-admin-token-for-tests' },
-      rateLimit: { ...GENEROUS_LIMITS, ...opts.rateLimit },
-      kafka: { brokers: kafka.bootstrap, retryBackoffMinMs: 200, retryBackoffMaxMs: 2_000, messageTimeoutMs: 5_000, ...opts.gateway },
-    }),
-    quiet,
-  );
-  await gateway.start();
-
   const apiUrl = `http://127.0.0.1:${cloud.apiPort}`;
   const token = await cloud.auth.issue({ subject: 'e2e', role: 'viewer', ttlSeconds: 3600 });
 
-  const stack: Stack = {
+  return {
     dir,
     kafka,
     cloud,
-    gateway,
-    mqttUrl: `mqtt://127.0.0.1:${gateway.mqtt!.boundPort}`,
     apiUrl,
     token,
     async seqsOf(deviceId) {
@@ -108,13 +133,11 @@ export async function startStack(
       }
     },
     async stop() {
-      await gateway.stop().catch(() => undefined);
       await cloud.stop().catch(() => undefined);
       await kafka.destroy().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  return stack;
 }
 
 /** Every acknowledged seq is there exactly once: returns what is missing and what is doubled. */

@@ -27,6 +27,8 @@ export interface OutboxStats {
   depthBytes: number;
   /** Readings (values) evicted at the bound since start. */
   evictedValues: number;
+  /** Resent device messages (Redelivery with dup) found already committed, acknowledged without storing them again. */
+  redeliveriesDropped: number;
   /** Set while appends are refused: the outbox is at its bound (refuse-new) or the disk is full. */
   full: OutboxFull | null;
   /** Set when the file found at start-up was corrupt and was moved aside. */
@@ -65,12 +67,28 @@ export class OutboxFullError extends Error {
   }
 }
 
+/**
+ * Who sent a message and under which id, so a resend of a message already committed is not stored
+ * twice. A QoS 1 sender whose PUBACK was lost (the gateway crashed after the commit, or the
+ * connection dropped) sends the message again with the same packet id and DUP=1 [MQTT-4.4.0-1].
+ */
+export interface Redelivery {
+  /** Sender and message id, e.g. MQTT client id and packet id. */
+  key: string;
+  /** Digest of what was sent (topic and payload): a resend carries the same bytes. */
+  digest: Uint8Array;
+  /** The sender marked it a resend (MQTT DUP=1). Only these are compared; a first send is always stored. */
+  dup: boolean;
+}
+
 export interface Outbox {
   /**
    * Resolves once the readings are durably committed (group commit: concurrent calls share one
    * transaction). Only then may a device be acknowledged. Rejects when nothing was committed.
+   * With `redelivery` (the call then holds one device message), a resend whose key and digest match
+   * the last message committed under that key resolves without storing anything.
    */
-  append(readings: Reading[]): Promise<void>;
+  append(readings: Reading[], redelivery?: Redelivery): Promise<void>;
   /** Same durability as append, for refused input kept for inspection and forwarding. */
   quarantine(record: QuarantinedReading): Promise<void>;
   /**

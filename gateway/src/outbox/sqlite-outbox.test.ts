@@ -100,4 +100,34 @@ describe('SQLite outbox: damaged files and the disk floor', () => {
       o.close();
     }
   });
+
+  it('when SQLite itself finds no room, a lease reports nothing to send instead of throwing, and leasing resumes with room', async () => {
+    // Pinned by test/fault/gateway-disk.test.ts: the lease after a delivery report threw SQLITE_FULL
+    // out of the Kafka callback and killed the gateway. max_page_count stands in for a full disk.
+    const o = new SqliteOutbox({ path: join(dir, 'sqlite-full.db') });
+    const db = (o as unknown as { db: { pragma(s: string, o?: { simple: boolean }): unknown } }).db;
+    try {
+      await Promise.all(Array.from({ length: 2_000 }, (_, i) => o.append([reading(i)])));
+      db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true }))}`);
+      let refused = false;
+      for (let i = 0; i < 2_000 && !refused; i++) {
+        await o.append([{ ...reading(1_000 + i), metrics: { seq: i, pad: Math.random() } }]).catch((e: unknown) => {
+          refused = e instanceof OutboxFullError && e.code === 'FL_ERR_OUTBOX_DISK_FULL';
+        });
+      }
+      assert.ok(refused, 'SQLite never ran out of pages');
+      const before = o.stats().depthMessages;
+      // One message a batch, until the batches table cannot grow either: rows are left unleased.
+      for (let n = 0; n < 2_100; n++) if (o.lease(1) === null) break;
+      assert.equal(o.lease(1), null);
+      assert.ok(o.stats().leasedBatches < before, `all ${before} messages leased: SQLite never refused a lease`);
+      assert.equal(o.stats().full?.code, 'FL_ERR_OUTBOX_DISK_FULL');
+      assert.match(o.stats().full!.reason, /^SQLite: /);
+      db.pragma('max_page_count = 1000000');
+      assert.ok(o.lease(1_000_000), 'leasing resumes once there is room');
+      assert.equal(o.stats().depthMessages, before);
+    } finally {
+      o.close();
+    }
+  });
 });

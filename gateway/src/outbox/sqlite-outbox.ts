@@ -10,11 +10,15 @@
 //
 // A file that fails SQLite's quick_check at open, or that is not a database at all, is moved
 // aside and a fresh outbox started; the seq reservation (seq-reservation.ts) keeps seqs unique.
+//
+// The forwarder's writes (lease, delete after delivery, quarantine marks) never throw on a full
+// disk: a lease waits, a delete is done before the next lease. A device's resend (MQTT DUP=1) of a
+// message already committed is acknowledged without storing it again (Redelivery in outbox.ts).
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { countValues, v1, type QuarantinedReading, type Reading } from '../../../proto/src/wire.js';
-import type { LeasedBatch, Outbox, OutboxBounds, OutboxFull, OutboxRecovery, OutboxStats, QuarantineRow } from './outbox.js';
+import type { LeasedBatch, Outbox, OutboxBounds, OutboxFull, OutboxRecovery, OutboxStats, QuarantineRow, Redelivery } from './outbox.js';
 import { OutboxFullError } from './outbox.js';
 import { SeqReservation } from './seq-reservation.js';
 
@@ -46,7 +50,9 @@ CREATE TABLE IF NOT EXISTS readings (
   device_id TEXT NOT NULL,
   received_ms INTEGER NOT NULL,
   n_values INTEGER NOT NULL,
-  payload BLOB NOT NULL
+  payload BLOB NOT NULL,
+  rkey TEXT,
+  rdigest BLOB
 );
 CREATE TABLE IF NOT EXISTS batches (
   seq INTEGER PRIMARY KEY,
@@ -71,6 +77,16 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE INDEX IF NOT EXISTS quarantine_pending ON quarantine (id) WHERE forwarded = 0;
 `;
 
+/**
+ * Redelivery keys remembered (the newest win): far more than every device's messages in flight at
+ * a crash. A key forgotten only means its resend is stored again. On disk each key is in its
+ * message's row, so it costs no table or index of its own to write; in memory they are a map,
+ * filled at open from the rows still in the file. Those hold every message committed but not yet
+ * sent when the gateway died, which is where a PUBACK lost in a crash comes from. Not covered: a
+ * message sent to Kafka and deleted before a power loss that also lost its PUBACK on the way out.
+ */
+const REDELIVERY_KEEP = 100_000;
+
 interface Eviction {
   messages: number;
   values: number;
@@ -79,7 +95,7 @@ interface Eviction {
 }
 
 type Pending =
-  | { kind: 'reading'; reading: Reading; resolve: () => void; reject: (e: Error) => void }
+  | { kind: 'reading'; reading: Reading; redelivery?: Redelivery; duplicate?: boolean; resolve: () => void; reject: (e: Error) => void }
   | { kind: 'quarantine'; record: QuarantinedReading; resolve: () => void; reject: (e: Error) => void };
 
 export class SqliteOutbox implements Outbox {
@@ -98,7 +114,7 @@ export class SqliteOutbox implements Outbox {
   private stmt!: ReturnType<SqliteOutbox['prepare']>;
   private commitGroup!: (items: Pending[], encoded: (Uint8Array | null)[]) => Eviction | null;
   private leaseTx!: (maxValues: number, now: number) => LeasedBatch | null;
-  private ackTx!: (seq: number) => void;
+  private ackTx!: (seq: number) => { n: number; v: number; b: number } | null;
   private markForwardedTx!: (ids: readonly number[]) => void;
   /** Kept in memory so stats() costs nothing on the hot path. */
   private depthMessages = 0;
@@ -106,6 +122,16 @@ export class SqliteOutbox implements Outbox {
   private depthBytes = 0;
   private evictedValues = 0;
   private quarantineInserts = 0;
+  /**
+   * Redelivery key → digest of the message last committed under it, in two generations: when the
+   * newer holds REDELIVERY_KEEP / 2 keys the older is dropped, so memory stays bounded at O(1) a
+   * commit (deleting a Map's oldest entry one at a time gets slower as the deletions pile up).
+   */
+  private redeliveryKeys = new Map<string, string>();
+  private redeliveryKeysOlder = new Map<string, string>();
+  private deferredAcks: number[] = [];
+  private deferredMarks = new Set<number>();
+  private redeliveriesDropped = 0;
   /** Disk below its floor, or SQLite said it was full. */
   private full: OutboxFull | null = null;
   /** refuse-new turned an append away at the bound; cleared once the outbox is below it again. */
@@ -128,7 +154,10 @@ export class SqliteOutbox implements Outbox {
     this.depthMessages = depth.n;
     this.depthValues = depth.v;
     this.depthBytes = depth.b;
-    if (!opts.readOnly) this.adoptSeqFloor();
+    if (!opts.readOnly) {
+      this.adoptSeqFloor();
+      this.loadRedeliveryKeys();
+    }
   }
 
   /**
@@ -166,6 +195,8 @@ export class SqliteOutbox implements Outbox {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${this.opts.synchronous ?? 'FULL'}`);
       this.db.exec(SCHEMA);
+      // Files from before redelivery keys get the two nullable columns in place.
+      if (!this.hasRedeliveryColumns()) this.db.exec('ALTER TABLE readings ADD COLUMN rkey TEXT; ALTER TABLE readings ADD COLUMN rdigest BLOB');
     }
     this.stmt = this.prepare();
     this.defineTransactions();
@@ -177,9 +208,22 @@ export class SqliteOutbox implements Outbox {
     if (next < this.seqs.floor) this.stmt.setNextSeq.run(this.seqs.floor);
   }
 
+  private hasRedeliveryColumns(): boolean {
+    return (this.db.pragma('table_info(readings)') as { name: string }[]).some((c) => c.name === 'rkey');
+  }
+
   private prepare() {
+    // Only a file opened read-only can lack the key columns, and it is never written to.
+    const keyed = !this.opts.readOnly || this.hasRedeliveryColumns();
     return {
-      insertReading: this.db.prepare('INSERT INTO readings (device_id, received_ms, n_values, payload) VALUES (?, ?, ?, ?)'),
+      insertReading: this.db.prepare(
+        keyed
+          ? 'INSERT INTO readings (device_id, received_ms, n_values, payload, rkey, rdigest) VALUES (?, ?, ?, ?, ?, ?)'
+          : 'INSERT INTO readings (device_id, received_ms, n_values, payload) VALUES (?, ?, ?, ?)',
+      ),
+      recentKeys: keyed
+        ? this.db.prepare('SELECT rkey, rdigest FROM readings WHERE rkey IS NOT NULL ORDER BY id DESC LIMIT ?')
+        : null,
       insertQuarantine: this.db.prepare(
         'INSERT INTO quarantine (ts_ms, device_id, source, reason_code, reason, topic, raw) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -212,6 +256,7 @@ export class SqliteOutbox implements Outbox {
 
   private defineTransactions(): void {
     this.commitGroup = this.db.transaction((items: Pending[], encoded: (Uint8Array | null)[]) => {
+      this.dropRedeliveries(items, encoded);
       let messages = 0;
       let bytes = 0;
       for (const e of encoded) {
@@ -223,8 +268,10 @@ export class SqliteOutbox implements Outbox {
       const eviction = this.makeRoom(messages, bytes);
       items.forEach((item, i) => {
         if (item.kind === 'reading') {
+          if (item.duplicate) return;
           const r = item.reading;
-          this.stmt.insertReading.run(r.deviceId, Date.now(), countValues([r]), encoded[i]!);
+          const rd = item.redelivery;
+          this.stmt.insertReading.run(r.deviceId, Date.now(), countValues([r]), encoded[i]!, rd?.key ?? null, rd ? Buffer.from(rd.digest) : null);
         } else {
           const q = item.record;
           this.stmt.insertQuarantine.run(
@@ -262,19 +309,61 @@ export class SqliteOutbox implements Outbox {
       return { seq, createdMs: now, values, readings: taken.map((r) => r.payload) };
     });
 
+    // Returns what left, so the in-memory depth changes only once the delete has committed.
     this.ackTx = this.db.transaction((seq: number) => {
       const b = this.stmt.batch.get(seq) as { first_id: number; last_id: number; n_values: number } | undefined;
-      if (!b) return;
+      if (!b) return null;
       const gone = this.stmt.rangeBytes.get(b.first_id, b.last_id) as { n: number; b: number };
       this.stmt.deleteRows.run(b.first_id, b.last_id);
       this.stmt.deleteBatch.run(seq);
-      this.depthMessages -= gone.n;
-      this.depthValues -= b.n_values;
-      this.depthBytes -= gone.b;
+      return { n: gone.n, v: b.n_values, b: gone.b };
     });
 
     this.markForwardedTx = this.db.transaction((ids: readonly number[]) => {
       for (const id of ids) this.stmt.markForwarded.run(id);
+    });
+  }
+
+  /** Digests kept as hex strings: a third of the memory of a Buffer each. */
+  private rememberRedelivery(key: string, digest: string): void {
+    if (this.redeliveryKeys.size >= REDELIVERY_KEEP / 2) {
+      this.redeliveryKeysOlder = this.redeliveryKeys;
+      this.redeliveryKeys = new Map();
+    }
+    this.redeliveryKeys.set(key, digest);
+  }
+
+  private lastRedelivery(key: string): string | undefined {
+    return this.redeliveryKeys.get(key) ?? this.redeliveryKeysOlder.get(key);
+  }
+
+  /** The keys of the newest rows in the file, so a resend after a crash or power loss is still recognised. */
+  private loadRedeliveryKeys(): void {
+    const rows = (this.stmt.recentKeys?.all(REDELIVERY_KEEP) ?? []) as { rkey: string; rdigest: Buffer }[];
+    for (let i = rows.length - 1; i >= 0; i--) this.rememberRedelivery(rows[i]!.rkey, hex(rows[i]!.rdigest));
+  }
+
+  /**
+   * Inside the commit transaction, before anything is counted or stored: marks each resend (dup)
+   * whose key and digest match the last message committed under that key, earlier in this group
+   * included, as a duplicate, and clears its encoded bytes so it takes no room.
+   */
+  private dropRedeliveries(items: Pending[], encoded: (Uint8Array | null)[]): void {
+    const inGroup = new Map<string, string>();
+    items.forEach((item, i) => {
+      if (item.kind !== 'reading' || !item.redelivery) return;
+      item.duplicate = false;
+      const { key, dup } = item.redelivery;
+      const digest = hex(item.redelivery.digest);
+      if (dup) {
+        const last = inGroup.get(key) ?? this.lastRedelivery(key);
+        if (last === digest) {
+          item.duplicate = true;
+          encoded[i] = null;
+          return;
+        }
+      }
+      inGroup.set(key, digest);
     });
   }
 
@@ -313,16 +402,17 @@ export class SqliteOutbox implements Outbox {
     return ev;
   }
 
-  append(readings: Reading[]): Promise<void> {
+  append(readings: Reading[], redelivery?: Redelivery): Promise<void> {
     if (readings.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('outbox is closed'));
+      if (redelivery && readings.length !== 1) return reject(new Error('a redelivery key belongs to exactly one device message'));
       // All readings of one call commit together; resolve after the last one's group commits.
       let left = readings.length;
       const done = () => {
         if (--left === 0) resolve();
       };
-      for (const reading of readings) this.pending.push({ kind: 'reading', reading, resolve: done, reject });
+      for (const reading of readings) this.pending.push({ kind: 'reading', reading, ...(redelivery ? { redelivery } : {}), resolve: done, reject });
       this.schedule();
     });
   }
@@ -364,7 +454,15 @@ export class SqliteOutbox implements Outbox {
         for (const item of group) item.reject(e);
         continue;
       }
-      for (const item of group) if (item.kind === 'reading') this.depthValues += countValues([item.reading]);
+      for (const item of group) {
+        if (item.kind !== 'reading') continue;
+        if (item.duplicate) {
+          this.redeliveriesDropped++;
+          continue;
+        }
+        this.depthValues += countValues([item.reading]);
+        if (item.redelivery) this.rememberRedelivery(item.redelivery.key, hex(item.redelivery.digest));
+      }
       if (eviction) {
         this.depthMessages -= eviction.messages;
         this.depthValues -= eviction.values;
@@ -397,8 +495,10 @@ export class SqliteOutbox implements Outbox {
   /** SQLite's "disk full" becomes the status flag and a catalogued error; anything else passes through. */
   private diskFullError(err: Error): Error {
     const code = String((err as { code?: unknown }).code ?? '');
-    if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_FSYNC') {
-      this.full = { code: 'FL_ERR_OUTBOX_DISK_FULL', reason: `SQLite: ${err.message}`, sinceMs: Date.now() };
+    // ENOSPC: the seq reservation file beside the database (seq-reservation.ts).
+    if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_FSYNC' || code === 'ENOSPC') {
+      const reason = code === 'ENOSPC' ? err.message : `SQLite: ${err.message}`;
+      this.full = { code: 'FL_ERR_OUTBOX_DISK_FULL', reason, sinceMs: this.full?.sinceMs ?? Date.now() };
       this.diskCheckedMs = Date.now();
       return new OutboxFullError('FL_ERR_OUTBOX_DISK_FULL', err.message);
     }
@@ -415,12 +515,55 @@ export class SqliteOutbox implements Outbox {
     }));
   }
 
-  lease(maxValues: number): LeasedBatch | null {
-    return this.leaseTx(maxValues, Date.now());
+  /**
+   * The forwarder's writes (lease, delete, mark) on a full disk: the flag is set and the write
+   * reported as not done, rather than an exception in a Kafka callback taking the gateway down.
+   */
+  private tryWrite(write: () => void): boolean {
+    try {
+      write();
+      return true;
+    } catch (err) {
+      if (this.diskFullError(err as Error) instanceof OutboxFullError) return false;
+      throw err;
+    }
   }
 
+  /** Deletes and marks that found no room, done in order before anything new is leased. */
+  private retryDeferred(): boolean {
+    while (this.deferredAcks.length > 0) {
+      if (!this.tryWrite(() => this.applyAck(this.deferredAcks[0]!))) return false;
+      this.deferredAcks.shift();
+    }
+    if (this.deferredMarks.size > 0) {
+      if (!this.tryWrite(() => this.markForwardedTx([...this.deferredMarks]))) return false;
+      this.deferredMarks.clear();
+    }
+    return true;
+  }
+
+  private applyAck(seq: number): void {
+    const gone = this.ackTx(seq);
+    if (!gone) return;
+    this.depthMessages -= gone.n;
+    this.depthValues -= gone.v;
+    this.depthBytes -= gone.b;
+  }
+
+  /** Null also while the disk has no room for the lease (the flag says so); the forwarder asks again. */
+  lease(maxValues: number): LeasedBatch | null {
+    if (!this.retryDeferred()) return null;
+    let batch: LeasedBatch | null = null;
+    this.tryWrite(() => (batch = this.leaseTx(maxValues, Date.now())));
+    return batch;
+  }
+
+  /**
+   * A delivered batch whose delete finds no room stays leased and is deleted before the next lease;
+   * were the gateway to stop first, it is resent and the sink's ledger drops the copy.
+   */
   ack(seq: number): void {
-    this.ackTx(seq);
+    if (!this.retryDeferred() || !this.tryWrite(() => this.applyAck(seq))) this.deferredAcks.push(seq);
     // Room again: the next append may fit (if not, it sets the flag again).
     this.atBound = null;
   }
@@ -430,11 +573,13 @@ export class SqliteOutbox implements Outbox {
   }
 
   pendingQuarantine(limit: number): QuarantineRow[] {
-    return (this.stmt.pendingQuarantine.all(limit) as QuarantineDbRow[]).map(toQuarantineRow);
+    const rows = (this.stmt.pendingQuarantine.all(limit) as QuarantineDbRow[]).map(toQuarantineRow);
+    // Delivered, only not yet marked for want of disk space: not to be sent again.
+    return this.deferredMarks.size ? rows.filter((r) => !this.deferredMarks.has(r.id)) : rows;
   }
 
   markQuarantineForwarded(ids: readonly number[]): void {
-    if (ids.length) this.markForwardedTx(ids);
+    if (ids.length && !this.tryWrite(() => this.markForwardedTx(ids))) for (const id of ids) this.deferredMarks.add(id);
   }
 
   stats(): OutboxStats {
@@ -456,6 +601,7 @@ export class SqliteOutbox implements Outbox {
       nextSeq: (this.stmt.nextSeq.get() as { value: number }).value,
       quarantinePending: (this.stmt.pendingCount.get() as { n: number }).n,
       evictedValues: this.evictedValues,
+      redeliveriesDropped: this.redeliveriesDropped,
       full: this.full ?? this.atBound,
       recovery: this.recovery,
     };
@@ -467,6 +613,10 @@ export class SqliteOutbox implements Outbox {
     this.closed = true;
     this.db.close();
   }
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 interface QuarantineDbRow {

@@ -63,7 +63,7 @@ export class Pipeline {
       }
     }
     const reading = env.reading!;
-    await this.outbox.append([reading]);
+    await this.outbox.append([reading], env.redelivery);
     const values = countValues([reading]);
     this.metrics.count('commit', 'sent', values);
     return { ok: true, values };
