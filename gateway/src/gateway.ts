@@ -14,7 +14,7 @@ import { CoapAdapter } from './ingest/coap/adapter.js';
 import { ModbusAdapter } from './ingest/modbus/adapter.js';
 import { MqttAdapter } from './ingest/mqtt/adapter.js';
 import { Metrics } from './metrics.js';
-import { SqliteOutbox } from './outbox/sqlite-outbox.js';
+import { SqliteOutbox, outboxOptions } from './outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from './pipeline/pipeline.js';
 import { DeviceRegistry } from './pipeline/registry.js';
 import { VERSION } from './version.js';
@@ -44,14 +44,7 @@ export class Gateway {
   constructor(readonly cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel })) {
     const dataDir = resolve(cfg.dataDir);
     this.outbox = new SqliteOutbox({
-      path: cfg.outbox.path ?? join(dataDir, 'outbox.db'),
-      synchronous: cfg.outbox.synchronous,
-      groupCommitMaxRows: cfg.outbox.groupCommitMaxRows,
-      quarantineKeep: cfg.outbox.quarantineKeep,
-      maxMessages: cfg.outbox.maxMessages,
-      maxBytes: cfg.outbox.maxBytes,
-      onFull: cfg.outbox.onFull,
-      minFreeBytes: cfg.outbox.minFreeBytes,
+      ...outboxOptions(cfg.outbox, dataDir),
       onEvict: (byDevice) => byDevice.forEach((values, deviceId) => this.metrics.lose(deviceId, 'evicted', values, 'FL_ERR_OUTBOX_EVICTED')),
     });
     if (this.outbox.recovery) {

@@ -5,7 +5,7 @@
 // fieldline-gateway hash-password < password         an scrypt hash for mqtt.credentials
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { runCli } from '../../../common/src/cli.js';
 import { loadConfig } from '../../../common/src/config.js';
 import { GATEWAY_ENV_PREFIX, gatewayConfigSchema, type GatewayConfig } from '../config/schema.js';
@@ -60,12 +60,12 @@ async function run(cfg: GatewayConfig): Promise<number> {
 }
 
 async function outboxStats(cfg: GatewayConfig): Promise<number> {
-  const path = cfg.outbox.path ?? join(resolve(cfg.dataDir), 'outbox.db');
+  const { SqliteOutbox, outboxOptions } = await import('../outbox/sqlite-outbox.js');
+  const { path } = outboxOptions(cfg.outbox, resolve(cfg.dataDir));
   if (!existsSync(path)) {
     console.error(`no outbox at ${path} yet (the gateway creates it at its first start; check --config / dataDir)`);
     return 1;
   }
-  const { SqliteOutbox } = await import('../outbox/sqlite-outbox.js');
   // Read-only: safe beside a running gateway, and never "repairs" a file it only looks at.
   const outbox = new SqliteOutbox({ path, readOnly: true });
   const s = outbox.stats();

@@ -16,8 +16,9 @@
 // message already committed is acknowledged without storing it again (Redelivery in outbox.ts).
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync, statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { countValues, v1, type QuarantinedReading, type Reading } from '../../../proto/src/wire.js';
+import type { GatewayConfig } from '../config/schema.js';
 import type { LeasedBatch, Outbox, OutboxBounds, OutboxFull, OutboxRecovery, OutboxStats, QuarantineRow, Redelivery } from './outbox.js';
 import { OutboxFullError } from './outbox.js';
 import { SeqReservation } from './seq-reservation.js';
@@ -33,6 +34,20 @@ export interface SqliteOutboxOptions extends OutboxBounds {
   freeBytes?: (dir: string) => number;
   /** Only look (stats, leases are refused): no check, no repair, no writes. For `outbox stats`. */
   readOnly?: boolean;
+}
+
+/** The outbox as gateway.yaml's `outbox` section describes it, under `dataDir` unless it names a path. */
+export function outboxOptions(cfg: GatewayConfig['outbox'], dataDir: string): SqliteOutboxOptions {
+  return {
+    path: cfg.path ?? join(dataDir, 'outbox.db'),
+    synchronous: cfg.synchronous,
+    groupCommitMaxRows: cfg.groupCommitMaxRows,
+    quarantineKeep: cfg.quarantineKeep,
+    maxMessages: cfg.maxMessages,
+    maxBytes: cfg.maxBytes,
+    onFull: cfg.onFull,
+    minFreeBytes: cfg.minFreeBytes,
+  };
 }
 
 /** How much beyond the bare need one eviction frees, so a full outbox does not evict on every commit. */
