@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs every compiled test file (tests live beside the code and under test/) with Node's built-in
 // runner. Files run one at a time: integration tests start real brokers and databases, and two
-// cores do not run two of those at once well. No single test may take over 10 minutes, so a hang
-// fails the run instead of eating CI's time. Pass paths or substrings to run a subset.
+// cores do not run two of those at once well. No single test may take over 10 minutes (30 in a soak
+// run), so a hang fails the run instead of eating CI's time. Pass paths or substrings to run a subset.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -35,5 +35,7 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// The soak runs (npm run test:soak, FIELDLINE_SOAK=1) hold a 10-minute outage, so they get 30.
+const timeoutMs = process.env.FIELDLINE_SOAK === '1' ? 1_800_000 : 600_000;
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -11,9 +11,9 @@ import {
   type GatewayStatus,
 } from './gateway-support.js';
 
-// The soak run's outage has to fit scripts/run-tests.mjs's 10-minute cap per file with start-up,
-// drain and checks; FIELDLINE_SOAK_OUTAGE_S sets another length (e.g. 600 with a raised cap).
-const OUTAGE_S = Number(process.env.FIELDLINE_SOAK_OUTAGE_S ?? 0) || (SOAK ? 480 : 45);
+// The 10 minutes in the soak run (scripts/run-tests.mjs allows soak tests 30); CI holds
+// 45 s. FIELDLINE_SOAK_OUTAGE_S sets another length.
+const OUTAGE_S = Number(process.env.FIELDLINE_SOAK_OUTAGE_S ?? 0) || (SOAK ? 600 : 45);
 
 describe('gateway with Kafka unreachable', () => {
   let cloud: CloudStack;
