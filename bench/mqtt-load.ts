@@ -33,7 +33,7 @@ export interface MqttLoadReport {
    * brackets exactly the window the PUBACKs are counted in.
    */
   processIoWindow: ProcIo;
-  /** This worker thread's own I/O over the whole load (/proc/thread-self/io): its disk writes must be 0. */
+  /** This worker thread's own I/O over the whole load (/proc/thread-self/io); its disk writes should be 0. */
   loadThreadIo: ProcIo;
 }
 
