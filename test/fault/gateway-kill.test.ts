@@ -21,7 +21,7 @@ describe('gateway killed with SIGKILL', () => {
   });
 
   it('kill -9 at random moments under 5,000+ readings/s from 5 QoS 1 devices: every acknowledged reading is stored exactly once', async (t) => {
-    // The soak run keeps the file under scripts/run-tests.mjs's 10-minute cap.
+    // 100 kills take about 7 minutes; scripts/run-tests.mjs allows a soak file 30.
     const kills = SOAK ? 100 : 20;
     const gw = await GatewayChild.create({ dir: join(cloud.dir, 'gw-kill'), gatewayId: 'gw-kill', brokers: cloud.kafka.bootstrap });
     let fleet: WireFleet | undefined;
@@ -65,7 +65,7 @@ describe('gateway killed with SIGKILL', () => {
       );
       assertExactlyOnce(result);
       assert.ok(rate >= 5_000, `acknowledged rate ${Math.round(rate)} readings/s is below 5,000`);
-      assert.ok(publishS <= (SOAK ? 480 : 100), `publishing took ${publishS.toFixed(1)} s`);
+      assert.ok(publishS <= (SOAK ? 900 : 100), `publishing took ${publishS.toFixed(1)} s`);
       assert.equal(gw.starts, kills + 1);
     } finally {
       await fleet?.stop(1_000).catch(() => undefined);

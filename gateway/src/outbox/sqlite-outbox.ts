@@ -90,15 +90,17 @@ CREATE TABLE IF NOT EXISTS quarantine (
   forwarded INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS quarantine_pending ON quarantine (id) WHERE forwarded = 0;
+-- Redelivery keys of delivered rows, by their readings id: appended on delete, trimmed from the front.
+CREATE TABLE IF NOT EXISTS sent_keys (id INTEGER PRIMARY KEY, rkey TEXT NOT NULL, rdigest BLOB NOT NULL);
 `;
 
 /**
  * Redelivery keys remembered (the newest win): far more than every device's messages in flight at
- * a crash. A key forgotten only means its resend is stored again. On disk each key is in its
- * message's row, so it costs no table or index of its own to write; in memory they are a map,
- * filled at open from the rows still in the file. Those hold every message committed but not yet
- * sent when the gateway died, which is where a PUBACK lost in a crash comes from. Not covered: a
- * message sent to Kafka and deleted before a power loss that also lost its PUBACK on the way out.
+ * a crash. A key forgotten only means its resend is stored again. In memory they are a map; on disk
+ * each key is in its message's row and, once the row is delivered and deleted, in sent_keys (one
+ * sequential append per delivery, no index), so a restart reloads them. That covers the PUBACK still
+ * in a send buffer when the gateway died although the message had already gone to Kafka, which
+ * kill -9 under load does hit.
  */
 const REDELIVERY_KEEP = 100_000;
 
@@ -144,6 +146,7 @@ export class SqliteOutbox implements Outbox {
    */
   private redeliveryKeys = new Map<string, string>();
   private redeliveryKeysOlder = new Map<string, string>();
+  private acksSinceTrim = 0;
   private deferredAcks: number[] = [];
   private deferredMarks = new Set<number>();
   private redeliveriesDropped = 0;
@@ -230,6 +233,7 @@ export class SqliteOutbox implements Outbox {
   private prepare() {
     // Only a file opened read-only can lack the key columns, and it is never written to.
     const keyed = !this.opts.readOnly || this.hasRedeliveryColumns();
+    const sentKeys = !this.opts.readOnly || this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sent_keys'").get() !== undefined;
     return {
       insertReading: this.db.prepare(
         keyed
@@ -237,8 +241,13 @@ export class SqliteOutbox implements Outbox {
           : 'INSERT INTO readings (device_id, received_ms, n_values, payload) VALUES (?, ?, ?, ?)',
       ),
       recentKeys: keyed
-        ? this.db.prepare('SELECT rkey, rdigest FROM readings WHERE rkey IS NOT NULL ORDER BY id DESC LIMIT ?')
+        ? this.db.prepare('SELECT id, rkey, rdigest FROM readings WHERE rkey IS NOT NULL ORDER BY id DESC LIMIT ?')
         : null,
+      recentSentKeys: sentKeys ? this.db.prepare('SELECT id, rkey, rdigest FROM sent_keys ORDER BY id DESC LIMIT ?') : null,
+      keepSentKeys: sentKeys
+        ? this.db.prepare('INSERT OR IGNORE INTO sent_keys (id, rkey, rdigest) SELECT id, rkey, rdigest FROM readings WHERE id BETWEEN ? AND ? AND rkey IS NOT NULL')
+        : null,
+      trimSentKeys: sentKeys ? this.db.prepare('DELETE FROM sent_keys WHERE id <= (SELECT MAX(id) FROM sent_keys) - ?') : null,
       insertQuarantine: this.db.prepare(
         'INSERT INTO quarantine (ts_ms, device_id, source, reason_code, reason, topic, raw) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -329,8 +338,13 @@ export class SqliteOutbox implements Outbox {
       const b = this.stmt.batch.get(seq) as { first_id: number; last_id: number; n_values: number } | undefined;
       if (!b) return null;
       const gone = this.stmt.rangeBytes.get(b.first_id, b.last_id) as { n: number; b: number };
+      this.stmt.keepSentKeys?.run(b.first_id, b.last_id);
       this.stmt.deleteRows.run(b.first_id, b.last_id);
       this.stmt.deleteBatch.run(seq);
+      if (++this.acksSinceTrim >= 100) {
+        this.stmt.trimSentKeys?.run(REDELIVERY_KEEP);
+        this.acksSinceTrim = 0;
+      }
       return { n: gone.n, v: b.n_values, b: gone.b };
     });
 
@@ -352,10 +366,14 @@ export class SqliteOutbox implements Outbox {
     return this.redeliveryKeys.get(key) ?? this.redeliveryKeysOlder.get(key);
   }
 
-  /** The keys of the newest rows in the file, so a resend after a crash or power loss is still recognised. */
+  /** The newest keys in the file, waiting and delivered, oldest first, so a resend after a crash or power loss is still recognised. */
   private loadRedeliveryKeys(): void {
-    const rows = (this.stmt.recentKeys?.all(REDELIVERY_KEEP) ?? []) as { rkey: string; rdigest: Buffer }[];
-    for (let i = rows.length - 1; i >= 0; i--) this.rememberRedelivery(rows[i]!.rkey, hex(rows[i]!.rdigest));
+    type Row = { id: number; rkey: string; rdigest: Buffer };
+    const rows = [
+      ...((this.stmt.recentSentKeys?.all(REDELIVERY_KEEP) ?? []) as Row[]),
+      ...((this.stmt.recentKeys?.all(REDELIVERY_KEEP) ?? []) as Row[]),
+    ].sort((a, b) => a.id - b.id);
+    for (const r of rows.slice(-REDELIVERY_KEEP)) this.rememberRedelivery(r.rkey, hex(r.rdigest));
   }
 
   /**
