@@ -109,7 +109,7 @@ export class Gateway {
       uptimeS: Math.round((Date.now() - this.startedMs) / 1000),
       adapters: this.adapters.map((a) => a.status()),
       outbox: { ...o, oldestAgeMs: o.oldestMs === null ? 0 : Date.now() - o.oldestMs },
-      cloud: this.forwarder.status(),
+      cloud: this.forwarder.status(o.depthValues),
       loss: this.metrics.loss,
       deviceLoss: Object.fromEntries(this.metrics.deviceLoss),
       deviceRefusals: Object.fromEntries([...this.metrics.deviceRefusals].map(([id, r]) => [id, Object.fromEntries(r)])),
@@ -121,13 +121,14 @@ export class Gateway {
 
   /** The heartbeat as it would be sent now, with the latest host sample (zeros before the first). */
   heartbeatMessage(): Heartbeat {
+    const outbox = this.outbox.stats();
     return buildHeartbeat({
       gatewayId: this.cfg.gatewayId,
       firmwareVersion: VERSION,
       startedMs: this.startedMs,
       host: this.host ?? NO_HOST_SAMPLE,
-      outbox: this.outbox.stats(),
-      drain: this.forwarder.status().drain,
+      outbox,
+      drain: this.forwarder.drain(outbox.depthValues),
       adapters: this.adapters.map((a) => a.status()),
       metrics: this.metrics,
     });

@@ -169,7 +169,13 @@ export class Forwarder {
     }
   }
 
-  status(): ForwarderStatus {
+  /** Drain progress against the outbox depth the caller already has. */
+  drain(depthValues: number): DrainProgress {
+    return this.meter.progress(depthValues);
+  }
+
+  /** @param depthValues the outbox depth, when the caller already read the outbox's stats */
+  status(depthValues = this.outbox.stats().depthValues): ForwarderStatus {
     return {
       link: this.link.state,
       lastError: this.link.lastError,
@@ -179,7 +185,7 @@ export class Forwarder {
       deliveredReadings: this.deliveredReadings,
       lastDeliveryMs: this.lastDeliveryMs,
       deliveredQuarantined: this.deliveredQuarantined,
-      drain: this.meter.progress(this.outbox.stats().depthValues),
+      drain: this.drain(depthValues),
     };
   }
 
