@@ -26,6 +26,24 @@ describe('gateway on a disk that fills', () => {
     await cloud?.stop();
   });
 
+  /**
+   * Deletes the filler, then waits for acknowledgements to come back and the status flag to clear,
+   * with no restart; stops the fleet and checks nothing it sent is still unacknowledged. Returns
+   * how long after the delete the first new acknowledgement came.
+   */
+  async function freeAndResume(gw: GatewayChild, fleet: WireFleet, filler: string): Promise<number> {
+    rmSync(filler);
+    const freedAt = Date.now();
+    const ackBefore = fleet.ackCount;
+    await waitUntil('acknowledgements again', async () => fleet.ackCount, (n) => n > ackBefore, 15_000, 50);
+    const resumedMs = Date.now() - freedAt;
+    await waitUntil('status outbox.full clears', () => gw.status(), (s) => s.outbox.full === null, 10_000);
+    await sleep(2_000);
+    await fleet.stop(20_000);
+    assert.equal(fleet.pending, 0, 'acknowledgements still missing after the drain');
+    return resumedMs;
+  }
+
   /** Acknowledgements over `ms`, once the ones already under way have landed. */
   async function acksOver(fleet: WireFleet, ms: number): Promise<number> {
     await sleep(1_500);
@@ -61,15 +79,7 @@ describe('gateway on a disk that fills', () => {
       assert.ok(gw.running(), 'the gateway died on a full disk');
       const pendingWhileFull = fleet.pending;
 
-      rmSync(filler);
-      const freedAt = Date.now();
-      const ackBefore = fleet.ackCount;
-      await waitUntil('acknowledgements again', async () => fleet!.ackCount, (n) => n > ackBefore, 15_000, 50);
-      const resumedMs = Date.now() - freedAt;
-      await waitUntil('status outbox.full clears', () => gw.status(), (s) => s.outbox.full === null, 10_000);
-      await sleep(2_000);
-      await fleet.stop(20_000);
-      assert.equal(fleet.pending, 0, 'acknowledgements still missing after the drain');
+      const resumedMs = await freeAndResume(gw, fleet, filler);
       const result = await checkExactlyOnce(cloud, fleet.acked, 60_000);
       t.diagnostic(
         `filler of ${Math.round(filled / MiB)} MiB left ${Math.round(freeAfterFill / 1024)} KiB free; ` +
@@ -114,15 +124,7 @@ describe('gateway on a disk that fills', () => {
       assert.ok(gw.running(), `the gateway died with the disk full and Kafka back:\n${gw.logTail(3000)}`);
       const whileFull = await gw.status();
 
-      rmSync(filler);
-      const freedAt = Date.now();
-      const ackBefore = fleet.ackCount;
-      await waitUntil('acknowledgements again', async () => fleet!.ackCount, (n) => n > ackBefore, 15_000, 50);
-      const resumedMs = Date.now() - freedAt;
-      await waitUntil('status outbox.full clears', () => gw.status(), (s) => s.outbox.full === null, 10_000);
-      await sleep(2_000);
-      await fleet.stop(20_000);
-      assert.equal(fleet.pending, 0, 'acknowledgements still missing after the drain');
+      const resumedMs = await freeAndResume(gw, fleet, filler);
       await waitUntil('outbox drained', () => gw.status(), (s) => s.outbox.depthMessages === 0, 60_000);
       const result = await checkExactlyOnce(cloud, fleet.acked, 60_000);
       t.diagnostic(
