@@ -205,6 +205,37 @@ export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
       b.close();
     });
 
+    it('after a reopen, a resend without dup of a message committed just before is recognised once, until its sender sends something new', async (t) => {
+      const key = (sender: string, id: number, digest = `payload-${sender}-${id}`) => ({ key: `${sender}\u0000${id}`, digest: Buffer.from(digest), dup: false });
+      // old/1 was committed a minute before the others: not a candidate after the restart.
+      t.mock.timers.enable({ apis: ['Date'], now: 1_800_000_000_000 });
+      const a = factory.open('restart-resend');
+      await a.append([reading('d1', 1)], key('old', 1));
+      t.mock.timers.tick(60_000);
+      await a.append([reading('d1', 2)], key('c1', 1));
+      // c1/1 delivered and deleted, c1/2 and c2/5 still waiting: both kinds are candidates.
+      a.ack(a.lease(100)!.seq);
+      await a.append([reading('d1', 3)], key('c1', 2));
+      await a.append([reading('d1', 4)], key('c2', 5));
+      a.close();
+
+      const b = factory.open('restart-resend');
+      // One group commit: c1 resends 1, then sends 1 again (a new message under a reused id).
+      await Promise.all([
+        b.append([reading('d1', 2)], key('c1', 1)),
+        b.append([reading('d1', 2)], key('c1', 1)),
+      ]);
+      // c1 is past its resends now: an exact copy of c1/2 is a new message.
+      await b.append([reading('d1', 3)], key('c1', 2));
+      // c2 first sends something new under id 5: its old candidates are gone.
+      await b.append([reading('d1', 5)], key('c2', 5, 'other'));
+      await b.append([reading('d1', 4)], key('c2', 5));
+      await b.append([reading('d1', 1)], key('old', 1));
+      assert.equal(b.stats().redeliveriesDropped, 1);
+      assert.deepEqual(seqs(b.lease(100)!), [3, 4, 2, 3, 5, 4, 1]);
+      b.close();
+    });
+
     it('refuses appends after close instead of dropping them silently', async () => {
       const o = factory.open('closed');
       o.close();

@@ -1,4 +1,4 @@
-// The contract every outbox implementation meets; test/outbox/behaviour.ts is its test suite.
+// The contract every outbox implementation meets; outbox.behaviour.ts is its test suite.
 import type { QuarantinedReading, Reading } from '../../../proto/src/wire.js';
 import type { ErrorCode } from '../errors.js';
 
@@ -27,7 +27,7 @@ export interface OutboxStats {
   depthBytes: number;
   /** Readings (values) evicted at the bound since start. */
   evictedValues: number;
-  /** Resent device messages (Redelivery with dup) found already committed, acknowledged without storing them again. */
+  /** Resent device messages found already committed (Redelivery), acknowledged without storing them again. */
   redeliveriesDropped: number;
   /** Set while appends are refused: the outbox is at its bound (refuse-new) or the disk is full. */
   full: OutboxFull | null;
@@ -71,13 +71,16 @@ export class OutboxFullError extends Error {
  * Who sent a message and under which id, so a resend of a message already committed is not stored
  * twice. A QoS 1 sender whose PUBACK was lost (the gateway crashed after the commit, or the
  * connection dropped) sends the message again with the same packet id and DUP=1 [MQTT-4.4.0-1].
+ * Some clients (MQTT.js 5) leave DUP at 0 on a resend; for them only the crash case is covered: after
+ * a restart, a sender's first messages that match one committed in the last seconds before it by
+ * key and digest are taken as resends, until the sender sends anything else.
  */
 export interface Redelivery {
-  /** Sender and message id, e.g. MQTT client id and packet id. */
+  /** `<sender>\u0000<message id>`, e.g. MQTT client id and packet id. */
   key: string;
   /** Digest of what was sent (topic and payload): a resend carries the same bytes. */
   digest: Uint8Array;
-  /** The sender marked it a resend (MQTT DUP=1). Only these are compared; a first send is always stored. */
+  /** The sender marked it a resend (MQTT DUP=1). A first send is stored unless it matches a message committed just before a restart. */
   dup: boolean;
 }
 

@@ -13,7 +13,8 @@
 //
 // The forwarder's writes (lease, delete after delivery, quarantine marks) never throw on a full
 // disk: a lease waits, a delete is done before the next lease. A device's resend (MQTT DUP=1) of a
-// message already committed is acknowledged without storing it again (Redelivery in outbox.ts).
+// message already committed is acknowledged without storing it again (Redelivery in outbox.ts), and
+// so is a resend without DUP=1 of a message committed just before a restart.
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -91,7 +92,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 CREATE INDEX IF NOT EXISTS quarantine_pending ON quarantine (id) WHERE forwarded = 0;
 -- Redelivery keys of delivered rows, by their readings id: appended on delete, trimmed from the front.
-CREATE TABLE IF NOT EXISTS sent_keys (id INTEGER PRIMARY KEY, rkey TEXT NOT NULL, rdigest BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sent_keys (id INTEGER PRIMARY KEY, rkey TEXT NOT NULL, rdigest BLOB NOT NULL, received_ms INTEGER);
 `;
 
 /**
@@ -104,6 +105,14 @@ CREATE TABLE IF NOT EXISTS sent_keys (id INTEGER PRIMARY KEY, rkey TEXT NOT NULL
  */
 const REDELIVERY_KEEP = 100_000;
 
+/**
+ * After a restart, messages committed in the last RESEND_WINDOW_MS before the newest one in the file
+ * may never have had their PUBACK. Some clients (MQTT.js) resend those without DUP=1; a sender's
+ * first messages after the restart that match one of them by key and digest are taken as resends
+ * (see dropRedeliveries).
+ */
+const RESEND_WINDOW_MS = 30_000;
+
 interface Eviction {
   messages: number;
   values: number;
@@ -112,7 +121,17 @@ interface Eviction {
 }
 
 type Pending =
-  | { kind: 'reading'; reading: Reading; redelivery?: Redelivery; duplicate?: boolean; resolve: () => void; reject: (e: Error) => void }
+  | {
+      kind: 'reading';
+      reading: Reading;
+      redelivery?: Redelivery;
+      /** A resend of a message already committed: acknowledged, not stored. */
+      duplicate?: boolean;
+      /** Found among the messages that may have lost their PUBACK in a crash (restartCandidates). */
+      restartResend?: boolean;
+      resolve: () => void;
+      reject: (e: Error) => void;
+    }
   | { kind: 'quarantine'; record: QuarantinedReading; resolve: () => void; reject: (e: Error) => void };
 
 export class SqliteOutbox implements Outbox {
@@ -146,6 +165,12 @@ export class SqliteOutbox implements Outbox {
    */
   private redeliveryKeys = new Map<string, string>();
   private redeliveryKeysOlder = new Map<string, string>();
+  /**
+   * Sender → (key → digest) of the messages committed in the file's last RESEND_WINDOW_MS, loaded at
+   * open. A sender's entries go when it sends a message that matches none of them (it is past its
+   * resends); each entry matches once.
+   */
+  private restartCandidates = new Map<string, Map<string, string>>();
   private acksSinceTrim = 0;
   private deferredAcks: number[] = [];
   private deferredMarks = new Set<number>();
@@ -215,6 +240,8 @@ export class SqliteOutbox implements Outbox {
       this.db.exec(SCHEMA);
       // Files from before redelivery keys get the two nullable columns in place.
       if (!this.hasRedeliveryColumns()) this.db.exec('ALTER TABLE readings ADD COLUMN rkey TEXT; ALTER TABLE readings ADD COLUMN rdigest BLOB');
+      // Files from before the resend window keep their sent_keys rows, without a time.
+      if (!this.hasColumn('sent_keys', 'received_ms')) this.db.exec('ALTER TABLE sent_keys ADD COLUMN received_ms INTEGER');
     }
     this.stmt = this.prepare();
     this.defineTransactions();
@@ -227,13 +254,18 @@ export class SqliteOutbox implements Outbox {
   }
 
   private hasRedeliveryColumns(): boolean {
-    return (this.db.pragma('table_info(readings)') as { name: string }[]).some((c) => c.name === 'rkey');
+    return this.hasColumn('readings', 'rkey');
+  }
+
+  private hasColumn(table: string, column: string): boolean {
+    return (this.db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
   }
 
   private prepare() {
     // Only a file opened read-only can lack the key columns, and it is never written to.
     const keyed = !this.opts.readOnly || this.hasRedeliveryColumns();
-    const sentKeys = !this.opts.readOnly || this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sent_keys'").get() !== undefined;
+    // A read-only look never reloads or keeps keys.
+    const sentKeys = !this.opts.readOnly;
     return {
       insertReading: this.db.prepare(
         keyed
@@ -241,11 +273,13 @@ export class SqliteOutbox implements Outbox {
           : 'INSERT INTO readings (device_id, received_ms, n_values, payload) VALUES (?, ?, ?, ?)',
       ),
       recentKeys: keyed
-        ? this.db.prepare('SELECT id, rkey, rdigest FROM readings WHERE rkey IS NOT NULL ORDER BY id DESC LIMIT ?')
+        ? this.db.prepare('SELECT id, rkey, rdigest, received_ms FROM readings WHERE rkey IS NOT NULL ORDER BY id DESC LIMIT ?')
         : null,
-      recentSentKeys: sentKeys ? this.db.prepare('SELECT id, rkey, rdigest FROM sent_keys ORDER BY id DESC LIMIT ?') : null,
+      recentSentKeys: sentKeys ? this.db.prepare('SELECT id, rkey, rdigest, received_ms FROM sent_keys ORDER BY id DESC LIMIT ?') : null,
       keepSentKeys: sentKeys
-        ? this.db.prepare('INSERT OR IGNORE INTO sent_keys (id, rkey, rdigest) SELECT id, rkey, rdigest FROM readings WHERE id BETWEEN ? AND ? AND rkey IS NOT NULL')
+        ? this.db.prepare(
+            'INSERT OR IGNORE INTO sent_keys (id, rkey, rdigest, received_ms) SELECT id, rkey, rdigest, received_ms FROM readings WHERE id BETWEEN ? AND ? AND rkey IS NOT NULL',
+          )
         : null,
       trimSentKeys: sentKeys ? this.db.prepare('DELETE FROM sent_keys WHERE id <= (SELECT MAX(id) FROM sent_keys) - ?') : null,
       insertQuarantine: this.db.prepare(
@@ -366,26 +400,49 @@ export class SqliteOutbox implements Outbox {
     return this.redeliveryKeys.get(key) ?? this.redeliveryKeysOlder.get(key);
   }
 
-  /** The newest keys in the file, waiting and delivered, oldest first, so a resend after a crash or power loss is still recognised. */
+  /**
+   * The newest keys in the file, waiting and delivered, oldest first, so a resend after a crash or
+   * power loss is still recognised; those of the last RESEND_WINDOW_MS also as restart candidates.
+   */
   private loadRedeliveryKeys(): void {
-    type Row = { id: number; rkey: string; rdigest: Buffer };
+    type Row = { id: number; rkey: string; rdigest: Buffer; received_ms: number | null };
     const rows = [
       ...((this.stmt.recentSentKeys?.all(REDELIVERY_KEEP) ?? []) as Row[]),
       ...((this.stmt.recentKeys?.all(REDELIVERY_KEEP) ?? []) as Row[]),
-    ].sort((a, b) => a.id - b.id);
-    for (const r of rows.slice(-REDELIVERY_KEEP)) this.rememberRedelivery(r.rkey, hex(r.rdigest));
+    ]
+      .sort((a, b) => a.id - b.id)
+      .slice(-REDELIVERY_KEEP);
+    let newest = 0;
+    for (const r of rows) {
+      this.rememberRedelivery(r.rkey, hex(r.rdigest));
+      newest = Math.max(newest, r.received_ms ?? 0);
+    }
+    for (const r of rows) {
+      if (r.received_ms === null || r.received_ms < newest - RESEND_WINDOW_MS) continue;
+      const sender = senderOf(r.rkey);
+      const mine = this.restartCandidates.get(sender) ?? new Map<string, string>();
+      mine.set(r.rkey, hex(r.rdigest));
+      this.restartCandidates.set(sender, mine);
+    }
   }
 
   /**
-   * Inside the commit transaction, before anything is counted or stored: marks each resend (dup)
-   * whose key and digest match the last message committed under that key, earlier in this group
-   * included, as a duplicate, and clears its encoded bytes so it takes no room.
+   * Inside the commit transaction, before anything is counted or stored, marks as duplicates (and
+   * clears their encoded bytes so they take no room):
+   * - a resend (dup) whose key and digest match the last message committed under that key, earlier
+   *   in this group included;
+   * - a first send (no dup) that matches a restart candidate of its sender by key and digest, while
+   *   that sender has sent nothing else since the restart. Only what commits changes the candidates
+   *   (forgetCandidates), so here a group-local view of them is kept.
    */
   private dropRedeliveries(items: Pending[], encoded: (Uint8Array | null)[]): void {
     const inGroup = new Map<string, string>();
+    const usedInGroup = new Set<string>();
+    const doneInGroup = new Set<string>();
     items.forEach((item, i) => {
       if (item.kind !== 'reading' || !item.redelivery) return;
       item.duplicate = false;
+      item.restartResend = false;
       const { key, dup } = item.redelivery;
       const digest = hex(item.redelivery.digest);
       if (dup) {
@@ -395,9 +452,32 @@ export class SqliteOutbox implements Outbox {
           encoded[i] = null;
           return;
         }
+      } else if (this.restartCandidates.size > 0) {
+        const sender = senderOf(key);
+        const mine = doneInGroup.has(sender) ? undefined : this.restartCandidates.get(sender);
+        if (mine && !usedInGroup.has(key) && mine.get(key) === digest) {
+          usedInGroup.add(key);
+          item.duplicate = item.restartResend = true;
+          encoded[i] = null;
+          return;
+        }
+        doneInGroup.add(sender);
       }
       inGroup.set(key, digest);
     });
+  }
+
+  /** After a group committed: the candidates it matched are used up, and a sender that sent something new has none left. */
+  private forgetCandidates(group: Pending[]): void {
+    if (this.restartCandidates.size === 0) return;
+    for (const item of group) {
+      if (item.kind !== 'reading' || !item.redelivery || item.redelivery.dup) continue;
+      const sender = senderOf(item.redelivery.key);
+      const mine = this.restartCandidates.get(sender);
+      if (!mine) continue;
+      if (item.restartResend) mine.delete(item.redelivery.key);
+      if (!item.restartResend || mine.size === 0) this.restartCandidates.delete(sender);
+    }
   }
 
   /**
@@ -496,6 +576,7 @@ export class SqliteOutbox implements Outbox {
         this.depthValues += countValues([item.reading]);
         if (item.redelivery) this.rememberRedelivery(item.redelivery.key, hex(item.redelivery.digest));
       }
+      this.forgetCandidates(group);
       if (eviction) {
         this.depthMessages -= eviction.messages;
         this.depthValues -= eviction.values;
@@ -646,6 +727,12 @@ export class SqliteOutbox implements Outbox {
     this.closed = true;
     this.db.close();
   }
+}
+
+/** The sender part of a redelivery key (`<sender>\u0000<message id>`). */
+function senderOf(key: string): string {
+  const cut = key.lastIndexOf('\u0000');
+  return cut < 0 ? key : key.slice(0, cut);
 }
 
 function hex(bytes: Uint8Array): string {
