@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startCloud, type CloudStack } from '../e2e/harness.js';
 import {
-  GatewayChild, WireFleet, SOAK, assertExactlyOnce, checkExactlyOnce, kafkaBatches, kafkaOrderViolations, waitUntil,
+  AckedFleet, GatewayChild, WireFleet, SOAK, assertExactlyOnce, checkExactlyOnce, kafkaBatches, kafkaOrderViolations, waitUntil,
 } from './gateway-support.js';
 
 describe('gateway killed with SIGKILL', () => {
@@ -119,6 +119,38 @@ describe('gateway killed with SIGKILL', () => {
       // The crashed batch's readings are among those checked.
       const inCrashed = resent.flatMap((seq) => copies.get(seq)![0]!.readings);
       assert.ok(inCrashed.some((r) => fleet!.acked.get(r.deviceId)?.has(r.seq)), 'no acknowledged reading was in the crashed batch');
+    } finally {
+      await fleet?.stop(1_000).catch(() => undefined);
+      await gw.stop();
+    }
+  });
+
+  it('an MQTT.js device, which resends without DUP=1, and a crash between the outbox commit and the PUBACK: each reading stored once', async (t) => {
+    const gw = await GatewayChild.create({ dir: join(cloud.dir, 'gw-puback'), gatewayId: 'gw-puback', brokers: cloud.kafka.bootstrap });
+    let fleet: AckedFleet | undefined;
+    try {
+      await gw.start({ FIELDLINE_FAILPOINTS: 'after-commit-before-puback' });
+      fleet = await AckedFleet.start({ url: gw.mqttUrl, sensors: 2, rate: 20, metrics: ['temperature'], prefix: 'puback' });
+      // The first committed message kills it before any PUBACK goes out.
+      const exit = await Promise.race([gw.exited, sleep(30_000).then(() => null)]);
+      assert.ok(exit, 'the failpoint never fired: the gateway still runs 30 s after the devices started');
+      assert.equal(exit.signal, 'SIGKILL', JSON.stringify(exit));
+      assert.match(gw.log(), /failpoint after-commit-before-puback/);
+      assert.equal(fleet.ackCount, 0, 'a PUBACK went out before the crash');
+
+      await gw.start();
+      // MQTT.js reconnects within 500 ms and sends its unacknowledged messages again, DUP=0.
+      await waitUntil('every device has its first message acknowledged', async () => fleet!.deviceIds.filter((d) => !fleet!.acked.get(d)?.has(1)), (left) => left.length === 0, 30_000);
+      await sleep(2_000);
+      await fleet.stop(15_000);
+      const recognised = (await gw.status()).outbox.redeliveriesDropped;
+      const result = await checkExactlyOnce(cloud, fleet.acked, 60_000);
+      t.diagnostic(
+        `${recognised} resent message(s) recognised after the restart; ` +
+          `${result.reduce((n, d) => n + d.acked, 0)} acknowledged messages checked`,
+      );
+      assertExactlyOnce(result);
+      assert.ok(recognised > 0, 'no resend was recognised: did the devices resend the message committed before the crash?');
     } finally {
       await fleet?.stop(1_000).catch(() => undefined);
       await gw.stop();

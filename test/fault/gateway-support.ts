@@ -30,7 +30,7 @@ export interface GatewayStatus {
     leasedBatches: number;
     nextSeq: number;
     evictedValues: number;
-    /** Resends (MQTT DUP=1) of messages already committed, acknowledged without storing them twice. */
+    /** Resends of messages already committed (DUP=1, or just before a restart), acknowledged without storing them twice. */
     redeliveriesDropped: number;
     full: { code: string; reason: string; sinceMs: number } | null;
     recovery: { atMs: number; reason: string; movedTo: string } | null;

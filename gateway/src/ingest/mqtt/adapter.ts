@@ -16,6 +16,7 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import { SourceProtocol } from '../../../../proto/src/wire.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { ErrorCode } from '../../errors.js';
+import { failpoint } from '../../failpoints.js';
 import type { Metrics } from '../../metrics.js';
 import type { Redelivery } from '../../outbox/outbox.js';
 import type { Adapter, AdapterStatus, Ingest } from '../adapter.js';
@@ -235,6 +236,7 @@ export class MqttAdapter implements Adapter {
         } else {
           this.throttled.delete(client);
         }
+        if (outcome.ok) failpoint('after-commit-before-puback');
         // Refused input is acknowledged once quarantined (or counted, when throttled): MQTT 3.1.1 has
         // no negative PUBACK, and a device that never gets one would resend the same message forever.
         callback(null);
@@ -277,9 +279,10 @@ export class MqttAdapter implements Adapter {
  * A QoS 1 PUBLISH whose PUBACK never reached the device (the gateway died after the commit, or the
  * connection dropped) comes again on the next connection with the same packet id and DUP=1
  * [MQTT-4.4.0-1, MQTT-3.3.1-1]; the outbox stores it only if it is not the message last committed
- * under that client and packet id. A first send (DUP=0) is always stored: after a PUBACK the packet
- * id is free for a new message [MQTT-4.3.2-2]. Clients that resend without DUP (MQTT.js 5 does)
- * can still get a resent message stored twice.
+ * under that client and packet id. A first send (DUP=0) is stored: after a PUBACK the packet id is
+ * free for a new message [MQTT-4.3.2-2]. The exception covers clients that resend without DUP
+ * (MQTT.js 5 does): after a gateway restart, a client's first messages that match one committed in
+ * the 30 s before it are taken as resends, until the client sends anything else.
  */
 function redeliveryOf(clientId: string, packet: PublishPacket, payload: Buffer): Redelivery {
   return { key: `${clientId}\u0000${packet.messageId}`, digest: fingerprint(packet.topic, payload), dup: packet.dup === true };
