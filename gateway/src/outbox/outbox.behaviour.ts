@@ -193,8 +193,8 @@ export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
       await a.append([reading('d1', 9)], key(9));
       a.close();
       const b = factory.open('redelivery');
-      await b.append([reading('d1', 1)], { ...key(7), dup: true });
-      await b.append([reading('d1', 9)], { ...key(9), dup: true });
+      assert.equal(await b.append([reading('d1', 1)], { ...key(7), dup: true }), false);
+      assert.equal(await b.append([reading('d1', 9)], { ...key(9), dup: true }), false);
       // Same id, other bytes: a different message, stored; a first send with the same bytes: stored.
       await b.append([reading('d1', 2)], { ...key(7), digest: Buffer.from('other'), dup: true });
       await b.append([reading('d1', 3)], key(8));
@@ -221,10 +221,8 @@ export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
 
       const b = factory.open('restart-resend');
       // One group commit: c1 resends 1, then sends 1 again (a new message under a reused id).
-      await Promise.all([
-        b.append([reading('d1', 2)], key('c1', 1)),
-        b.append([reading('d1', 2)], key('c1', 1)),
-      ]);
+      const stored = await Promise.all([b.append([reading('d1', 2)], key('c1', 1)), b.append([reading('d1', 2)], key('c1', 1))]);
+      assert.deepEqual(stored, [false, true], 'append resolves to whether it stored the message');
       // c1 is past its resends now: an exact copy of c1/2 is a new message.
       await b.append([reading('d1', 3)], key('c1', 2));
       // c2 first sends something new under id 5: its old candidates are gone.

@@ -88,10 +88,11 @@ export interface Outbox {
   /**
    * Resolves once the readings are durably committed (group commit: concurrent calls share one
    * transaction). Only then may a device be acknowledged. Rejects when nothing was committed.
-   * With `redelivery` (the call then holds one device message), a resend whose key and digest match
-   * the last message committed under that key resolves without storing anything.
+   * With `redelivery` (the call then holds one device message), a resend of a message already
+   * committed (see Redelivery) resolves without storing anything. Resolves to whether the readings
+   * were stored (false: a recognised resend).
    */
-  append(readings: Reading[], redelivery?: Redelivery): Promise<void>;
+  append(readings: Reading[], redelivery?: Redelivery): Promise<boolean>;
   /** Same durability as append, for refused input kept for inspection and forwarding. */
   quarantine(record: QuarantinedReading): Promise<void>;
   /**

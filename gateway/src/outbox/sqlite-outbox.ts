@@ -129,7 +129,8 @@ type Pending =
       duplicate?: boolean;
       /** Found among the messages that may have lost their PUBACK in a crash (restartCandidates). */
       restartResend?: boolean;
-      resolve: () => void;
+      /** With false: recognised as a resend, nothing stored. */
+      resolve: (stored: boolean) => void;
       reject: (e: Error) => void;
     }
   | { kind: 'quarantine'; record: QuarantinedReading; resolve: () => void; reject: (e: Error) => void };
@@ -515,15 +516,16 @@ export class SqliteOutbox implements Outbox {
     return ev;
   }
 
-  append(readings: Reading[], redelivery?: Redelivery): Promise<void> {
-    if (readings.length === 0) return Promise.resolve();
+  append(readings: Reading[], redelivery?: Redelivery): Promise<boolean> {
+    if (readings.length === 0) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('outbox is closed'));
       if (redelivery && readings.length !== 1) return reject(new Error('a redelivery key belongs to exactly one device message'));
       // All readings of one call commit together; resolve after the last one's group commits.
       let left = readings.length;
-      const done = () => {
-        if (--left === 0) resolve();
+      // A call with a redelivery holds one reading, so its one outcome is the call's.
+      const done = (stored: boolean) => {
+        if (--left === 0) resolve(stored);
       };
       for (const reading of readings) this.pending.push({ kind: 'reading', reading, ...(redelivery ? { redelivery } : {}), resolve: done, reject });
       this.schedule();
@@ -584,7 +586,10 @@ export class SqliteOutbox implements Outbox {
         this.evictedValues += eviction.values;
         this.opts.onEvict?.(eviction.byDevice);
       }
-      for (const item of group) item.resolve();
+      for (const item of group) {
+        if (item.kind === 'reading') item.resolve(!item.duplicate);
+        else item.resolve();
+      }
     }
   }
 

@@ -63,9 +63,9 @@ export class Pipeline {
       }
     }
     const reading = env.reading!;
-    await this.outbox.append([reading], env.redelivery);
     const values = countValues([reading]);
-    this.metrics.count('commit', 'sent', values);
+    // A recognised resend is acknowledged again, but it adds nothing to the outbox.
+    if (await this.outbox.append([reading], env.redelivery)) this.metrics.count('commit', 'sent', values);
     return { ok: true, values };
   }
 }
