@@ -42,6 +42,25 @@ describe('store on PostgreSQL 15', () => {
       await assert.rejects(openPostgres(url.toString(), 1), (err: unknown) => err instanceof StoreError && err.code === 'FL_ERR_STORE_UNAVAILABLE');
     });
 
+    it('a connection lost between two statements of a transaction fails the transaction with FL_ERR_STORE_UNAVAILABLE, not the process', async () => {
+      const db = await openPostgres(await freshDatabase(), 2);
+      try {
+        const attempt = db.transaction(async (tx) => {
+          const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          // Killed from another connection while this one is idle in its transaction: pg's client
+          // emits 'error' with no query running, which without a listener ends the process.
+          await db.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          await new Promise((r) => setTimeout(r, 200));
+          await tx.query('SELECT 1');
+        });
+        await assert.rejects(attempt, (err: unknown) => err instanceof StoreError && err.code === 'FL_ERR_STORE_UNAVAILABLE');
+        // The pool carries on with a fresh connection.
+        assert.deepEqual((await db.query<{ n: number }>('SELECT 1 AS n')).rows, [{ n: 1 }]);
+      } finally {
+        await db.close();
+      }
+    });
+
     it('while the server is down ingest fails with FL_ERR_STORE_UNAVAILABLE; after it returns the same batch lands once', async () => {
       let db: Db | undefined;
       try {

@@ -168,8 +168,17 @@ class PostgresDb implements Db {
     } catch (err) {
       throw translate(err);
     }
+    // A checked-out client has no pool listener: a connection lost between two statements (the
+    // server stopped while the code builds the next one) would be an unhandled 'error' event and
+    // end the process. Kept here, it fails the transaction's next statement instead.
+    let lost: Error | null = null;
+    const onError = (err: Error): void => {
+      lost = err;
+    };
+    client.on('error', onError);
     const tx: DbTx = {
       query: async <R extends object = Row>(sql: string, params?: readonly unknown[]) => {
+        if (lost) throw lost;
         const r = await client.query<R & pg.QueryResultRow>(sql, params ? [...params] : undefined);
         return { rows: r.rows };
       },
@@ -177,15 +186,20 @@ class PostgresDb implements Db {
     try {
       await client.query('BEGIN');
       const result = await fn(tx);
+      if (lost) throw lost;
       await client.query('COMMIT');
+      client.off('error', onError);
       client.release();
       return result;
     } catch (err) {
       try {
+        if (lost) throw lost;
         await client.query('ROLLBACK');
+        client.off('error', onError);
         client.release();
       } catch (rollbackErr) {
         // The connection is in an unknown state: destroy it rather than return it to the pool.
+        client.off('error', onError);
         client.release(rollbackErr instanceof Error ? rollbackErr : true);
       }
       throw translate(err);
@@ -218,7 +232,7 @@ export function isUnavailable(err: unknown): boolean {
     if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
     if (UNAVAILABLE_NODE_CODES.has(code)) return true;
   }
-  return /Connection terminated|timeout exceeded when trying to connect|PGlite is closed|Client was closed/i.test(err.message);
+  return /Connection terminated|timeout exceeded when trying to connect|PGlite is closed|Client was closed|not queryable/i.test(err.message);
 }
 
 function translate(err: unknown): unknown {
