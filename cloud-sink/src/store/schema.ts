@@ -4,8 +4,8 @@
 //
 // One schema, two shapes. With the TimescaleDB extension, `readings` is a hypertable and the
 // rollups readings_1m/1h/1d are continuous aggregates; without it (vanilla PostgreSQL) they are
-// plain tables with the same names and columns, and filling the rollup tables there is the sink's
-// job (not written yet: until then they stay empty on vanilla PostgreSQL). The shape chosen is
+// plain tables with the same names and columns (plus last_ts, the time of `last`), which the sink
+// updates in the transaction that inserts the readings (Store.ingest). The shape chosen is
 // recorded in fieldline_meta under 'capabilities', because a database keeps the shape it was
 // created with even if the extension later appears or disappears.
 import { StoreError } from '../errors.js';
@@ -140,7 +140,36 @@ const MIGRATIONS: readonly Migration[] = [
       await writeCapabilities(tx, caps, why);
     },
   },
+  {
+    version: 3,
+    name: 'plain rollup tables kept by the sink: last_ts, and built from the readings already stored',
+    async up(tx) {
+      if ((await readCapabilities(tx)).continuousAggregates) return;
+      for (const r of ROLLUPS) {
+        // Nothing filled them before this version; they are rebuilt from the readings.
+        await tx.query(`ALTER TABLE ${r.view} ADD COLUMN last_ts timestamptz NOT NULL DEFAULT 'epoch'`);
+        await tx.query(`ALTER TABLE ${r.view} ALTER COLUMN last_ts DROP DEFAULT`);
+        await tx.query(`DELETE FROM ${r.view}`);
+        await tx.query(`
+          INSERT INTO ${r.view} (bucket, device_id, metric, avg, min, max, count, last, last_ts)
+          SELECT ${rollupSelect(r.width, 'readings')}`);
+      }
+    },
+  },
 ];
+
+/**
+ * A rollup level's rows from readings-shaped rows (ts, device_id, metric, value) in `source`: the
+ * columns in rollup-table order, grouped by bucket. Buckets start at UTC minute, hour and midnight,
+ * as time_bucket's do. For the sink's upsert (Store.ingest) and migration 3. The mean is sum / count:
+ * PostgreSQL's avg(float8) also sums the squares, which overflows for values near MAX_ABS_VALUE.
+ */
+export function rollupSelect(width: string, source: string): string {
+  return `date_bin(INTERVAL '${width}', ts, timestamptz 'epoch') AS bucket, device_id, metric,
+                sum(value) / count(*), min(value), max(value), count(*), (array_agg(value ORDER BY ts DESC))[1], max(ts)
+           FROM ${source}
+          GROUP BY 1, device_id, metric`;
+}
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
 

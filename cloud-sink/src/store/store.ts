@@ -7,7 +7,7 @@
 import type { Reading } from '../../../proto/src/wire.js';
 import { StoreError } from '../errors.js';
 import { sqlState, type Db, type DbTx } from './db.js';
-import { migrate, readCapabilities, ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
+import { migrate, readCapabilities, rollupSelect, ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
 
 export type { Capabilities, MigrateResult } from './schema.js';
 
@@ -84,6 +84,9 @@ export const MAX_ABS_VALUE = 1e300;
 const MIN_TS_MS = -210_866_803_200_000; // 4713-11-24 BC, PostgreSQL's earliest timestamptz
 
 export class Store {
+  /** Read once: a database keeps the shape it was created with (schema.ts). */
+  private shape: Promise<Capabilities> | null = null;
+
   constructor(readonly db: Db) {}
 
   /** Brings the schema up to date; idempotent, and safe from several processes at once. */
@@ -93,6 +96,15 @@ export class Store {
 
   capabilities(): Promise<Capabilities> {
     return readCapabilities(this.db);
+  }
+
+  /** The capabilities, cached after the first read (inside the ingest transaction, after migrate). */
+  private shapeOf(tx: DbTx): Promise<Capabilities> {
+    this.shape ??= readCapabilities(tx).catch((err: unknown) => {
+      this.shape = null;
+      throw err;
+    });
+    return this.shape;
   }
 
   async ingest(batches: readonly IngestBatch[]): Promise<IngestResult> {
@@ -134,6 +146,7 @@ export class Store {
           result.firstRejection ??= f.firstRejection;
         }
         result.rowsInserted = await insertReadings(tx, fresh);
+        if (!(await this.shapeOf(tx)).continuousAggregates) await upsertRollups(tx, fresh);
         await upsertGateways(tx, fresh);
         await upsertDevices(tx, fresh);
       });
@@ -346,6 +359,38 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[]): Promise<
   }
   await flush();
   return inserted;
+}
+
+/**
+ * Without continuous aggregates, the sink keeps readings_1m/1h/1d itself: each level's buckets
+ * of the new rows merged into the stored ones, in the same transaction as the rows (so a replayed
+ * batch, skipped by the ledger, is never counted twice). avg is merged weighted by count, as the
+ * continuous aggregates' hierarchy does; `last` is the value with the latest ts, a late row
+ * included. Rows go in key order, so two sinks updating the same buckets wait instead of
+ * deadlocking within a chunk.
+ */
+async function upsertRollups(tx: DbTx, batches: readonly Flattened[]): Promise<void> {
+  const rows = batches.flatMap((b) => b.rows);
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+    const chunk = rows.slice(i, i + INSERT_CHUNK);
+    const params = [chunk.map((r) => r.tsMs), chunk.map((r) => r.deviceId), chunk.map((r) => r.metric), chunk.map((r) => r.value)];
+    for (const r of ROLLUPS) {
+      await tx.query(
+        `INSERT INTO ${r.view} AS t (bucket, device_id, metric, avg, min, max, count, last, last_ts)
+         SELECT ${rollupSelect(r.width, `(SELECT timestamptz 'epoch' + u.ms * INTERVAL '1 millisecond' AS ts, u.device_id, u.metric, u.value
+                   FROM unnest($1::float8[], $2::text[], $3::text[], $4::float8[]) AS u(ms, device_id, metric, value)) AS fresh`)}
+          ORDER BY device_id, metric, bucket
+         ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
+           avg = (t.avg * t.count + excluded.avg * excluded.count) / (t.count + excluded.count),
+           min = least(t.min, excluded.min),
+           max = greatest(t.max, excluded.max),
+           count = t.count + excluded.count,
+           last = CASE WHEN excluded.last_ts >= t.last_ts THEN excluded.last ELSE t.last END,
+           last_ts = greatest(t.last_ts, excluded.last_ts)`,
+        params,
+      );
+    }
+  }
 }
 
 async function upsertGateways(tx: DbTx, batches: readonly Flattened[]): Promise<void> {
