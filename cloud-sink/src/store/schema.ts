@@ -146,29 +146,56 @@ const MIGRATIONS: readonly Migration[] = [
     async up(tx) {
       if ((await readCapabilities(tx)).continuousAggregates) return;
       for (const r of ROLLUPS) {
-        // Nothing filled them before this version; they are rebuilt from the readings.
+        // Nothing filled them before this version; they are rebuilt from the readings below.
         await tx.query(`ALTER TABLE ${r.view} ADD COLUMN last_ts timestamptz NOT NULL DEFAULT 'epoch'`);
         await tx.query(`ALTER TABLE ${r.view} ALTER COLUMN last_ts DROP DEFAULT`);
         await tx.query(`DELETE FROM ${r.view}`);
-        await tx.query(`
-          INSERT INTO ${r.view} (bucket, device_id, metric, avg, min, max, count, last, last_ts)
-          SELECT ${rollupSelect(r.width, 'readings')}`);
       }
+      await tx.query(rollupUpsert('SELECT ts, device_id, metric, value FROM readings'));
     },
   },
 ];
 
 /**
- * A rollup level's rows from readings-shaped rows (ts, device_id, metric, value) in `source`: the
- * columns in rollup-table order, grouped by bucket. Buckets start at UTC minute, hour and midnight,
- * as time_bucket's do. For the sink's upsert (Store.ingest) and migration 3. The mean is sum / count:
- * PostgreSQL's avg(float8) also sums the squares, which overflows for values near MAX_ABS_VALUE.
+ * One statement that folds readings-shaped rows (ts, device_id, metric, value) from `source` into
+ * readings_1m, _1h and _1d: minutes from the rows, hours from those minutes, days from those
+ * hours, each level upserted into its table (data-modifying CTEs). Buckets start at UTC minute,
+ * hour and midnight, as time_bucket's do. A level carries sum, not avg: PostgreSQL's avg(float8)
+ * also sums squares, which overflows for values near MAX_ABS_VALUE. A stored bucket merges with
+ * the new one by count-weighted avg, min, max, count and the `last` with the later last_ts. Rows go
+ * in key order, so two sinks updating the same buckets wait for each other instead of deadlocking.
+ * For the sink's ingest (Store.ingest) and migration 3.
  */
-export function rollupSelect(width: string, source: string): string {
-  return `date_bin(INTERVAL '${width}', ts, timestamptz 'epoch') AS bucket, device_id, metric,
-                sum(value) / count(*), min(value), max(value), count(*), (array_agg(value ORDER BY ts DESC))[1], max(ts)
-           FROM ${source}
-          GROUP BY 1, device_id, metric`;
+export function rollupUpsert(source: string): string {
+  const [m, h, d] = ROLLUPS;
+  const level = (from: string, width: string, first: boolean) =>
+    first
+      ? `SELECT date_bin(INTERVAL '${width}', ts, timestamptz 'epoch') AS bucket, device_id, metric,
+                sum(value) AS sum, min(value) AS min, max(value) AS max, count(*) AS count,
+                (array_agg(value ORDER BY ts DESC))[1] AS last, max(ts) AS last_ts
+           FROM ${from} GROUP BY 1, device_id, metric`
+      : `SELECT date_bin(INTERVAL '${width}', bucket, timestamptz 'epoch') AS bucket, device_id, metric,
+                sum(sum) AS sum, min(min) AS min, max(max) AS max, sum(count)::bigint AS count,
+                (array_agg(last ORDER BY last_ts DESC))[1] AS last, max(last_ts) AS last_ts
+           FROM ${from} GROUP BY 1, device_id, metric`;
+  const upsert = (view: string, from: string) =>
+    `INSERT INTO ${view} AS t (bucket, device_id, metric, avg, min, max, count, last, last_ts)
+     SELECT bucket, device_id, metric, sum / count, min, max, count, last, last_ts FROM ${from}
+      ORDER BY device_id, metric, bucket
+     ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
+       avg = (t.avg * t.count + excluded.avg * excluded.count) / (t.count + excluded.count),
+       min = least(t.min, excluded.min),
+       max = greatest(t.max, excluded.max),
+       count = t.count + excluded.count,
+       last = CASE WHEN excluded.last_ts >= t.last_ts THEN excluded.last ELSE t.last END,
+       last_ts = greatest(t.last_ts, excluded.last_ts)`;
+  return `WITH fresh AS (${source}),
+       lm AS (${level('fresh', m.width, true)}),
+       lh AS (${level('lm', h.width, false)}),
+       ld AS (${level('lh', d.width, false)}),
+       um AS (${upsert(m.view, 'lm')}),
+       uh AS (${upsert(h.view, 'lh')})
+  ${upsert(d.view, 'ld')}`;
 }
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);

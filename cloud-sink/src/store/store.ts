@@ -7,7 +7,7 @@
 import type { Reading } from '../../../proto/src/wire.js';
 import { StoreError } from '../errors.js';
 import { sqlState, type Db, type DbTx } from './db.js';
-import { migrate, readCapabilities, rollupSelect, ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
+import { migrate, readCapabilities, rollupUpsert, ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
 
 export type { Capabilities, MigrateResult } from './schema.js';
 
@@ -361,35 +361,21 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[]): Promise<
   return inserted;
 }
 
+/** The new rows as readings-shaped rows, for rollupUpsert. */
+const FRESH_ROWS = `SELECT timestamptz 'epoch' + u.ms * INTERVAL '1 millisecond' AS ts, u.device_id, u.metric, u.value
+  FROM unnest($1::float8[], $2::text[], $3::text[], $4::float8[]) AS u(ms, device_id, metric, value)`;
+
 /**
- * Without continuous aggregates, the sink keeps readings_1m/1h/1d itself: each level's buckets
- * of the new rows merged into the stored ones, in the same transaction as the rows (so a replayed
- * batch, skipped by the ledger, is never counted twice). avg is merged weighted by count, as the
- * continuous aggregates' hierarchy does; `last` is the value with the latest ts, a late row
- * included. Rows go in key order, so two sinks updating the same buckets wait instead of
- * deadlocking within a chunk.
+ * Without continuous aggregates, the sink keeps readings_1m/1h/1d itself (schema.ts rollupUpsert),
+ * in the same transaction as the rows, so a replayed batch, which the ledger skips, is never
+ * counted twice, and the rollups are current the moment the rows are.
  */
 async function upsertRollups(tx: DbTx, batches: readonly Flattened[]): Promise<void> {
   const rows = batches.flatMap((b) => b.rows);
+  const sql = rollupUpsert(FRESH_ROWS);
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
     const chunk = rows.slice(i, i + INSERT_CHUNK);
-    const params = [chunk.map((r) => r.tsMs), chunk.map((r) => r.deviceId), chunk.map((r) => r.metric), chunk.map((r) => r.value)];
-    for (const r of ROLLUPS) {
-      await tx.query(
-        `INSERT INTO ${r.view} AS t (bucket, device_id, metric, avg, min, max, count, last, last_ts)
-         SELECT ${rollupSelect(r.width, `(SELECT timestamptz 'epoch' + u.ms * INTERVAL '1 millisecond' AS ts, u.device_id, u.metric, u.value
-                   FROM unnest($1::float8[], $2::text[], $3::text[], $4::float8[]) AS u(ms, device_id, metric, value)) AS fresh`)}
-          ORDER BY device_id, metric, bucket
-         ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
-           avg = (t.avg * t.count + excluded.avg * excluded.count) / (t.count + excluded.count),
-           min = least(t.min, excluded.min),
-           max = greatest(t.max, excluded.max),
-           count = t.count + excluded.count,
-           last = CASE WHEN excluded.last_ts >= t.last_ts THEN excluded.last ELSE t.last END,
-           last_ts = greatest(t.last_ts, excluded.last_ts)`,
-        params,
-      );
-    }
+    await tx.query(sql, [chunk.map((r) => r.tsMs), chunk.map((r) => r.deviceId), chunk.map((r) => r.metric), chunk.map((r) => r.value)]);
   }
 }
 
