@@ -310,7 +310,7 @@ export function storeBehaviour(backend: BackendUnderTest): void {
       // batch A's readings and part of batch B's were already written in the transaction.
       const a = batch('gw-atom', 1, series('dev-atom-a', 4000, ['x', 'y']));
       const b = batch('gw-atom', 2, series('dev-atom-b', 2000, ['x', 'y']));
-      const broken = new Store(sabotaged(db, /INSERT INTO readings/, 2));
+      const broken = new Store(sabotaged(db, /INSERT INTO readings \(/, 2));
       await assert.rejects(broken.ingest([a, b]), (err: unknown) => err instanceof StoreError && err.code === 'FL_ERR_STORE_BAD_BATCH');
       assert.equal(await store.countReadings({ deviceId: 'dev-atom-a' }), 0);
       assert.equal(await store.countReadings({ deviceId: 'dev-atom-b' }), 0);

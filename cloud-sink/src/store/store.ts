@@ -145,8 +145,7 @@ export class Store {
           result.rowsRejected += f.rejected;
           result.firstRejection ??= f.firstRejection;
         }
-        result.rowsInserted = await insertReadings(tx, fresh);
-        if (!(await this.shapeOf(tx)).continuousAggregates) await upsertRollups(tx, fresh);
+        result.rowsInserted = await insertReadings(tx, fresh, !(await this.shapeOf(tx)).continuousAggregates);
         await upsertGateways(tx, fresh);
         await upsertDevices(tx, fresh);
       });
@@ -323,7 +322,18 @@ function flatten(batch: IngestBatch): Flattened {
   return f;
 }
 
-async function insertReadings(tx: DbTx, batches: readonly Flattened[]): Promise<number> {
+/**
+ * Without continuous aggregates the sink keeps readings_1m/1h/1d itself (schema.ts rollupUpsert):
+ * each chunk of rows is folded in right after its insert, from the same arrays and in the same
+ * transaction, so a replayed batch, which the ledger skips, is never counted twice, and the rollups
+ * are current the moment the rows are.
+ */
+const ROLLUP_UPSERT = rollupUpsert(
+  `SELECT timestamptz 'epoch' + u.ms * INTERVAL '1 millisecond' AS ts, u.device_id, u.metric, u.value
+     FROM unnest($1::float8[], $2::text[], $3::text[], $4::float8[]) AS u(ms, device_id, metric, value)`,
+);
+
+async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollups: boolean): Promise<number> {
   let inserted = 0;
   let ts: number[] = [];
   let gw: string[] = [];
@@ -340,6 +350,7 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[]): Promise<
          FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS u(ms, gw, dev, met, val)`,
       [ts, gw, dev, met, val],
     );
+    if (keepRollups) await tx.query(ROLLUP_UPSERT, [ts, dev, met, val]);
     inserted += ts.length;
     ts = [];
     gw = [];
@@ -361,23 +372,6 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[]): Promise<
   return inserted;
 }
 
-/** The new rows as readings-shaped rows, for rollupUpsert. */
-const FRESH_ROWS = `SELECT timestamptz 'epoch' + u.ms * INTERVAL '1 millisecond' AS ts, u.device_id, u.metric, u.value
-  FROM unnest($1::float8[], $2::text[], $3::text[], $4::float8[]) AS u(ms, device_id, metric, value)`;
-
-/**
- * Without continuous aggregates, the sink keeps readings_1m/1h/1d itself (schema.ts rollupUpsert),
- * in the same transaction as the rows, so a replayed batch, which the ledger skips, is never
- * counted twice, and the rollups are current the moment the rows are.
- */
-async function upsertRollups(tx: DbTx, batches: readonly Flattened[]): Promise<void> {
-  const rows = batches.flatMap((b) => b.rows);
-  const sql = rollupUpsert(FRESH_ROWS);
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    const chunk = rows.slice(i, i + INSERT_CHUNK);
-    await tx.query(sql, [chunk.map((r) => r.tsMs), chunk.map((r) => r.deviceId), chunk.map((r) => r.metric), chunk.map((r) => r.value)]);
-  }
-}
 
 async function upsertGateways(tx: DbTx, batches: readonly Flattened[]): Promise<void> {
   const byGateway = new Map<string, { lastSeq: number; batches: number; rows: number }>();
