@@ -125,10 +125,8 @@ type Pending =
       kind: 'reading';
       reading: Reading;
       redelivery?: Redelivery;
-      /** A resend of a message already committed: acknowledged, not stored. */
+      /** A resend of a message already committed: acknowledged, not stored. Without dup, it matched a restart candidate. */
       duplicate?: boolean;
-      /** Found among the messages that may have lost their PUBACK in a crash (restartCandidates). */
-      restartResend?: boolean;
       /** With false: recognised as a resend, nothing stored. */
       resolve: (stored: boolean) => void;
       reject: (e: Error) => void;
@@ -443,7 +441,6 @@ export class SqliteOutbox implements Outbox {
     items.forEach((item, i) => {
       if (item.kind !== 'reading' || !item.redelivery) return;
       item.duplicate = false;
-      item.restartResend = false;
       const { key, dup } = item.redelivery;
       const digest = hex(item.redelivery.digest);
       if (dup) {
@@ -458,7 +455,7 @@ export class SqliteOutbox implements Outbox {
         const mine = doneInGroup.has(sender) ? undefined : this.restartCandidates.get(sender);
         if (mine && !usedInGroup.has(key) && mine.get(key) === digest) {
           usedInGroup.add(key);
-          item.duplicate = item.restartResend = true;
+          item.duplicate = true;
           encoded[i] = null;
           return;
         }
@@ -476,8 +473,9 @@ export class SqliteOutbox implements Outbox {
       const sender = senderOf(item.redelivery.key);
       const mine = this.restartCandidates.get(sender);
       if (!mine) continue;
-      if (item.restartResend) mine.delete(item.redelivery.key);
-      if (!item.restartResend || mine.size === 0) this.restartCandidates.delete(sender);
+      // Without dup, a duplicate is a matched restart candidate.
+      if (item.duplicate) mine.delete(item.redelivery.key);
+      if (!item.duplicate || mine.size === 0) this.restartCandidates.delete(sender);
     }
   }
 
