@@ -210,6 +210,14 @@ export class GatewayChild {
   }
 }
 
+/** Waits up to 30 s for the armed failpoint `name` to kill the gateway, and checks that it did. */
+export async function diedAtFailpoint(gw: GatewayChild, name: string): Promise<void> {
+  const exit = await Promise.race([gw.exited, sleep(30_000).then(() => null)]);
+  assert.ok(exit, 'the failpoint never fired: the gateway still runs 30 s after the devices started');
+  assert.equal(exit.signal, 'SIGKILL', JSON.stringify(exit));
+  assert.ok(gw.log().includes(`failpoint ${name}`), `no "failpoint ${name}" in the gateway's log`);
+}
+
 /** Polls read() until check() holds; throws with describe(last value) when the time runs out. */
 export async function waitUntil<T>(
   what: string,
