@@ -3,7 +3,8 @@
 # node_modules, and Apache Kafka's jars for the test broker. Idempotent: each step checks first, so
 # a second run on the same machine does nothing and takes seconds.
 #
-# Node.js 20+ must already be installed (Debian 12's own nodejs is 18).
+# A Node.js with npm must already be installed (any version npm runs on); Node.js 24 is installed
+# from the npm registry when it is older.
 # FIELDLINE_FORCE_NPM_CI=1 reinstalls node_modules even when they match package-lock.json.
 set -euo pipefail
 
@@ -39,20 +40,57 @@ else
   apt-get install -y --no-install-recommends "${packages[@]}"
 fi
 
-# --- Node.js and node_modules ----------------------------------------------------------------------
-if ! command -v node >/dev/null 2>&1; then
-  log "node is not installed; install Node.js 20 or later first" >&2
-  exit 1
-fi
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if ((node_major < 20)); then
-  log "node $(node -v) is too old; Fieldline needs Node.js 20 or later" >&2
-  exit 1
+# --- Node.js 24 ------------------------------------------------------------------------------------
+# Fieldline targets Node.js 24 LTS (Node 20 reached end of life in April 2026). On a machine whose
+# Node is older, the official binary and its headers come from the npm registry's node-linux-<arch>
+# package (the one registry this install may reach), unpacked under /opt/fieldline/ and linked as
+# /usr/local/bin/node, which comes before /usr/bin on the PATH, so the `npm test` typed after this
+# script runs on it too. The system npm (10.x) runs on Node 24 unchanged.
+node_want=24.22.3
+node_major() { "${1:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+case "$(uname -m)" in
+  x86_64) node_arch=x64 ;;
+  aarch64 | arm64) node_arch=arm64 ;;
+  *) node_arch="" ;;
+esac
+if command -v node >/dev/null 2>&1 && (($(node_major) >= 24)); then
+  log "node: $(node -v)"
+else
+  if [[ -z "$node_arch" ]]; then
+    log "node: no Node.js 24 package for $(uname -m); install Node.js 24 by hand" >&2
+    exit 1
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log "node: npm is needed to fetch Node.js 24 (apt-get install npm, or any Node.js with npm)" >&2
+    exit 1
+  fi
+  prefix="${FIELDLINE_NODE_PREFIX:-/opt/fieldline}/node-v$node_want-linux-$node_arch"
+  if [[ ! -x "$prefix/bin/node" ]]; then
+    log "node: fetching node-linux-$node_arch@$node_want from the npm registry into $prefix"
+    scratch="$(mktemp -d)"
+    (cd "$scratch" && npm pack --silent "node-linux-$node_arch@$node_want" >/dev/null)
+    mkdir -p "$prefix.unpacking"
+    tar -xzf "$scratch"/node-linux-"$node_arch"-*.tgz -C "$prefix.unpacking" --strip-components=1
+    rm -rf "$scratch" "$prefix"
+    mv "$prefix.unpacking" "$prefix"
+  fi
+  ln -sf "$prefix/bin/node" /usr/local/bin/node
+  hash -r
+  if (($(node_major) < 24)); then
+    log "node: linked $prefix/bin/node as /usr/local/bin/node, but 'node' still is $(command -v node) ($(node -v)); put /usr/local/bin first on PATH" >&2
+    exit 1
+  fi
+  log "node: $(node -v) at $(command -v node)"
 fi
 
-# node-gyp would otherwise download Node's headers; a packaged Node ships them.
-if [[ -d /usr/include/node ]]; then
-  export npm_config_nodedir=/usr
+# node-gyp builds the native addons against the running Node's own headers (include/node beside
+# its bin/), so it never downloads them.
+node_prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+if [[ -f "$node_prefix/include/node/node_api.h" ]]; then
+  export npm_config_nodedir="$node_prefix"
+else
+  log "node: no headers under $node_prefix/include/node; node-gyp would try to download them" >&2
+  exit 1
 fi
 
 # npm ci throws node_modules away and rebuilds every native addon (minutes), so skip it when the
