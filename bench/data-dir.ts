@@ -4,7 +4,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheDir } from '../test/support/net.js';
+import { cacheDir } from '../devstack/net.js';
 import { filesystemOf, isDiskFilesystem, type Filesystem } from './disk-io.js';
 
 export function benchDataDir(prefix: string): { dir: string; filesystem: Filesystem } {

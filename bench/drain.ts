@@ -28,7 +28,7 @@ import { producerConfig } from '../gateway/src/forward/kafka.js';
 import { Metrics } from '../gateway/src/metrics.js';
 import { SqliteOutbox } from '../gateway/src/outbox/sqlite-outbox.js';
 import { decodeBatch, Header, SourceProtocol, type Reading } from '../proto/src/wire.js';
-import { startKafka, type KafkaBroker } from '../test/support/kafka.js';
+import { startKafka, type KafkaBroker } from '../devstack/kafka.js';
 import { benchDataDir } from './data-dir.js';
 import { describeFilesystem, diskWrites, filesystemOf, ioDelta, processIo, type DiskWrites } from './disk-io.js';
 import { runIfMain } from './run-alone.js';
@@ -243,7 +243,7 @@ export async function benchDrain(opts: DrainBenchOptions = {}): Promise<DrainBen
         maxInflightBatches: cfg.kafka.maxInflightBatches,
         lingerMs: Number(producerConfig(cfg.kafka, cfg.gatewayId)['linger.ms']),
         partitions: 3,
-        brokerJvm: ownsBroker ? 'test/support/kafka.ts defaults (-Xmx512m, SerialGC, C1 only)' : 'caller-provided broker',
+        brokerJvm: ownsBroker ? 'devstack/kafka.ts defaults (-Xmx512m, SerialGC, C1 only)' : 'caller-provided broker',
       },
     };
   } finally {

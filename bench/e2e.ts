@@ -2,7 +2,7 @@
 // Load clients publish as fast as their in-flight window allows; a probe device publishes 20 times a
 // second, and a poller records when each probe message becomes a row, for publish-to-row latency.
 import mqtt from 'mqtt';
-import type { Stack } from '../test/e2e/harness.js';
+import type { Stack } from '../devstack/stack.js';
 
 export interface E2eResult {
   readingsPerSecond: number;

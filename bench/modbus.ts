@@ -1,13 +1,13 @@
-// Modbus registers/s: the adapter polling the pymodbus Modbus/TCP slave (test/modbus/pymodbus_slave.py)
+// Modbus registers/s: the adapter polling the pymodbus Modbus/TCP slave (devstack/pymodbus_slave.py)
 // as fast as one connection allows. Every request is a full 125-register read, so the figure is the
 // master's ceiling against that slave; readings go to an ingest that resolves at once, so the outbox
 // is not part of it (the end-to-end bench measures that).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { ModbusAdapter } from '../gateway/src/ingest/modbus/adapter.js';
-import { localTcpModbus } from '../test/support/modbus-config.js';
+import { localTcpModbus } from '../devstack/modbus-config.js';
 import { Metrics } from '../gateway/src/metrics.js';
-import { startPymodbusTcpSlave } from '../test/support/pymodbus.js';
+import { startPymodbusTcpSlave } from '../devstack/pymodbus.js';
 import { runIfMain } from './run-alone.js';
 
 export interface ModbusBenchOptions {

@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { gatewayConfigSchema } from '../gateway/src/config/schema.js';
 import { Gateway } from '../gateway/src/gateway.js';
 import { SqliteOutbox } from '../gateway/src/outbox/sqlite-outbox.js';
-import { freePort } from '../test/support/net.js';
+import { freePort } from '../devstack/net.js';
 import { benchDataDir } from './data-dir.js';
 import { describeFilesystem, diskWrites, type DiskWrites, type ProcIo } from './disk-io.js';
 import type { MqttLoadParams, MqttLoadReport } from './mqtt-load.js';

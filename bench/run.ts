@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { startStack } from '../test/e2e/harness.js';
+import { startStack } from '../devstack/stack.js';
 import { benchCoap } from './coap.js';
 import { describeFilesystem, filesystemOf } from './disk-io.js';
 import { benchDrain } from './drain.js';
@@ -113,7 +113,7 @@ function sourceState(): { commit: string; uncommitted: string[] } {
   try {
     const commit = git('rev-parse', '--short', 'HEAD').trim();
     // Porcelain lines are "XY path"; X may be a space, so the output is not trimmed before slicing.
-    const status = git('status', '--porcelain', '--', 'gateway', 'cloud-sink', 'proto', 'common', 'test/support', 'test/e2e');
+    const status = git('status', '--porcelain', '--', 'gateway', 'cloud-sink', 'proto', 'common', 'devstack');
     return { commit, uncommitted: status.split('\n').filter((l) => l.length > 3).map((l) => l.slice(3)) };
   } catch {
     return { commit: 'unknown (no git)', uncommitted: [] };

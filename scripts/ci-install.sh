@@ -17,9 +17,9 @@ log() { printf 'ci-install: %s\n' "$*"; }
 packages=(
   # clients and tools the tests drive real services with
   mosquitto-clients kcat lz4 protobuf-compiler socat libcoap3-bin
-  # PostgreSQL 15 server (test/support/postgres.ts)
+  # PostgreSQL 15 server (devstack/postgres.ts)
   postgresql-15
-  # Java and Maven: the test Kafka broker runs from Apache Kafka's jars (test/support/kafka.ts)
+  # Java and Maven: the test Kafka broker runs from Apache Kafka's jars (devstack/kafka.ts)
   openjdk-17-jre-headless maven ca-certificates
   # native addons (node-rdkafka builds librdkafka; better-sqlite3, lz4) through node-gyp
   build-essential python3 python3-pip pkg-config libzstd-dev libssl-dev libsasl2-dev zlib1g-dev
@@ -106,9 +106,9 @@ else
 fi
 
 # --- Kafka jars ------------------------------------------------------------------------------------
-# Same layout and marker as ensureKafkaJars() in test/support/kafka.ts: the marker holds the SHA-256
+# Same layout and marker as ensureKafkaJars() in devstack/kafka.ts: the marker holds the SHA-256
 # of the pom the jars were fetched with; the fetch goes to a scratch dir renamed into place.
-pom=test/support/kafka/pom.xml
+pom=devstack/kafka/pom.xml
 libs="${FIELDLINE_CACHE:-$repo/.cache}/kafka-libs"
 digest="$(sha256sum "$pom" | cut -d' ' -f1)"
 if [[ -f "$libs/.fetched" && "$(cat "$libs/.fetched")" == "$digest" ]]; then

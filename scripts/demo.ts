@@ -11,10 +11,11 @@ import { cloudConfigSchema } from '../cloud-sink/src/config/schema.js';
 import { gatewayConfigSchema } from '../gateway/src/config/schema.js';
 import { Gateway } from '../gateway/src/gateway.js';
 import { startMqttFleet, type MqttFleet } from '../firmware-sim/src/mqtt-sensor.js';
-import { startKafka } from '../test/support/kafka.js';
+import { startKafka } from '../devstack/kafka.js';
+import { leaveSignalsToCaller } from '../devstack/net.js';
+import { FIELDLINE_TOPICS } from '../devstack/topics.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const TOPICS = ['iot.readings', 'iot.heartbeats', 'iot.quarantine', 'iot.rules', 'iot.alerts', 'iot.sink-dlq', 'iot.aggregates.1m'];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -51,10 +52,16 @@ async function main(): Promise<number> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const log = pino({ level: process.env.FIELDLINE_LOG_LEVEL ?? 'warn' });
+  // Ctrl-C stops everything cleanly, Kafka included, also when it comes during start-up.
+  leaveSignalsToCaller();
+  const interrupted = new Promise<void>((done) => {
+    process.once('SIGINT', () => done());
+    process.once('SIGTERM', () => done());
+  });
 
   console.log('starting Kafka (KRaft, single node)…');
   const kafka = await startKafka({ port: Number(values['kafka-port']), dataDir: join(dir, 'kafka'), logDir: dir });
-  await kafka.createTopics(TOPICS.map((name) => ({ name, partitions: 3 })));
+  await kafka.createTopics([...FIELDLINE_TOPICS]);
 
   console.log('starting the cloud (embedded TimescaleDB, sink, API)…');
   const cloud = new Cloud(
@@ -95,11 +102,7 @@ API token: ${token}
 Try: curl -H "Authorization: Bearer ${token}" "http://localhost:${cloud.apiPort}/v1/devices/${example}/readings?metric=temperature"
 `);
 
-  await new Promise<void>((done) => {
-    if (duration !== undefined) setTimeout(done, duration * 1000);
-    process.once('SIGINT', () => done());
-    process.once('SIGTERM', () => done());
-  });
+  await Promise.race([interrupted, ...(duration === undefined ? [] : [new Promise<void>((done) => setTimeout(done, duration * 1000))])]);
 
   await fleet?.stop();
   if (duration !== undefined) {

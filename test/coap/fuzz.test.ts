@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { codeString } from '../../gateway/src/ingest/coap/message.js';
 import { GatewayProcess, targetConfig } from '../fuzz/target.js';
 import { coapDatagrams, fuzzSeed } from '../support/fuzz.js';
-import { removeOnExit } from '../support/net.js';
+import { removeOnExit } from '../../devstack/net.js';
 import { RawClient, sleep } from './support.js';
 
 interface Stats {

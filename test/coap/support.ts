@@ -14,7 +14,7 @@ import { Code, Opt, encodeMessage, parseMessage, encodeUint, type CoapMessage, t
 import { Metrics } from '../../gateway/src/metrics.js';
 import { SqliteOutbox } from '../../gateway/src/outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from '../../gateway/src/pipeline/pipeline.js';
-import { removeOnExit, run } from '../support/net.js';
+import { removeOnExit, run } from '../../devstack/net.js';
 
 export const quietLog = pino({ level: process.env.FIELDLINE_TEST_LOG_LEVEL ?? 'silent' });
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { startPostgres, type PgServer } from '../support/postgres.js';
-import { startStack, type Stack } from './harness.js';
+import { startPostgres, type PgServer } from '../../devstack/postgres.js';
+import { startStack, type Stack } from '../../devstack/stack.js';
 
 const run = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { startMqttFleet } from '../../firmware-sim/src/mqtt-sensor.js';
 import { coapClient } from '../coap/support.js';
-import { exactlyOnce, startStack, type Stack } from './harness.js';
+import { exactlyOnce, startStack, type Stack } from '../../devstack/stack.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..', '..');

@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { startCloud, type CloudStack } from '../e2e/harness.js';
-import { freePort } from '../support/net.js';
+import { startCloud, type CloudStack } from '../../devstack/stack.js';
+import { freePort } from '../../devstack/net.js';
 import { GatewayChild, WireFleet, assertExactlyOnce, checkExactlyOnce, kafkaBatches, waitUntil } from './gateway-support.js';
 
 type Damage = 'corrupted' | 'truncated';

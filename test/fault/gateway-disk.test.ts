@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { startCloud, type CloudStack } from '../e2e/harness.js';
+import { startCloud, type CloudStack } from '../../devstack/stack.js';
 import {
   GatewayChild, WireFleet, assertExactlyOnce, checkExactlyOnce, fillDisk, freeBytes, mountTmpfs, waitUntil,
 } from './gateway-support.js';

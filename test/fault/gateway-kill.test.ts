@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { startCloud, type CloudStack } from '../e2e/harness.js';
+import { startCloud, type CloudStack } from '../../devstack/stack.js';
 import {
   AckedFleet, GatewayChild, WireFleet, SOAK, assertExactlyOnce, checkExactlyOnce, diedAtFailpoint, kafkaBatches, kafkaOrderViolations, waitUntil,
 } from './gateway-support.js';

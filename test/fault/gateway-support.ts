@@ -1,7 +1,7 @@
 // Shared pieces of the gateway fault tests (issue 4): the gateway as a child process that can be
 // killed with SIGKILL and started again on the same data dir and ports, its local API, simulated
 // MQTT devices that remember which seqs were acknowledged, and read-back from the database and
-// from Kafka. Kafka and the cloud come from test/e2e/harness.ts (startCloud).
+// from Kafka. Kafka and the cloud come from devstack/stack.ts (startCloud).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
@@ -10,9 +10,9 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startMqttFleet, type MqttFleet } from '../../firmware-sim/src/mqtt-sensor.js';
 import { decodeBatch } from '../../proto/src/wire.js';
-import { GENEROUS_LIMITS, exactlyOnce, type CloudStack } from '../e2e/harness.js';
+import { GENEROUS_LIMITS, exactlyOnce, type CloudStack } from '../../devstack/stack.js';
 import { PacketReader, Type, connect, disconnect, publish } from '../support/mqtt-wire.js';
-import { freePorts, repoRoot, run, spawnLogged, type LoggedProcess, type ProcessExit } from '../support/net.js';
+import { freePorts, repoRoot, run, spawnLogged, type LoggedProcess, type ProcessExit } from '../../devstack/net.js';
 
 /** FIELDLINE_SOAK=1 (npm run test:soak): the full-length runs issue 4 asks for. */
 export const SOAK = process.env.FIELDLINE_SOAK === '1';
@@ -74,7 +74,7 @@ export interface GatewayChildOptions {
 /**
  * `node dist/gateway/src/cli/main.js --config <file>` in its own process group, output appended to
  * one log file across restarts. The MQTT and API ports are chosen once, below the ephemeral range,
- * so devices reconnecting while it is down cannot take the port (test/support/net.ts freePorts).
+ * so devices reconnecting while it is down cannot take the port (devstack/net.ts freePorts).
  */
 export class GatewayChild {
   readonly configFile: string;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Kafka from 'node-rdkafka';
 import pg from 'pg';
 import { encodeBatch, SCHEMA_VERSION, type ReadingBatch } from '../../proto/src/wire.js';
-import { repoRoot, spawnLogged, waitUntil, type LoggedProcess } from '../support/net.js';
+import { repoRoot, spawnLogged, waitUntil, type LoggedProcess } from '../../devstack/net.js';
 
 // --- batches -------------------------------------------------------------------------------------
 

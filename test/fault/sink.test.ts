@@ -13,9 +13,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { startKafka, type KafkaBroker } from '../support/kafka.js';
-import { defaultLogDir, waitUntil, type LoggedProcess } from '../support/net.js';
-import { startPostgres, type PgServer } from '../support/postgres.js';
+import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
+import { defaultLogDir, waitUntil, type LoggedProcess } from '../../devstack/net.js';
+import { startPostgres, type PgServer } from '../../devstack/postgres.js';
 import {
   assertStoredExactlyOnce,
   BatchProducer,

@@ -21,7 +21,7 @@ import Database from 'better-sqlite3';
 import { v1 } from '../../proto/src/wire.js';
 import { coapDatagrams, fuzzSeed, mqttSessions } from '../support/fuzz.js';
 import * as mq from '../support/mqtt-wire.js';
-import { removeOnExit } from '../support/net.js';
+import { removeOnExit } from '../../devstack/net.js';
 import { CoapAttack, GoodCoapDevice, GoodMqttDevice, MqttAttack, type DeviceLog } from './attackers.js';
 import { GatewayProcess, mqttClients, targetConfig, type TargetStats } from './target.js';
 

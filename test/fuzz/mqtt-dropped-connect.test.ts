@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import * as mq from '../support/mqtt-wire.js';
-import { removeOnExit } from '../support/net.js';
+import { removeOnExit } from '../../devstack/net.js';
 import { GatewayProcess, mqttClients, targetConfig, type TargetStats } from './target.js';
 
 const CONNECTIONS = 1_000;

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import * as mq from '../support/mqtt-wire.js';
-import { removeOnExit } from '../support/net.js';
+import { removeOnExit } from '../../devstack/net.js';
 import { GatewayProcess, targetConfig, type TargetStats } from './target.js';
 
 const MAX_PACKET_BYTES = 262_144; // the default

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { AdapterStatus } from '../../gateway/src/ingest/adapter.js';
 import type { Loss } from '../../gateway/src/metrics.js';
 import type { OutboxStats } from '../../gateway/src/outbox/outbox.js';
-import { freePort } from '../support/net.js';
+import { freePort } from '../../devstack/net.js';
 
 export type TargetRequest = { id: number; cmd: 'stats'; gc?: boolean; devices?: string[] } | { id: number; cmd: 'exit' };
 

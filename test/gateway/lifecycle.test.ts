@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../support/net.js';
+import { repoRoot } from '../../devstack/net.js';
 
 test('a gateway stopped while its first Kafka connection attempt is pending stays quiet afterwards', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-lifecycle-'));

@@ -15,7 +15,7 @@ import { Gateway } from '../../gateway/src/gateway.js';
 import { Code, Opt, encodeMessage, type CoapMessage } from '../../gateway/src/ingest/coap/message.js';
 import { decodeHeartbeat, encodeHeartbeat } from '../../proto/src/wire.js';
 import { RawClient } from '../coap/support.js';
-import { freePort } from '../support/net.js';
+import { freePort } from '../../devstack/net.js';
 
 interface Status {
   deviceLoss: Record<string, { quarantined: number; rateLimited: number }>;

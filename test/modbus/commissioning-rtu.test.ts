@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Gateway } from '../../gateway/src/gateway.js';
 import type { ModbusBusStats } from '../../gateway/src/ingest/modbus/adapter.js';
 import type { ScanResult, TestReadResult } from '../../gateway/src/ingest/modbus/tools.js';
-import { repoRoot, run } from '../support/net.js';
+import { repoRoot, run } from '../../devstack/net.js';
 import { eventually, scratchDir, startPtyPair, startPymodbusSlave, watchUnhandledRejections, type PtyPair, type PySlave, startModbusGateway } from './support.js';
 
 const CLI = join(repoRoot(), 'dist', 'gateway', 'src', 'cli', 'main.js');

@@ -12,7 +12,7 @@ import type { Gateway } from '../../gateway/src/gateway.js';
 import type { ModbusStats } from '../../gateway/src/ingest/modbus/adapter.js';
 import { scanUnits, testRead, transportReader, type ScanResult, type TestReadResult } from '../../gateway/src/ingest/modbus/tools.js';
 import { TcpTransport } from '../../gateway/src/ingest/modbus/transport.js';
-import { freePort, repoRoot, run } from '../support/net.js';
+import { freePort, repoRoot, run } from '../../devstack/net.js';
 import { scratchDir, watchUnhandledRejections, startModbusGateway } from './support.js';
 
 const CLI = join(repoRoot(), 'dist', 'gateway', 'src', 'cli', 'main.js');
@@ -191,7 +191,7 @@ describe('Modbus commissioning over TCP', () => {
     }
     assert.equal((await fetch(`${api}/modbus`)).status, 401);
 
-    const off = buildLocalApi({ token: TOKEN, status: () => ({}), metrics: () => '', quarantine: () => [], devices: () => [] });
+    const off = buildLocalApi({ token: TOKEN, status: () => ({}), metrics: async () => '', quarantine: () => [], devices: () => [] });
     try {
       for (const [method, url] of [['POST', '/modbus/scan'], ['POST', '/modbus/read'], ['GET', '/modbus']] as const) {
         const r = await off.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}` }, ...(method === 'POST' ? { payload: { bus: 'plant', unit: 1, address: 0 } } : {}) });

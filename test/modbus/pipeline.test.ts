@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { startModbusTcpSlave } from '../../firmware-sim/src/modbus-slave.js';
 import { gatewayConfigSchema } from '../../gateway/src/config/schema.js';
 import { ModbusAdapter } from '../../gateway/src/ingest/modbus/adapter.js';
-import { localTcpModbus } from '../support/modbus-config.js';
+import { localTcpModbus } from '../../devstack/modbus-config.js';
 import { Metrics } from '../../gateway/src/metrics.js';
 import { SqliteOutbox } from '../../gateway/src/outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from '../../gateway/src/pipeline/pipeline.js';

@@ -6,9 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startModbusRtuSlave, startModbusTcpSlave, type ModbusSlave } from '../../firmware-sim/src/modbus-slave.js';
 import { ModbusAdapter } from '../../gateway/src/ingest/modbus/adapter.js';
 import { modbusConfigSchema } from '../../gateway/src/ingest/modbus/config.js';
-import { localTcpModbus } from '../support/modbus-config.js';
+import { localTcpModbus } from '../../devstack/modbus-config.js';
 import { Metrics } from '../../gateway/src/metrics.js';
-import { freePort } from '../support/net.js';
+import { freePort } from '../../devstack/net.js';
 import { eventually, recordingIngest, scratchDir, silentLog, startPtyPair, watchUnhandledRejections } from './support.js';
 
 const unhandled = watchUnhandledRejections();

@@ -8,82 +8,12 @@ import { pino } from 'pino';
 import { gatewayConfigSchema } from '../../gateway/src/config/schema.js';
 import { Gateway } from '../../gateway/src/gateway.js';
 import type { Envelope, Outcome } from '../../gateway/src/pipeline/types.js';
-import { defaultLogDir, freePort, removeOnExit, repoRoot, spawnLogged, waitUntil, type LoggedProcess } from '../support/net.js';
+import { defaultLogDir, freePort, removeOnExit, repoRoot, spawnLogged, waitUntil, type LoggedProcess } from '../../devstack/net.js';
 
 export const silentLog = pino({ level: 'silent' });
 
-/** The interpreter with pymodbus installed (scripts/ci-install.sh); FIELDLINE_PYTHON overrides. */
-export function python(): string {
-  return process.env.FIELDLINE_PYTHON ?? 'python3';
-}
-
-export function scratchDir(prefix: string): { dir: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `fieldline-modbus-${prefix}-`));
-  const forget = removeOnExit(dir);
-  return {
-    dir,
-    remove: () => {
-      rmSync(dir, { recursive: true, force: true });
-      forget();
-    },
-  };
-}
-
-export interface SlaveRequestLine {
-  unit: number;
-  fc: number;
-  address: number | null;
-  count: number | null;
-  /** Seconds since the epoch, when the slave decoded the request. */
-  t: number;
-}
-
-export type PyValue =
-  | { table: 'holding' | 'input'; address: number; type: string; order?: string; value: number }
-  | { table: 'holding' | 'input'; address: number; registers: number[] }
-  | { table: 'coils' | 'discrete'; address: number; bits: boolean[] };
-
-export interface PyUnit {
-  size?: number;
-  values?: PyValue[];
-  fault?: null | 'silent' | 'crc' | { exception: number };
-}
-
-export type PySlaveConfig =
-  | { transport: 'tcp'; port: number; units: Record<string, PyUnit> }
-  | { transport: 'rtu'; device: string; baudrate?: number; units: Record<string, PyUnit> };
-
-export interface PySlave {
-  proc: LoggedProcess;
-  requests(): SlaveRequestLine[];
-  stop(): Promise<void>;
-}
-
-/** Starts test/modbus/pymodbus_slave.py and waits until it serves. */
-export async function startPymodbusSlave(dir: string, name: string, cfg: PySlaveConfig): Promise<PySlave> {
-  const log = join(dir, `${name}.requests.jsonl`);
-  const file = join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ ...cfg, parity: 'N', log }));
-  const proc = spawnLogged(python(), ['-u', join(repoRoot(), 'test', 'modbus', 'pymodbus_slave.py'), file], {
-    logDir: defaultLogDir(),
-    logName: `modbus-${name}-${process.pid}.log`,
-    truncate: true,
-  });
-  await waitUntil(async () => proc.logTail(2000).includes('READY'), { what: `pymodbus slave ${name}`, timeoutMs: 15_000, intervalMs: 25, process: proc });
-  return {
-    proc,
-    requests: () =>
-      existsSync(log)
-        ? readFileSync(log, 'utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as SlaveRequestLine)
-        : [],
-    stop: async () => {
-      await proc.stop('SIGTERM', 3_000);
-    },
-  };
-}
+// The pymodbus slave itself is part of the dev stack (devstack/pymodbus.ts), shared with the bench.
+export { python, scratchDir, startPymodbusSlave, type PySlave, type PySlaveConfig, type PyUnit, type PyValue, type SlaveRequestLine } from '../../devstack/pymodbus.js';
 
 export interface PtyPair {
   /** The gateway's end. */

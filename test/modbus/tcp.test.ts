@@ -1,4 +1,4 @@
-// The gateway polling a real pymodbus Modbus/TCP slave (test/modbus/pymodbus_slave.py) over one
+// The gateway polling a real pymodbus Modbus/TCP slave (devstack/pymodbus_slave.py) over one
 // connection carrying several unit ids: values decode to what the slave holds, merged requests show
 // in the slave's own request log, exceptions are counted, and a unit that never answers does not
 // hold up the others by more than one timeout.
@@ -8,7 +8,7 @@ import { ModbusAdapter, type ModbusDeviceStats } from '../../gateway/src/ingest/
 import { modbusConfigSchema } from '../../gateway/src/ingest/modbus/config.js';
 import { Metrics } from '../../gateway/src/metrics.js';
 import { SourceProtocol } from '../../proto/src/wire.js';
-import { startPymodbusTcpSlave, type PymodbusTcpSlave } from '../support/pymodbus.js';
+import { startPymodbusTcpSlave, type PymodbusTcpSlave } from '../../devstack/pymodbus.js';
 import { bitMatrix, typeMatrix } from './matrix.js';
 import { eventually, maxGap, recordingIngest, silentLog, watchUnhandledRejections } from './support.js';
 

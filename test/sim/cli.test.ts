@@ -2,7 +2,7 @@
 // expected, followed by the usage; --help exits 0; a device that cannot start exits 1.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { run } from '../support/net.js';
+import { run } from '../../devstack/net.js';
 import { SIM_CLI } from './support.js';
 
 const sim = (...args: string[]) => run(process.execPath, [SIM_CLI, ...args], { timeoutMs: 20_000 });

@@ -3,7 +3,7 @@
 // commits exactly its good messages.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freePort } from '../support/net.js';
+import { freePort } from '../../devstack/net.js';
 import { byDevice, startGateway, startSim } from './support.js';
 
 test('--mqtt 2 --faults bad-values,skew,malformed: quarantined = faults sent, committed = good sent', async () => {

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { gatewayConfigSchema } from '../../gateway/src/config/schema.js';
 import { Gateway } from '../../gateway/src/gateway.js';
 import { v1, type Reading } from '../../proto/src/wire.js';
-import { defaultLogDir, freePort, removeOnExit, repoRoot, spawnLogged, waitUntil, type LoggedProcess, type ProcessExit } from '../support/net.js';
+import { defaultLogDir, freePort, removeOnExit, repoRoot, spawnLogged, waitUntil, type LoggedProcess, type ProcessExit } from '../../devstack/net.js';
 
 export const SIM_CLI = join(repoRoot(), 'dist', 'firmware-sim', 'src', 'main.js');
 export const API_TOKEN = 'sim-tests-admin-token-0123456789';

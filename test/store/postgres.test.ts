@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { StoreError } from '../../cloud-sink/src/errors.js';
 import { openDb, openPostgres, type Db } from '../../cloud-sink/src/store/db.js';
 import { Store } from '../../cloud-sink/src/store/store.js';
-import { startPostgres, type PgServer } from '../support/postgres.js';
+import { startPostgres, type PgServer } from '../../devstack/postgres.js';
 import { storeBehaviour } from './store.behaviour.js';
 
 describe('store on PostgreSQL 15', () => {

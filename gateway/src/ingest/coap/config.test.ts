@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../../../../common/src/config.js';
-import { repoRoot } from '../../../../test/support/net.js';
+import { repoRoot } from '../../../../devstack/net.js';
 import { coapConfigSchema } from './config.js';
 
 // The gateway mounts the schema under `coap`; the same wrapper gives the same key paths.

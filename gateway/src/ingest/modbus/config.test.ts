@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../../../../common/src/config.js';
-import { repoRoot } from '../../../../test/support/net.js';
+import { repoRoot } from '../../../../devstack/net.js';
 import { modbusConfigSchema, type ModbusConfig, type RtuBusConfig } from './config.js';
 
 // The gateway mounts the schema under `modbus`; the same wrapper here gives the same key paths.

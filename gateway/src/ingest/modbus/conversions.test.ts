@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { repoRoot } from '../../../../test/support/net.js';
+import { repoRoot } from '../../../../devstack/net.js';
 import { BYTE_ORDERS, VALUE_TYPES, decodeTag, type ByteOrder, type ValueType } from './conversions.js';
 
 const GOLDEN = join(repoRoot(), 'test', 'modbus', 'golden');

@@ -155,11 +155,22 @@ export interface LoggedProcess {
 const liveGroups = new Set<number>();
 const dirsToRemove = new Set<string>();
 let exitHooksInstalled = false;
+let signalsHandled = true;
+
+/**
+ * For a program that stops its services itself on Ctrl-C or SIGTERM (the dev stack, the demo): the
+ * clean-up hooks then act only when the process exits, instead of SIGKILLing every service the
+ * moment a signal arrives, which would cost Kafka its clean shutdown. Call before starting anything.
+ */
+export function leaveSignalsToCaller(): void {
+  signalsHandled = false;
+}
 
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
   process.once('exit', cleanUpNow);
+  if (!signalsHandled) return;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
       cleanUpNow();
@@ -362,11 +373,11 @@ export async function runOk(cmd: string, args: readonly string[], opts: Paramete
   return result;
 }
 
-/** The repository root: the nearest directory above this file that holds package.json and test/support. */
+/** The repository root: the nearest directory above this file that holds package.json and devstack/. */
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'test', 'support'))) return dir;
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'devstack'))) return dir;
     const parent = dirname(dir);
     if (parent === dir) throw new Error(`no repository root above ${fileURLToPath(import.meta.url)}`);
     dir = parent;

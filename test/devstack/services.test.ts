@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { startKafka } from './kafka.js';
-import { run, runOk, waitForPort } from './net.js';
-import { startPostgres } from './postgres.js';
+import { startKafka } from '../../devstack/kafka.js';
+import { run, runOk, waitForPort } from '../../devstack/net.js';
+import { startPostgres } from '../../devstack/postgres.js';
 
 async function listening(port: number): Promise<boolean> {
   return waitForPort(port, '127.0.0.1', 0).then(

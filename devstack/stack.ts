@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Cloud } from '../../cloud-sink/src/cloud.js';
-import { cloudConfigSchema } from '../../cloud-sink/src/config/schema.js';
-import { gatewayConfigSchema, type GatewayConfig } from '../../gateway/src/config/schema.js';
-import { Gateway } from '../../gateway/src/gateway.js';
-import { startKafka, type KafkaBroker } from '../support/kafka.js';
-import { freePort } from '../support/net.js';
+import { Cloud } from '../cloud-sink/src/cloud.js';
+import { cloudConfigSchema } from '../cloud-sink/src/config/schema.js';
+import { gatewayConfigSchema, type GatewayConfig } from '../gateway/src/config/schema.js';
+import { Gateway } from '../gateway/src/gateway.js';
+import { startKafka, type KafkaBroker } from './kafka.js';
+import { freePort } from './net.js';
 
 export const TOPICS = ['iot.readings', 'iot.heartbeats', 'iot.quarantine', 'iot.sink-dlq'];
 

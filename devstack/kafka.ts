@@ -1,6 +1,6 @@
 /**
  * A real Apache Kafka broker for tests: one JVM running broker and controller together (KRaft),
- * started from the jars that Maven fetches into the cache with test/support/kafka/pom.xml.
+ * started from the jars that Maven fetches into the cache with devstack/kafka/pom.xml.
  *
  * Start-up is about two seconds once a class-data archive exists: the first broker to stop cleanly
  * writes one (kafka.jsa beside the jars) and every later JVM maps it instead of loading and
@@ -68,7 +68,7 @@ export interface StartKafkaOptions {
   startTimeoutMs?: number;
 }
 
-const KAFKA_SUPPORT_DIR = (): string => join(repoRoot(), 'test', 'support', 'kafka');
+const KAFKA_SUPPORT_DIR = (): string => join(repoRoot(), 'devstack', 'kafka');
 const CLASS_ARCHIVE = 'kafka.jsa';
 
 /** Fast start for a short-lived broker: small heap, one GC thread, C1 only. */
