@@ -8,6 +8,7 @@ import { TokenAuthority } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import type { CloudConfig } from './config/schema.js';
 import { StoreConsumer } from './consume/store-consumer.js';
+import { CloudMetrics } from './metrics.js';
 import { openDb, type Db } from './store/db.js';
 import { Store } from './store/store.js';
 
@@ -20,6 +21,8 @@ export class Cloud {
   api?: ReturnType<typeof buildApi>;
   apiPort = 0;
   readonly auth: TokenAuthority;
+  /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
+  readonly metrics = new CloudMetrics(() => this.consumer?.stats);
   private refreshTimer?: NodeJS.Timeout;
 
   constructor(readonly cfg: CloudConfig, readonly role: Role, readonly log: Logger = pino({ level: cfg.logLevel })) {
@@ -49,7 +52,8 @@ export class Cloud {
         auth: this.auth,
         maxLimit: this.cfg.api.maxLimit,
         health: () => this.health(),
-        metrics: () => this.metrics(),
+        metrics: () => this.metrics.render(),
+        counters: this.metrics,
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
@@ -64,22 +68,6 @@ export class Cloud {
       ok: this.db !== undefined,
       detail: { database: this.db?.kind ?? 'closed', ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}) },
     };
-  }
-
-  metrics(): string {
-    const c = this.consumer?.stats;
-    if (!c) return '';
-    return [
-      '# TYPE fieldline_cloud_received_total counter',
-      `fieldline_cloud_received_total{stage="consume"} ${c.messages}`,
-      '# TYPE fieldline_cloud_sent_total counter',
-      `fieldline_cloud_sent_total{stage="store"} ${c.rowsInserted}`,
-      '# TYPE fieldline_cloud_dropped_total counter',
-      `fieldline_cloud_dropped_total{stage="store",reason="duplicate_batch"} ${c.batchesSkipped}`,
-      `fieldline_cloud_dropped_total{stage="consume",reason="dead_letter"} ${c.deadLettered}`,
-      `fieldline_cloud_dropped_total{stage="store",reason="invalid"} ${c.rowsRejected}`,
-      '',
-    ].join('\n');
   }
 
   async stop(): Promise<void> {

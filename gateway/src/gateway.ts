@@ -66,7 +66,7 @@ export class Gateway {
       this.adapters.push(this.modbus);
     }
     this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
-    this.metrics.gauge('outbox_depth_readings', () => this.outbox.stats().depthValues);
+    this.metrics.gauge('outbox_depth_readings', 'readings waiting in the outbox', () => this.outbox.stats().depthValues);
   }
 
   async start(): Promise<void> {
@@ -76,7 +76,7 @@ export class Gateway {
       this.api = buildLocalApi({
         token: this.token,
         status: () => this.status(),
-        metrics: () => this.metrics.render('fieldline_gateway'),
+        metrics: () => this.metrics.render(),
         devices: () => this.registry.list().map((d) => ({
           ...d,
           loss: this.metrics.deviceLoss.get(d.deviceId) ?? null,

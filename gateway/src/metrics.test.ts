@@ -27,12 +27,39 @@ describe('metrics', () => {
     assert.equal(m.loss.quarantined, 101, 'the totals miss nothing');
   });
 
-  it('renders Prometheus text with refusals by reason', () => {
+  it('renders Prometheus text through prom-client: stage counters, loss, refusals, gauges and the process metrics', async () => {
     const m = new Metrics();
     m.count('mqtt', 'received', 3);
+    m.count('forward', 'errors');
+    m.lose('d1', 'evicted', 4, 'FL_ERR_OUTBOX_EVICTED');
     m.refuse('d"1', 'FL_ERR_MQTT_AUTH');
-    const text = m.render('fieldline_gateway');
-    assert.match(text, /fieldline_gateway_received_total\{stage="mqtt"\} 3/);
-    assert.match(text, /fieldline_gateway_refused_total\{reason="FL_ERR_MQTT_AUTH"\} 1/);
+    let depth = 7;
+    m.gauge('outbox_depth_readings', 'readings waiting', () => depth);
+    const text = await m.render();
+    assert.match(text, /^fieldline_gateway_received_total\{stage="mqtt"\} 3$/m);
+    assert.match(text, /^fieldline_gateway_errors_total\{stage="forward"\} 1$/m);
+    assert.match(text, /^fieldline_gateway_loss_total\{kind="evicted"\} 4$/m);
+    assert.match(text, /^fieldline_gateway_refused_total\{reason="FL_ERR_MQTT_AUTH"\} 1$/m);
+    assert.match(text, /^fieldline_gateway_outbox_depth_readings 7$/m);
+    assert.match(text, new RegExp(`^nodejs_version_info\\{version="${process.version}".*\\} 1$`, 'm'));
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
+    assert.match(text, /^nodejs_eventloop_lag_seconds /m);
+    assert.match(text, /^# TYPE fieldline_gateway_received_total counter$/m);
+
+    // Counts taken after a scrape show at the next one: the registry reads the live values.
+    m.count('mqtt', 'received', 2);
+    depth = 0;
+    const again = await m.render();
+    assert.match(again, /^fieldline_gateway_received_total\{stage="mqtt"\} 5$/m);
+    assert.match(again, /^fieldline_gateway_outbox_depth_readings 0$/m);
+  });
+
+  it('each Metrics has its own registry: two gateways in one process never share counts', async () => {
+    const a = new Metrics();
+    const b = new Metrics();
+    a.count('ingest', 'received', 11);
+    b.count('ingest', 'received', 1);
+    assert.match(await a.render(), /^fieldline_gateway_received_total\{stage="ingest"\} 11$/m);
+    assert.match(await b.render(), /^fieldline_gateway_received_total\{stage="ingest"\} 1$/m);
   });
 });

@@ -1,7 +1,10 @@
 // Counters every component reports with the same names and a `stage` label (docs/METRICS.md),
-// plus the per-device loss counters the heartbeat carries (DESIGN.md guarantee 2).
+// plus the per-device loss counters the heartbeat carries (DESIGN.md guarantee 2), served on the
+// local API's /metrics through the gateway's own prom-client Registry.
+import type { Registry } from 'prom-client';
+import { counterFrom, gaugeFrom, processRegistry, registerStageCounters, StageCounters, type CounterKind } from '../../common/src/metrics.js';
 
-export type CounterKind = 'received' | 'sent' | 'dropped' | 'errors';
+export type { CounterKind };
 export type LossKind = 'rateLimited' | 'quarantined' | 'evicted';
 
 export interface Loss {
@@ -13,9 +16,9 @@ export interface Loss {
 /** Where devices beyond the tracking limit are counted, so random ids cannot grow memory without bound. */
 export const OTHER_DEVICES = '(other)';
 
-export class Metrics {
-  private readonly counters = new Map<string, number>();
-  private readonly gauges = new Map<string, () => number>();
+export class Metrics extends StageCounters {
+  private readonly gauges = new Map<string, { help: string; read: () => number }>();
+  private registry: Registry | undefined;
   readonly deviceLoss = new Map<string, Loss>();
   readonly loss: Loss = { rateLimited: 0, quarantined: 0, evicted: 0 };
   /** Refusals by reason code, gateway-wide, including those no device can be named for. */
@@ -23,16 +26,15 @@ export class Metrics {
   /** Refusals per device by reason code: everything in deviceLoss plus refused logins and subscriptions. */
   readonly deviceRefusals = new Map<string, Map<string, number>>();
 
-  /** @param maxDevices devices tracked one by one; further ids share the OTHER_DEVICES entry. */
-  constructor(private readonly maxDevices = 10_000) {}
-
-  count(stage: string, kind: CounterKind, n = 1): void {
-    const key = `${kind}\u0000${stage}`;
-    this.counters.set(key, (this.counters.get(key) ?? 0) + n);
-  }
-
-  get(stage: string, kind: CounterKind): number {
-    return this.counters.get(`${kind}\u0000${stage}`) ?? 0;
+  /**
+   * @param maxDevices devices tracked one by one; further ids share the OTHER_DEVICES entry.
+   * @param prefix the metric name prefix on /metrics.
+   */
+  constructor(
+    private readonly maxDevices = 10_000,
+    private readonly prefix = 'fieldline_gateway',
+  ) {
+    super();
   }
 
   /** A reading that will not reach the cloud: counted per device, in the totals, and as a refusal. */
@@ -59,33 +61,39 @@ export class Metrics {
     return map.has(deviceId) || map.size < this.maxDevices ? deviceId : OTHER_DEVICES;
   }
 
-  gauge(name: string, read: () => number): void {
-    this.gauges.set(name, read);
+  /** A value read when /metrics is scraped, as `<prefix>_<name>`. */
+  gauge(name: string, help: string, read: () => number): void {
+    this.gauges.set(name, { help, read });
+    if (this.registry) gaugeFrom(this.registry, `${this.prefix}_${name}`, help, read);
   }
 
-  /** Prometheus text exposition format 0.0.4. */
-  render(prefix: string): string {
-    const lines: string[] = [];
-    const byKind = new Map<string, [string, number][]>();
-    for (const [key, n] of this.counters) {
-      const [kind, stage] = key.split('\u0000') as [string, string];
-      byKind.set(kind, [...(byKind.get(kind) ?? []), [stage, n]]);
-    }
-    for (const [kind, rows] of byKind) {
-      lines.push(`# TYPE ${prefix}_${kind}_total counter`);
-      for (const [stage, n] of rows) lines.push(`${prefix}_${kind}_total{stage="${esc(stage)}"} ${n}`);
-    }
-    lines.push(`# TYPE ${prefix}_loss_total counter`);
-    for (const [kind, n] of Object.entries(this.loss)) lines.push(`${prefix}_loss_total{kind="${kind}"} ${n}`);
-    if (this.reasons.size) lines.push(`# TYPE ${prefix}_refused_total counter`);
-    for (const [reason, n] of this.reasons) lines.push(`${prefix}_refused_total{reason="${esc(reason)}"} ${n}`);
-    for (const [name, read] of this.gauges) {
-      lines.push(`# TYPE ${prefix}_${name} gauge`, `${prefix}_${name} ${read()}`);
-    }
-    return lines.join('\n') + '\n';
+  /**
+   * The Registry /metrics serves, made on first use: the process metrics it starts (an event-loop
+   * delay monitor among them) are for a running gateway, not for every Metrics a unit test makes.
+   */
+  private ensureRegistry(): Registry {
+    if (this.registry) return this.registry;
+    const registry = processRegistry();
+    const p = this.prefix;
+    registerStageCounters(registry, p, this);
+    counterFrom(registry, `${p}_loss_total`, 'readings that will not reach the cloud, by kind (the heartbeat loss counters)', ['kind'], () =>
+      Object.entries(this.loss).map(([kind, n]) => [{ kind }, n] as const),
+    );
+    counterFrom(registry, `${p}_refused_total`, 'refusals by catalogued reason code', ['reason'], () =>
+      [...this.reasons].map(([reason, n]) => [{ reason }, n] as const),
+    );
+    for (const [name, g] of this.gauges) gaugeFrom(registry, `${p}_${name}`, g.help, g.read);
+    this.registry = registry;
+    return registry;
   }
-}
 
-function esc(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  /** Prometheus text exposition format, with the runtime's default process metrics. */
+  async render(): Promise<string> {
+    return this.ensureRegistry().metrics();
+  }
+
+  /** The Content-Type that goes with render()'s text. */
+  get contentType(): string {
+    return this.ensureRegistry().contentType;
+  }
 }

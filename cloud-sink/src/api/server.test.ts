@@ -23,7 +23,7 @@ describe('cloud API', () => {
       gatewayId: 'gw-1', seq: 1, createdMs: T0,
       readings: Array.from({ length: 30 }, (_, i) => ({ deviceId: 'dev-1', tsMs: T0 + i * 1000, metrics: { temperature: 20 + i, humidity: 50 } })),
     }]);
-    app = buildApi({ store, auth, maxLimit: 1000, health: () => ({ ok: true, detail: {} }), metrics: () => '' });
+    app = buildApi({ store, auth, maxLimit: 1000, health: () => ({ ok: true, detail: {} }), metrics: async () => '' });
     viewer = await auth.issue({ subject: 't', role: 'viewer', ttlSeconds: 600 });
   });
   after(async () => {

@@ -1,6 +1,7 @@
 // The query API (DESIGN.md "Cloud API"): fastify, /v1 prefix, bearer JWT with scopes, and every
 // error as {"error": {"code", "message"}} with its catalogued status.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
 import { FieldlineError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { requireScope, type Scope, type TokenAuthority } from './auth.js';
@@ -11,7 +12,10 @@ export interface ApiDeps {
   auth: TokenAuthority;
   maxLimit: number;
   health: () => { ok: boolean; detail: Record<string, unknown> };
-  metrics: () => string;
+  /** Prometheus text format (PROMETHEUS_CONTENT_TYPE). */
+  metrics: () => Promise<string>;
+  /** Where answers of 500 and above count, as errors{stage="api"}. */
+  counters?: StageCounters;
 }
 
 const DAY_MS = 24 * 3_600_000;
@@ -21,9 +25,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
     if (err instanceof FieldlineError) {
+      if (err.statusCode >= 500) deps.counters?.count('api', 'errors');
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message } });
     }
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) deps.counters?.count('api', 'errors');
     const code = status === 500 ? 'FL_ERR_API_INTERNAL' : 'FL_ERR_API_BAD_REQUEST';
     return reply.status(status).send({ error: { code, message: status === 500 ? 'internal error' : err.message } });
   });
@@ -40,7 +46,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return reply.status(h.ok ? 200 : 503).send({ ok: h.ok, ...h.detail });
   });
 
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(deps.metrics()));
+  app.get('/metrics', async (_req, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(await deps.metrics()));
 
   app.get('/v1/devices', { onRequest: guard('read:telemetry') }, async () => {
     const devices = await deps.store.devices();

@@ -18,6 +18,10 @@ export interface ConsumerStats {
   /** Values the store could not hold (e.g. not finite); the rest of their batch was stored. */
   rowsRejected: number;
   deadLettered: number;
+  /** Kafka failures the consumer rode out (broker unreachable, failed commits, reconnects). */
+  consumeErrors: number;
+  /** Database writes that failed and were retried with the offsets held. */
+  storeErrors: number;
   lastCommitMs: number | null;
 }
 
@@ -27,7 +31,7 @@ export class StoreConsumer {
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   readonly stats: ConsumerStats = {
-    state: 'connecting', lastError: '', messages: 0, batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, lastCommitMs: null,
+    state: 'connecting', lastError: '', messages: 0, batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, consumeErrors: 0, storeErrors: 0, lastCommitMs: null,
   };
 
   constructor(
@@ -49,6 +53,7 @@ export class StoreConsumer {
         this.stats.state = 'up';
         await this.consumeLoop();
       } catch (err) {
+        this.stats.consumeErrors++;
         this.stats.state = 'down';
         this.stats.lastError = (err as Error).message;
         if (attempt === 0) this.log.warn({ err: (err as Error).message }, 'Kafka consumer unavailable; retrying');
@@ -122,6 +127,7 @@ export class StoreConsumer {
   }
 
   private noteTransient(err: Error): void {
+    this.stats.consumeErrors++;
     if (this.stats.state !== 'down') this.log.warn({ err: err.message }, 'Kafka unavailable; the consumer keeps retrying');
     this.stats.state = 'down';
     this.stats.lastError = err.message;
@@ -171,6 +177,7 @@ export class StoreConsumer {
         return;
       } catch (err) {
         if (isBadBatch(err)) throw err;
+        this.stats.storeErrors++;
         this.stats.lastError = (err as Error).message;
         if (attempt === 0) this.log.warn({ err: (err as Error).message }, 'database write failed; retrying (offsets held)');
         if (this.stopped) throw err;

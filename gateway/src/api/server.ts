@@ -3,6 +3,7 @@
 // token. /healthz stays open for load balancers.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
+import { PROMETHEUS_CONTENT_TYPE } from '../../../common/src/metrics.js';
 import { FieldlineError, catalogue } from '../errors.js';
 import { ModbusFailure } from '../ingest/modbus/transport.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
@@ -10,7 +11,8 @@ import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
 export interface LocalApiDeps {
   token: string;
   status: () => unknown;
-  metrics: () => string;
+  /** Prometheus text format (PROMETHEUS_CONTENT_TYPE). */
+  metrics: () => Promise<string>;
   quarantine: (limit: number) => unknown;
   devices: () => unknown;
   /** The Modbus adapter; undefined when Modbus is disabled (its routes answer 503). */
@@ -51,7 +53,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/status', async () => deps.status());
   app.get('/metrics', async (_req, reply) => {
-    void reply.type('text/plain; version=0.0.4');
+    void reply.type(PROMETHEUS_CONTENT_TYPE);
     return deps.metrics();
   });
   app.get('/devices', async () => ({ devices: deps.devices() }));

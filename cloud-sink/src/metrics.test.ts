@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ConsumerStats } from './consume/store-consumer.js';
+import { CloudMetrics } from './metrics.js';
+
+function stats(over: Partial<ConsumerStats> = {}): ConsumerStats {
+  return {
+    state: 'up', lastError: '', messages: 0, batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0,
+    deadLettered: 0, consumeErrors: 0, storeErrors: 0, lastCommitMs: null, ...over,
+  };
+}
+
+describe('cloud metrics', () => {
+  it('serve the consumer tallies as the stage counters, with the errors counter and the process metrics', async () => {
+    const c = stats({ messages: 12, rowsInserted: 340, batchesSkipped: 2, deadLettered: 1, rowsRejected: 3, consumeErrors: 4, storeErrors: 5 });
+    const m = new CloudMetrics(() => c);
+    m.count('api', 'errors');
+    const text = await m.render();
+    assert.match(text, /^fieldline_cloud_received_total\{stage="consume"\} 12$/m);
+    assert.match(text, /^fieldline_cloud_sent_total\{stage="store"\} 340$/m);
+    assert.match(text, /^fieldline_cloud_dropped_total\{stage="store",reason="duplicate_batch"\} 2$/m);
+    assert.match(text, /^fieldline_cloud_dropped_total\{stage="consume",reason="dead_letter"\} 1$/m);
+    assert.match(text, /^fieldline_cloud_dropped_total\{stage="store",reason="invalid"\} 3$/m);
+    assert.match(text, /^fieldline_cloud_errors_total\{stage="consume"\} 4$/m);
+    assert.match(text, /^fieldline_cloud_errors_total\{stage="store"\} 5$/m);
+    assert.match(text, /^fieldline_cloud_errors_total\{stage="api"\} 1$/m);
+    assert.match(text, new RegExp(`^nodejs_version_info\\{version="${process.version}".*\\} 1$`, 'm'));
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
+
+    c.messages = 13;
+    assert.match(await m.render(), /^fieldline_cloud_received_total\{stage="consume"\} 13$/m, 'read live at every scrape');
+  });
+
+  it('without a consumer (the api role) only the API counts and the process metrics are served', async () => {
+    const text = await new CloudMetrics(() => undefined).render();
+    assert.doesNotMatch(text, /stage="consume"/);
+    assert.match(text, /^# TYPE fieldline_cloud_errors_total counter$/m);
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
+  });
+});

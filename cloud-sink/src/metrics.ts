@@ -1,0 +1,44 @@
+// The cloud's /metrics (docs/METRICS.md): the stage counters of the shared contract over one
+// prom-client Registry per process, with prom-client's default process metrics. The consumer keeps
+// its own tallies (ConsumerStats, also on /healthz); they are read into the counters at scrape time.
+import type { Registry } from 'prom-client';
+import { processRegistry, registerStageCounters, StageCounters, type Samples } from '../../common/src/metrics.js';
+import type { ConsumerStats } from './consume/store-consumer.js';
+
+export const CLOUD_PREFIX = 'fieldline_cloud';
+
+export class CloudMetrics extends StageCounters {
+  readonly registry: Registry;
+
+  /** @param consumer the sink's tallies, undefined while no consumer runs (the `api` role). */
+  constructor(consumer: () => ConsumerStats | undefined) {
+    super();
+    this.registry = processRegistry();
+    const from = (rows: (c: ConsumerStats) => Samples) => (): Samples => {
+      const c = consumer();
+      return c ? rows(c) : [];
+    };
+    registerStageCounters(this.registry, CLOUD_PREFIX, this, {
+      received: { read: from((c) => [[{ stage: 'consume' }, c.messages]]) },
+      sent: { read: from((c) => [[{ stage: 'store' }, c.rowsInserted]]) },
+      dropped: {
+        labelNames: ['reason'],
+        read: from((c) => [
+          [{ stage: 'store', reason: 'duplicate_batch' }, c.batchesSkipped],
+          [{ stage: 'consume', reason: 'dead_letter' }, c.deadLettered],
+          [{ stage: 'store', reason: 'invalid' }, c.rowsRejected],
+        ]),
+      },
+      errors: {
+        read: from((c) => [
+          [{ stage: 'consume' }, c.consumeErrors],
+          [{ stage: 'store' }, c.storeErrors],
+        ]),
+      },
+    });
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
