@@ -37,5 +37,6 @@ if (files.length === 0) {
 }
 // The soak runs (npm run test:soak, FIELDLINE_SOAK=1) hold a 10-minute outage, so they get 30.
 const timeoutMs = process.env.FIELDLINE_SOAK === '1' ? 1_800_000 : 600_000;
+console.log(`run-tests: ${files.length} files on node ${process.version} (${process.execPath})`);
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

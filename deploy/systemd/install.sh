@@ -11,9 +11,16 @@ root=${DESTDIR:-}
 
 [ -f "$src/dist/gateway/src/cli/main.js" ] || { echo "build first: npm ci && npm run build" >&2; exit 1; }
 
+# The units run the Node.js found here, which must be 24 or later (the node_modules were built for it).
+node_bin=$(command -v node || true)
+[ -n "$node_bin" ] || { echo "Node.js 24 is not installed (scripts/ci-install.sh installs it)" >&2; exit 1; }
+node_major=$("$node_bin" -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 24 ] || { echo "$node_bin is Node.js $("$node_bin" -v); Fieldline needs 24 or later" >&2; exit 1; }
+
 install -d "$root/opt/fieldline" "$root/etc/fieldline" "$root/etc/systemd/system"
 cp -a "$src/package.json" "$src/dist" "$src/node_modules" "$src/proto" "$root/opt/fieldline/"
-install -m 0644 "$src/deploy/systemd/fieldline-$role.service" "$root/etc/systemd/system/"
+sed "s#^ExecStart=/usr/bin/node #ExecStart=$node_bin #" "$src/deploy/systemd/fieldline-$role.service" >"$root/etc/systemd/system/fieldline-$role.service"
+chmod 0644 "$root/etc/systemd/system/fieldline-$role.service"
 sample="$src/$([ "$role" = gateway ] && echo gateway/gateway.sample.yaml || echo cloud-sink/cloud.sample.yaml)"
 [ -f "$root/etc/fieldline/$role.yaml" ] || install -m 0640 "$sample" "$root/etc/fieldline/$role.yaml"
 

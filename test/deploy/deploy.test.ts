@@ -37,8 +37,12 @@ describe('deploy files', () => {
     assert.equal(cfg.dataDir, '/data');
   });
 
-  it('the Dockerfile starts a file the build produces', () => {
-    const cmd = /CMD \["node", "([^"]+)"\]/.exec(read('deploy/balena/Dockerfile.template'));
+  it('the Dockerfile builds and runs on Node.js 24 and starts a file the build produces', () => {
+    const dockerfile = read('deploy/balena/Dockerfile.template');
+    const from = dockerfile.split('\n').filter((l) => l.startsWith('FROM '));
+    assert.equal(from.length, 2, 'a build stage and a run stage');
+    for (const line of from) assert.match(line, /^FROM node:24-/, line);
+    const cmd = /CMD \["node", "([^"]+)"\]/.exec(dockerfile);
     assert.ok(cmd);
     assert.ok(existsSync(join(ROOT, cmd[1]!)), cmd[1]);
     const balena = parse(read('deploy/balena/balena.yml')) as { name: string; version: string };
@@ -63,6 +67,11 @@ describe('deploy files', () => {
       assert.ok(existsSync(join(dest, 'etc/systemd/system/fieldline-gateway.service')));
       assert.ok(existsSync(join(dest, 'opt/fieldline/dist/gateway/src/cli/main.js')));
       assert.ok(existsSync(join(dest, 'etc/fieldline/gateway.yaml')));
+      // The staged unit runs the Node.js that install.sh checked (24 or later), not whatever /usr/bin/node is.
+      const unit = readFileSync(join(dest, 'etc/systemd/system/fieldline-gateway.service'), 'utf8');
+      const exec = /^ExecStart=(\S+) /m.exec(unit);
+      assert.ok(exec, unit);
+      assert.match(execFileSync(exec[1]!, ['-v'], { encoding: 'utf8' }), /^v(2[4-9]|[3-9]\d)\./);
     } finally {
       rmSync(dest, { recursive: true, force: true });
     }
