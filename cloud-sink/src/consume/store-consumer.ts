@@ -133,9 +133,9 @@ export class StoreConsumer {
     for (const msg of messages) {
       this.stats.messages++;
       try {
-        if (!msg.value) throw new WireError('FL_ERR_WIRE_EMPTY', 'message has no value');
+        if (!msg.value) throw new WireError('FL_ERR_WIRE_EMPTY');
         const b = decodeBatch(msg.value);
-        if (!b.gatewayId || !b.seq) throw new WireError('FL_ERR_WIRE_BATCH_ID', 'batch has no gateway_id or seq');
+        if (!b.gatewayId || !b.seq) throw new WireError('FL_ERR_WIRE_BATCH_ID');
         decoded.push({ msg, batch: { gatewayId: b.gatewayId, seq: b.seq, createdMs: b.createdMs, readings: b.readings } });
       } catch (err) {
         await this.deadLetter(msg, err as Error);
