@@ -8,7 +8,7 @@ const wire = defineCatalogue({
   FL_ERR_WIRE_PROTOBUF: { status: 400, message: 'not a ReadingBatch' },
   FL_ERR_WIRE_EMPTY: { status: 400, message: 'message has no value' },
   FL_ERR_WIRE_BATCH_ID: { status: 400, message: 'batch has no gateway_id or seq' },
-  // The DLQ header's code for a failure that is not a WireError (the sink's own decoding steps).
+  // What the sink wraps any uncatalogued failure in before dead-lettering the message.
   FL_ERR_WIRE_DECODE: { status: 400, message: 'the message could not be decoded' },
 });
 
