@@ -1,13 +1,11 @@
 // The cloud package's error catalogue (CONVENTIONS point 4): every error a caller can see has a
 // stable code FL_ERR_<AREA>_<WHAT>, a message and the HTTP status the API answers with. Add a
 // code here before throwing it; the catalogue is the documentation.
+import { defineCatalogue } from '../../common/src/errors.js';
 
-export interface CatalogueEntry {
-  message: string;
-  status: number;
-}
+export { FieldlineError } from '../../common/src/errors.js';
 
-export const catalogue = {
+const cloud = defineCatalogue({
   FL_ERR_API_BAD_CURSOR: { message: 'the cursor is not one this API issued', status: 400 },
   FL_ERR_API_BAD_QUERY: { message: 'the query is out of range', status: 400 },
   FL_ERR_API_BAD_PARAM: { message: 'a query parameter is invalid', status: 400 },
@@ -21,28 +19,13 @@ export const catalogue = {
   FL_ERR_STORE_UNAVAILABLE: { message: 'the database is unavailable', status: 503 },
   FL_ERR_STORE_BAD_BATCH: { message: 'the database refused a batch; retrying it cannot succeed', status: 400 },
   FL_ERR_STORE_SCHEMA_TOO_NEW: { message: 'the database schema is newer than this program', status: 500 },
-} satisfies Record<string, CatalogueEntry>;
+});
 
+export const catalogue = cloud.catalogue;
 export type ErrorCode = keyof typeof catalogue;
 
-export class FieldlineError extends Error {
-  readonly code: ErrorCode;
-  readonly statusCode: number;
-
-  /** `detail` is appended to the catalogued message: say which value was wrong and why. */
-  constructor(code: ErrorCode, detail?: string, options?: ErrorOptions) {
-    const entry: CatalogueEntry = catalogue[code];
-    super(detail ? `${entry.message}: ${detail}` : entry.message, options);
-    this.name = 'FieldlineError';
-    this.code = code;
-    this.statusCode = entry.status;
-  }
-}
+/** Every error the cloud package throws; `detail` is appended to the catalogued message: say which value was wrong and why. */
+export class CloudError extends cloud.ErrorClass {}
 
 /** Thrown by the store layer (cloud-sink/src/store); same catalogue, so the API maps it unchanged. */
-export class StoreError extends FieldlineError {
-  constructor(code: ErrorCode, detail?: string, options?: ErrorOptions) {
-    super(code, detail, options);
-    this.name = 'StoreError';
-  }
-}
+export class StoreError extends CloudError {}

@@ -4,12 +4,20 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { defineCatalogue } from './errors.js';
 
-export class ConfigError extends Error {
-  readonly code = 'FL_ERR_CONFIG_INVALID';
+// One code for every refusal (unreadable file, bad YAML, unknown key, bad value): one error carries
+// every problem the schema found, so its list of problems, not the code, says which ones.
+const config = defineCatalogue({
+  FL_ERR_CONFIG_INVALID: { status: 500, message: 'invalid configuration' },
+});
+
+export const catalogue = config.catalogue;
+
+/** Stops start-up (exit 78, common/src/cli.ts); the message lists the problems, one a line. */
+export class ConfigError extends config.ErrorClass {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
+    super('FL_ERR_CONFIG_INVALID', `\n  - ${problems.join('\n  - ')}`);
   }
 }
 

@@ -1,8 +1,11 @@
 // The gateway's error catalogue (CONVENTIONS.md, point 4). Every refusal a device, a field tech or an
 // operator can see carries one of these codes; docs/ERRORS.md lists them and a test keeps the two in step.
+// A bad config file is the loader's FL_ERR_CONFIG_INVALID (common/src/config.ts).
+import { defineCatalogue } from '../../common/src/errors.js';
 
-export const catalogue = {
-  FL_ERR_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
+export { FieldlineError } from '../../common/src/errors.js';
+
+const gateway = defineCatalogue({
   FL_ERR_INGEST_DEVICE_ID: { status: 400, message: 'device id must be 1-128 characters of A-Z a-z 0-9 _ . : -' },
   FL_ERR_INGEST_TOO_LARGE: { status: 413, message: 'payload exceeds the configured maximum size' },
   FL_ERR_DECODE_JSON: { status: 400, message: 'payload is not valid JSON' },
@@ -42,15 +45,10 @@ export const catalogue = {
   FL_ERR_OUTBOX_FULL: { status: 503, message: 'the outbox is at its size bound (outbox.onFull: refuse-new); nothing is acknowledged until the cloud takes readings' },
   FL_ERR_OUTBOX_DISK_FULL: { status: 507, message: 'the data filesystem is below outbox.minFreeBytes or full; nothing is acknowledged until space is freed' },
   FL_ERR_OUTBOX_EVICTED: { status: 410, message: 'evicted from the outbox at its size bound (outbox.onFull: drop-oldest) before it reached the cloud' },
-} as const satisfies Record<string, { status: number; message: string }>;
+});
 
+export const catalogue = gateway.catalogue;
 export type ErrorCode = keyof typeof catalogue;
 
-export class FieldlineError extends Error {
-  readonly statusCode: number;
-  constructor(readonly code: ErrorCode, detail?: string) {
-    super(detail ? `${catalogue[code].message}: ${detail}` : catalogue[code].message);
-    this.name = 'FieldlineError';
-    this.statusCode = catalogue[code].status;
-  }
-}
+/** Every refusal the gateway throws; `code` is one of the catalogue above. */
+export class GatewayError extends gateway.ErrorClass {}

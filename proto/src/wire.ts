@@ -4,6 +4,9 @@
 import lz4 from 'lz4';
 import $protobuf from 'protobufjs/minimal.js';
 import { fieldline } from '../gen/telemetry.js';
+import { WireError } from './errors.js';
+
+export { WireError } from './errors.js';
 
 // 64-bit fields (timestamps in ms, batch seq) decode as plain numbers rather than Long objects;
 // both stay far below 2^53.
@@ -108,12 +111,12 @@ export function decodeBatch(value: Buffer): fieldline.v1.ReadingBatch {
   try {
     bytes = lz4Unframe(value);
   } catch (err) {
-    throw new WireError('FL_ERR_WIRE_LZ4', `not an LZ4 frame: ${(err as Error).message}`);
+    throw new WireError('FL_ERR_WIRE_LZ4', (err as Error).message, { cause: err });
   }
   try {
     return v1.ReadingBatch.decode(bytes);
   } catch (err) {
-    throw new WireError('FL_ERR_WIRE_PROTOBUF', `not a ReadingBatch: ${(err as Error).message}`);
+    throw new WireError('FL_ERR_WIRE_PROTOBUF', (err as Error).message, { cause: err });
   }
 }
 
@@ -149,11 +152,4 @@ export function encodeQuarantined(q: QuarantinedReading): EncodedMessage {
 
 export function decodeQuarantined(value: Buffer): fieldline.v1.QuarantinedReading {
   return v1.QuarantinedReading.decode(lz4Unframe(value));
-}
-
-export class WireError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-    this.name = 'WireError';
-  }
 }

@@ -1,7 +1,7 @@
 // Bearer JWTs (HS256). A token carries `scope` (space-separated) and/or `role`; roles map to scope
 // sets here so a role's meaning can change without reissuing tokens.
 import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
-import { FieldlineError } from '../errors.js';
+import { CloudError } from '../errors.js';
 
 export const SCOPES = ['read:telemetry', 'read:fleet', 'write:rules', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -38,9 +38,9 @@ export class TokenAuthority {
   }
 
   async verify(header: string | undefined): Promise<Principal> {
-    if (!header) throw new FieldlineError('FL_ERR_AUTH_MISSING');
+    if (!header) throw new CloudError('FL_ERR_AUTH_MISSING');
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) throw new FieldlineError('FL_ERR_AUTH_MISSING', 'expected "Authorization: Bearer <token>"');
+    if (!m) throw new CloudError('FL_ERR_AUTH_MISSING', 'expected "Authorization: Bearer <token>"');
     try {
       const { payload } = await jwtVerify(m[1]!, this.key, { algorithms: ['HS256'], issuer: 'fieldline' });
       const scopes = new Set<Scope>();
@@ -53,11 +53,11 @@ export class TokenAuthority {
       return { subject: payload.sub ?? '', scopes };
     } catch (err) {
       const detail = err instanceof joseErrors.JWTExpired ? 'token expired' : 'signature or claims invalid';
-      throw new FieldlineError('FL_ERR_AUTH_INVALID', detail);
+      throw new CloudError('FL_ERR_AUTH_INVALID', detail);
     }
   }
 }
 
 export function requireScope(p: Principal, scope: Scope): void {
-  if (!p.scopes.has(scope) && !p.scopes.has('admin')) throw new FieldlineError('FL_ERR_AUTH_SCOPE', `needs ${scope}`);
+  if (!p.scopes.has(scope) && !p.scopes.has('admin')) throw new CloudError('FL_ERR_AUTH_SCOPE', `needs ${scope}`);
 }

@@ -2,7 +2,7 @@
 // error as {"error": {"code", "message"}} with its catalogued status.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
-import { FieldlineError } from '../errors.js';
+import { CloudError, FieldlineError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { requireScope, type Scope, type TokenAuthority } from './auth.js';
 import { parseLimit, parseTime } from './time.js';
@@ -65,10 +65,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       const now = new Date();
       const to = parseTime('to', q.to, now);
       const from = parseTime('from', q.from, new Date(to.getTime() - DAY_MS));
-      if (from > to) throw new FieldlineError('FL_ERR_API_BAD_PARAM', 'from is after to');
+      if (from > to) throw new CloudError('FL_ERR_API_BAD_PARAM', 'from is after to');
       const limit = parseLimit(q.limit, 1000, deps.maxLimit);
       const deviceId = req.params.id;
-      if (!(await deps.store.deviceExists(deviceId))) throw new FieldlineError('FL_ERR_API_DEVICE_NOT_FOUND', deviceId);
+      if (!(await deps.store.deviceExists(deviceId))) throw new CloudError('FL_ERR_API_DEVICE_NOT_FOUND', deviceId);
       const page = await deps.store.readings({
         deviceId, from, to, limit, ...(q.metric ? { metric: q.metric } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
       });

@@ -139,9 +139,9 @@ export class StoreConsumer {
     for (const msg of messages) {
       this.stats.messages++;
       try {
-        if (!msg.value) throw new WireError('FL_ERR_WIRE_EMPTY', 'message has no value');
+        if (!msg.value) throw new WireError('FL_ERR_WIRE_EMPTY');
         const b = decodeBatch(msg.value);
-        if (!b.gatewayId || !b.seq) throw new WireError('FL_ERR_WIRE_BATCH_ID', 'batch has no gateway_id or seq');
+        if (!b.gatewayId || !b.seq) throw new WireError('FL_ERR_WIRE_BATCH_ID');
         decoded.push({ msg, batch: { gatewayId: b.gatewayId, seq: b.seq, createdMs: b.createdMs, readings: b.readings } });
       } catch (err) {
         await this.deadLetter(msg, err as Error);
@@ -189,11 +189,13 @@ export class StoreConsumer {
   /** The original bytes go to the DLQ untouched, with why and where they came from in headers. */
   private async deadLetter(msg: Kafka.Message, err: Error): Promise<void> {
     const dlq = this.dlq!;
+    // A catalogued error keeps its own code (a refused batch is FL_ERR_STORE_BAD_BATCH, not a decoding failure).
+    const known = err instanceof FieldlineError ? err : new WireError('FL_ERR_WIRE_DECODE', err.message, { cause: err });
     this.stats.deadLettered++;
     this.log.warn({ partition: msg.partition, offset: msg.offset, err: err.message }, 'undecodable message sent to the DLQ');
     const headers: Kafka.MessageHeader[] = [
       ...(msg.headers ?? []),
-      { [Header.error]: `${err instanceof WireError ? err.code : 'FL_ERR_WIRE_DECODE'}: ${err.message}` },
+      { [Header.error]: `${known.code}: ${known.message}` },
       { 'source-topic': msg.topic },
       { 'source-partition': String(msg.partition) },
       { 'source-offset': String(msg.offset) },

@@ -5,7 +5,7 @@
 // 404 FL_ERR_MODBUS_UNKNOWN_BUS listing the buses, 503 FL_ERR_MODBUS_UNREACHABLE when the bus is not
 // connected; a read that gets no data answers with its FL_ERR_MODBUS_… code (504 timeout, 502 exception).
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { FieldlineError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { BusInfo } from '../ingest/modbus/adapter.js';
 import type { ReadFunction } from '../ingest/modbus/spec.js';
 import { checkUnits, describeIssues, readRequestSchema, scanRequestSchema, scanUnits, testRead, type ReadFn } from '../ingest/modbus/tools.js';
@@ -21,7 +21,7 @@ export interface ModbusApiDeps {
 /** `modbus` is undefined when modbus.enabled is false: every route answers 503 then. */
 export function modbusRoutes(app: FastifyInstance, modbus: ModbusApiDeps | undefined): void {
   const adapter = (): ModbusApiDeps => {
-    if (!modbus) throw new FieldlineError('FL_ERR_MODBUS_DISABLED');
+    if (!modbus) throw new GatewayError('FL_ERR_MODBUS_DISABLED');
     return modbus;
   };
 
@@ -35,10 +35,10 @@ export function modbusRoutes(app: FastifyInstance, modbus: ModbusApiDeps | undef
     const m = adapter();
     const { bus, fields } = splitBus(req.body);
     const parsed = scanRequestSchema.safeParse(fields, { reportInput: true });
-    if (!parsed.success) throw new FieldlineError('FL_ERR_API_BAD_REQUEST', describeIssues(parsed.error));
+    if (!parsed.success) throw new GatewayError('FL_ERR_API_BAD_REQUEST', describeIssues(parsed.error));
     const line = usableBus(m, bus);
     const badUnits = checkUnits(parsed.data.units, line.type);
-    if (badUnits) throw new FieldlineError('FL_ERR_API_BAD_REQUEST', `units: ${badUnits}`);
+    if (badUnits) throw new GatewayError('FL_ERR_API_BAD_REQUEST', `units: ${badUnits}`);
     const read: ReadFn = (unit, fn, address, count, timeoutMs) => m.request(bus, unit, fn, address, count, timeoutMs);
     return { bus, ...(await scanUnits(read, { ...parsed.data, signal: whenClientLeaves(reply) })) };
   });
@@ -48,10 +48,10 @@ export function modbusRoutes(app: FastifyInstance, modbus: ModbusApiDeps | undef
     const m = adapter();
     const { bus, fields } = splitBus(req.body);
     const parsed = readRequestSchema.safeParse(fields, { reportInput: true });
-    if (!parsed.success) throw new FieldlineError('FL_ERR_API_BAD_REQUEST', describeIssues(parsed.error));
+    if (!parsed.success) throw new GatewayError('FL_ERR_API_BAD_REQUEST', describeIssues(parsed.error));
     const line = usableBus(m, bus);
     const badUnit = checkUnits([parsed.data.unit], line.type);
-    if (badUnit) throw new FieldlineError('FL_ERR_API_BAD_REQUEST', `unit: ${badUnit}`);
+    if (badUnit) throw new GatewayError('FL_ERR_API_BAD_REQUEST', `unit: ${badUnit}`);
     const read: ReadFn = (...args) => m.request(bus, ...args);
     return { bus, ...(await testRead(read, parsed.data)) };
   });
@@ -59,11 +59,11 @@ export function modbusRoutes(app: FastifyInstance, modbus: ModbusApiDeps | undef
 
 function splitBus(body: unknown): { bus: string; fields: Record<string, unknown> } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new FieldlineError('FL_ERR_API_BAD_REQUEST', 'expected a JSON object body (content-type: application/json)');
+    throw new GatewayError('FL_ERR_API_BAD_REQUEST', 'expected a JSON object body (content-type: application/json)');
   }
   const { bus, ...fields } = body as Record<string, unknown>;
   if (typeof bus !== 'string' || bus === '') {
-    throw new FieldlineError('FL_ERR_API_BAD_REQUEST', `bus: expected the name of a configured bus${bus === undefined ? '' : ` (got ${JSON.stringify(bus)})`}`);
+    throw new GatewayError('FL_ERR_API_BAD_REQUEST', `bus: expected the name of a configured bus${bus === undefined ? '' : ` (got ${JSON.stringify(bus)})`}`);
   }
   return { bus, fields };
 }
@@ -73,9 +73,9 @@ function usableBus(m: ModbusApiDeps, name: string): BusInfo {
   const bus = buses.find((b) => b.name === name);
   if (!bus) {
     const names = buses.map((b) => JSON.stringify(b.name)).join(', ') || 'none';
-    throw new FieldlineError('FL_ERR_MODBUS_UNKNOWN_BUS', `${JSON.stringify(name)}; configured: ${names}`);
+    throw new GatewayError('FL_ERR_MODBUS_UNKNOWN_BUS', `${JSON.stringify(name)}; configured: ${names}`);
   }
-  if (!bus.connected) throw new FieldlineError('FL_ERR_MODBUS_UNREACHABLE', `bus ${JSON.stringify(name)} is not connected (see GET /modbus for its last error)`);
+  if (!bus.connected) throw new GatewayError('FL_ERR_MODBUS_UNREACHABLE', `bus ${JSON.stringify(name)} is not connected (see GET /modbus for its last error)`);
   return bus;
 }
 

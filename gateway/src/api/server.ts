@@ -4,7 +4,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { PROMETHEUS_CONTENT_TYPE } from '../../../common/src/metrics.js';
-import { FieldlineError, catalogue } from '../errors.js';
+import { FieldlineError, GatewayError, catalogue } from '../errors.js';
 import { ModbusFailure } from '../ingest/modbus/transport.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
 
@@ -38,7 +38,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const err = new FieldlineError('FL_ERR_API_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`);
+    const err = new GatewayError('FL_ERR_API_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`);
     void reply.status(err.statusCode).send({ error: { code: err.code, message: err.message } });
   });
 
@@ -46,7 +46,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     if (req.url === '/healthz') return;
     const got = Buffer.from(req.headers.authorization ?? '');
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      throw new FieldlineError('FL_ERR_API_UNAUTHORIZED');
+      throw new GatewayError('FL_ERR_API_UNAUTHORIZED');
     }
   });
 

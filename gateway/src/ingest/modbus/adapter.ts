@@ -5,7 +5,7 @@
 // since nothing acknowledges a master's read on the wire.
 import type { Logger } from 'pino';
 import { SourceProtocol } from '../../../../proto/src/wire.js';
-import { FieldlineError } from '../../errors.js';
+import { GatewayError } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { Envelope } from '../../pipeline/types.js';
 import type { Adapter, AdapterStatus, Ingest } from '../adapter.js';
@@ -111,7 +111,7 @@ export class ModbusAdapter implements Adapter {
     const bus = this.buses.find((b) => b.cfg.name === busName);
     if (!bus) {
       const names = this.buses.map((b) => JSON.stringify(b.cfg.name)).join(', ') || 'none';
-      return Promise.reject(new FieldlineError('FL_ERR_MODBUS_UNKNOWN_BUS', `${JSON.stringify(busName)}; configured: ${names}`));
+      return Promise.reject(new GatewayError('FL_ERR_MODBUS_UNKNOWN_BUS', `${JSON.stringify(busName)}; configured: ${names}`));
     }
     return bus.request(unitId, fn, address, count, timeoutMs);
   }

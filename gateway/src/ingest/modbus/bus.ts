@@ -14,7 +14,7 @@
 // still serves the scan.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { FieldlineError, type ErrorCode } from '../../errors.js';
+import { GatewayError, type ErrorCode } from '../../errors.js';
 import type { BusConfig, DeviceConfig, TagGroupConfig } from './config.js';
 import { decodeTag } from './conversions.js';
 import { planRequests, type ReadRequest } from './plan.js';
@@ -254,7 +254,7 @@ export class Bus {
    * with the data bytes (as Transport.read); rejects with a ModbusFailure: 'connection' at once when
    * the bus is not running or its line is not open, or with the read's own failure. It is not
    * retried and not counted against any device: a unit that does not answer a scan is no fault.
-   * Rejects with FieldlineError FL_ERR_MODBUS_BUSY when MAX_MANUAL_QUEUE requests already wait.
+   * Rejects with GatewayError FL_ERR_MODBUS_BUSY when MAX_MANUAL_QUEUE requests already wait.
    */
   request(unitId: number, fn: ReadFunction, address: number, count: number, timeoutMs: number): Promise<Buffer> {
     const invalid = checkRead(fn, address, count) ?? (Number.isInteger(unitId) && unitId >= 0 && unitId <= 255 ? undefined : `unit id ${unitId} is not 0-255`);
@@ -262,7 +262,7 @@ export class Bus {
     if (!this.running) return Promise.reject(new ModbusFailure('connection', `bus ${this.cfg.name} is not running`));
     if (!this.transport.isOpen) return Promise.reject(new ModbusFailure('connection', `bus ${this.cfg.name} is not connected`));
     if (this.manual.length >= MAX_MANUAL_QUEUE) {
-      return Promise.reject(new FieldlineError('FL_ERR_MODBUS_BUSY', `${this.manual.length} manual requests already wait on bus ${this.cfg.name}`));
+      return Promise.reject(new GatewayError('FL_ERR_MODBUS_BUSY', `${this.manual.length} manual requests already wait on bus ${this.cfg.name}`));
     }
     return new Promise<Buffer>((resolve, reject) => {
       this.manual.push({ unitId, fn, address, count, timeoutMs, resolve, reject });

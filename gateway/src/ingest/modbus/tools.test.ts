@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FakeTransport } from '../../../../test/modbus/fake-transport.js';
 import { encodeValue } from '../../../../firmware-sim/src/modbus-slave.js';
-import { FieldlineError } from '../../errors.js';
+import { FieldlineError, GatewayError } from '../../errors.js';
 import type { ReadFunction } from './spec.js';
 import { DEFAULT_SCAN_UNITS, checkUnits, describeIssues, parseUnits, readRequestSchema, scanRequestSchema, scanUnits, testRead, transportReader, type ReadFn } from './tools.js';
 import { ModbusFailure } from './transport.js';
@@ -53,7 +53,7 @@ describe('scanUnits', () => {
     assert.equal(r.silent, 247);
     await assert.rejects(scanUnits(scripted({ 1: 'data', 2: 'connection' }).read, { units: [1, 2, 3] }), (e: unknown) => e instanceof ModbusFailure && e.kind === 'connection');
     const busy: ReadFn = async () => {
-      throw new FieldlineError('FL_ERR_MODBUS_BUSY');
+      throw new GatewayError('FL_ERR_MODBUS_BUSY');
     };
     await assert.rejects(scanUnits(busy, { units: [1] }), FieldlineError);
     await assert.rejects(scanUnits(all.read, { count: 126 }), RangeError);

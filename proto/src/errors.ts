@@ -1,0 +1,18 @@
+// The wire catalogue: why a Kafka message could not be read as the wire contract says (wire.ts). These
+// never reach an HTTP client; the sink puts "code: message" in the DLQ's `error` header, and the
+// status says the bytes are bad, so redelivering them cannot help.
+import { defineCatalogue } from '../../common/src/errors.js';
+
+const wire = defineCatalogue({
+  FL_ERR_WIRE_LZ4: { status: 400, message: 'not an LZ4 frame' },
+  FL_ERR_WIRE_PROTOBUF: { status: 400, message: 'not a ReadingBatch' },
+  FL_ERR_WIRE_EMPTY: { status: 400, message: 'message has no value' },
+  FL_ERR_WIRE_BATCH_ID: { status: 400, message: 'batch has no gateway_id or seq' },
+  // What the sink wraps any uncatalogued failure in before dead-lettering the message.
+  FL_ERR_WIRE_DECODE: { status: 400, message: 'the message could not be decoded' },
+});
+
+export const catalogue = wire.catalogue;
+export type WireErrorCode = keyof typeof catalogue;
+
+export class WireError extends wire.ErrorClass {}
