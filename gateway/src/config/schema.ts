@@ -3,10 +3,10 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { coapConfigSchema } from '../ingest/coap/config.js';
+import { deviceIdSchema, toDeviceId } from '../ingest/device-id.js';
 import { modbusConfigSchema } from '../ingest/modbus/config.js';
 
 const port = z.number().int().min(0).max(65535);
-const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1-128 characters of A-Z a-z 0-9 _ . : -');
 
 const mqttTls = z.strictObject({
   /** MQTT over TLS with client certificates (mutual TLS). */
@@ -25,7 +25,7 @@ const mqttCredential = z.strictObject({
   /** Plain text, or scrypt:<salt base64>:<hash base64> (see docs/OPERATIONS.md). */
   password: z.string().min(1),
   /** The device this login speaks for; defaults to the username. */
-  deviceId: id.optional(),
+  deviceId: deviceIdSchema.optional(),
 });
 
 const mqtt = z.strictObject({
@@ -85,7 +85,7 @@ const bucket = z.strictObject({
 const devices = z.strictObject({
   /** Accept devices not listed under `known` (and remember them). false: refuse them (FL_ERR_VALIDATE_UNKNOWN_DEVICE). */
   autoRegister: z.boolean().default(true),
-  known: z.array(z.strictObject({ id, profile: z.string().default('default') })).default([]),
+  known: z.array(z.strictObject({ id: deviceIdSchema, profile: z.string().default('default') })).default([]),
 });
 
 const rateLimit = z.strictObject({
@@ -161,7 +161,8 @@ const api = z.strictObject({
 });
 
 const gatewayObject = z.strictObject({
-  gatewayId: id.default(() => hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 128) || 'gateway'),
+  /** The Kafka key of every batch; held to the device id rule. */
+  gatewayId: deviceIdSchema.default(() => toDeviceId(hostname(), 'gateway')),
   /** Where the outbox and other state live. */
   dataDir: z.string().default('./data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
