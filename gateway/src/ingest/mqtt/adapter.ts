@@ -22,6 +22,7 @@ import type { Redelivery } from '../../outbox/outbox.js';
 import type { Adapter, AdapterStatus, Ingest } from '../adapter.js';
 import { isDeviceId } from '../device-id.js';
 import { isPrototypeName, mayPublish, maySubscribe } from './acl.js';
+import type { MqttConfig } from './config.js';
 import { CredentialStore } from './credentials.js';
 import { guardedConnection } from './frame-guard.js';
 import { parseTopic } from './topic.js';
@@ -46,7 +47,7 @@ export class MqttAdapter implements Adapter {
   wsPort = 0;
 
   constructor(
-    private readonly cfg: GatewayConfig['mqtt'],
+    private readonly cfg: MqttConfig,
     private readonly limits: GatewayConfig['rateLimit'],
     private readonly metrics: Metrics,
     private readonly log: Logger,
