@@ -8,7 +8,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GatewayError } from '../errors.js';
 import type { BusInfo } from '../ingest/modbus/adapter.js';
 import type { ReadFunction } from '../ingest/modbus/spec.js';
-import { checkUnits, describeIssues, readRequestSchema, scanRequestSchema, scanUnits, testRead, type ReadFn } from '../ingest/modbus/tools.js';
+import { checkUnits, scanUnits, testRead, type ReadFn } from '../ingest/modbus/tools.js';
+import { describeIssues, readRequestSchema, scanRequestSchema } from './modbus-schemas.js';
 
 /** What the routes need from the Modbus adapter (ModbusAdapter has these). */
 export interface ModbusApiDeps {

@@ -7,23 +7,12 @@ import { request as httpsRequest } from 'node:https';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { loadConfig } from '../../../common/src/config.js';
+import { describeIssues, readRequestSchema, scanRequestSchema, type ReadRequest, type ScanRequest } from '../api/modbus-schemas.js';
 import { GATEWAY_ENV_PREFIX, gatewayConfigSchema } from '../config/schema.js';
 import { catalogue } from '../errors.js';
 import { DEFAULT_BAUD_RATE, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_PARITY, DEFAULT_STOP_BITS, DEFAULT_TCP_PORT, defaultInterFrameDelayMs } from '../ingest/modbus/config.js';
 import { exceptionName } from '../ingest/modbus/spec.js';
-import {
-  checkUnits,
-  describeIssues,
-  readRequestSchema,
-  scanRequestSchema,
-  scanUnits,
-  testRead,
-  transportReader,
-  type ReadRequest,
-  type ScanRequest,
-  type ScanResult,
-  type TestReadResult,
-} from '../ingest/modbus/tools.js';
+import { checkUnits, scanUnits, testRead, transportReader, type ScanResult, type TestReadResult } from '../ingest/modbus/tools.js';
 import { ModbusFailure, RtuTransport, TcpTransport, type Transport } from '../ingest/modbus/transport.js';
 
 export const MODBUS_USAGE = `usage:

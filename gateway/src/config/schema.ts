@@ -1,61 +1,15 @@
 // The gateway's settings. This schema is the documentation: every field says what it does, and
-// every default is here. gateway/gateway.sample.yaml shows the same settings as a file.
+// every default is here, except the ingest adapters' sections, which live beside each adapter
+// (ingest/<protocol>/config.ts) and are composed below. gateway/gateway.sample.yaml shows the same
+// settings as a file.
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { coapConfigSchema } from '../ingest/coap/config.js';
+import { deviceIdSchema, toDeviceId } from '../ingest/device-id.js';
 import { modbusConfigSchema } from '../ingest/modbus/config.js';
+import { mqttConfigSchema } from '../ingest/mqtt/config.js';
 
 const port = z.number().int().min(0).max(65535);
-const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1-128 characters of A-Z a-z 0-9 _ . : -');
-
-const mqttTls = z.strictObject({
-  /** MQTT over TLS with client certificates (mutual TLS). */
-  enabled: z.boolean().default(false),
-  port: port.default(8883),
-  /** PEM files: the gateway's certificate and key, and the CA that signs device certificates. */
-  certFile: z.string().optional(),
-  keyFile: z.string().optional(),
-  caFile: z.string().optional(),
-  /** Where a device certificate carries the device id: its subject CN, or its first DNS/URI SAN. */
-  identityFrom: z.enum(['cn', 'san']).default('cn'),
-});
-
-const mqttCredential = z.strictObject({
-  username: z.string().min(1),
-  /** Plain text, or scrypt:<salt base64>:<hash base64> (see docs/OPERATIONS.md). */
-  password: z.string().min(1),
-  /** The device this login speaks for; defaults to the username. */
-  deviceId: id.optional(),
-});
-
-const mqtt = z.strictObject({
-  /** Turn MQTT ingest off entirely. */
-  enabled: z.boolean().default(true),
-  host: z.string().default('0.0.0.0'),
-  /** Plain MQTT (TCP); 0 picks a free port. */
-  port: port.default(1883),
-  /** Turn the plain TCP listener off (TLS and WebSocket only). */
-  plainEnabled: z.boolean().default(true),
-  tls: mqttTls.default(() => mqttTls.parse({})),
-  /** MQTT over WebSocket (path /mqtt and /) for devices behind proxies that pass only HTTP. */
-  websocket: z.strictObject({ enabled: z.boolean().default(false), port: port.default(8081) }).default({ enabled: false, port: 8081 }),
-  /**
-   * Plain and WebSocket listeners: allow clients without a username. Their device id is their MQTT
-   * client id. false: every client needs one of `credentials` (or a certificate on TLS).
-   */
-  allowAnonymous: z.boolean().default(true),
-  credentials: z.array(mqttCredential).default([]),
-  /** A device may publish only under devices/{its id}/ and subscribe only there. */
-  enforceAcl: z.boolean().default(true),
-  /** Sessions and QoS 1 state survive a restart (LevelDB under <dataDir>/mqtt). false: memory only. */
-  persistSessions: z.boolean().default(true),
-  /** Larger payloads are refused and quarantined (the bytes kept are truncated to this size). */
-  maxPayloadBytes: z.number().int().min(64).max(1_048_576).default(65_536),
-  /** Whole MQTT packets larger than this close the connection before they are buffered. */
-  maxPacketBytes: z.number().int().min(1024).max(16 * 1_048_576).default(262_144),
-  /** Longest accepted topic, in bytes. */
-  maxTopicLength: z.number().int().min(16).max(65_535).default(512),
-});
 
 const pipeline = z.strictObject({
   maxMetricsPerReading: z.number().int().min(1).max(1024).default(64),
@@ -85,7 +39,7 @@ const bucket = z.strictObject({
 const devices = z.strictObject({
   /** Accept devices not listed under `known` (and remember them). false: refuse them (FL_ERR_VALIDATE_UNKNOWN_DEVICE). */
   autoRegister: z.boolean().default(true),
-  known: z.array(z.strictObject({ id, profile: z.string().default('default') })).default([]),
+  known: z.array(z.strictObject({ id: deviceIdSchema, profile: z.string().default('default') })).default([]),
 });
 
 const rateLimit = z.strictObject({
@@ -161,11 +115,12 @@ const api = z.strictObject({
 });
 
 const gatewayObject = z.strictObject({
-  gatewayId: id.default(() => hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 128) || 'gateway'),
+  /** The Kafka key of every batch; held to the device id rule. */
+  gatewayId: deviceIdSchema.default(() => toDeviceId(hostname(), 'gateway')),
   /** Where the outbox and other state live. */
   dataDir: z.string().default('./data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  mqtt: mqtt.default(() => mqtt.parse({})),
+  mqtt: mqttConfigSchema.default(() => mqttConfigSchema.parse({})),
   coap: coapConfigSchema.default(() => coapConfigSchema.parse({})),
   modbus: modbusConfigSchema.default(() => modbusConfigSchema.parse({})),
   pipeline: pipeline.default(() => pipeline.parse({})),
@@ -177,12 +132,6 @@ const gatewayObject = z.strictObject({
 });
 
 export const gatewayConfigSchema = gatewayObject.superRefine((cfg, ctx) => {
-  const tls = cfg.mqtt.tls;
-  if (cfg.mqtt.enabled && tls.enabled) {
-    for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
-      if (!tls[key]) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', key], message: 'expected a PEM file path when mqtt.tls.enabled is true' });
-    }
-  }
   cfg.devices.known.forEach((d, i) => {
     if (!(d.profile in cfg.rateLimit.profiles)) {
       ctx.addIssue({

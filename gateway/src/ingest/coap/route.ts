@@ -2,7 +2,7 @@
 // answer the adapter gives without the pipeline. Pure, so every refusal is unit-tested.
 import type { ErrorCode } from '../../errors.js';
 import type { Rejection } from '../../pipeline/types.js';
-import { parseTopic } from '../mqtt/topic.js';
+import { DEVICE_ID_MAX_LENGTH, isDeviceId } from '../device-id.js';
 import type { CoapConfig } from './config.js';
 import { Code, ContentFormat, Opt, decodeUint, type CoapMessage } from './message.js';
 import { diagnostic, type Reply } from './reply.js';
@@ -63,9 +63,8 @@ export function routeRequest(m: CoapMessage, cfg: Pick<CoapConfig, 'maxPayloadBy
   if (m.code !== Code.POST) return refuse(Code.METHOD_NOT_ALLOWED, 'FL_ERR_COAP_METHOD', `${methodName(m.code)} ${path.slice(0, 80)}`);
 
   const rawId = segments[1] ?? '';
-  // The same device id rule as MQTT topics (gateway/src/ingest/mqtt/topic.ts), by asking it.
-  const idOk = parseTopic(`devices/${rawId}/telemetry`).kind === 'telemetry';
-  const deviceId = idOk ? rawId : rawId.slice(0, 128) || '(empty)';
+  const idOk = isDeviceId(rawId);
+  const deviceId = idOk ? rawId : rawId.slice(0, DEVICE_ID_MAX_LENGTH) || '(empty)';
   const cf = usable.find((o) => o.number === Opt.CONTENT_FORMAT);
   const cfNumber = cf ? decodeUint(cf.value) : ContentFormat.JSON; // no Content-Format: JSON
   const format = cfNumber === ContentFormat.CBOR ? 'cbor' : 'json';

@@ -3,6 +3,7 @@
 // (overlapping tags, types that do not fit a function, duplicate ids) refuse start-up with the key,
 // the value and what was expected. sample.yaml shows the same settings as a file.
 import { z } from 'zod';
+import { deviceIdSchema } from '../device-id.js';
 import { BYTE_ORDERS, VALUE_TYPES, itemCount, type ByteOrder, type ValueType } from './conversions.js';
 import {
   MAX_ADDRESS,
@@ -67,7 +68,6 @@ export function defaultInterFrameDelayMs(bus: { baudRate: number; dataBits: numb
 /** Same rule as the pipeline's validate step, so a bad name fails at start-up instead of every poll. */
 const METRIC_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
-const deviceIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1-128 characters of A-Z a-z 0-9 _ . : -');
 const positiveMs = (min: number) => z.number().int().min(min);
 
 const tagSchema = z.strictObject({

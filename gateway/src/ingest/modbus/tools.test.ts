@@ -1,12 +1,12 @@
 // The commissioning tools against a scripted read function: what a scan reports for each kind of
-// answer, what a test read decodes, and the request schemas the local API and the CLI share.
+// answer, what a test read decodes, and how unit lists are read.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FakeTransport } from '../../../../test/modbus/fake-transport.js';
 import { encodeValue } from '../../../../firmware-sim/src/modbus-slave.js';
 import { FieldlineError, GatewayError } from '../../errors.js';
 import type { ReadFunction } from './spec.js';
-import { DEFAULT_SCAN_UNITS, checkUnits, describeIssues, parseUnits, readRequestSchema, scanRequestSchema, scanUnits, testRead, transportReader, type ReadFn } from './tools.js';
+import { DEFAULT_SCAN_UNITS, checkUnits, parseUnits, scanUnits, testRead, transportReader, type ReadFn } from './tools.js';
 import { ModbusFailure } from './transport.js';
 
 type Script = Record<number, 'data' | 'timeout' | 'crc' | 'connection' | { exception: number }>;
@@ -110,8 +110,8 @@ describe('testRead', () => {
   });
 });
 
-describe('request schemas shared by the local API and the CLI', () => {
-  test('unit lists: ranges, lists, and what a serial line allows', () => {
+describe('unit lists', () => {
+  test('ranges, lists, and what a serial line allows', () => {
     assert.deepEqual(parseUnits('3, 1-2,17,2'), [1, 2, 3, 17]);
     assert.throws(() => parseUnits('1-300'), /past 255/);
     assert.throws(() => parseUnits('5-3'), /backwards/);
@@ -119,29 +119,5 @@ describe('request schemas shared by the local API and the CLI', () => {
     assert.equal(checkUnits([0, 255], 'tcp'), undefined);
     assert.match(checkUnits([1, 248], 'rtu') ?? '', /unit 248 is not a serial slave address/);
     assert.equal(DEFAULT_SCAN_UNITS.length, 247);
-    assert.deepEqual(scanRequestSchema.parse({}), { units: [...DEFAULT_SCAN_UNITS], fn: 3, address: 0, count: 1, timeoutMs: 200 });
-    assert.deepEqual(scanRequestSchema.parse({ units: [5, 1, 5] }).units, [1, 5]);
-  });
-
-  test('a bad field is named, with what was expected and the value given; unknown keys are refused', () => {
-    const cases: [unknown, RegExp][] = [
-      [{ unit: 1, address: 0, type: 'float33' }, /^type: .*"float32".*\(got "float33"\)$/],
-      [{ unit: 1, address: 0, fn: 1, type: 'int16' }, /^type: expected no type: function 1 reads single bits/],
-      [{ unit: 1, address: 0, byteOrder: 'CDAB' }, /^byteOrder: expected byteOrder only together with a type/],
-      [{ unit: 1, address: 0, type: 'int32', count: 1 }, /^count: expected at least 2/],
-      [{ unit: 1, address: 65535, count: 2 }, /^count: address 65535 \+ count 2 runs past/],
-      [{ unit: 300, address: 0 }, /^unit: .*\(got 300\)$/],
-      [{ address: 0 }, /^unit: /],
-      [{ unit: 1, address: 0, colour: 'red' }, /^unknown key colour$/],
-      [{ unit: 1, address: 0, timeoutMs: 60_000 }, /^timeoutMs: /],
-    ];
-    for (const [body, want] of cases) {
-      const r = readRequestSchema.safeParse(body, { reportInput: true });
-      assert.equal(r.success, false, JSON.stringify(body));
-      assert.match(describeIssues(r.error!), want);
-    }
-    const scan = scanRequestSchema.safeParse({ units: '1-999' }, { reportInput: true });
-    assert.match(describeIssues(scan.error!, { units: '--units' }), /^--units: .*past 255/);
-    assert.deepEqual(readRequestSchema.parse({ unit: 1, address: 0, type: 'float32' }), { unit: 1, address: 0, fn: 3, type: 'float32', count: 2, timeoutMs: 1000 });
   });
 });

@@ -20,7 +20,9 @@ import { failpoint } from '../../failpoints.js';
 import type { Metrics } from '../../metrics.js';
 import type { Redelivery } from '../../outbox/outbox.js';
 import type { Adapter, AdapterStatus, Ingest } from '../adapter.js';
+import { isDeviceId } from '../device-id.js';
 import { isPrototypeName, mayPublish, maySubscribe } from './acl.js';
+import type { MqttConfig } from './config.js';
 import { CredentialStore } from './credentials.js';
 import { guardedConnection } from './frame-guard.js';
 import { parseTopic } from './topic.js';
@@ -45,7 +47,7 @@ export class MqttAdapter implements Adapter {
   wsPort = 0;
 
   constructor(
-    private readonly cfg: GatewayConfig['mqtt'],
+    private readonly cfg: MqttConfig,
     private readonly limits: GatewayConfig['rateLimit'],
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -178,7 +180,7 @@ export class MqttAdapter implements Adapter {
     } else {
       id = cert.subjectaltname?.split(',').map((s) => s.trim().replace(/^(DNS|URI):/, ''))[0];
     }
-    return id && /^[A-Za-z0-9_.:-]{1,128}$/.test(id) ? id : null;
+    return id && isDeviceId(id) ? id : null;
   }
 
   private authorizeSubscribe(client: Client | null, sub: Subscription, cb: (err: Error | null, sub: Subscription | null) => void): void {

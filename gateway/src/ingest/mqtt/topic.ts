@@ -1,5 +1,5 @@
 // devices/{deviceId}/telemetry (JSON) and devices/{deviceId}/telemetry/pb (protobuf Reading).
-const DEVICE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+import { isDeviceId } from '../device-id.js';
 
 export type TelemetryTopic =
   | { kind: 'telemetry'; deviceId: string; format: 'json' | 'protobuf' }
@@ -11,6 +11,6 @@ export function parseTopic(topic: string): TelemetryTopic {
   if (parts[0] !== 'devices' || parts[2] !== 'telemetry') return { kind: 'other' };
   if (parts.length > 4 || (parts.length === 4 && parts[3] !== 'pb')) return { kind: 'other' };
   const deviceId = parts[1] ?? '';
-  if (!DEVICE_ID.test(deviceId)) return { kind: 'bad-device-id', deviceId };
+  if (!isDeviceId(deviceId)) return { kind: 'bad-device-id', deviceId };
   return { kind: 'telemetry', deviceId, format: parts.length === 4 ? 'protobuf' : 'json' };
 }
