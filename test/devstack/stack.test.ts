@@ -35,6 +35,18 @@ function startStack(args: string[]): LoggedProcess {
   return spawnLogged(process.execPath, [STACK_MAIN, ...args], { logDir: dir, logName: `stack-${args.join('_').replace(/\W+/g, '_')}.log`, truncate: true });
 }
 
+/** The stack on the test's ports, once it says it is up (Kafka's data kept in <dir>/stack between tests). */
+async function startStackUp(): Promise<LoggedProcess> {
+  const proc = startStack(['--kafka-port', String(kafkaPort), '--controller-port', String(controllerPort), '--dir', join(dir, 'stack')]);
+  await waitUntil(async () => proc.logTail().includes('Ctrl-C stops the stack.'), {
+    what: 'npm run stack to report it is up',
+    timeoutMs: 120_000,
+    intervalMs: 100,
+    process: proc,
+  });
+  return proc;
+}
+
 test('npm run stack refuses a bad port and a taken port before it starts anything, exit 2', async () => {
   const bad = startStack(['--kafka-port', '70000', '--dir', join(dir, 'bad')]);
   assert.equal((await bad.exited).code, 2);
@@ -56,13 +68,7 @@ test('npm run stack refuses a bad port and a taken port before it starts anythin
 });
 
 test('npm run stack starts Kafka, and a separately started fieldline-gateway forwards to it', async () => {
-  stack = startStack(['--kafka-port', String(kafkaPort), '--controller-port', String(controllerPort), '--dir', join(dir, 'stack')]);
-  await waitUntil(async () => stack!.logTail().includes('Ctrl-C stops the stack.'), {
-    what: 'npm run stack to report it is up',
-    timeoutMs: 120_000,
-    intervalMs: 100,
-    process: stack,
-  });
+  stack = await startStackUp();
   const bootstrap = `127.0.0.1:${kafkaPort}`;
   assert.match(stack.logTail(), new RegExp(`Kafka: ${bootstrap.replace(/\./g, '\\.')}`));
 
@@ -112,13 +118,7 @@ test('npm run stack starts Kafka, and a separately started fieldline-gateway for
 });
 
 test('a broker that dies under npm run stack is reported and the stack exits 1 instead of claiming to be up', async () => {
-  stack = startStack(['--kafka-port', String(kafkaPort), '--controller-port', String(controllerPort), '--dir', join(dir, 'stack')]);
-  await waitUntil(async () => stack!.logTail().includes('Ctrl-C stops the stack.'), {
-    what: 'npm run stack to report it is up',
-    timeoutMs: 120_000,
-    intervalMs: 100,
-    process: stack,
-  });
+  stack = await startStackUp();
   // The broker's JVM names its data dir on its command line; the stack's own node process does not.
   const killed = await run('pkill', ['-KILL', '-f', `kafka.Kafka ${join(dir, 'stack', 'kafka')}`]);
   assert.equal(killed.code, 0, 'the broker JVM was found and killed');
