@@ -5,6 +5,8 @@ import { SignJWT } from 'jose';
 import { openEmbedded } from '../store/db.js';
 import { Store } from '../store/store.js';
 import { TokenAuthority } from './auth.js';
+import { StageCounters } from '../../../common/src/metrics.js';
+import { CloudError } from '../errors.js';
 import { buildApi } from './server.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
@@ -117,5 +119,27 @@ describe('cloud API', () => {
 
   it('serves /healthz without a token', async () => {
     assert.equal((await get('/healthz')).statusCode, 200);
+  });
+
+  it('counts answers of 500 and above as errors{stage="api"}, and client errors not', async () => {
+    const counters = new StageCounters();
+    let failure: Error = new Error('disk on fire');
+    const failing = Object.create(store) as Store;
+    failing.devices = async () => {
+      throw failure;
+    };
+    const broken = buildApi({ store: failing, auth, maxLimit: 1000, health: () => ({ ok: true, detail: {} }), metrics: async () => '', counters });
+    try {
+      const headers = { authorization: `Bearer ${viewer}` };
+      const crash = await broken.inject({ method: 'GET', url: '/v1/devices', headers });
+      assert.equal(crash.statusCode, 500);
+      assert.equal(crash.json().error.code, 'FL_ERR_API_INTERNAL');
+      failure = new CloudError('FL_ERR_STORE_UNAVAILABLE', 'connection refused');
+      assert.equal((await broken.inject({ method: 'GET', url: '/v1/devices', headers })).statusCode, 503);
+      assert.equal((await broken.inject({ method: 'GET', url: '/v1/devices' })).statusCode, 401);
+      assert.equal(counters.get('api', 'errors'), 2, 'the 500 and the 503; the 401 is the client\'s');
+    } finally {
+      await broken.close();
+    }
   });
 });
