@@ -13,6 +13,7 @@ import type { Adapter } from './ingest/adapter.js';
 import { CoapAdapter } from './ingest/coap/adapter.js';
 import { ModbusAdapter } from './ingest/modbus/adapter.js';
 import { MqttAdapter } from './ingest/mqtt/adapter.js';
+import { MqttResendScreen } from './ingest/mqtt/redelivery.js';
 import { Metrics } from './metrics.js';
 import { SqliteOutbox, outboxOptions } from './outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from './pipeline/pipeline.js';
@@ -45,6 +46,8 @@ export class Gateway {
     const dataDir = resolve(cfg.dataDir);
     this.outbox = new SqliteOutbox({
       ...outboxOptions(cfg.outbox, dataDir),
+      // Also with MQTT off: the file may hold keys from a run with it on.
+      resends: new MqttResendScreen(),
       onEvict: (byDevice) => byDevice.forEach((values, deviceId) => this.metrics.lose(deviceId, 'evicted', values, 'FL_ERR_OUTBOX_EVICTED')),
     });
     if (this.outbox.recovery) {

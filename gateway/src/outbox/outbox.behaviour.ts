@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { v1, type Reading } from '../../../proto/src/wire.js';
-import { OutboxFullError, type Outbox, type OutboxBounds } from './outbox.js';
+import { OutboxFullError, type KeyLookup, type MessageKey, type Outbox, type OutboxBounds, type ResendScreen, type StoredKey } from './outbox.js';
 
 export interface OutboxFactory {
   /** Opens the outbox under test; a second call with the same name reopens the same data. */
-  open(name: string, bounds?: OutboxBounds): Outbox;
+  open(name: string, bounds?: OutboxBounds, resends?: ResendScreen): Outbox;
 }
 
 function reading(deviceId: string, n: number, metrics = 1): Reading {
@@ -18,6 +18,35 @@ function reading(deviceId: string, n: number, metrics = 1): Reading {
 
 function seqs(batch: { readings: Uint8Array[] }): number[] {
   return batch.readings.map((b) => v1.Reading.decode(b).metrics.seq as number);
+}
+
+const hex = (s: string) => Buffer.from(s).toString('hex');
+
+function key(id: number, { digest = `payload-${id}`, resend = false } = {}): MessageKey {
+  return { key: `k${id}`, digest: Buffer.from(digest), resend };
+}
+
+/**
+ * The simplest screen the contract allows: a message marked as a resend is one when its digest is
+ * the one the outbox remembers under its key. It records everything the outbox tells it.
+ */
+class RecordingScreen implements ResendScreen {
+  loaded: StoredKey[] | null = null;
+  readonly screened: string[][] = [];
+  readonly commits: { keys: string[]; resends: boolean[] }[] = [];
+
+  load(stored: readonly StoredKey[]): void {
+    this.loaded = [...stored];
+  }
+
+  screen(group: readonly MessageKey[], known: KeyLookup): boolean[] {
+    this.screened.push(group.map((k) => k.key));
+    return group.map((k) => k.resend && known.lastDigest(k.key) === Buffer.from(k.digest).toString('hex'));
+  }
+
+  committed(group: readonly MessageKey[], resends: readonly boolean[]): void {
+    this.commits.push({ keys: group.map((k) => k.key), resends: [...resends] });
+  }
 }
 
 export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
@@ -182,56 +211,72 @@ export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
       o.close();
     });
 
-    it('stores a resend (dup) of the message last committed under its key once, also after delivery and a reopen; a first send always', async () => {
-      const key = (id: number) => ({ key: `client-1\u0000${id}`, digest: Buffer.from(`payload-${id}`), dup: false });
-      const a = factory.open('redelivery');
-      await a.append([reading('d1', 1)], key(7));
-      // The resend and a second resend in one group commit: neither is stored.
-      await Promise.all([a.append([reading('d1', 1)], { ...key(7), dup: true }), a.append([reading('d1', 1)], { ...key(7), dup: true })]);
-      // Delivered to the cloud and deleted (key 7), or still waiting (key 9): either resend is recognised.
+    it('a message its resend screen recognises is acknowledged unstored; the screen can look up every stored key, waiting or delivered, also after a reopen', async () => {
+      const s1 = new RecordingScreen();
+      const a = factory.open('keys', undefined, s1);
+      assert.deepEqual(s1.loaded, [], 'a new outbox holds no keys');
+      assert.equal(await a.append([reading('d1', 1)], key(7)), true);
+      // Two resends in one group commit: the screen is asked about both at once, and neither is stored.
+      const twice = await Promise.all([a.append([reading('d1', 1)], key(7, { resend: true })), a.append([reading('d1', 1)], key(7, { resend: true }))]);
+      assert.deepEqual(twice, [false, false]);
+      assert.deepEqual(s1.screened, [['k7'], ['k7', 'k7']]);
+      assert.deepEqual(s1.commits, [{ keys: ['k7'], resends: [false] }, { keys: ['k7', 'k7'], resends: [true, true] }]);
+      assert.equal(a.stats().depthMessages, 1);
+      assert.equal(a.stats().redeliveriesDropped, 2);
+      // k7 delivered to the cloud and deleted, k9 still waiting: the next open hands back both.
       a.ack(a.lease(100)!.seq);
       await a.append([reading('d1', 9)], key(9));
       a.close();
-      const b = factory.open('redelivery');
-      assert.equal(await b.append([reading('d1', 1)], { ...key(7), dup: true }), false);
-      assert.equal(await b.append([reading('d1', 9)], { ...key(9), dup: true }), false);
-      // Same id, other bytes: a different message, stored; a first send with the same bytes: stored.
-      await b.append([reading('d1', 2)], { ...key(7), digest: Buffer.from('other'), dup: true });
+
+      const s2 = new RecordingScreen();
+      const b = factory.open('keys', undefined, s2);
+      assert.deepEqual(s2.loaded!.map((k) => [k.key, k.digest]), [['k7', hex('payload-7')], ['k9', hex('payload-9')]], 'oldest first, digests in hex');
+      const [t7, t9] = s2.loaded!.map((k) => k.receivedMs);
+      assert.ok(typeof t7 === 'number' && typeof t9 === 'number' && t7 <= t9, `commit times kept: ${t7}, ${t9}`);
+      assert.equal(await b.append([reading('d1', 1)], key(7, { resend: true })), false);
+      assert.equal(await b.append([reading('d1', 9)], key(9, { resend: true })), false);
+      // The screen says stored: a different message under a known key, and a repeated first send.
+      assert.equal(await b.append([reading('d1', 2)], key(7, { digest: 'other', resend: true })), true);
       await b.append([reading('d1', 3)], key(8));
       await b.append([reading('d1', 3)], key(8));
       assert.deepEqual(seqs(b.lease(100)!), [9, 2, 3, 3]);
       assert.equal(b.stats().depthMessages, 4);
       assert.equal(b.stats().redeliveriesDropped, 2);
+      assert.equal(await b.append([reading('d1', 2)], key(7, { digest: 'other', resend: true })), false, 'a key names the message stored under it last');
       b.close();
     });
 
-    it('after a reopen, a resend without dup of a message committed just before is recognised once, until its sender sends something new', async (t) => {
-      const key = (sender: string, id: number, digest = `payload-${sender}-${id}`) => ({ key: `${sender}\u0000${id}`, digest: Buffer.from(digest), dup: false });
-      // old/1 was committed a minute before the others: not a candidate after the restart.
-      t.mock.timers.enable({ apis: ['Date'], now: 1_800_000_000_000 });
-      const a = factory.open('restart-resend');
-      await a.append([reading('d1', 1)], key('old', 1));
-      t.mock.timers.tick(60_000);
-      await a.append([reading('d1', 2)], key('c1', 1));
-      // c1/1 delivered and deleted, c1/2 and c2/5 still waiting: both kinds are candidates.
-      a.ack(a.lease(100)!.seq);
-      await a.append([reading('d1', 3)], key('c1', 2));
-      await a.append([reading('d1', 4)], key('c2', 5));
-      a.close();
+    it('a group that fails to commit is screened but never reported committed, and leaves no key behind', async () => {
+      const s = new RecordingScreen();
+      const o = factory.open('keys-refused', { maxMessages: 1, onFull: 'refuse-new' }, s);
+      await o.append([reading('d1', 1)], key(1));
+      await assert.rejects(o.append([reading('d1', 2)], key(2)), OutboxFullError);
+      assert.deepEqual(s.screened, [['k1'], ['k2']]);
+      assert.deepEqual(s.commits, [{ keys: ['k1'], resends: [false] }]);
+      o.ack(o.lease(10)!.seq);
+      assert.equal(await o.append([reading('d1', 2)], key(2, { resend: true })), true, 'k2 was never stored, so it is not known');
+      assert.equal(await o.append([reading('d1', 1)], key(1, { resend: true })), false, 'k1 was, and is');
+      o.close();
+    });
 
-      const b = factory.open('restart-resend');
-      // One group commit: c1 resends 1, then sends 1 again (a new message under a reused id).
-      const stored = await Promise.all([b.append([reading('d1', 2)], key('c1', 1)), b.append([reading('d1', 2)], key('c1', 1))]);
-      assert.deepEqual(stored, [false, true], 'append resolves to whether it stored the message');
-      // c1 is past its resends now: an exact copy of c1/2 is a new message.
-      await b.append([reading('d1', 3)], key('c1', 2));
-      // c2 first sends something new under id 5: its old candidates are gone.
-      await b.append([reading('d1', 5)], key('c2', 5, 'other'));
-      await b.append([reading('d1', 4)], key('c2', 5));
-      await b.append([reading('d1', 1)], key('old', 1));
-      assert.equal(b.stats().redeliveriesDropped, 1);
-      assert.deepEqual(seqs(b.lease(100)!), [3, 4, 2, 3, 5, 4, 1]);
+    it('without a screen every keyed message is stored, and its key is kept for a screen at the next open', async () => {
+      const a = factory.open('keys-unscreened');
+      assert.equal(await a.append([reading('d1', 1)], key(1)), true);
+      assert.equal(await a.append([reading('d1', 1)], key(1, { resend: true })), true);
+      assert.equal(a.stats().depthMessages, 2);
+      a.close();
+      const s = new RecordingScreen();
+      const b = factory.open('keys-unscreened', undefined, s);
+      assert.deepEqual(s.loaded!.map((k) => k.key), ['k1', 'k1']);
+      assert.equal(await b.append([reading('d1', 1)], key(1, { resend: true })), false);
       b.close();
+    });
+
+    it('refuses a key on an append of more than one message', async () => {
+      const o = factory.open('keys-one');
+      await assert.rejects(o.append([reading('d1', 1), reading('d1', 2)], key(1)), /exactly one device message/);
+      assert.equal(o.stats().depthMessages, 0);
+      o.close();
     });
 
     it('refuses appends after close instead of dropping them silently', async () => {

@@ -27,7 +27,7 @@ export interface OutboxStats {
   depthBytes: number;
   /** Readings (values) evicted at the bound since start. */
   evictedValues: number;
-  /** Resent device messages found already committed (Redelivery), acknowledged without storing them again. */
+  /** Resent device messages found already committed (ResendScreen), acknowledged without storing them again. */
   redeliveriesDropped: number;
   /** Set while appends are refused: the outbox is at its bound (refuse-new) or the disk is full. */
   full: OutboxFull | null;
@@ -68,31 +68,62 @@ export class OutboxFullError extends Error {
 }
 
 /**
- * Who sent a message and under which id, so a resend of a message already committed is not stored
- * twice. A QoS 1 sender whose PUBACK was lost (the gateway crashed after the commit, or the
- * connection dropped) sends the message again with the same packet id and DUP=1 [MQTT-4.4.0-1].
- * Some clients (MQTT.js 5) leave DUP at 0 on a resend; for them only the crash case is covered: after
- * a restart, a sender's first messages that match one committed in the last seconds before it by
- * key and digest are taken as resends, until the sender sends anything else.
+ * What an ingest attaches to a device message so that a resend of it can be told apart from a new
+ * message. The outbox keeps key and digest with the message (sent-keys.ts) and only ever hands them
+ * back or compares them for equality; what they are made of, and when a message counts as a resend,
+ * belong to the ingest that makes them (MQTT: ingest/mqtt/redelivery.ts) and its ResendScreen.
  */
-export interface Redelivery {
-  /** `<sender>\u0000<message id>`, e.g. MQTT client id and packet id. */
+export interface MessageKey {
+  /** Opaque to the outbox. */
   key: string;
-  /** Digest of what was sent (topic and payload): a resend carries the same bytes. */
+  /** Opaque to the outbox; of the message's content, so a resend carries the same one. */
   digest: Uint8Array;
-  /** The sender marked it a resend (MQTT DUP=1). A first send is stored unless it matches a message committed just before a restart. */
-  dup: boolean;
+  /** The sender marked this send as a resend of an earlier one. Read by the screen only. */
+  resend: boolean;
+}
+
+/** A key as the outbox file holds it, handed to a ResendScreen at open. */
+export interface StoredKey {
+  key: string;
+  /** The digest in hex (the form the outbox keeps in memory, a third of a Buffer's size). */
+  digest: string;
+  /** Commit time of its message; null for keys kept by a version that did not record it. */
+  receivedMs: number | null;
+}
+
+/** The outbox's memory of the keys committed so far, newest 100,000 (sent-keys.ts). */
+export interface KeyLookup {
+  /** Hex digest of the message last committed under `key`, if the key is still remembered. */
+  lastDigest(key: string): string | undefined;
+}
+
+/**
+ * Decides which keyed messages are resends of messages already committed. The outbox asks inside
+ * each group-commit transaction, so recognising a resend and storing the rest of the group are one
+ * atomic step; a resend is acknowledged to its sender without being stored again.
+ */
+export interface ResendScreen {
+  /** Once at open, before any append: the newest keys in the file, waiting and delivered, oldest first. */
+  load(stored: readonly StoredKey[]): void;
+  /**
+   * One group's keyed messages in append order; returns for each whether it is a resend. `known`
+   * answers for what committed before this group. The group may still fail to commit, so nothing
+   * learnt from it may be kept before committed().
+   */
+  screen(group: readonly MessageKey[], known: KeyLookup): boolean[];
+  /** The group last screened committed, with these verdicts. */
+  committed(group: readonly MessageKey[], resends: readonly boolean[]): void;
 }
 
 export interface Outbox {
   /**
    * Resolves once the readings are durably committed (group commit: concurrent calls share one
    * transaction). Only then may a device be acknowledged. Rejects when nothing was committed.
-   * With `redelivery` (the call then holds one device message), a resend of a message already
-   * committed (see Redelivery) resolves without storing anything. Resolves to whether the readings
+   * With `key` (the call then holds one device message), a message the outbox's ResendScreen
+   * recognises as a resend resolves without storing anything. Resolves to whether the readings
    * were stored (false: a recognised resend).
    */
-  append(readings: Reading[], redelivery?: Redelivery): Promise<boolean>;
+  append(readings: Reading[], key?: MessageKey): Promise<boolean>;
   /** Same durability as append, for refused input kept for inspection and forwarding. */
   quarantine(record: QuarantinedReading): Promise<void>;
   /**

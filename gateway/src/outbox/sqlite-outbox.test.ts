@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { SqliteOutbox } from './sqlite-outbox.js';
 const dir = mkdtempSync(join(tmpdir(), 'fieldline-outbox-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-outboxBehaviour('SQLite (synchronous=FULL)', { open: (name, bounds) => new SqliteOutbox({ path: join(dir, `${name}.db`), ...bounds }) });
+outboxBehaviour('SQLite (synchronous=FULL)', { open: (name, bounds, resends) => new SqliteOutbox({ path: join(dir, `${name}.db`), ...bounds, resends }) });
 
 describe('SQLite outbox: damaged files and the disk floor', () => {
   const reading = (n: number) => ({ deviceId: 'd1', tsMs: 1_700_000_000_000 + n, metrics: { seq: n }, source: v1.SourceProtocol.SOURCE_PROTOCOL_MQTT });
@@ -82,23 +83,64 @@ describe('SQLite outbox: damaged files and the disk floor', () => {
 
   it('below the free-disk floor appends are refused with the reason, and accepted again when space is back', async () => {
     let free = 10_000_000;
-    const o = new SqliteOutbox({ path: join(dir, 'floor.db'), minFreeBytes: 1_000_000, freeBytes: () => free });
+    let now = 1_800_000_000_000;
+    const o = new SqliteOutbox({ path: join(dir, 'floor.db'), minFreeBytes: 1_000_000, freeBytes: () => free, clock: () => now });
     try {
       await o.append([reading(1)]);
       free = 500_000;
-      await new Promise((r) => setTimeout(r, 1_050)); // the floor is measured at most once a second
-      await assert.rejects(o.append([reading(2)]), (e: unknown) => e instanceof OutboxFullError && e.code === 'FL_ERR_OUTBOX_DISK_FULL');
+      now += 999; // the floor is measured at most once a second
+      await o.append([reading(2)]);
+      now += 1;
+      await assert.rejects(o.append([reading(3)]), (e: unknown) => e instanceof OutboxFullError && e.code === 'FL_ERR_OUTBOX_DISK_FULL');
       assert.equal(o.stats().full?.code, 'FL_ERR_OUTBOX_DISK_FULL');
       assert.match(o.stats().full!.reason, /500000 bytes free/);
-      assert.equal(o.stats().depthMessages, 1);
-      free = 10_000_000;
-      await new Promise((r) => setTimeout(r, 1_050));
-      assert.equal(o.stats().full, null, 'the flag clears by itself');
-      await o.append([reading(3)]);
+      assert.equal(o.stats().full!.sinceMs, now);
       assert.equal(o.stats().depthMessages, 2);
+      free = 10_000_000;
+      now += 999;
+      assert.equal(o.stats().full?.code, 'FL_ERR_OUTBOX_DISK_FULL', 'not measured again within the second');
+      now += 1;
+      assert.equal(o.stats().full, null, 'the flag clears by itself');
+      await o.append([reading(4)]);
+      assert.equal(o.stats().depthMessages, 3);
     } finally {
       o.close();
     }
+  });
+
+  it('a file from before message keys opens with its rows intact and keeps keys from then on', async () => {
+    // The layout before keys, as that version created it: no rkey and rdigest columns, no sent_keys.
+    const path = join(dir, 'before-keys.db');
+    const db = new Database(path);
+    db.exec(`
+      CREATE TABLE readings (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, received_ms INTEGER NOT NULL,
+        n_values INTEGER NOT NULL, payload BLOB NOT NULL);
+      CREATE TABLE batches (seq INTEGER PRIMARY KEY, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL, n_values INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO meta (key, value) VALUES ('next_seq', 7);
+      CREATE TABLE quarantine (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, device_id TEXT NOT NULL, source INTEGER NOT NULL,
+        reason_code TEXT NOT NULL, reason TEXT NOT NULL, topic TEXT NOT NULL, raw BLOB NOT NULL, forwarded INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX quarantine_pending ON quarantine (id) WHERE forwarded = 0;
+    `);
+    db.prepare('INSERT INTO readings (device_id, received_ms, n_values, payload) VALUES (?, ?, ?, ?)').run('d1', 1, 1, Buffer.from(v1.Reading.encode(reading(1)).finish()));
+    db.close();
+    // A read-only look (outbox stats) leaves the old layout as it is.
+    const look = new SqliteOutbox({ path, readOnly: true });
+    assert.equal(look.stats().depthMessages, 1);
+    look.close();
+
+    const a = new SqliteOutbox({ path });
+    assert.equal(a.stats().depthMessages, 1);
+    await a.append([reading(2)], { key: 'k2', digest: Buffer.from('d2'), resend: false });
+    const b = a.lease(100)!;
+    assert.equal(b.seq, 7);
+    assert.deepEqual(b.readings.map((r) => v1.Reading.decode(r).metrics.seq), [1, 2]);
+    a.ack(b.seq);
+    a.close();
+    const loaded: string[] = [];
+    const again = new SqliteOutbox({ path, resends: { load: (keys) => loaded.push(...keys.map((k) => k.key)), screen: (g) => g.map(() => false), committed: () => {} } });
+    again.close();
+    assert.deepEqual(loaded, ['k2'], 'the delivered message\'s key was kept');
   });
 
   it('when SQLite itself finds no room, a lease reports nothing to send instead of throwing, and leasing resumes with room', async () => {

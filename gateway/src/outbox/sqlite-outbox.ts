@@ -1,27 +1,20 @@
-// The SQLite outbox (better-sqlite3, WAL). Durability before acknowledgement is its whole purpose:
-// append() resolves only after the transaction holding the reading has committed and, with
-// synchronous=FULL, after the WAL is on stable storage.
-//
-// Bounds: at most maxMessages device messages and maxBytes of stored payload. At the bound,
-// drop-oldest evicts the oldest readings not yet handed to the forwarder (each one counted per
-// device through onEvict), refuse-new rejects the append so nothing is acknowledged. Below
-// minFreeBytes of free disk, or when SQLite reports the disk full, appends are rejected until
-// space is back (checked again at most every second), so deletes always find room to run.
+// The SQLite outbox (better-sqlite3, WAL): the readings table, group commit, lease, ack and replay.
+// Durability before acknowledgement is its whole purpose: append() resolves only after the
+// transaction holding the reading has committed and, with synchronous=FULL, after the WAL is on
+// stable storage.
 //
 // A file that fails SQLite's quick_check at open, or that is not a database at all, is moved
 // aside and a fresh outbox started; the seq reservation (seq-reservation.ts) keeps seqs unique.
-//
-// The forwarder's writes (lease, delete after delivery, quarantine marks) never throw on a full
-// disk: a lease waits, a delete is done before the next lease. A device's resend (MQTT DUP=1) of a
-// message already committed is acknowledged without storing it again (Redelivery in outbox.ts), and
-// so is a resend without DUP=1 of a message committed just before a restart.
+// The size bound and the full disk are bounds.ts; message keys, kept for the ingest's
+// ResendScreen so a resend is acknowledged without storing it again, are sent-keys.ts.
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, renameSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { countValues, v1, type QuarantinedReading, type Reading } from '../../../proto/src/wire.js';
 import type { GatewayConfig } from '../config/schema.js';
-import type { LeasedBatch, Outbox, OutboxBounds, OutboxFull, OutboxRecovery, OutboxStats, QuarantineRow, Redelivery } from './outbox.js';
-import { OutboxFullError } from './outbox.js';
+import { DiskGuard, SizeBound, type EvictableRows, type Eviction } from './bounds.js';
+import type { LeasedBatch, MessageKey, Outbox, OutboxBounds, OutboxRecovery, OutboxStats, QuarantineRow, ResendScreen } from './outbox.js';
+import { hasKeyColumns, hex, migrateKeyColumns, SENT_KEYS_SCHEMA, SentKeys } from './sent-keys.js';
 import { SeqReservation } from './seq-reservation.js';
 
 export interface SqliteOutboxOptions extends OutboxBounds {
@@ -35,6 +28,10 @@ export interface SqliteOutboxOptions extends OutboxBounds {
   freeBytes?: (dir: string) => number;
   /** Only look (stats, leases are refused): no check, no repair, no writes. For `outbox stats`. */
   readOnly?: boolean;
+  /** Tells resends among keyed appends. Without one every message is stored (its key is kept all the same). */
+  resends?: ResendScreen;
+  /** Milliseconds since the epoch (tests pass a fake). Default: Date.now. */
+  clock?: () => number;
 }
 
 /** The outbox as gateway.yaml's `outbox` section describes it, under `dataDir` unless it names a path. */
@@ -49,15 +46,6 @@ export function outboxOptions(cfg: GatewayConfig['outbox'], dataDir: string): Sq
     onFull: cfg.onFull,
     minFreeBytes: cfg.minFreeBytes,
   };
-}
-
-/** How much beyond the bare need one eviction frees, so a full outbox does not evict on every commit. */
-const EVICT_SLACK = 0.01;
-const DISK_CHECK_MS = 1_000;
-
-function statfsFree(dir: string): number {
-  const s = statfsSync(dir);
-  return Number(s.bavail) * Number(s.bsize);
 }
 
 const SCHEMA = `
@@ -91,42 +79,15 @@ CREATE TABLE IF NOT EXISTS quarantine (
   forwarded INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS quarantine_pending ON quarantine (id) WHERE forwarded = 0;
--- Redelivery keys of delivered rows, by their readings id: appended on delete, trimmed from the front.
-CREATE TABLE IF NOT EXISTS sent_keys (id INTEGER PRIMARY KEY, rkey TEXT NOT NULL, rdigest BLOB NOT NULL, received_ms INTEGER);
 `;
-
-/**
- * Redelivery keys remembered (the newest win): far more than every device's messages in flight at
- * a crash. A key forgotten only means its resend is stored again. In memory they are a map; on disk
- * each key is in its message's row and, once the row is delivered and deleted, in sent_keys (one
- * sequential append per delivery, no index), so a restart reloads them. That covers the PUBACK still
- * in a send buffer when the gateway died although the message had already gone to Kafka, which
- * kill -9 under load does hit.
- */
-const REDELIVERY_KEEP = 100_000;
-
-/**
- * After a restart, messages committed in the last RESEND_WINDOW_MS before the newest one in the file
- * may never have had their PUBACK. Some clients (MQTT.js) resend those without DUP=1; a sender's
- * first messages after the restart that match one of them by key and digest are taken as resends
- * (see dropRedeliveries).
- */
-const RESEND_WINDOW_MS = 30_000;
-
-interface Eviction {
-  messages: number;
-  values: number;
-  bytes: number;
-  byDevice: Map<string, number>;
-}
 
 type Pending =
   | {
       kind: 'reading';
       reading: Reading;
-      redelivery?: Redelivery;
-      /** A resend of a message already committed: acknowledged, not stored. Without dup, it matched a restart candidate. */
-      duplicate?: boolean;
+      key?: MessageKey;
+      /** The screen recognised a resend of a message already committed: acknowledged, not stored. */
+      resend?: boolean;
       /** With false: recognised as a resend, nothing stored. */
       resolve: (stored: boolean) => void;
       reject: (e: Error) => void;
@@ -137,12 +98,12 @@ export class SqliteOutbox implements Outbox {
   private db!: Database.Database;
   private readonly maxRows: number;
   private readonly quarantineKeep: number;
-  private readonly maxMessages: number;
-  private readonly maxBytes: number;
-  private readonly minFreeBytes: number;
-  private readonly onFull: 'drop-oldest' | 'refuse-new';
-  private readonly freeBytes: (dir: string) => number;
   private readonly seqs: SeqReservation;
+  private readonly bound: SizeBound;
+  private readonly disk: DiskGuard;
+  private readonly now: () => number;
+  /** Null in a read-only look, which never reloads or keeps keys. */
+  private readonly keys: SentKeys | null;
   private pending: Pending[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -151,54 +112,43 @@ export class SqliteOutbox implements Outbox {
   private leaseTx!: (maxValues: number, now: number) => LeasedBatch | null;
   private ackTx!: (seq: number) => { n: number; v: number; b: number } | null;
   private markForwardedTx!: (ids: readonly number[]) => void;
+  /** The store's side of an eviction, for the bound. */
+  private readonly evictable: EvictableRows = {
+    leasedUpTo: () => (this.stmt.leasedUpTo.get() as { id: number }).id,
+    page: (afterId, limit) => this.stmt.evictable.all(afterId, limit) as ReturnType<EvictableRows['page']>,
+    delete: (firstId, lastId) => void this.stmt.deleteRows.run(firstId, lastId),
+  };
   /** Kept in memory so stats() costs nothing on the hot path. */
   private depthMessages = 0;
   private depthValues = 0;
   private depthBytes = 0;
   private evictedValues = 0;
   private quarantineInserts = 0;
-  /**
-   * Redelivery key → digest of the message last committed under it, in two generations: when the
-   * newer holds REDELIVERY_KEEP / 2 keys the older is dropped, so memory stays bounded at O(1) a
-   * commit (deleting a Map's oldest entry one at a time gets slower as the deletions pile up).
-   */
-  private redeliveryKeys = new Map<string, string>();
-  private redeliveryKeysOlder = new Map<string, string>();
-  /**
-   * Sender → (key → digest) of the messages committed in the file's last RESEND_WINDOW_MS, loaded at
-   * open. A sender's entries go when it sends a message that matches none of them (it is past its
-   * resends); each entry matches once.
-   */
-  private restartCandidates = new Map<string, Map<string, string>>();
-  private acksSinceTrim = 0;
   private deferredAcks: number[] = [];
   private deferredMarks = new Set<number>();
-  private redeliveriesDropped = 0;
-  /** Disk below its floor, or SQLite said it was full. */
-  private full: OutboxFull | null = null;
-  /** refuse-new turned an append away at the bound; cleared once the outbox is below it again. */
-  private atBound: OutboxFull | null = null;
-  private diskCheckedMs = 0;
+  private resendsDropped = 0;
   readonly recovery: OutboxRecovery | null;
 
   constructor(private readonly opts: SqliteOutboxOptions) {
     mkdirSync(dirname(opts.path), { recursive: true });
     this.maxRows = opts.groupCommitMaxRows ?? 5_000;
     this.quarantineKeep = opts.quarantineKeep ?? 10_000;
-    this.maxMessages = opts.maxMessages ?? 0;
-    this.maxBytes = opts.maxBytes ?? 0;
-    this.minFreeBytes = opts.minFreeBytes ?? 0;
-    this.onFull = opts.onFull ?? 'drop-oldest';
-    this.freeBytes = opts.freeBytes ?? statfsFree;
+    this.now = opts.clock ?? Date.now;
+    this.bound = new SizeBound(opts);
+    this.disk = new DiskGuard({ dir: dirname(opts.path), minFreeBytes: opts.minFreeBytes ?? 0, freeBytes: opts.freeBytes, clock: this.now });
     this.seqs = new SeqReservation(`${opts.path}.seq`);
     this.recovery = opts.readOnly ? (this.open(), null) : this.openChecked();
     const depth = this.stmt.depth.get() as { n: number; v: number; b: number };
     this.depthMessages = depth.n;
     this.depthValues = depth.v;
     this.depthBytes = depth.b;
-    if (!opts.readOnly) {
+    if (opts.readOnly) {
+      this.keys = null;
+    } else {
       this.adoptSeqFloor();
-      this.loadRedeliveryKeys();
+      this.keys = new SentKeys(this.db);
+      const stored = this.keys.load();
+      opts.resends?.load(stored);
     }
   }
 
@@ -220,12 +170,13 @@ export class SqliteOutbox implements Outbox {
       } catch {
         // Closing a broken handle may fail too; the file is moved aside either way.
       }
-      const movedTo = `${this.opts.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      const atMs = this.now();
+      const movedTo = `${this.opts.path}.corrupt-${new Date(atMs).toISOString().replace(/[:.]/g, '-')}`;
       for (const suffix of ['', '-wal', '-shm']) {
         if (existsSync(this.opts.path + suffix)) renameSync(this.opts.path + suffix, movedTo + suffix);
       }
       this.open();
-      return { atMs: Date.now(), reason: (err as Error).message, movedTo };
+      return { atMs, reason: (err as Error).message, movedTo };
     }
   }
 
@@ -237,10 +188,8 @@ export class SqliteOutbox implements Outbox {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${this.opts.synchronous ?? 'FULL'}`);
       this.db.exec(SCHEMA);
-      // Files from before redelivery keys get the two nullable columns in place.
-      if (!this.hasRedeliveryColumns()) this.db.exec('ALTER TABLE readings ADD COLUMN rkey TEXT; ALTER TABLE readings ADD COLUMN rdigest BLOB');
-      // Files from before the resend window keep their sent_keys rows, without a time.
-      if (!this.hasColumn('sent_keys', 'received_ms')) this.db.exec('ALTER TABLE sent_keys ADD COLUMN received_ms INTEGER');
+      this.db.exec(SENT_KEYS_SCHEMA);
+      migrateKeyColumns(this.db);
     }
     this.stmt = this.prepare();
     this.defineTransactions();
@@ -252,35 +201,15 @@ export class SqliteOutbox implements Outbox {
     if (next < this.seqs.floor) this.stmt.setNextSeq.run(this.seqs.floor);
   }
 
-  private hasRedeliveryColumns(): boolean {
-    return this.hasColumn('readings', 'rkey');
-  }
-
-  private hasColumn(table: string, column: string): boolean {
-    return (this.db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
-  }
-
   private prepare() {
     // Only a file opened read-only can lack the key columns, and it is never written to.
-    const keyed = !this.opts.readOnly || this.hasRedeliveryColumns();
-    // A read-only look never reloads or keeps keys.
-    const sentKeys = !this.opts.readOnly;
+    const keyed = !this.opts.readOnly || hasKeyColumns(this.db);
     return {
       insertReading: this.db.prepare(
         keyed
           ? 'INSERT INTO readings (device_id, received_ms, n_values, payload, rkey, rdigest) VALUES (?, ?, ?, ?, ?, ?)'
           : 'INSERT INTO readings (device_id, received_ms, n_values, payload) VALUES (?, ?, ?, ?)',
       ),
-      recentKeys: keyed
-        ? this.db.prepare('SELECT id, rkey, rdigest, received_ms FROM readings WHERE rkey IS NOT NULL ORDER BY id DESC LIMIT ?')
-        : null,
-      recentSentKeys: sentKeys ? this.db.prepare('SELECT id, rkey, rdigest, received_ms FROM sent_keys ORDER BY id DESC LIMIT ?') : null,
-      keepSentKeys: sentKeys
-        ? this.db.prepare(
-            'INSERT OR IGNORE INTO sent_keys (id, rkey, rdigest, received_ms) SELECT id, rkey, rdigest, received_ms FROM readings WHERE id BETWEEN ? AND ? AND rkey IS NOT NULL',
-          )
-        : null,
-      trimSentKeys: sentKeys ? this.db.prepare('DELETE FROM sent_keys WHERE id <= (SELECT MAX(id) FROM sent_keys) - ?') : null,
       insertQuarantine: this.db.prepare(
         'INSERT INTO quarantine (ts_ms, device_id, source, reason_code, reason, topic, raw) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -313,7 +242,7 @@ export class SqliteOutbox implements Outbox {
 
   private defineTransactions(): void {
     this.commitGroup = this.db.transaction((items: Pending[], encoded: (Uint8Array | null)[]) => {
-      this.dropRedeliveries(items, encoded);
+      this.screenResends(items, encoded);
       let messages = 0;
       let bytes = 0;
       for (const e of encoded) {
@@ -322,17 +251,18 @@ export class SqliteOutbox implements Outbox {
           bytes += e.length;
         }
       }
-      const eviction = this.makeRoom(messages, bytes);
+      const eviction = this.bound.makeRoom({ messages: this.depthMessages, bytes: this.depthBytes }, messages, bytes, this.evictable);
+      const now = this.now();
       items.forEach((item, i) => {
         if (item.kind === 'reading') {
-          if (item.duplicate) return;
+          if (item.resend) return;
           const r = item.reading;
-          const rd = item.redelivery;
-          this.stmt.insertReading.run(r.deviceId, Date.now(), countValues([r]), encoded[i]!, rd?.key ?? null, rd ? Buffer.from(rd.digest) : null);
+          const k = item.key;
+          this.stmt.insertReading.run(r.deviceId, now, countValues([r]), encoded[i]!, k?.key ?? null, k ? Buffer.from(k.digest) : null);
         } else {
           const q = item.record;
           this.stmt.insertQuarantine.run(
-            q.tsMs ?? Date.now(), q.deviceId ?? '', q.source ?? 0, q.reasonCode ?? '', q.reason ?? '', q.topic ?? '',
+            q.tsMs ?? now, q.deviceId ?? '', q.source ?? 0, q.reasonCode ?? '', q.reason ?? '', q.topic ?? '',
             Buffer.from(q.raw ?? new Uint8Array()),
           );
           this.quarantineInserts++;
@@ -371,13 +301,9 @@ export class SqliteOutbox implements Outbox {
       const b = this.stmt.batch.get(seq) as { first_id: number; last_id: number; n_values: number } | undefined;
       if (!b) return null;
       const gone = this.stmt.rangeBytes.get(b.first_id, b.last_id) as { n: number; b: number };
-      this.stmt.keepSentKeys?.run(b.first_id, b.last_id);
+      this.keys?.keepDelivered(b.first_id, b.last_id);
       this.stmt.deleteRows.run(b.first_id, b.last_id);
       this.stmt.deleteBatch.run(seq);
-      if (++this.acksSinceTrim >= 100) {
-        this.stmt.trimSentKeys?.run(REDELIVERY_KEEP);
-        this.acksSinceTrim = 0;
-      }
       return { n: gone.n, v: b.n_values, b: gone.b };
     });
 
@@ -386,146 +312,54 @@ export class SqliteOutbox implements Outbox {
     });
   }
 
-  /** Digests kept as hex strings: a third of the memory of a Buffer each. */
-  private rememberRedelivery(key: string, digest: string): void {
-    if (this.redeliveryKeys.size >= REDELIVERY_KEEP / 2) {
-      this.redeliveryKeysOlder = this.redeliveryKeys;
-      this.redeliveryKeys = new Map();
-    }
-    this.redeliveryKeys.set(key, digest);
-  }
-
-  private lastRedelivery(key: string): string | undefined {
-    return this.redeliveryKeys.get(key) ?? this.redeliveryKeysOlder.get(key);
-  }
-
   /**
-   * The newest keys in the file, waiting and delivered, oldest first, so a resend after a crash or
-   * power loss is still recognised; those of the last RESEND_WINDOW_MS also as restart candidates.
+   * Inside the commit transaction, before anything is counted or stored: the keyed messages the
+   * screen calls resends are marked, and their encoded bytes cleared so they take no room.
    */
-  private loadRedeliveryKeys(): void {
-    type Row = { id: number; rkey: string; rdigest: Buffer; received_ms: number | null };
-    const rows = [
-      ...((this.stmt.recentSentKeys?.all(REDELIVERY_KEEP) ?? []) as Row[]),
-      ...((this.stmt.recentKeys?.all(REDELIVERY_KEEP) ?? []) as Row[]),
-    ]
-      .sort((a, b) => a.id - b.id)
-      .slice(-REDELIVERY_KEEP);
-    let newest = 0;
-    for (const r of rows) {
-      this.rememberRedelivery(r.rkey, hex(r.rdigest));
-      newest = Math.max(newest, r.received_ms ?? 0);
-    }
-    for (const r of rows) {
-      if (r.received_ms === null || r.received_ms < newest - RESEND_WINDOW_MS) continue;
-      const sender = senderOf(r.rkey);
-      const mine = this.restartCandidates.get(sender) ?? new Map<string, string>();
-      mine.set(r.rkey, hex(r.rdigest));
-      this.restartCandidates.set(sender, mine);
-    }
-  }
-
-  /**
-   * Inside the commit transaction, before anything is counted or stored, marks as duplicates (and
-   * clears their encoded bytes so they take no room):
-   * - a resend (dup) whose key and digest match the last message committed under that key, earlier
-   *   in this group included;
-   * - a first send (no dup) that matches a restart candidate of its sender by key and digest, while
-   *   that sender has sent nothing else since the restart. Only what commits changes the candidates
-   *   (forgetCandidates), so here a group-local view of them is kept.
-   */
-  private dropRedeliveries(items: Pending[], encoded: (Uint8Array | null)[]): void {
-    const inGroup = new Map<string, string>();
-    const usedInGroup = new Set<string>();
-    const doneInGroup = new Set<string>();
+  private screenResends(items: Pending[], encoded: (Uint8Array | null)[]): void {
+    const screen = this.opts.resends;
+    if (!screen || !this.keys) return;
+    const at: number[] = [];
+    const keys: MessageKey[] = [];
     items.forEach((item, i) => {
-      if (item.kind !== 'reading' || !item.redelivery) return;
-      item.duplicate = false;
-      const { key, dup } = item.redelivery;
-      const digest = hex(item.redelivery.digest);
-      if (dup) {
-        const last = inGroup.get(key) ?? this.lastRedelivery(key);
-        if (last === digest) {
-          item.duplicate = true;
-          encoded[i] = null;
-          return;
-        }
-      } else if (this.restartCandidates.size > 0) {
-        const sender = senderOf(key);
-        const mine = doneInGroup.has(sender) ? undefined : this.restartCandidates.get(sender);
-        if (mine && !usedInGroup.has(key) && mine.get(key) === digest) {
-          usedInGroup.add(key);
-          item.duplicate = true;
-          encoded[i] = null;
-          return;
-        }
-        doneInGroup.add(sender);
-      }
-      inGroup.set(key, digest);
+      if (item.kind !== 'reading' || !item.key) return;
+      at.push(i);
+      keys.push(item.key);
+    });
+    if (keys.length === 0) return;
+    const verdicts = screen.screen(keys, this.keys);
+    at.forEach((i, j) => {
+      const item = items[i] as Extract<Pending, { kind: 'reading' }>;
+      item.resend = verdicts[j] === true;
+      if (item.resend) encoded[i] = null;
     });
   }
 
-  /** After a group committed: the candidates it matched are used up, and a sender that sent something new has none left. */
-  private forgetCandidates(group: Pending[]): void {
-    if (this.restartCandidates.size === 0) return;
+  /** After a group committed: its keys are remembered, and the screen hears its verdicts. */
+  private keysCommitted(group: Pending[]): void {
+    const keys: MessageKey[] = [];
+    const verdicts: boolean[] = [];
     for (const item of group) {
-      if (item.kind !== 'reading' || !item.redelivery || item.redelivery.dup) continue;
-      const sender = senderOf(item.redelivery.key);
-      const mine = this.restartCandidates.get(sender);
-      if (!mine) continue;
-      // Without dup, a duplicate is a matched restart candidate.
-      if (item.duplicate) mine.delete(item.redelivery.key);
-      if (!item.duplicate || mine.size === 0) this.restartCandidates.delete(sender);
+      if (item.kind !== 'reading' || !item.key) continue;
+      if (!item.resend) this.keys?.remember(item.key.key, hex(item.key.digest));
+      keys.push(item.key);
+      verdicts.push(item.resend === true);
     }
+    if (keys.length > 0) this.opts.resends?.committed(keys, verdicts);
   }
 
-  /**
-   * Inside the commit transaction: room for `messages` more messages of `bytes` in total. Evicts
-   * the oldest unleased rows under drop-oldest; throws OutboxFullError under refuse-new, or when
-   * leased rows alone fill the bound.
-   */
-  private makeRoom(messages: number, bytes: number): Eviction | null {
-    const overMessages = this.maxMessages > 0 ? this.depthMessages + messages - this.maxMessages : 0;
-    const overBytes = this.maxBytes > 0 ? this.depthBytes + bytes - this.maxBytes : 0;
-    if (overMessages <= 0 && overBytes <= 0) return null;
-    const what = overMessages > 0 ? `${this.maxMessages} messages` : `${this.maxBytes} bytes`;
-    if (this.onFull === 'refuse-new') throw new OutboxFullError('FL_ERR_OUTBOX_FULL', `the outbox holds its limit of ${what} (onFull: refuse-new)`);
-    const needMessages = overMessages > 0 ? overMessages + Math.ceil(this.maxMessages * EVICT_SLACK) : 0;
-    const needBytes = overBytes > 0 ? overBytes + Math.ceil(this.maxBytes * EVICT_SLACK) : 0;
-    const ev: Eviction = { messages: 0, values: 0, bytes: 0, byDevice: new Map() };
-    let after = (this.stmt.leasedUpTo.get() as { id: number }).id;
-    const first = after + 1;
-    while (ev.messages < needMessages || ev.bytes < needBytes) {
-      const rows = this.stmt.evictable.all(after, 1_000) as { id: number; device_id: string; n_values: number; bytes: number }[];
-      if (rows.length === 0) break;
-      for (const r of rows) {
-        after = r.id;
-        ev.messages++;
-        ev.values += r.n_values;
-        ev.bytes += r.bytes;
-        ev.byDevice.set(r.device_id, (ev.byDevice.get(r.device_id) ?? 0) + r.n_values);
-        if (ev.messages >= needMessages && ev.bytes >= needBytes) break;
-      }
-    }
-    if (ev.messages === 0 || (overMessages > 0 && ev.messages < overMessages) || (overBytes > 0 && ev.bytes < overBytes)) {
-      throw new OutboxFullError('FL_ERR_OUTBOX_FULL', `the outbox holds its limit of ${what} in batches waiting for the cloud; nothing left to evict`);
-    }
-    this.stmt.deleteRows.run(first, after);
-    return ev;
-  }
-
-  append(readings: Reading[], redelivery?: Redelivery): Promise<boolean> {
+  append(readings: Reading[], key?: MessageKey): Promise<boolean> {
     if (readings.length === 0) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('outbox is closed'));
-      if (redelivery && readings.length !== 1) return reject(new Error('a redelivery key belongs to exactly one device message'));
+      if (key && readings.length !== 1) return reject(new Error('a message key belongs to exactly one device message'));
       // All readings of one call commit together; resolve after the last one's group commits.
       let left = readings.length;
-      // A call with a redelivery holds one reading, so its one outcome is the call's.
+      // A call with a key holds one reading, so its one outcome is the call's.
       const done = (stored: boolean) => {
         if (--left === 0) resolve(stored);
       };
-      for (const reading of readings) this.pending.push({ kind: 'reading', reading, ...(redelivery ? { redelivery } : {}), resolve: done, reject });
+      for (const reading of readings) this.pending.push({ kind: 'reading', reading, ...(key ? { key } : {}), resolve: done, reject });
       this.schedule();
     });
   }
@@ -552,7 +386,7 @@ export class SqliteOutbox implements Outbox {
       const group = this.pending.splice(0, this.maxRows);
       let eviction: Eviction | null;
       try {
-        this.checkDisk();
+        this.disk.check();
         const encoded = group.map((item) => (item.kind === 'reading' ? v1.Reading.encode(item.reading).finish() : null));
         eviction = this.commitGroup(group, encoded);
         for (const e of encoded) {
@@ -562,21 +396,20 @@ export class SqliteOutbox implements Outbox {
           }
         }
       } catch (err) {
-        const e = this.diskFullError(err as Error);
-        if (e instanceof OutboxFullError && e.code === 'FL_ERR_OUTBOX_FULL') this.atBound ??= { code: e.code, reason: e.message, sinceMs: Date.now() };
+        const e = this.disk.classify(err as Error);
+        this.bound.failed(e, this.now());
         for (const item of group) item.reject(e);
         continue;
       }
       for (const item of group) {
         if (item.kind !== 'reading') continue;
-        if (item.duplicate) {
-          this.redeliveriesDropped++;
+        if (item.resend) {
+          this.resendsDropped++;
           continue;
         }
         this.depthValues += countValues([item.reading]);
-        if (item.redelivery) this.rememberRedelivery(item.redelivery.key, hex(item.redelivery.digest));
       }
-      this.forgetCandidates(group);
+      this.keysCommitted(group);
       if (eviction) {
         this.depthMessages -= eviction.messages;
         this.depthValues -= eviction.values;
@@ -585,41 +418,10 @@ export class SqliteOutbox implements Outbox {
         this.opts.onEvict?.(eviction.byDevice);
       }
       for (const item of group) {
-        if (item.kind === 'reading') item.resolve(!item.duplicate);
+        if (item.kind === 'reading') item.resolve(!item.resend);
         else item.resolve();
       }
     }
-  }
-
-  /** Throws while the disk is below its floor; re-measures at most once a second. */
-  private checkDisk(): void {
-    const now = Date.now();
-    if (this.minFreeBytes > 0 && now - this.diskCheckedMs >= DISK_CHECK_MS) {
-      this.diskCheckedMs = now;
-      const free = this.freeBytes(dirname(this.opts.path));
-      if (free < this.minFreeBytes) {
-        this.full ??= { code: 'FL_ERR_OUTBOX_DISK_FULL', reason: `${free} bytes free, below the floor of ${this.minFreeBytes}`, sinceMs: now };
-      } else {
-        this.full = null;
-      }
-    } else if (this.minFreeBytes === 0 && this.full && now - this.diskCheckedMs >= DISK_CHECK_MS) {
-      // No floor configured: after SQLite said the disk was full, simply try again.
-      this.full = null;
-    }
-    if (this.full) throw new OutboxFullError(this.full.code, this.full.reason);
-  }
-
-  /** SQLite's "disk full" becomes the status flag and a catalogued error; anything else passes through. */
-  private diskFullError(err: Error): Error {
-    const code = String((err as { code?: unknown }).code ?? '');
-    // ENOSPC: the seq reservation file beside the database (seq-reservation.ts).
-    if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_FSYNC' || code === 'ENOSPC') {
-      const reason = code === 'ENOSPC' ? err.message : `SQLite: ${err.message}`;
-      this.full = { code: 'FL_ERR_OUTBOX_DISK_FULL', reason, sinceMs: this.full?.sinceMs ?? Date.now() };
-      this.diskCheckedMs = Date.now();
-      return new OutboxFullError('FL_ERR_OUTBOX_DISK_FULL', err.message);
-    }
-    return err;
   }
 
   unacked(): LeasedBatch[] {
@@ -632,28 +434,14 @@ export class SqliteOutbox implements Outbox {
     }));
   }
 
-  /**
-   * The forwarder's writes (lease, delete, mark) on a full disk: the flag is set and the write
-   * reported as not done, rather than an exception in a Kafka callback taking the gateway down.
-   */
-  private tryWrite(write: () => void): boolean {
-    try {
-      write();
-      return true;
-    } catch (err) {
-      if (this.diskFullError(err as Error) instanceof OutboxFullError) return false;
-      throw err;
-    }
-  }
-
   /** Deletes and marks that found no room, done in order before anything new is leased. */
   private retryDeferred(): boolean {
     while (this.deferredAcks.length > 0) {
-      if (!this.tryWrite(() => this.applyAck(this.deferredAcks[0]!))) return false;
+      if (!this.disk.attempt(() => this.applyAck(this.deferredAcks[0]!))) return false;
       this.deferredAcks.shift();
     }
     if (this.deferredMarks.size > 0) {
-      if (!this.tryWrite(() => this.markForwardedTx([...this.deferredMarks]))) return false;
+      if (!this.disk.attempt(() => this.markForwardedTx([...this.deferredMarks]))) return false;
       this.deferredMarks.clear();
     }
     return true;
@@ -671,7 +459,7 @@ export class SqliteOutbox implements Outbox {
   lease(maxValues: number): LeasedBatch | null {
     if (!this.retryDeferred()) return null;
     let batch: LeasedBatch | null = null;
-    this.tryWrite(() => (batch = this.leaseTx(maxValues, Date.now())));
+    this.disk.attempt(() => (batch = this.leaseTx(maxValues, this.now())));
     return batch;
   }
 
@@ -680,9 +468,8 @@ export class SqliteOutbox implements Outbox {
    * were the gateway to stop first, it is resent and the sink's ledger drops the copy.
    */
   ack(seq: number): void {
-    if (!this.retryDeferred() || !this.tryWrite(() => this.applyAck(seq))) this.deferredAcks.push(seq);
-    // Room again: the next append may fit (if not, it sets the flag again).
-    this.atBound = null;
+    if (!this.retryDeferred() || !this.disk.attempt(() => this.applyAck(seq))) this.deferredAcks.push(seq);
+    this.bound.roomAgain();
   }
 
   recentQuarantine(limit: number): QuarantineRow[] {
@@ -696,19 +483,11 @@ export class SqliteOutbox implements Outbox {
   }
 
   markQuarantineForwarded(ids: readonly number[]): void {
-    if (ids.length && !this.tryWrite(() => this.markForwardedTx(ids))) for (const id of ids) this.deferredMarks.add(id);
+    if (ids.length && !this.disk.attempt(() => this.markForwardedTx(ids))) for (const id of ids) this.deferredMarks.add(id);
   }
 
   stats(): OutboxStats {
     const oldest = this.depthMessages > 0 ? (this.stmt.oldest.get() as { received_ms: number } | undefined) : undefined;
-    if (this.full && Date.now() - this.diskCheckedMs >= DISK_CHECK_MS) {
-      // Lets the status clear by itself when space comes back, with no append to notice it.
-      try {
-        this.checkDisk();
-      } catch {
-        // still full
-      }
-    }
     return {
       depthMessages: this.depthMessages,
       depthValues: this.depthValues,
@@ -718,8 +497,8 @@ export class SqliteOutbox implements Outbox {
       nextSeq: (this.stmt.nextSeq.get() as { value: number }).value,
       quarantinePending: (this.stmt.pendingCount.get() as { n: number }).n,
       evictedValues: this.evictedValues,
-      redeliveriesDropped: this.redeliveriesDropped,
-      full: this.full ?? this.atBound,
+      redeliveriesDropped: this.resendsDropped,
+      full: this.disk.status() ?? this.bound.refusal,
       recovery: this.recovery,
     };
   }
@@ -730,16 +509,6 @@ export class SqliteOutbox implements Outbox {
     this.closed = true;
     this.db.close();
   }
-}
-
-/** The sender part of a redelivery key (`<sender>\u0000<message id>`). */
-function senderOf(key: string): string {
-  const cut = key.lastIndexOf('\u0000');
-  return cut < 0 ? key : key.slice(0, cut);
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 interface QuarantineDbRow {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { v1 } from '../../../proto/src/wire.js';
 import { gatewayConfigSchema } from '../config/schema.js';
+import { MqttResendScreen, mqttKey } from '../ingest/mqtt/redelivery.js';
 import { Metrics } from '../metrics.js';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from './pipeline.js';
@@ -21,13 +22,13 @@ function envelope(dup: boolean): Envelope {
     raw: Buffer.from('{"metrics":{"temperature":21.5,"humidity":40}}'),
     receivedMs: Date.now(),
     topic: 'devices/d1/telemetry',
-    redelivery: { key: 'd1\u00007', digest: Buffer.from('digest'), dup },
+    redelivery: { key: mqttKey('d1', 7), digest: Buffer.from('digest'), resend: dup },
   };
 }
 
 describe('pipeline commit', () => {
   it('counts committed readings, and a recognised resend as acknowledged but not committed', async () => {
-    const outbox = new SqliteOutbox({ path: join(dir, 'outbox.db') });
+    const outbox = new SqliteOutbox({ path: join(dir, 'outbox.db'), resends: new MqttResendScreen() });
     const metrics = new Metrics();
     const pipeline = new Pipeline('gw', defaultSteps(gatewayConfigSchema.parse({})), outbox, metrics);
     try {

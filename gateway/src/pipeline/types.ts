@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import type { Reading, SourceProtocol } from '../../../proto/src/wire.js';
-import type { Redelivery } from '../outbox/outbox.js';
+import type { MessageKey } from '../outbox/outbox.js';
 
 /** What an adapter hands the pipeline: one device message as it arrived. */
 export interface Envelope {
@@ -19,8 +19,8 @@ export interface Envelope {
   preRejection?: Rejection;
   /** Filled by the decode step. */
   reading?: Reading;
-  /** MQTT QoS 1: sender and packet id, so the outbox can recognise a resend of a committed message. */
-  redelivery?: Redelivery;
+  /** MQTT QoS 1 (ingest/mqtt/redelivery.ts), so a resend of a committed message is recognised. */
+  redelivery?: MessageKey;
 }
 
 export interface Rejection {

@@ -18,13 +18,13 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { ErrorCode } from '../../errors.js';
 import { failpoint } from '../../failpoints.js';
 import type { Metrics } from '../../metrics.js';
-import type { Redelivery } from '../../outbox/outbox.js';
 import type { Adapter, AdapterStatus, Ingest } from '../adapter.js';
 import { isDeviceId } from '../device-id.js';
 import { isPrototypeName, mayPublish, maySubscribe } from './acl.js';
 import type { MqttConfig } from './config.js';
 import { CredentialStore } from './credentials.js';
 import { guardedConnection } from './frame-guard.js';
+import { redeliveryOf } from './redelivery.js';
 import { parseTopic } from './topic.js';
 
 type Listener = Server | TlsServer | HttpServer;
@@ -275,39 +275,4 @@ export class MqttAdapter implements Adapter {
     }
     await this.level?.close();
   }
-}
-
-/**
- * A QoS 1 PUBLISH whose PUBACK never reached the device (the gateway died after the commit, or the
- * connection dropped) comes again on the next connection with the same packet id and DUP=1
- * [MQTT-4.4.0-1, MQTT-3.3.1-1]; the outbox stores it only if it is not the message last committed
- * under that client and packet id. A first send (DUP=0) is stored: after a PUBACK the packet id is
- * free for a new message [MQTT-4.3.2-2]. The exception covers clients that resend without DUP
- * (MQTT.js 5 does): after a gateway restart, a client's first messages that match one committed in
- * the 30 s before it are taken as resends, until the client sends anything else.
- */
-function redeliveryOf(clientId: string, packet: PublishPacket, payload: Buffer): Redelivery {
-  return { key: `${clientId}\u0000${packet.messageId}`, digest: fingerprint(packet.topic, payload), dup: packet.dup === true };
-}
-
-/**
- * 64 bits over topic and payload, two 32-bit multiplicative lanes (FNV-1a and MurmurHash2's
- * constant). It only tells a resend from another message under the same client and packet id, so
- * it needs no cryptographic strength; SHA-256 cost a tenth of the ingest rate.
- */
-function fingerprint(topic: string, payload: Buffer): Buffer {
-  let a = 0x811c9dc5;
-  let b = 0x5bd1e995;
-  const mix = (byte: number) => {
-    a = Math.imul(a ^ byte, 0x01000193);
-    b = Math.imul(b ^ byte, 0x5bd1e995);
-    b ^= b >>> 15;
-  };
-  for (let i = 0; i < topic.length; i++) mix(topic.charCodeAt(i) & 0xff);
-  mix(0);
-  for (const byte of payload) mix(byte);
-  const out = Buffer.allocUnsafe(8);
-  out.writeInt32BE(a, 0);
-  out.writeInt32BE(b, 4);
-  return out;
 }
