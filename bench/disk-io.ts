@@ -40,6 +40,15 @@ export function ioDelta(before: ProcIo, after: ProcIo): ProcIo {
   };
 }
 
+/** One set of counters with another's taken out: a process's minus one of its threads'. */
+export function ioMinus(total: ProcIo, part: ProcIo): ProcIo {
+  return {
+    wchar: total.wchar - part.wchar,
+    writeBytes: total.writeBytes - part.writeBytes,
+    cancelledWriteBytes: total.cancelledWriteBytes - part.cancelledWriteBytes,
+  };
+}
+
 export interface DiskWrites {
   /** write_bytes over the window: bytes sent toward the disk. */
   writeBytes: number;

@@ -35,6 +35,11 @@ export interface MqttLoadReport {
   processIoWindow: ProcIo;
   /** This worker thread's own I/O over the whole load (/proc/thread-self/io); its disk writes should be 0. */
   loadThreadIo: ProcIo;
+  /**
+   * This worker thread's own I/O over the measured window, read at the same moments as
+   * processIoWindow: subtracted from it, what is left is the gateway's writes.
+   */
+  loadThreadIoWindow: ProcIo;
 }
 
 /** One message's payload: `seq`, then temperature and humidity inside the default ranges, then plain extra metrics. */
@@ -92,6 +97,7 @@ async function load(p: MqttLoadParams): Promise<MqttLoadReport> {
   });
 
   await new Promise((resolve) => setTimeout(resolve, p.warmupMs));
+  const threadIoWindowStart = threadIo();
   const ioStart = processIo();
   measuring = true;
   const started = performance.now();
@@ -99,12 +105,13 @@ async function load(p: MqttLoadParams): Promise<MqttLoadReport> {
   measuring = false;
   const measuredMs = performance.now() - started;
   const processIoWindow = ioDelta(ioStart, processIo());
+  const loadThreadIoWindow = ioDelta(threadIoWindowStart, threadIo());
   running = false;
   await Promise.all(loops);
   await Promise.all(clients.map((c) => c.endAsync()));
   const loadThreadIo = ioDelta(threadIoStart, threadIo());
   return {
-    measuredAcks, measuredMs, totalAcks, failures, firstFailure, latencies: Float64Array.from(latencies), processIoWindow, loadThreadIo,
+    measuredAcks, measuredMs, totalAcks, failures, firstFailure, latencies: Float64Array.from(latencies), processIoWindow, loadThreadIo, loadThreadIoWindow,
   };
 }
 

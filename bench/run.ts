@@ -13,6 +13,7 @@ import { benchDrain } from './drain.js';
 import { benchEndToEnd } from './e2e.js';
 import { benchModbus } from './modbus.js';
 import { benchMqttIngest } from './mqtt-ingest.js';
+import { benchStore } from './store.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
   const coap = await benchCoap({ seconds });
   console.log(`Modbus: polling the pymodbus Modbus/TCP slave, ${seconds} s…`);
   const modbus = await benchModbus({ seconds });
+  console.log('cloud store: Store.ingest into the embedded TimescaleDB, 1,000,000 rows…');
+  const store = await benchStore();
 
   const results = {
     date: new Date().toISOString(),
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
     backlogDrain: drain,
     coapIngest: coap,
     modbusTcp: modbus,
+    storeIngest: store,
   };
   const table = [
     '| figure | value |',
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
     `| CoAP request → response p50 / p99 / max (ms) | ${coap.latencyMs.p50} / ${coap.latencyMs.p99} / ${coap.latencyMs.max} |`,
     `| Modbus/TCP registers/s (pymodbus slave, one connection, ${modbus.registersPerRequest}-register reads) | ${modbus.registersPerSecond} |`,
     `| Modbus/TCP requests/s / ms per request / errors | ${modbus.requestsPerSecond} / ${modbus.msPerRequest} / ${modbus.errors} |`,
+    `| cloud store ingest rows/s (Store.ingest, ${store.backend}, ${store.batchesPerCall} batches a call; ${store.rows} rows, ${store.rowsStored} counted back) | ${store.rowsPerSecond} |`,
   ].join('\n');
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n');

@@ -230,7 +230,9 @@ describe('Modbus commissioning over TCP', () => {
   test('CLI standalone --tcp: table and --json; bad arguments exit 2 naming the option, with the usage', async () => {
     const [table, json, ...bad] = await Promise.all([
       cli(['read', '--tcp', `127.0.0.1:${slave.port}`, '--unit', '1', '--address', '0', '--count', '2', '--type', 'float32', '--order', 'CDAB']),
-      cli(['scan', '--tcp', `127.0.0.1:${slave.port}`, '--units', '1,2,3,4', '--timeout', '80', '--json']),
+      // Ten CLIs start at once on a shared machine: an 80 ms timeout could lose a present unit to a
+      // busy CPU. Only unit 3 is silent, so a generous timeout costs one second.
+      cli(['scan', '--tcp', `127.0.0.1:${slave.port}`, '--units', '1,2,3,4', '--timeout', '1000', '--json']),
       cli(['scan']),
       cli(['read', '--tcp', '127.0.0.1:502', '--address', '0']),
       cli(['read', '--tcp', '127.0.0.1:502', '--unit', '1', '--address', '0', '--type', 'float33']),

@@ -1,7 +1,9 @@
 // A Transport with scripted slaves, for testing the bus scheduler's timing and failure handling
 // without a line. Register i of every slave holds the value i (bits are all set), answers take
-// `latencyMs`, and a silent slave costs the full timeout, as on a real line.
-import { setTimeout as sleep } from 'node:timers/promises';
+// `latencyMs`, and a silent slave costs the full timeout, as on a real line. Time is the given
+// clock's: pass the bus's VirtualClock (test/support/virtual-clock.ts) and the calls' startMs and
+// endMs are virtual monotonic times, independent of how busy the machine is.
+import { realClock, type BusClock } from '../../gateway/src/ingest/modbus/clock.js';
 import { ModbusFailure, type Transport } from '../../gateway/src/ingest/modbus/transport.js';
 import type { ReadFunction } from '../../gateway/src/ingest/modbus/spec.js';
 
@@ -38,10 +40,11 @@ export class FakeTransport implements Transport {
   constructor(
     readonly kind: 'tcp' | 'rtu' = 'tcp',
     readonly latencyMs = 2,
+    private readonly clock: BusClock = realClock,
   ) {}
 
   async open(): Promise<void> {
-    await sleep(1);
+    await this.clock.sleep(1);
     if (this.failOpens > 0) {
       this.failOpens--;
       throw new ModbusFailure('connection', 'connection refused (fake)');
@@ -55,9 +58,9 @@ export class FakeTransport implements Transport {
   }
 
   async read(unitId: number, fn: ReadFunction, address: number, count: number, timeoutMs: number): Promise<Buffer> {
-    const startMs = performance.now();
+    const startMs = this.clock.monotonic();
     const record = (outcome: FakeCall['outcome']): void => {
-      this.calls.push({ unitId, fn, address, count, startMs, endMs: performance.now(), outcome });
+      this.calls.push({ unitId, fn, address, count, startMs, endMs: this.clock.monotonic(), outcome });
     };
     if (!this.isOpen) {
       record('connection');
@@ -78,11 +81,11 @@ export class FakeTransport implements Transport {
     else if (behaviour.kind === 'exception') effective = { exception: behaviour.code };
     else if (behaviour.kind === 'flaky' && tries <= behaviour.failFirst) effective = behaviour.then;
     if (effective === 'silent') {
-      await sleep(timeoutMs);
+      await this.clock.sleep(timeoutMs);
       record('timeout');
       throw new ModbusFailure('timeout', 'no response within the timeout');
     }
-    await sleep(this.latencyMs);
+    await this.clock.sleep(this.latencyMs);
     if (effective === 'crc') {
       record('crc');
       throw new ModbusFailure('crc', 'response failed its CRC check');

@@ -438,7 +438,8 @@ export function storeBehaviour(backend: BackendUnderTest): void {
       });
     }
 
-    it('ingest throughput (reported, with a floor far below the target to catch collapse, not noise)', async (t) => {
+    // The ingest rate is measured in bench/store.ts (npm run bench), not asserted here.
+    it('a 100,000-row ingest in four-batch calls, as the consumer hands them over, stores every row once', async () => {
       const batches: IngestBatch[] = [];
       for (let s = 0; s < 20; s++) {
         const readings: Reading[] = [];
@@ -447,15 +448,12 @@ export function storeBehaviour(backend: BackendUnderTest): void {
         }
         batches.push(batch('gw-perf', s + 1, readings));
       }
-      const started = performance.now();
       let rows = 0;
-      // Four batches per call, as the consumer hands over a poll's worth of messages.
       for (let i = 0; i < batches.length; i += 4) rows += (await store.ingest(batches.slice(i, i + 4))).rowsInserted;
-      const seconds = (performance.now() - started) / 1000;
-      const rate = Math.round(rows / seconds);
-      t.diagnostic(`${backend.name}: ${rows} rows in ${seconds.toFixed(2)} s = ${rate} rows/s`);
       assert.equal(rows, 100_000);
-      assert.ok(rate > 5_000, `${rate} rows/s`);
+      const stored = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM readings WHERE device_id LIKE 'perf-%'`);
+      assert.equal(Number(stored.rows[0]?.n), 100_000);
+      assert.equal(await ledgerRows(db, 'gw-perf'), 20);
     });
   });
 }

@@ -141,6 +141,11 @@ export class Forwarder {
 
   private onDelivery(err: { message: string } | null, opaque: unknown): void {
     if (isQuarantineOpaque(opaque)) return this.onQuarantineDelivery(err, opaque.quarantineId);
+    if (opaque === HEARTBEAT_OPAQUE) {
+      if (err) this.heartbeatLost(err.message);
+      else this.metrics.count(HEARTBEAT_STAGE, 'sent');
+      return;
+    }
     const seq = typeof opaque === 'number' ? opaque : Number(opaque);
     const batch = this.inflight.get(seq);
     if (!batch) return;
@@ -198,18 +203,34 @@ export class Forwarder {
     this.quarantineDelivered = [];
   }
 
-  /** For the heartbeat: the same producer carries it, best effort. */
+  /**
+   * For the heartbeat: the same producer carries it, best effort, never retried (the next one
+   * carries newer figures). But never silently: a heartbeat the producer would not take (link not
+   * ready, local queue full, produce() threw) or whose delivery failed counts as errors at stage
+   * `heartbeat`; a delivered one as sent (docs/METRICS.md).
+   */
   produceRaw(topic: string, msg: EncodedMessage): boolean {
     const p = this.link.producer;
-    if (!p || !this.link.ready) return false;
+    if (!p || !this.link.ready) return this.heartbeatLost('the Kafka link is not ready');
     try {
-      p.produce(topic, null, msg.value, msg.key, Date.now(), 'heartbeat', headerList(msg));
+      p.produce(topic, null, msg.value, msg.key, Date.now(), HEARTBEAT_OPAQUE, headerList(msg));
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      return this.heartbeatLost((err as Error).message);
     }
   }
+
+  private heartbeatLost(reason: string): false {
+    this.metrics.count(HEARTBEAT_STAGE, 'errors');
+    this.log.debug({ reason }, 'heartbeat not sent');
+    return false;
+  }
 }
+
+/** The opaque a heartbeat carries to its delivery report. */
+const HEARTBEAT_OPAQUE = 'heartbeat';
+/** The metrics stage heartbeats count under. */
+export const HEARTBEAT_STAGE = 'heartbeat';
 
 function headerList(msg: EncodedMessage): { [key: string]: string }[] {
   return Object.entries(msg.headers).map(([k, v]) => ({ [k]: v }));

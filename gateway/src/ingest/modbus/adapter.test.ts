@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { SourceProtocol } from '../../../../proto/src/wire.js';
 import { FakeTransport } from '../../../../test/modbus/fake-transport.js';
+import { VirtualClock } from '../../../../test/support/virtual-clock.js';
 import { eventually, recordingIngest, silentLog, watchUnhandledRejections } from '../../../../test/modbus/support.js';
 import { Metrics } from '../../metrics.js';
 import type { Outcome } from '../../pipeline/types.js';
@@ -50,18 +51,22 @@ const cfg = modbusConfigSchema.parse({
 
 describe('ModbusAdapter', () => {
   test('each poll becomes one Envelope carrying the decoded reading and the register bytes', async () => {
+    // On a virtual clock, so the reading's times can be checked exactly against the slave's calls.
+    const START = Date.UTC(2026, 0, 1);
+    const clock = new VirtualClock(START);
     const transports: FakeTransport[] = [];
     const adapter = new ModbusAdapter(cfg, new Metrics(), silentLog, {
+      clock,
       transportFor: (bus) => {
-        const t = new FakeTransport(bus.type);
+        const t = new FakeTransport(bus.type, 2, clock);
         transports.push(t);
         return t;
       },
     });
     const rec = recordingIngest();
     await adapter.start(rec.ingest);
-    await eventually(() => rec.of('boiler').length >= 2 && rec.of('meter').length >= 2, 'polls of both devices');
-    await adapter.stop();
+    await clock.until(() => rec.of('boiler').length >= 2 && rec.of('meter').length >= 2, 'polls of both devices');
+    await clock.run(adapter.stop());
     const env = rec.of('boiler')[0]!;
     assert.equal(env.format, 'reading');
     assert.equal(env.source, SourceProtocol.SOURCE_PROTOCOL_MODBUS_RTU);
@@ -72,8 +77,8 @@ describe('ModbusAdapter', () => {
     assert.deepEqual([...env.raw], [0x00, 0xc8, 0x00, 0xc9], 'raw holds the two registers as read');
     assert.equal(env.topic, 'modbus/rtu:/dev/fake/unit/5/fast');
     const call = transports[0]!.calls[0]!;
-    assert.ok(env.reading!.tsMs! >= Math.floor(performance.timeOrigin + call.startMs) - 1, 'tsMs is when the poll began');
-    assert.ok(env.receivedMs >= env.reading!.tsMs!);
+    assert.equal(env.reading!.tsMs, START + call.startMs, 'tsMs is when the poll began');
+    assert.equal(env.receivedMs, START + call.endMs, 'received when the poll\'s (only) request was answered');
     const meter = rec.of('meter')[0]!;
     assert.equal(meter.source, SourceProtocol.SOURCE_PROTOCOL_MODBUS_TCP);
     assert.deepEqual(meter.reading?.metrics, { on: 1 });

@@ -10,6 +10,7 @@ import type { Metrics } from '../../metrics.js';
 import type { Envelope } from '../../pipeline/types.js';
 import type { Adapter, AdapterStatus, Ingest } from '../adapter.js';
 import { Bus, type BusStats, type DeviceStats, type PollResult } from './bus.js';
+import type { BusClock } from './clock.js';
 import type { BusConfig, ModbusConfig } from './config.js';
 import type { ReadFunction } from './spec.js';
 import { RtuTransport, TcpTransport, type Transport } from './transport.js';
@@ -39,6 +40,8 @@ export interface BusInfo {
 export interface ModbusAdapterOptions {
   /** Builds the transport of a bus; tests pass fakes. Default: modbus-serial over TCP or the serial port. */
   transportFor?: (bus: BusConfig) => Transport;
+  /** The buses' clock; tests pass one that records or fakes the waits. Default: the real clock. */
+  clock?: BusClock;
 }
 
 /** The metrics stage this adapter counts under (docs/METRICS.md). */
@@ -70,7 +73,7 @@ export class ModbusAdapter implements Adapter {
         new Bus(busCfg, transportFor(busCfg), {
           poll: (result) => this.emit(busCfg, result),
           failure: () => this.metrics.count(STAGE, 'errors'),
-        }, log.child({ bus: busCfg.name })),
+        }, log.child({ bus: busCfg.name }), opts.clock),
       );
     }
   }

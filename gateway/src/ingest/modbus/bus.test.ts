@@ -1,9 +1,11 @@
 // The bus scheduler against scripted slaves (test/modbus/fake-transport.ts): fairness when a slave
-// is dead, retries, backoff, exception and CRC handling, the RTU gap, reconnecting.
+// is dead, retries, backoff, exception and CRC handling, the RTU gap, reconnecting. The bus, the
+// slaves' latencies and timeouts run on one VirtualClock, so every time asserted here is what the
+// scheduler did, never how fast the machine running the test happened to be.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeTransport } from '../../../../test/modbus/fake-transport.js';
+import { VirtualClock } from '../../../../test/support/virtual-clock.js';
 import { maxGap, silentLog, watchUnhandledRejections } from '../../../../test/modbus/support.js';
 import { Bus, type PollResult } from './bus.js';
 import { modbusConfigSchema, type BusConfig } from './config.js';
@@ -42,15 +44,22 @@ function busConfig(devices: DeviceSpec[], bus: Record<string, unknown> = { type:
   return cfg.buses[0] as BusConfig;
 }
 
-async function runBus(cfg: BusConfig, transport: FakeTransport, ms: number, during?: (bus: Bus) => Promise<void>): Promise<{ bus: Bus; polls: PollResult[] }> {
+/** A clock and a fake line on it. */
+function line(kind: 'tcp' | 'rtu', latencyMs = 2): { clock: VirtualClock; transport: FakeTransport } {
+  const clock = new VirtualClock();
+  return { clock, transport: new FakeTransport(kind, latencyMs, clock) };
+}
+
+/** Runs a bus for `ms` of virtual time (or through `during`), then stops it. */
+async function runBus(cfg: BusConfig, { clock, transport }: { clock: VirtualClock; transport: FakeTransport }, ms: number, during?: (bus: Bus) => Promise<void>): Promise<{ bus: Bus; polls: PollResult[] }> {
   const polls: PollResult[] = [];
-  const bus = new Bus(cfg, transport, { poll: (r) => polls.push(r) }, silentLog);
+  const bus = new Bus(cfg, transport, { poll: (r) => polls.push(r) }, silentLog, clock);
   bus.start();
   try {
     if (during) await during(bus);
-    else await sleep(ms);
+    else await clock.advance(ms);
   } finally {
-    await bus.stop();
+    await clock.run(bus.stop(), 'the bus to stop');
   }
   return { bus, polls };
 }
@@ -65,19 +74,21 @@ describe('Modbus bus scheduler', () => {
   test('a silent slave delays another slave on the same bus by at most one timeout per poll', async () => {
     const TIMEOUT = 200;
     const INTERVAL = 50;
-    const transport = new FakeTransport('rtu');
+    const LATENCY = 2;
+    const fake = line('rtu', LATENCY);
+    const { transport } = fake;
     transport.behaviour.set(1, { kind: 'silent' });
     const cfg = busConfig([
       // Listed first so it gets the first turn; three tries per request, each a full timeout.
       { deviceId: 'dead', unitId: 1, timeoutMs: TIMEOUT, retries: 2, pollIntervalMs: INTERVAL, backoff: { initialMs: 400, maxMs: 400, multiplier: 1 } },
       { deviceId: 'alive', unitId: 2, timeoutMs: TIMEOUT, pollIntervalMs: INTERVAL },
     ]);
-    const { bus, polls } = await runBus(cfg, transport, 2_000);
+    const { bus, polls } = await runBus(cfg, fake, 2_000);
     const alive = polls.filter((p) => p.device.deviceId === 'alive').map((p) => p.tsMs);
     // Back to back, the three tries would hold the line for 600 ms; taking turns, the live slave waits
-    // behind one timeout at a time.
-    assert.ok(maxGap(alive) <= INTERVAL + TIMEOUT + 40, `live slave's polls were ${maxGap(alive)} ms apart`);
-    assert.ok(alive.length >= 15, `only ${alive.length} polls of the live slave in 2 s`);
+    // behind one timeout at a time: at most its interval, one timeout and one answer's latency.
+    assert.ok(maxGap(alive) <= INTERVAL + TIMEOUT + LATENCY, `live slave's polls were ${maxGap(alive)} virtual ms apart`);
+    assert.ok(alive.length >= 15, `only ${alive.length} polls of the live slave in 2 virtual s`);
     // The dead slave's tries really were interleaved with the live slave's requests.
     const order = transport.calls.map((c) => c.unitId);
     const firstDead = order.indexOf(1);
@@ -92,22 +103,23 @@ describe('Modbus bus scheduler', () => {
   });
 
   test('a dead slave backs off exponentially and is polled again when it answers', async () => {
-    const transport = new FakeTransport('tcp');
+    const fake = line('tcp');
+    const { clock, transport } = fake;
     transport.behaviour.set(1, { kind: 'silent' });
     const cfg = busConfig([{ deviceId: 'dead', unitId: 1, timeoutMs: 20, retries: 0, pollIntervalMs: 10, backoff: { initialMs: 60, maxMs: 240, multiplier: 2 } }]);
-    const { bus } = await runBus(cfg, transport, 0, async (b) => {
-      await sleep(900);
+    const { bus } = await runBus(cfg, fake, 0, async (b) => {
+      await clock.advance(900);
       assert.equal(device(b, 'dead').state === 'backoff' || device(b, 'dead').state === 'down', true);
       transport.behaviour.set(1, { kind: 'ok' });
-      await sleep(400); // longer than the longest backoff
+      await clock.advance(400); // longer than the longest backoff
     });
     const tries = transport.calls.filter((c) => c.outcome === 'timeout').map((c) => c.startMs);
     const waits = tries.slice(1).map((t, i) => t - (tries[i] as number) - 20); // minus the timeout itself
-    // 60, 120, 240, 240, … (plus up to one poll interval of alignment)
-    assert.ok(waits.length >= 3, `only ${tries.length} tries`);
-    [60, 120, 240].forEach((want, i) => {
+    // 60, 120, 240, 240, … (plus up to one poll interval, 10 ms, to the next slot on the poll grid)
+    assert.ok(waits.length >= 4, `only ${tries.length} tries`);
+    [60, 120, 240, 240].forEach((want, i) => {
       const got = waits[i] as number;
-      assert.ok(got >= want - 2 && got <= want + 25, `backoff ${i + 1} was ${got.toFixed(0)} ms, expected ${want}`);
+      assert.ok(got >= want && got <= want + 10, `backoff ${i + 1} was ${got} virtual ms, expected ${want}: ${waits.join(',')}`);
     });
     const d = device(bus, 'dead');
     assert.equal(d.state, 'up');
@@ -115,7 +127,8 @@ describe('Modbus bus scheduler', () => {
   });
 
   test('exception 2 is final, exception 6 is retried, exception 11 backs off like silence', async () => {
-    const transport = new FakeTransport('tcp');
+    const fake = line('tcp');
+    const { transport } = fake;
     transport.behaviour.set(1, { kind: 'exception', code: 2 });
     transport.behaviour.set(2, { kind: 'flaky', failFirst: 1, then: { exception: 6 } });
     transport.behaviour.set(3, { kind: 'exception', code: 11 });
@@ -124,7 +137,7 @@ describe('Modbus bus scheduler', () => {
       { deviceId: 'busy', unitId: 2, retries: 3, pollIntervalMs: 100 },
       { deviceId: 'behind-gateway', unitId: 3, retries: 1, pollIntervalMs: 100, backoff: { initialMs: 5_000, maxMs: 5_000, multiplier: 1 } },
     ]);
-    const { bus, polls } = await runBus(cfg, transport, 330);
+    const { bus, polls } = await runBus(cfg, fake, 330);
     const illegal = device(bus, 'illegal');
     assert.equal(illegal.retries, 0, 'an illegal address is not asked again within the poll');
     assert.equal(illegal.exception['2'], transport.calls.filter((c) => c.unitId === 1).length);
@@ -140,14 +153,15 @@ describe('Modbus bus scheduler', () => {
   });
 
   test('a CRC error is counted and retried; a poll answered on retry is complete', async () => {
-    const transport = new FakeTransport('rtu');
+    const fake = line('rtu');
+    const { transport } = fake;
     transport.behaviour.set(1, { kind: 'flaky', failFirst: 2, then: 'crc' });
     transport.behaviour.set(2, { kind: 'crc' });
     const cfg = busConfig([
       { deviceId: 'noisy', unitId: 1, retries: 2, pollIntervalMs: 1_000 },
       { deviceId: 'broken', unitId: 2, retries: 2, pollIntervalMs: 1_000 },
     ]);
-    const { bus, polls } = await runBus(cfg, transport, 150);
+    const { bus, polls } = await runBus(cfg, fake, 150);
     const noisy = device(bus, 'noisy');
     assert.equal(noisy.crcError, 2);
     assert.equal(noisy.polls.complete, 1);
@@ -159,7 +173,8 @@ describe('Modbus bus scheduler', () => {
   });
 
   test('a poll with one failed request still reports the tags that were read', async () => {
-    const transport = new FakeTransport('tcp');
+    const fake = line('tcp');
+    const { transport } = fake;
     const cfg = busConfig([
       {
         deviceId: 'd',
@@ -176,7 +191,7 @@ describe('Modbus bus scheduler', () => {
       if (fn === 4) throw new (await import('./transport.js')).ModbusFailure('exception', 'exception 2', 2);
       return original(unit, fn, address, count, timeoutMs);
     };
-    const { bus, polls } = await runBus(cfg, transport, 100);
+    const { bus, polls } = await runBus(cfg, fake, 100);
     assert.equal(polls.length, 1);
     assert.deepEqual(polls[0]?.metrics, { h: 10 });
     assert.equal(polls[0]?.failedRequests, 1);
@@ -184,7 +199,8 @@ describe('Modbus bus scheduler', () => {
   });
 
   test('RTU requests keep the configured silent interval after every frame', async () => {
-    const transport = new FakeTransport('rtu', 1);
+    const fake = line('rtu', 1);
+    const { clock, transport } = fake;
     const cfg = busConfig(
       [
         { deviceId: 'a', unitId: 1, pollIntervalMs: 10, tags: [{ metric: 'x', function: 3, address: 0 }, { metric: 'y', function: 4, address: 0 }] },
@@ -192,20 +208,25 @@ describe('Modbus bus scheduler', () => {
       ],
       { type: 'rtu', path: '/dev/fake', interFrameDelayMs: 15 },
     );
-    await runBus(cfg, transport, 400);
+    await runBus(cfg, fake, 400);
+    // Times are the virtual clock's: the gap is what the bus waited for, to the millisecond.
     const gaps = transport.calls.slice(1).map((c, i) => c.startMs - (transport.calls[i] as { endMs: number }).endMs);
     assert.ok(gaps.length >= 10, `only ${gaps.length + 1} requests`);
-    assert.ok(Math.min(...gaps) >= 14.5, `a request followed the previous frame after ${Math.min(...gaps).toFixed(2)} ms`);
+    assert.ok(Math.min(...gaps) >= 15, `a request followed the previous frame after ${Math.min(...gaps)} ms: ${gaps.join(',')}`);
+    // The polls are always due (10 ms interval), so no wait is longer than the gap either.
+    assert.equal(Math.max(...gaps), 15, `gaps ${gaps.join(',')}`);
+    assert.ok(clock.sleeps.includes(15), `the bus asked for the 15 ms silence: ${clock.sleeps.slice(0, 20).join(',')}`);
   });
 
   test('a bus that cannot open keeps trying; a lost connection is reopened and the same request sent again', async () => {
-    const transport = new FakeTransport('tcp');
+    const fake = line('tcp');
+    const { clock, transport } = fake;
     transport.failOpens = 2;
     const cfg = busConfig([{ deviceId: 'd', unitId: 1, pollIntervalMs: 20 }]);
-    const { bus, polls } = await runBus(cfg, transport, 0, async (b) => {
-      while (transport.opens === 0) await sleep(5);
+    const { bus, polls } = await runBus(cfg, fake, 0, async (b) => {
+      await clock.until(() => transport.opens > 0, 'the first successful open');
       transport.dropReads = 1;
-      await sleep(200);
+      await clock.advance(200);
       assert.equal(b.connected, true);
     });
     const s = bus.snapshot();

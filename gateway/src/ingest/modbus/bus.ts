@@ -12,9 +12,9 @@
 // they wait in a queue of their own that takes turns like one more device, one request per turn. So
 // in each round a scan delays the polls by at most one manual request's timeout, and a busy bus
 // still serves the scan.
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { GatewayError, type ErrorCode } from '../../errors.js';
+import { realClock, type BusClock } from './clock.js';
 import type { BusConfig, DeviceConfig, TagGroupConfig } from './config.js';
 import { decodeTag } from './conversions.js';
 import { planRequests, type ReadRequest } from './plan.js';
@@ -160,15 +160,15 @@ const MAX_IDLE_MS = 1_000;
 export const MAX_MANUAL_QUEUE = 16;
 
 /**
- * Waits until `gapMs` have passed since `lastFrameEnd` (performance.now() time): the RTU silent
+ * Waits until `gapMs` have passed since `lastFrameEnd` (clock.monotonic() time): the RTU silent
  * interval t3.5 between the end of one frame and the next request [SERIAL §2.5.1.1].
  */
-export async function keepSilence(lastFrameEnd: number, gapMs: number): Promise<void> {
+export async function keepSilence(lastFrameEnd: number, gapMs: number, clock: BusClock = realClock): Promise<void> {
   if (gapMs <= 0) return;
   const until = lastFrameEnd + gapMs;
   // Timers run on a millisecond clock and can fire up to 1 ms early by this one: check again.
-  for (let wait = until - performance.now(); wait > 0; wait = until - performance.now()) {
-    await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
+  for (let wait = until - clock.monotonic(); wait > 0; wait = until - clock.monotonic()) {
+    await clock.sleep(Math.ceil(wait));
   }
 }
 
@@ -189,6 +189,7 @@ export class Bus {
     private readonly transport: Transport,
     private readonly events: BusEvents,
     private readonly log: Logger,
+    private readonly clock: BusClock = realClock,
   ) {
     this.gapMs = cfg.type === 'rtu' ? cfg.interFrameDelayMs : 0;
     this.reconnectMs = cfg.reconnectMinMs;
@@ -227,7 +228,7 @@ export class Bus {
   start(): void {
     if (this.running) return;
     this.running = true;
-    const now = Date.now();
+    const now = this.clock.now();
     for (const d of this.devices) for (const g of d.groups) g.nextDueMs = now;
     this.loop = this.run().catch((err: unknown) => {
       // Nothing in run() is expected to throw; if it does, say so loudly and leave the bus down.
@@ -275,7 +276,7 @@ export class Bus {
   }
 
   snapshot(): BusStats {
-    const now = Date.now();
+    const now = this.clock.now();
     return {
       ...this.stats,
       connected: this.transport.isOpen,
@@ -297,12 +298,12 @@ export class Bus {
         await this.connect();
         continue;
       }
-      const now = Date.now();
+      const now = this.clock.now();
       this.queueDuePolls(now);
       const next = this.nextTurn();
       if (next === 'manual') await this.serveManual(this.manual.shift() as ManualRequest);
       else if (next) await this.turn(next);
-      else await this.idle(this.nextDueMs() - Date.now());
+      else await this.idle(this.nextDueMs() - this.clock.now());
     }
   }
 
@@ -315,7 +316,7 @@ export class Bus {
     } catch (err) {
       failure = classify(err);
     }
-    this.lastFrameEnd = performance.now();
+    this.lastFrameEnd = this.clock.monotonic();
     this.stats.requests++;
     this.stats.manualRequests++;
     if (data) {
@@ -348,7 +349,7 @@ export class Bus {
     } catch (err) {
       const failure = classify(err);
       this.stats.connectErrors++;
-      this.stats.lastError = { atMs: Date.now(), kind: 'connection', code: failure.code, message: failure.message };
+      this.stats.lastError = { atMs: this.clock.now(), kind: 'connection', code: failure.code, message: failure.message };
       this.log.warn({ bus: this.cfg.name, err: failure.message, retryInMs: this.reconnectMs }, 'modbus bus cannot open');
       await this.idle(this.reconnectMs);
       this.reconnectMs = Math.min(this.cfg.reconnectMaxMs, this.reconnectMs * 2);
@@ -356,7 +357,7 @@ export class Bus {
   }
 
   private noteBusError(err: ModbusFailure): void {
-    this.stats.lastError = { atMs: Date.now(), kind: err.kind, code: err.code, message: err.message };
+    this.stats.lastError = { atMs: this.clock.now(), kind: err.kind, code: err.code, message: err.message };
     this.log.warn({ bus: this.cfg.name, err: err.message }, 'modbus bus error');
   }
 
@@ -408,20 +409,15 @@ export class Bus {
   private async idle(ms: number): Promise<void> {
     const wait = Math.max(0, Math.min(ms, MAX_IDLE_MS));
     if (!this.running) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, wait);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    const woken = new AbortController();
+    this.wake = () => woken.abort();
+    await this.clock.sleep(wait, woken.signal);
     this.wake = undefined;
   }
 
   /** Keeps the RTU silent interval t3.5 between the end of one frame and the next request [SERIAL §2.5.1.1]. */
   private async interFrameGap(): Promise<void> {
-    await keepSilence(this.lastFrameEnd, this.gapMs);
+    await keepSilence(this.lastFrameEnd, this.gapMs, this.clock);
   }
 
   /** One device's turn: its oldest poll's requests until the poll is done or a request goes unanswered. */
@@ -434,7 +430,7 @@ export class Bus {
     while (job.next < requests.length && this.running) {
       const req = requests[job.next] as ReadRequest;
       await this.interFrameGap();
-      job.startedMs ??= Date.now();
+      job.startedMs ??= this.clock.now();
       let data: Buffer | undefined;
       let failure: ModbusFailure | undefined;
       try {
@@ -442,7 +438,7 @@ export class Bus {
       } catch (err) {
         failure = classify(err);
       }
-      this.lastFrameEnd = performance.now();
+      this.lastFrameEnd = this.clock.monotonic();
       this.stats.requests++;
       if (data) {
         this.stats.itemsRead += req.count;
@@ -495,7 +491,7 @@ export class Bus {
       s.exception[code] = (s.exception[code] ?? 0) + 1;
     } else s.protocolError++;
     const changed = s.lastError?.message !== f.message;
-    s.lastError = { atMs: Date.now(), kind: f.kind, code: f.code, message: f.message, ...(f.exceptionCode === undefined ? {} : { exceptionCode: f.exceptionCode }) };
+    s.lastError = { atMs: this.clock.now(), kind: f.kind, code: f.code, message: f.message, ...(f.exceptionCode === undefined ? {} : { exceptionCode: f.exceptionCode }) };
     if (changed) {
       const detail = f.kind === 'exception' ? exceptionName(f.exceptionCode ?? 0) : f.message;
       this.log.warn({ bus: this.cfg.name, deviceId: device.cfg.deviceId, unitId: device.cfg.unitId, kind: f.kind, err: detail }, 'modbus request failed');
@@ -507,7 +503,7 @@ export class Bus {
     device.answered = true;
     device.deadPolls = 0;
     device.backoffUntilMs = 0;
-    device.stats.lastOkMs = Date.now();
+    device.stats.lastOkMs = this.clock.now();
   }
 
   /** Every try of a request went unanswered: drop this device's queued polls and leave it alone for a while. */
@@ -516,7 +512,7 @@ export class Bus {
     device.deadPolls++;
     device.answered = false;
     const waitMs = Math.min(maxMs, Math.round(initialMs * multiplier ** (device.deadPolls - 1)));
-    device.backoffUntilMs = Date.now() + waitMs;
+    device.backoffUntilMs = this.clock.now() + waitMs;
     this.log.warn({ bus: this.cfg.name, deviceId: device.cfg.deviceId, unitId: device.cfg.unitId, err: f.message, backoffMs: waitMs }, 'modbus device not answering; backing off');
     const [current, ...rest] = device.queue;
     if (current) this.finish(device, current);
@@ -557,8 +553,8 @@ export class Bus {
       bus: this.cfg.name,
       device: device.cfg,
       group: job.group.cfg,
-      tsMs: job.startedMs ?? Date.now(),
-      doneMs: Date.now(),
+      tsMs: job.startedMs ?? this.clock.now(),
+      doneMs: this.clock.now(),
       metrics,
       raw: Buffer.concat(raw),
       requests: job.group.requests.length,

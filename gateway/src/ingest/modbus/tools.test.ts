@@ -3,11 +3,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FakeTransport } from '../../../../test/modbus/fake-transport.js';
+import { VirtualClock } from '../../../../test/support/virtual-clock.js';
 import { encodeValue } from '../../../../firmware-sim/src/modbus-slave.js';
 import { FieldlineError, GatewayError } from '../../errors.js';
 import type { ReadFunction } from './spec.js';
 import { DEFAULT_SCAN_UNITS, checkUnits, parseUnits, scanUnits, testRead, transportReader, type ReadFn } from './tools.js';
 import { ModbusFailure } from './transport.js';
+
+/** Requests that started before the previous one ended. */
+function overlapping(transport: FakeTransport): number {
+  return transport.calls.slice(1).filter((c, i) => c.startMs < transport.calls[i]!.endMs).length;
+}
 
 type Script = Record<number, 'data' | 'timeout' | 'crc' | 'connection' | { exception: number }>;
 
@@ -99,14 +105,16 @@ describe('testRead', () => {
   });
 
   test('over a Transport the caller owns: one request at a time, with the RTU gap between frames', async () => {
-    const transport = new FakeTransport('rtu', 1);
-    await transport.open();
-    const read = transportReader(transport, 12);
+    // The reader and the fake slave on one virtual clock: the gaps are what the reader waited for.
+    const clock = new VirtualClock();
+    const transport = new FakeTransport('rtu', 1, clock);
+    await clock.run(transport.open());
+    const read = transportReader(transport, 12, clock);
     // Called all at once, as a careless caller might: they still go out one by one.
-    await Promise.all([1, 2, 3, 4].map((unit) => read(unit, 3, 0, 1, 100)));
+    await clock.run(Promise.all([1, 2, 3, 4].map((unit) => read(unit, 3, 0, 1, 100))));
+    assert.equal(overlapping(transport), 0, 'no two requests on the line at once');
     const gaps = transport.calls.slice(1).map((c, i) => c.startMs - transport.calls[i]!.endMs);
-    assert.equal(gaps.length, 3);
-    assert.ok(Math.min(...gaps) >= 11.5, `frames ${Math.min(...gaps).toFixed(2)} ms apart`);
+    assert.deepEqual(gaps, [12, 12, 12], 'the 12 ms silence after every frame, and no longer');
   });
 });
 

@@ -6,6 +6,7 @@
 import { decodeTag, itemCount, type ByteOrder, type RegisterType } from './conversions.js';
 import { MAX_SERIAL_SLAVE, MIN_SERIAL_SLAVE, checkRead, exceptionHandling, exceptionName, isBitFunction, type ReadFunction } from './spec.js';
 import { keepSilence } from './bus.js';
+import { realClock, type BusClock } from './clock.js';
 import { ModbusFailure, type FailureKind, type Transport } from './transport.js';
 
 /** One read request, as Transport.read and Bus.request take it; Modbus outcomes reject with ModbusFailure. */
@@ -21,16 +22,16 @@ export const DEFAULT_SCAN_UNITS: readonly number[] = Array.from({ length: MAX_SE
  * Reads over a Transport the caller opened itself (no gateway running), one at a time, keeping
  * `gapMs` of silence after every frame as the bus loop does on RTU [SERIAL §2.5.1.1].
  */
-export function transportReader(transport: Transport, gapMs: number): ReadFn {
+export function transportReader(transport: Transport, gapMs: number, clock: BusClock = realClock): ReadFn {
   let lastFrameEnd = -Infinity;
   let line: Promise<unknown> = Promise.resolve();
   return (unitId, fn, address, count, timeoutMs) => {
     const turn = line.then(async () => {
-      await keepSilence(lastFrameEnd, gapMs);
+      await keepSilence(lastFrameEnd, gapMs, clock);
       try {
         return await transport.read(unitId, fn, address, count, timeoutMs);
       } finally {
-        lastFrameEnd = performance.now();
+        lastFrameEnd = clock.monotonic();
       }
     });
     line = turn.catch(() => undefined);
