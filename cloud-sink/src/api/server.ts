@@ -26,7 +26,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
     if (err instanceof FieldlineError) {
       if (err.statusCode >= 500) deps.counters?.count('api', 'errors');
-      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message } });
+      return reply.status(err.statusCode).send(err.toBody());
     }
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) deps.counters?.count('api', 'errors');

@@ -39,7 +39,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
 
   app.setNotFoundHandler((req, reply) => {
     const err = new GatewayError('FL_ERR_API_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`);
-    void reply.status(err.statusCode).send({ error: { code: err.code, message: err.message } });
+    void reply.status(err.statusCode).send(err.toBody());
   });
 
   app.addHook('onRequest', async (req) => {
