@@ -12,6 +12,8 @@
 // RESEND_WINDOW_MS before it are taken as resends, until the client sends anything else.
 import type { PublishPacket } from 'aedes';
 import type { KeyLookup, MessageKey, ResendScreen, StoredKey } from '../../outbox/outbox.js';
+// The outbox's own hex form of a digest, so a screened digest compares equal to KeyLookup's answer.
+import { hex } from '../../outbox/sent-keys.js';
 
 /**
  * After a restart, messages committed in the last RESEND_WINDOW_MS before the newest one in the
@@ -125,8 +127,4 @@ export class MqttResendScreen implements ResendScreen {
       if (!resends[i] || mine.size === 0) this.candidates.delete(client);
     });
   }
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
