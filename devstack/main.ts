@@ -7,11 +7,10 @@
 // the PostgreSQL server is a throwaway one tuned for development (fsync off), removed on exit.
 // Runs until Ctrl-C or SIGTERM, then stops what it started.
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startKafka, type KafkaBroker } from './kafka.js';
-import { leaveSignalsToCaller, repoRoot, waitForPort } from './net.js';
+import { leaveSignalsToCaller, listenOn, repoRoot, waitForPort } from './net.js';
 import { startPostgres, type PgServer } from './postgres.js';
 import { FIELDLINE_TOPICS } from './topics.js';
 
@@ -64,13 +63,10 @@ function parse(argv: string[]): StackOptions | 'help' {
 
 /** Fails early with the port's name, instead of a broker that times out starting on a taken port. */
 async function ensureFree(port: number, what: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new UsageError(`port ${port} (${what}) is taken (${err.code ?? err.message}); choose another with --${what}`)),
-    );
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  const server = await listenOn(port, '127.0.0.1').catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`port ${port} (${what}) is taken (${err.code ?? err.message}); choose another with --${what}`);
   });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 async function main(argv: string[]): Promise<number> {

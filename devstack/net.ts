@@ -71,7 +71,8 @@ export async function freePorts(count: number, opts: FreePortOptions = {}): Prom
   }
 }
 
-function listenOn(port: number, host: string): Promise<ReturnType<typeof createServer>> {
+/** A server listening on exactly `port` (rejects with EADDRINUSE when it is taken); close it when done. */
+export function listenOn(port: number, host: string): Promise<ReturnType<typeof createServer>> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
