@@ -1,14 +1,13 @@
 // Helpers for the Modbus tests: a pymodbus slave as a child process, a socat pty pair, a recording
 // ingest, and the checks every test wants (nothing left running, no unhandled rejection).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { gatewayConfigSchema } from '../../gateway/src/config/schema.js';
 import { Gateway } from '../../gateway/src/gateway.js';
 import type { Envelope, Outcome } from '../../gateway/src/pipeline/types.js';
-import { defaultLogDir, freePort, removeOnExit, repoRoot, spawnLogged, waitUntil, type LoggedProcess } from '../../devstack/net.js';
+import { defaultLogDir, freePort, spawnLogged, waitUntil } from '../../devstack/net.js';
 
 export const silentLog = pino({ level: 'silent' });
 
