@@ -8,17 +8,25 @@ import type { ConsumerStats } from './consume/store-consumer.js';
 export const CLOUD_PREFIX = 'fieldline_cloud';
 
 export class CloudMetrics extends StageCounters {
-  readonly registry: Registry;
+  private registry: Registry | undefined;
 
   /** @param consumer the sink's tallies, undefined while no consumer runs (the `api` role). */
-  constructor(consumer: () => ConsumerStats | undefined) {
+  constructor(private readonly consumer: () => ConsumerStats | undefined) {
     super();
-    this.registry = processRegistry();
+  }
+
+  /**
+   * Made on the first scrape, like the gateway's: a `sink`-only process serves no /metrics and
+   * should not run the process-metrics collectors (an event-loop delay monitor among them).
+   */
+  private ensureRegistry(): Registry {
+    if (this.registry) return this.registry;
+    const registry = processRegistry();
     const from = (rows: (c: ConsumerStats) => Samples) => (): Samples => {
-      const c = consumer();
+      const c = this.consumer();
       return c ? rows(c) : [];
     };
-    registerStageCounters(this.registry, CLOUD_PREFIX, this, {
+    registerStageCounters(registry, CLOUD_PREFIX, this, {
       received: { read: from((c) => [[{ stage: 'consume' }, c.messages]]) },
       sent: { read: from((c) => [[{ stage: 'store' }, c.rowsInserted]]) },
       dropped: {
@@ -36,9 +44,11 @@ export class CloudMetrics extends StageCounters {
         ]),
       },
     });
+    this.registry = registry;
+    return registry;
   }
 
   async render(): Promise<string> {
-    return this.registry.metrics();
+    return this.ensureRegistry().metrics();
   }
 }
