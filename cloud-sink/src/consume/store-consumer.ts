@@ -7,6 +7,7 @@ import { decodeBatch, Header, WireError } from '../../../proto/src/wire.js';
 import type { CloudConfig } from '../config/schema.js';
 import { FieldlineError } from '../errors.js';
 import type { IngestBatch, Store } from '../store/store.js';
+import { connectProducer, disconnectProducer, flushProducer, GroupConsumer, sleep } from './group-consumer.js';
 
 export interface ConsumerStats {
   state: 'connecting' | 'up' | 'down' | 'stopped';
@@ -26,118 +27,50 @@ export interface ConsumerStats {
 }
 
 export class StoreConsumer {
-  private consumer: Kafka.KafkaConsumer | null = null;
+  private readonly group: GroupConsumer;
   private dlq: Kafka.Producer | null = null;
-  private stopped = false;
-  private loopDone: Promise<void> = Promise.resolve();
-  readonly stats: ConsumerStats = {
-    state: 'connecting', lastError: '', messages: 0, batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, consumeErrors: 0, storeErrors: 0, lastCommitMs: null,
+  private readonly counts = {
+    batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, storeErrors: 0,
   };
 
   constructor(
     private readonly cfg: CloudConfig['kafka'],
     private readonly store: Store,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.group = new GroupConsumer({
+      name: 'store',
+      kafka: cfg,
+      topics: [cfg.readingsTopic],
+      group: cfg.storeGroup,
+      clientId: 'fieldline-sink-store',
+      maxBatchMessages: cfg.maxBatchMessages,
+      commit: 'after-handle',
+      log,
+      handle: (messages) => this.handle(messages),
+    });
+  }
+
+  get stats(): ConsumerStats {
+    const g = this.group.stats;
+    return { state: g.state, lastError: g.lastError, messages: g.messages, consumeErrors: g.consumeErrors, lastCommitMs: g.lastCommitMs, ...this.counts };
+  }
 
   async start(): Promise<void> {
-    this.loopDone = this.run();
+    this.group.start();
   }
 
-  private async run(): Promise<void> {
-    let attempt = 0;
-    while (!this.stopped) {
-      try {
-        await this.connect();
-        attempt = 0;
-        this.stats.state = 'up';
-        await this.consumeLoop();
-      } catch (err) {
-        this.stats.consumeErrors++;
-        this.stats.state = 'down';
-        this.stats.lastError = (err as Error).message;
-        if (attempt === 0) this.log.warn({ err: (err as Error).message }, 'Kafka consumer unavailable; retrying');
-        await this.disconnect();
-        await sleep(Math.min(10_000, 250 * 2 ** Math.min(attempt++, 6)));
-      }
-    }
-    await this.disconnect();
-    this.stats.state = 'stopped';
-  }
-
-  private async connect(): Promise<void> {
-    const common = { 'metadata.broker.list': this.cfg.brokers, ...this.cfg.rdkafka } as Record<string, string | number | boolean>;
-    const consumer = new Kafka.KafkaConsumer(
-      {
-        ...common,
-        'group.id': this.cfg.storeGroup,
-        'client.id': 'fieldline-sink-store',
-        'enable.auto.commit': false,
-        'allow.auto.create.topics': true,
-        'socket.keepalive.enable': true,
-        // After a broker restart the group waits this long for members it lost track of before it
-        // hands out partitions again; the 45 s default would hold every reading that long.
-        'session.timeout.ms': this.cfg.sessionTimeoutMs,
-        'heartbeat.interval.ms': Math.max(500, Math.floor(this.cfg.sessionTimeoutMs / 4)),
-      } as Kafka.ConsumerGlobalConfig,
-      { 'auto.offset.reset': 'earliest' },
-    );
-    const dlq = new Kafka.Producer({ ...common, 'client.id': 'fieldline-sink-dlq', 'enable.idempotence': true, dr_cb: false } as Kafka.ProducerGlobalConfig);
-    await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 5_000 }, (err) => (err ? reject(err) : resolve())));
-    this.consumer = consumer;
-    await new Promise<void>((resolve, reject) => dlq.connect({ timeout: 5_000 }, (err) => (err ? reject(err) : resolve())));
-    dlq.setPollInterval(100);
-    this.dlq = dlq;
-    // librdkafka's batch consume returns only when it has maxBatchMessages or waited this long for
-    // the next one; a short wait keeps a steady trickle from being held until the batch fills.
-    consumer.setDefaultConsumeTimeout(10);
-    consumer.subscribe([this.cfg.readingsTopic]);
-    this.log.info({ topic: this.cfg.readingsTopic, group: this.cfg.storeGroup }, 'store consumer subscribed');
-  }
-
-  private async consumeLoop(): Promise<void> {
-    const consumer = this.consumer!;
-    while (!this.stopped) {
-      let messages: Kafka.Message[];
-      try {
-        messages = await new Promise<Kafka.Message[]>((resolve, reject) =>
-          consumer.consume(this.cfg.maxBatchMessages, (err, msgs) => (err ? reject(err) : resolve(msgs))),
-        );
-      } catch (err) {
-        // Broker outages surface here as transient errors. Keeping the same consumer matters: a new
-        // one would wait out the old member's session timeout before the group gives it partitions.
-        if ((err as Kafka.LibrdKafkaError).isFatal) throw err;
-        this.noteTransient(err as Error);
-        await sleep(500);
-        continue;
-      }
-      if (messages.length === 0) continue;
-      await this.handle(messages);
-      this.stats.state = 'up';
-      // Asynchronous: librdkafka's synchronous commit waits with no time limit while the group
-      // coordinator is unreachable, which would freeze this whole process during a broker outage.
-      // A commit that fails only means a replay, which the ledger skips.
-      try {
-        consumer.commit(commitOffsets(messages));
-        this.stats.lastCommitMs = Date.now();
-      } catch (err) {
-        this.noteTransient(err as Error);
-      }
-    }
-  }
-
-  private noteTransient(err: Error): void {
-    this.stats.consumeErrors++;
-    if (this.stats.state !== 'down') this.log.warn({ err: err.message }, 'Kafka unavailable; the consumer keeps retrying');
-    this.stats.state = 'down';
-    this.stats.lastError = err.message;
+  async stop(): Promise<void> {
+    await this.group.stop();
+    const p = this.dlq;
+    this.dlq = null;
+    if (p) await disconnectProducer(p);
   }
 
   /** Writes the messages' batches, retrying the database until it takes them or we stop. */
   private async handle(messages: Kafka.Message[]): Promise<void> {
     const decoded: { msg: Kafka.Message; batch: IngestBatch }[] = [];
     for (const msg of messages) {
-      this.stats.messages++;
       try {
         if (!msg.value) throw new WireError('FL_ERR_WIRE_EMPTY');
         const b = decodeBatch(msg.value);
@@ -169,18 +102,18 @@ export class StoreConsumer {
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await this.store.ingest(batches);
-        this.stats.batchesInserted += r.batchesInserted;
-        this.stats.batchesSkipped += r.batchesSkipped;
-        this.stats.rowsInserted += r.rowsInserted;
-        this.stats.rowsRejected += r.rowsRejected;
+        this.counts.batchesInserted += r.batchesInserted;
+        this.counts.batchesSkipped += r.batchesSkipped;
+        this.counts.rowsInserted += r.rowsInserted;
+        this.counts.rowsRejected += r.rowsRejected;
         if (r.rowsRejected) this.log.warn({ rejected: r.rowsRejected, first: r.firstRejection }, 'values the database cannot hold were dropped');
         return;
       } catch (err) {
         if (isBadBatch(err)) throw err;
-        this.stats.storeErrors++;
-        this.stats.lastError = (err as Error).message;
+        this.counts.storeErrors++;
+        this.group.stats.lastError = (err as Error).message;
         if (attempt === 0) this.log.warn({ err: (err as Error).message }, 'database write failed; retrying (offsets held)');
-        if (this.stopped) throw err;
+        if (this.group.isStopping) throw err;
         await sleep(Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
       }
     }
@@ -188,10 +121,11 @@ export class StoreConsumer {
 
   /** The original bytes go to the DLQ untouched, with why and where they came from in headers. */
   private async deadLetter(msg: Kafka.Message, err: Error): Promise<void> {
-    const dlq = this.dlq!;
+    this.dlq ??= await connectProducer(this.cfg, 'fieldline-sink-dlq');
+    const dlq = this.dlq;
     // A catalogued error keeps its own code (a refused batch is FL_ERR_STORE_BAD_BATCH, not a decoding failure).
     const known = err instanceof FieldlineError ? err : new WireError('FL_ERR_WIRE_DECODE', err.message, { cause: err });
-    this.stats.deadLettered++;
+    this.counts.deadLettered++;
     this.log.warn({ partition: msg.partition, offset: msg.offset, err: err.message }, 'undecodable message sent to the DLQ');
     const headers: Kafka.MessageHeader[] = [
       ...(msg.headers ?? []),
@@ -202,38 +136,10 @@ export class StoreConsumer {
     ];
     dlq.produce(this.cfg.dlqTopic, null, msg.value ?? null, msg.key ?? null, msg.timestamp ?? null, undefined, headers);
     // Flushed before the source offset is committed, so a crash cannot lose the bad message.
-    await new Promise<void>((resolve, reject) => dlq.flush(10_000, (e) => (e ? reject(e) : resolve())));
+    await flushProducer(dlq);
   }
-
-  private async disconnect(): Promise<void> {
-    const c = this.consumer;
-    const p = this.dlq;
-    this.consumer = null;
-    this.dlq = null;
-    if (c) await new Promise<void>((resolve) => c.disconnect(() => resolve()));
-    if (p) await new Promise<void>((resolve) => p.disconnect(() => resolve()));
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loopDone;
-  }
-}
-
-function commitOffsets(messages: Kafka.Message[]): Kafka.TopicPartitionOffset[] {
-  const next = new Map<string, Kafka.TopicPartitionOffset>();
-  for (const m of messages) {
-    const key = `${m.topic}\u0000${m.partition}`;
-    const cur = next.get(key);
-    if (!cur || m.offset + 1 > cur.offset) next.set(key, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
-  }
-  return [...next.values()];
 }
 
 function isBadBatch(err: unknown): boolean {
   return err instanceof FieldlineError && err.code === 'FL_ERR_STORE_BAD_BATCH';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
