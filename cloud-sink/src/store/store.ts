@@ -271,15 +271,16 @@ export class Store {
 
 // --- ingest helpers --------------------------------------------------------------------------
 
-/** A batch as column arrays, ready for unnest(). */
-interface Flattened {
+/** A batch as the rows `readings` holds; the lake writes the same rows (cloud-sink/src/lake). */
+export interface Flattened {
   batch: IngestBatch;
   rows: { tsMs: number; deviceId: string; metric: string; value: number }[];
   rejected: number;
   firstRejection: string | null;
 }
 
-function checkBatchIdentity(b: IngestBatch): void {
+/** Throws FL_ERR_STORE_BAD_BATCH for a batch no ledger row can name. */
+export function checkBatchIdentity(b: IngestBatch): void {
   if (typeof b.gatewayId !== 'string' || b.gatewayId === '' || b.gatewayId.includes('\u0000')) {
     throw new StoreError('FL_ERR_STORE_BAD_BATCH', `gateway id ${JSON.stringify(b.gatewayId)} is empty or not text`);
   }
@@ -291,7 +292,8 @@ function checkBatchIdentity(b: IngestBatch): void {
   }
 }
 
-function flatten(batch: IngestBatch): Flattened {
+/** One row per storable value; the rest are counted as rejected, with the first reason. */
+export function flatten(batch: IngestBatch): Flattened {
   const f: Flattened = { batch, rows: [], rejected: 0, firstRejection: null };
   const reject = (why: string, count = 1): void => {
     f.rejected += count;
