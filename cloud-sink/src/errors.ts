@@ -19,6 +19,11 @@ const cloud = defineCatalogue({
   FL_ERR_STORE_UNAVAILABLE: { message: 'the database is unavailable', status: 503 },
   FL_ERR_STORE_BAD_BATCH: { message: 'the database refused a batch; retrying it cannot succeed', status: 400 },
   FL_ERR_STORE_SCHEMA_TOO_NEW: { message: 'the database schema is newer than this program', status: 500 },
+  FL_ERR_LAKE_WRITE: { message: 'a lake file could not be written; the range is retried with its offsets held', status: 503 },
+  FL_ERR_LAKE_MANIFEST_BAD: { message: 'a lake range manifest is unreadable; the partition waits until it is repaired', status: 500 },
+  FL_ERR_LAKE_OFFSET_GAP: { message: 'Kafka skipped offsets the lake expected; the consumer fetches again from the committed offset', status: 500 },
+  FL_ERR_LAKE_CONDITIONAL_PUT: { message: 'the object store does not honour If-None-Match on PutObject', status: 500 },
+  FL_ERR_LAKE_READ: { message: 'the lake could not be read', status: 503 },
 });
 
 export const catalogue = cloud.catalogue;

@@ -44,6 +44,67 @@ const aggregates = z.strictObject({
   embeddedRefreshMs: z.number().int().min(1_000).default(60_000),
 });
 
+const lakeS3 = z.strictObject({
+  /** An S3-compatible server's URL (SeaweedFS, MinIO, …). Unset: AWS's own endpoint for `region`. */
+  endpoint: z.url().optional(),
+  region: z.string().min(1).default('us-east-1'),
+  /** The bucket the lake goes to; it must exist. Required when `destination` is `s3`. */
+  bucket: z.string().min(1).optional(),
+  /** Key prefix inside the bucket (e.g. `fieldline/`); below it the keys have the local layout. */
+  prefix: z.string().default(''),
+  /** Static credentials. Unset: the AWS SDK's default chain (AWS_ACCESS_KEY_ID…, profiles, instance roles). */
+  accessKeyId: z.string().min(1).optional(),
+  secretAccessKey: z.string().min(1).optional(),
+  /** Path-style URLs (http://host/bucket/key), which most S3-compatible servers need. */
+  forcePathStyle: z.boolean().default(true),
+  /** Multipart upload part size; 5 MiB is S3's minimum. */
+  partSizeBytes: z.number().int().min(5 * 1024 * 1024).max(5 * 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  /**
+   * Range manifests must be created exclusively (PutObject with If-None-Match: *). `auto` probes the
+   * server at start and, where it ignores the header, falls back to look-then-put guarded by
+   * partition ownership alone (logged); `required` refuses to start instead.
+   */
+  conditionalPut: z.enum(['auto', 'required']).default('auto'),
+  /** Where files are written before upload. Unset: <dataDir>/lake-staging. */
+  stagingDir: z.string().optional(),
+  /** Where the lake reader keeps its copy of the objects for DuckDB. Unset: <dataDir>/lake-cache. */
+  cacheDir: z.string().optional(),
+});
+
+const lake = z
+  .strictObject({
+    /** Runs the Parquet lake writer inside `fieldline-cloud all`; the `lake` role runs it regardless. */
+    enabled: z.boolean().default(true),
+    /** The lake's own consumer group, so the lake and the database each read every batch. */
+    group: z.string().min(1).default('fieldline-lake'),
+    destination: z.enum(['local', 's3']).default('local'),
+    /** The lake folder when `destination` is `local`. Unset: <dataDir>/lake. */
+    dir: z.string().optional(),
+    s3: lakeS3.default(() => lakeS3.parse({})),
+    /**
+     * A partition's buffered readings are written out once the oldest has waited this long, so a
+     * quiet partition still reaches the lake within the interval.
+     */
+    rollIntervalMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    /** … or once a partition holds this many readings (a file per UTC hour they touch). */
+    maxRowsPerFile: z.number().int().min(1).max(10_000_000).default(500_000),
+    /** … or once they take about this much memory (an estimate: strings plus per-row overhead). */
+    maxBytesPerFile: z.number().int().min(1024).default(64 * 1024 * 1024),
+    /**
+     * Rows per Parquet row group. DuckDB's own row group size: the unit its reader parallelises
+     * over and prunes with min/max statistics, and large enough for zstd to find the repetition in
+     * sorted device ids and metric names.
+     */
+    rowGroupSize: z.number().int().min(1024).max(10_000_000).default(122_880),
+    /** zstd level for the Parquet pages (1 fastest … 22 smallest); 3 is zstd's and DuckDB's default. */
+    compressionLevel: z.number().int().min(1).max(22).default(3),
+    /** DuckDB threads for sorting and encoding a file. */
+    threads: z.number().int().min(1).max(64).default(1),
+    /** DuckDB's memory limit while it writes files (e.g. `512MB`); beyond it DuckDB spills to the staging folder. */
+    memoryLimit: z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 512MB').default('512MB'),
+  })
+  .refine((l) => l.destination !== 's3' || l.s3.bucket !== undefined, { message: 'lake.s3.bucket is required when lake.destination is s3', path: ['s3', 'bucket'] });
+
 export const cloudConfigSchema = z.strictObject({
   dataDir: z.string().default('./cloud-data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -51,6 +112,7 @@ export const cloudConfigSchema = z.strictObject({
   database: database.default(() => database.parse({})),
   api: api.default(() => api.parse({})),
   aggregates: aggregates.default(() => aggregates.parse({})),
+  lake: lake.default(() => lake.parse({})),
 });
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;
