@@ -1,5 +1,6 @@
 // Wires the cloud side: one database handle shared by the sink workers and the API. With the
-// embedded TimescaleDB (no database.url) everything runs in this one process around it.
+// embedded TimescaleDB (no database.url) everything runs in this one process around it. The lake
+// writer needs no database: the `lake` role runs it alone.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -8,21 +9,23 @@ import { TokenAuthority } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import type { CloudConfig } from './config/schema.js';
 import { StoreConsumer } from './consume/store-consumer.js';
+import { LakeWorker, type LakeStats } from './lake/worker.js';
 import { CloudMetrics } from './metrics.js';
 import { openDb, type Db } from './store/db.js';
 import { Store } from './store/store.js';
 
-export type Role = 'sink' | 'api' | 'all';
+export type Role = 'sink' | 'api' | 'lake' | 'all';
 
 export class Cloud {
   db?: Db;
   store?: Store;
   consumer?: StoreConsumer;
+  lake?: LakeWorker;
   api?: ReturnType<typeof buildApi>;
   apiPort = 0;
   readonly auth: TokenAuthority;
   /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
-  readonly metrics = new CloudMetrics(() => this.consumer?.stats);
+  readonly metrics = new CloudMetrics(() => this.consumer?.stats, () => this.lake?.stats);
   private refreshTimer?: NodeJS.Timeout;
 
   constructor(readonly cfg: CloudConfig, readonly role: Role, readonly log: Logger = pino({ level: cfg.logLevel })) {
@@ -32,6 +35,11 @@ export class Cloud {
   async start(): Promise<void> {
     const dataDir = resolve(this.cfg.dataDir);
     mkdirSync(dataDir, { recursive: true });
+    if (this.role === 'lake' || (this.role === 'all' && this.cfg.lake.enabled)) {
+      this.lake = new LakeWorker({ kafka: this.cfg.kafka, lake: this.cfg.lake, dataDir, log: this.log.child({ part: 'lake' }) });
+      await this.lake.start();
+    }
+    if (this.role === 'lake') return;
     this.db = await openDb({ databaseUrl: this.cfg.database.url, dataDir: join(dataDir, 'pgdata'), poolSize: this.cfg.database.poolSize });
     this.store = new Store(this.db);
     await this.store.migrate();
@@ -42,7 +50,7 @@ export class Cloud {
       }, this.cfg.aggregates.embeddedRefreshMs);
       this.refreshTimer.unref();
     }
-    if (this.role !== 'api') {
+    if (this.role === 'sink' || this.role === 'all') {
       this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }));
       await this.consumer.start();
     }
@@ -64,9 +72,14 @@ export class Cloud {
 
   health(): { ok: boolean; detail: Record<string, unknown> } {
     const c = this.consumer?.stats;
+    const l = this.lake?.stats;
     return {
-      ok: this.db !== undefined,
-      detail: { database: this.db?.kind ?? 'closed', ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}) },
+      ok: this.role === 'lake' ? l !== undefined : this.db !== undefined,
+      detail: {
+        database: this.db?.kind ?? 'closed',
+        ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}),
+        ...(l ? { lake: lakeHealth(l, this.lake!.location) } : {}),
+      },
     };
   }
 
@@ -74,8 +87,17 @@ export class Cloud {
     clearInterval(this.refreshTimer);
     await this.api?.close();
     await this.consumer?.stop();
+    await this.lake?.stop();
     await this.db?.close();
   }
+}
+
+function lakeHealth(l: LakeStats, location: string): Record<string, unknown> {
+  return {
+    state: l.state, location, lastCommitMs: l.lastCommitMs, lastRollMs: l.lastRollMs, lastError: l.lastError,
+    filesWritten: l.filesWritten, rowsWritten: l.rowsWritten, bytesWritten: l.bytesWritten, bufferedRows: l.bufferedRows,
+    messagesSkipped: l.messagesSkipped, rangesReplayed: l.rangesReplayed,
+  };
 }
 
 /** Keeps one signing secret per data directory so tokens outlive a restart. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// fieldline-cloud sink|api|all [--config cloud.yaml]
+// fieldline-cloud sink|api|lake|all [--config cloud.yaml]
 // fieldline-cloud token --role viewer|operator|admin [--ttl SECONDS] [--subject NAME]
 import { parseArgs } from 'node:util';
 import { runCli } from '../../../common/src/cli.js';
@@ -9,7 +9,7 @@ import { Cloud, type Role } from '../cloud.js';
 import { CLOUD_ENV_PREFIX, cloudConfigSchema } from '../config/schema.js';
 
 const USAGE = `usage:
-  fieldline-cloud sink|api|all [--config cloud.yaml]
+  fieldline-cloud sink|api|lake|all [--config cloud.yaml]
   fieldline-cloud token --role viewer|operator|admin [--ttl SECONDS] [--subject NAME] [--config cloud.yaml]
 Settings come from the YAML file and ${CLOUD_ENV_PREFIX}* environment variables
 (${CLOUD_ENV_PREFIX}KAFKA__BROKERS=host:9092 sets kafka.brokers); DATABASE_URL sets database.url.`;
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(await cloud.auth.issue({ subject: values.subject, role: values.role as TokenRole, ttlSeconds: ttl }));
     return 0;
   }
-  if (cmd !== 'sink' && cmd !== 'api' && cmd !== 'all') {
+  if (cmd !== 'sink' && cmd !== 'api' && cmd !== 'lake' && cmd !== 'all') {
     console.error(`unknown command: ${cmd}\n${USAGE}`);
     return 2;
   }
