@@ -3,7 +3,7 @@
 // messages; the age roll of a quiet partition; and a crash between the renames and the offset
 // commit, replayed with a different roll size.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +18,7 @@ import { parseFileKey } from '../../cloud-sink/src/lake/layout.js';
 import type { LakeWorker } from '../../cloud-sink/src/lake/worker.js';
 import { CommittedOffsets } from '../fault/sink-support.js';
 import {
-  checkRanges, diffRows, duckRows, inProcessLake, lakeFiles, makeBatch, pyarrowRows, rowKey, rowsOf, sorted, TestProducer,
+  checkRanges, diffRows, duckRows, inProcessLake, lakeFiles, LakeProcess, makeBatch, pyarrowRows, rowKey, rowsOf, sorted, TestProducer,
 } from './support.js';
 
 let kafka: KafkaBroker;
@@ -197,5 +197,106 @@ describe('the Parquet lake', () => {
       await store.close();
     }
   });
-});
+  it('rolls a quiet partition by age: a batch with nothing after it still reaches a file, and its range is committed', async () => {
+    const topic = 'lake-quiet';
+    await kafka.createTopics([{ name: topic, partitions: 3 }]);
+    const lakeDir = join(dir, 'lake-quiet');
+    // Nothing but the age can roll these buffers: a million readings or 64 MiB would be needed.
+    const worker = inProcessLake({
+      brokers: kafka.bootstrap, topic, group: 'lake-quiet', dataDir: join(dir, 'quiet-data'),
+      lake: { dir: lakeDir, rollIntervalMs: 1_500, maxRowsPerFile: 1_000_000 },
+    });
+    await worker.start();
+    const producer = await TestProducer.connect(kafka.bootstrap, topic);
+    try {
+      const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
+      const first = makeBatch('gw-quiet', 1, T0, 5, 2);
+      producer.send(first);
+      await producer.settle();
+      await waitUntil(async () => lakeFiles(lakeDir).length === 1, { what: `a file for the one batch (${JSON.stringify(worker.stats)})`, timeoutMs: 60_000 });
+      const p = producer.landed.get('gw-quiet/1')!.partition;
+      assert.deepEqual(lakeFiles(lakeDir), [`readings/date=2025-06-01/hour=12/part-p${String(p).padStart(3, '0')}-o${'0'.repeat(20)}-${'0'.repeat(20)}.parquet`]);
+      assert.deepEqual(sorted((await duckRows(lakeDir)).map((r) => r.key)), sorted(rowsOf(first)));
+      await drained('lake-quiet', topic, 3);
 
+      // The partition stays quiet; the next batch is rolled on its own by age as well.
+      const second = makeBatch('gw-quiet', 2, T0 + 60_000, 5, 2);
+      producer.send(second);
+      await producer.settle();
+      await waitUntil(async () => lakeFiles(lakeDir).length === 2, { what: 'a file for the second batch', timeoutMs: 60_000 });
+      await drained('lake-quiet', topic, 3);
+      assert.equal(worker.stats.rangesCommitted, 2);
+      assert.equal(worker.stats.rowsWritten, 20);
+      assert.equal(worker.stats.bufferedRows, 0);
+    } finally {
+      await producer.close();
+      await worker.stop();
+    }
+  });
+
+  it('a crash after the renames and before the offset commit is replayed with a different roll size into the same file names: no reading in two files', async () => {
+    const topic = 'lake-crash';
+    await kafka.createTopics([{ name: topic, partitions: 2 }]);
+    const producer = await TestProducer.connect(kafka.bootstrap, topic);
+    const T0 = Date.UTC(2025, 2, 3, 4, 0, 0);
+    const expected: string[] = [];
+    for (let k = 1; k <= 30; k++) {
+      for (const gw of ['gw-1', 'gw-2', 'gw-3', 'gw-4']) {
+        const b = makeBatch(gw, k, T0 + k * 60_000, 50, 2);
+        producer.send(b);
+        expected.push(...rowsOf(b));
+      }
+    }
+    await producer.settle();
+    await producer.close();
+    const lakeDir = join(dir, 'lake-crash');
+    const settings = { brokers: kafka.bootstrap, topic, group: 'lake-crash', dataDir: join(dir, 'crash-a'), lake: { dir: lakeDir, rollIntervalMs: 2_000, maxRowsPerFile: 1_000 } };
+
+    // Writer A: ranges of 1,000 readings (ten messages); killed by its failpoint once the third
+    // range's files are in place, before that range's commit.
+    const a = new LakeProcess('lake-crash-a', dir, dir, settings, { FIELDLINE_LAKE_FAILPOINT: 'crash-after-rename:3' });
+    const proc = await a.start();
+    const exit = await proc.exited;
+    assert.equal(exit.signal, 'SIGKILL', a.countInLog('failpoint crash-after-rename') === 1 ? 'killed by its failpoint' : `the failpoint fired\n${proc.logTail()}`);
+    await proc.stop();
+    const offsets = await CommittedOffsets.connect(kafka.bootstrap, 'lake-crash', topic, 2);
+    let committed: Map<number, number> | null = null;
+    await waitUntil(async () => (committed = await offsets.read().catch(() => null)) !== null, { what: 'committed offsets', timeoutMs: 30_000 });
+    await offsets.close();
+    const before = new Map(lakeFiles(lakeDir).map((f) => [f, statSync(join(lakeDir, f)).ino]));
+    const uncommitted = [...before.keys()].filter((f) => {
+      const r = parseFileKey(f)!;
+      return r.end >= (committed!.get(r.partition) ?? 0);
+    });
+    assert.ok(uncommitted.length > 0, `A left files in place past the committed offsets: ${[...before.keys()].join(', ')} / ${JSON.stringify([...committed!])}`);
+
+    // Writer B: ranges of 2,500 readings. It starts at the committed offsets, finds the manifests
+    // A wrote, ends those ranges where A did and writes their files again under the same names.
+    const b = inProcessLake({ ...settings, dataDir: join(dir, 'crash-b'), lake: { ...settings.lake, maxRowsPerFile: 2_500 } });
+    await b.start();
+    let ends: Map<number, number>;
+    try {
+      ends = await drained('lake-crash', topic, 2, b);
+    } finally {
+      await b.stop();
+    }
+    const files = lakeFiles(lakeDir);
+    for (const f of uncommitted) {
+      assert.ok(files.includes(f), `${f} is still there`);
+      assert.notEqual(statSync(join(lakeDir, f)).ino, before.get(f), `${f} was written again by the replay`);
+    }
+    const ranges = new Set(uncommitted.map((f) => f.split('/').pop()!.replace(/\.parquet$/, '')));
+    assert.ok(b.stats.rangesReplayed >= ranges.size, `B replayed ${b.stats.rangesReplayed} ranges from manifests, A left ${ranges.size}`);
+    assert.deepEqual(checkRanges(files, ends), [], 'no offset range overlaps another');
+    const sizes = new Set(files.map((f) => {
+      const r = parseFileKey(f)!;
+      return r.end - r.start + 1;
+    }));
+    assert.ok(sizes.has(10) && sizes.has(25), `A's ranges of 10 messages and B's of 25 are both there: ${[...sizes].join(', ')}`);
+
+    const rows = await duckRows(lakeDir, files);
+    assert.deepEqual(diffRows(rows.map((r) => r.key), expected), { missing: [], extra: [] }, 'every reading exactly once (DuckDB)');
+    const arrow = await pyarrowRows(lakeDir, files);
+    assert.deepEqual(diffRows(arrow.map((r) => r.key), expected), { missing: [], extra: [] }, 'every reading exactly once (pyarrow)');
+  });
+});

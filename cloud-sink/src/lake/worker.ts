@@ -264,6 +264,11 @@ export class LakeWorker {
       st.bytes += b.bytes;
       st.expected = msg.offset + 1;
       st.gapSince = undefined;
+      // Full, or at the end a manifest fixed: rolled at this message, not at the end of the poll,
+      // so a file holds about maxRowsPerFile readings however many messages one poll brings.
+      if (st.rows >= this.opts.lake.maxRowsPerFile || st.bytes >= this.opts.lake.maxBytesPerFile || (st.manifest && msg.offset >= st.manifest.end)) {
+        await this.rollPartition(st, now, false);
+      }
     }
     await this.rollDue(Date.now());
   }
@@ -417,6 +422,7 @@ export class LakeWorker {
         }
       } else {
         this.counts.rangesReplayed++;
+        this.opts.log.info({ partition: st.partition, start: range.start, end }, 'replaying a range from its manifest: the same end, the same files');
         const theirs = manifest.files.map((f) => f.key).sort().join();
         const ours = written.files.map((f) => f.key).sort().join();
         if (theirs !== ours || manifest.rows !== written.rows) {

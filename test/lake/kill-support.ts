@@ -1,0 +1,108 @@
+// The kill -9 scenario, run against a lake folder (kill.test.ts) and an S3 bucket (s3.test.ts):
+// two `fieldline-cloud lake` processes in one group, batches streaming in, SIGKILL of each in turn
+// while files are being written, restarts, then every reading checked in every file.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { KafkaBroker } from '../../devstack/kafka.js';
+import { waitUntil } from '../../devstack/net.js';
+import { CommittedOffsets } from '../fault/sink-support.js';
+import { checkRanges, diffRows, duckRows, LakeProcess, lakeFiles, makeBatch, pyarrowRows, rowsOf, TestProducer } from './support.js';
+
+export interface KillScenario {
+  kafka: KafkaBroker;
+  /** Scratch folder for configs, data folders and logs. */
+  dir: string;
+  topic: string;
+  /** Lake settings both processes share beyond the scenario's (a folder, or destination s3 and its settings). */
+  lake: Record<string, unknown>;
+  /** Files under readings/ so far, to see the writers make progress. */
+  countFiles(): Promise<number>;
+  /** A local folder holding the lake's readings/ tree, once everything is committed. */
+  localCopy(): Promise<string>;
+  env?: Record<string, string>;
+}
+
+export interface KillResult {
+  kills: number;
+  readings: number;
+  files: number;
+  /** Ranges the restarted writers ended where a killed one's manifest said (from their logs). */
+  replayed: number;
+}
+
+const GATEWAYS = ['gw-k1', 'gw-k2', 'gw-k3', 'gw-k4', 'gw-k5', 'gw-k6', 'gw-k7', 'gw-k8'];
+const KILLS = 3;
+
+export async function killMidStream(s: KillScenario): Promise<KillResult> {
+  const partitions = 3;
+  await s.kafka.createTopics([{ name: s.topic, partitions }]);
+  const settings = (name: string) => ({
+    brokers: s.kafka.bootstrap, topic: s.topic, group: s.topic, dataDir: join(s.dir, `${name}-data`),
+    lake: { rollIntervalMs: 1_000, maxRowsPerFile: 2_000, ...s.lake },
+  });
+  const writers = [new LakeProcess(`${s.topic}-a`, s.dir, s.dir, settings(`${s.topic}-a`), s.env), new LakeProcess(`${s.topic}-b`, s.dir, s.dir, settings(`${s.topic}-b`), s.env)];
+  const producer = await TestProducer.connect(s.kafka.bootstrap, s.topic);
+  const expected: string[] = [];
+  const T0 = Date.UTC(2025, 3, 7, 23, 0, 0);
+  let batches = 0;
+  let kills = 0;
+  try {
+    for (const w of writers) await w.start();
+    // A steady stream, about 2,000 readings a second, until the kills are over and at least
+    // 50,000 readings went in (at most 200,000).
+    const streaming = (async () => {
+      let seq = 0;
+      while (batches < 2_000 && (kills < KILLS || batches < 500)) {
+        seq++;
+        for (const gw of GATEWAYS.slice(0, 4)) {
+          const gateway = GATEWAYS[(seq + GATEWAYS.indexOf(gw)) % GATEWAYS.length]!;
+          const b = makeBatch(gateway, seq, T0 + seq * 10_000, 50, 2);
+          producer.send(b);
+          expected.push(...rowsOf(b));
+          batches++;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    for (let k = 0; k < KILLS; k++) {
+      const victim = writers[k % 2]!;
+      const before = await s.countFiles();
+      // Mid-stream: files are being rolled when the kill comes.
+      await waitUntil(async () => (await s.countFiles()) >= before + 3, { what: `lake progress before kill ${k + 1}`, timeoutMs: 120_000, intervalMs: 100 });
+      await victim.kill();
+      kills++;
+      await victim.start();
+    }
+    await streaming;
+    await producer.settle();
+
+    const offsets = await CommittedOffsets.connect(s.kafka.bootstrap, s.topic, s.topic, partitions);
+    let ends = new Map<number, number>();
+    try {
+      ends = await offsets.ends();
+      await waitUntil(
+        async () => {
+          const c = await offsets.read().catch(() => null);
+          return c !== null && [...ends].every(([p, end]) => (c.get(p) ?? 0) === end);
+        },
+        { what: `the lake group committed every partition's end ${JSON.stringify([...ends])}`, timeoutMs: 180_000, intervalMs: 250 },
+      );
+    } finally {
+      await offsets.close();
+    }
+    for (const w of writers) await w.stop();
+
+    const lakeDir = await s.localCopy();
+    const files = lakeFiles(lakeDir);
+    assert.deepEqual(checkRanges(files, ends), [], 'no two files\' offset ranges overlap, and together they cover every offset');
+    const rows = await duckRows(lakeDir, files);
+    assert.deepEqual(diffRows(rows.map((r) => r.key), expected), { missing: [], extra: [] }, `every reading exactly once, read by DuckDB (${expected.length} readings)`);
+    const arrow = await pyarrowRows(lakeDir, files);
+    assert.deepEqual(diffRows(arrow.map((r) => r.key), expected), { missing: [], extra: [] }, 'every reading exactly once, read by pyarrow');
+    const replayed = writers.reduce((n, w) => n + w.countInLog('replaying a range from its manifest'), 0);
+    return { kills, readings: expected.length, files: files.length, replayed };
+  } finally {
+    for (const w of writers) await w.kill().catch(() => undefined);
+    await producer.close();
+  }
+}
