@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ConsumerStats } from './consume/store-consumer.js';
+import type { LakeStats } from './lake/worker.js';
 import { CloudMetrics } from './metrics.js';
 
 function stats(over: Partial<ConsumerStats> = {}): ConsumerStats {
@@ -36,5 +37,23 @@ describe('cloud metrics', () => {
     assert.doesNotMatch(text, /stage="consume"/);
     assert.match(text, /^# TYPE fieldline_cloud_errors_total counter$/m);
     assert.match(text, /^process_resident_memory_bytes \d+/m);
+  });
+
+  it('serve the lake writer\'s tallies under stage="lake", with its files, bytes and replayed ranges', async () => {
+    const l: LakeStats = {
+      state: 'up', lastError: '', messages: 50, messagesSkipped: 2, rowsRejected: 3, duplicateBatches: 1, rowsWritten: 900, filesWritten: 7,
+      bytesWritten: 12_345, rangesCommitted: 4, rangesReplayed: 1, staleDropped: 6, offsetsLost: 0, bufferedRows: 10, consumeErrors: 1,
+      writeErrors: 2, lastCommitMs: null, lastRollMs: null,
+    };
+    const text = await new CloudMetrics(() => undefined, () => l).render();
+    assert.match(text, /^fieldline_cloud_received_total\{stage="lake"\} 50$/m);
+    assert.match(text, /^fieldline_cloud_sent_total\{stage="lake"\} 900$/m);
+    assert.match(text, /^fieldline_cloud_dropped_total\{stage="lake",reason="undecodable"\} 2$/m);
+    assert.match(text, /^fieldline_cloud_dropped_total\{stage="lake",reason="invalid"\} 3$/m);
+    assert.match(text, /^fieldline_cloud_errors_total\{stage="lake"\} 3$/m);
+    assert.match(text, /^fieldline_cloud_lake_files_written_total 7$/m);
+    assert.match(text, /^fieldline_cloud_lake_bytes_written_total 12345$/m);
+    assert.match(text, /^fieldline_cloud_lake_ranges_replayed_total 1$/m);
+    assert.doesNotMatch(text, /stage="consume"/);
   });
 });

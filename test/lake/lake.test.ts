@@ -91,7 +91,7 @@ describe('the Parquet lake', () => {
     const lakeDir = join(dir, 'lake-hours');
     const worker = inProcessLake({
       brokers: kafka.bootstrap, topic, group: 'lake-hours', dataDir: join(dir, 'hours-data'),
-      lake: { dir: lakeDir, rollIntervalMs: 1_000, maxRowsPerFile: 2_500, rowGroupSize: 1_024 },
+      lake: { dir: lakeDir, rollIntervalMs: 1_000, maxRowsPerFile: 2_500, rowGroupSize: 2_048 },
     });
     await worker.start();
     let ends: Map<number, number>;
@@ -162,7 +162,7 @@ describe('the Parquet lake', () => {
            FROM parquet_metadata('${glob}')`,
       )).getRowObjectsJS()[0]!;
       assert.deepEqual(meta.codecs, ['ZSTD']);
-      assert.ok(Number(meta.biggest) <= 1_024 && Number(meta.groups) >= files.length, `row groups of at most 1,024 rows: ${JSON.stringify(meta, (_, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}`);
+      assert.ok(Number(meta.biggest) <= 2_048 && Number(meta.groups) >= files.length, `row groups of at most 2,048 rows: ${JSON.stringify(meta, (_, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}`);
     } finally {
       conn.closeSync();
       inst.closeSync();

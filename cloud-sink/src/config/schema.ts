@@ -93,9 +93,9 @@ const lake = z
     /**
      * Rows per Parquet row group. DuckDB's own row group size: the unit its reader parallelises
      * over and prunes with min/max statistics, and large enough for zstd to find the repetition in
-     * sorted device ids and metric names.
+     * sorted device ids and metric names. DuckDB rounds it up to a multiple of 2,048 (one vector).
      */
-    rowGroupSize: z.number().int().min(1024).max(10_000_000).default(122_880),
+    rowGroupSize: z.number().int().min(2048).max(10_000_000).default(122_880),
     /** zstd level for the Parquet pages (1 fastest … 22 smallest); 3 is zstd's and DuckDB's default. */
     compressionLevel: z.number().int().min(1).max(22).default(3),
     /** DuckDB threads for sorting and encoding a file. */

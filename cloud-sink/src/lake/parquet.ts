@@ -95,12 +95,13 @@ export class ParquetWriter {
     const { conn } = this.duck;
     // ts_ms is an int64 on the wire, so the epoch milliseconds are whole numbers below 2^53 and
     // travel exactly as doubles into the BIGINT column; ms * 1000 is then exact BIGINT arithmetic.
-    await conn.run(`CREATE OR REPLACE TEMP TABLE lake_stage (ms BIGINT, gateway_id VARCHAR, device_id VARCHAR, metric VARCHAR, value DOUBLE, batch_seq BIGINT)`);
+    await conn.run(`CREATE OR REPLACE TEMP TABLE lake_stage (n INTEGER, ms BIGINT, gateway_id VARCHAR, device_id VARCHAR, metric VARCHAR, value DOUBLE, batch_seq BIGINT)`);
     try {
       const a = await conn.createAppender('lake_stage');
       try {
         for (let i = 0; i < h.rows.length; i++) {
           const r = h.rows[i]!;
+          a.appendInteger(i);
           a.appendDouble(r.tsMs);
           a.appendVarchar(h.gatewayIds[i]!);
           a.appendVarchar(r.deviceId);
@@ -113,11 +114,12 @@ export class ParquetWriter {
       } finally {
         a.closeSync();
       }
-      // The trailing sort keys make the order total, so a rewrite of the range is the same file.
+      // n, the arrival order, breaks ties, so a rewrite of the range is the same file. value must
+      // not be a sort key: DuckDB's sort turns -0 into 0 in the columns it sorts by.
       await conn.run(
         `COPY (SELECT make_timestamptz(ms * 1000) AS ts, gateway_id, device_id, metric, value, batch_seq
                  FROM lake_stage
-                ORDER BY device_id, metric, ts, gateway_id, batch_seq, value)
+                ORDER BY device_id, metric, ts, n)
            TO ${sqlString(path)}
            (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${this.opts.compressionLevel}, ROW_GROUP_SIZE ${this.opts.rowGroupSize})`,
       );
