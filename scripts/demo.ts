@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   const kafka = await startKafka({ port: Number(values['kafka-port']), dataDir: join(dir, 'kafka'), logDir: dir });
   await kafka.createTopics([...FIELDLINE_TOPICS]);
 
-  console.log('starting the cloud (embedded TimescaleDB, sink, API)…');
+  console.log('starting the cloud (embedded TimescaleDB, sink, Parquet lake, API)…');
   const cloud = new Cloud(
     cloudConfigSchema.parse({ dataDir: join(dir, 'cloud'), kafka: { brokers: kafka.bootstrap }, api: { port: Number(values['api-port']) } }),
     'all',
@@ -99,6 +99,7 @@ Fieldline demo is up.
   Kafka               ${kafka.bootstrap}
   Simulated sensors   ${sensors} at ${rate} Hz
 API token: ${token}
+Lake: ${cloud.lake?.location ?? '(lake.enabled is false)'}
 Try: curl -H "Authorization: Bearer ${token}" "http://localhost:${cloud.apiPort}/v1/devices/${example}/readings?metric=temperature"
 `);
 

@@ -1,10 +1,10 @@
 // `npm run demo -- --duration S` brings the whole system up, prints the URLs and a working API
 // token, and ends with a summary in which nothing acknowledged was lost (issue 2, acceptance 1).
 // While it runs, both /metrics carry the runtime's process metrics on Node 24 and the stage
-// counters (issue 9, acceptance 2).
+// counters (issue 9, acceptance 2). It keeps its Parquet lake on disk and names the folder (issue 10).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
@@ -42,10 +42,15 @@ it('the demo runs simulated sensors end to end and reports sent = stored, lost 0
   });
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  // The lake stays on disk, in the folder the demo names; a clean stop writes out what it buffered.
+  const lake = /^Lake: (.+)$/m.exec(out)?.[1];
+  const parquet = lake ? (readdirSync(join(lake, 'readings'), { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')) : [];
   rmSync(dir, { recursive: true, force: true });
   assert.equal(code, 0, out);
   assert.match(out, new RegExp(`Cloud API\\s+http://localhost:${api}/v1/devices/`));
   assert.match(out, /\[token check 200\]/);
+  assert.equal(lake, join(dir, 'cloud', 'lake'), out);
+  assert.ok(parquet.length > 0, `Parquet files in the lake: ${parquet.join(', ')}`);
   const summary = /summary: sent (\d+) \/ stored (\d+) \/ quarantined (\d+) \/ lost (\d+) readings/.exec(out);
   assert.ok(summary, out);
   const [, sent, stored, , lost] = summary.map(Number);
@@ -64,5 +69,6 @@ it('the demo runs simulated sensors end to end and reports sent = stored, lost 0
   assert.match(scraped.gateway, /^fieldline_gateway_sent_total\{stage="commit"\} [1-9]\d*$/m);
   assert.match(scraped.cloud, /^fieldline_cloud_received_total\{stage="consume"\} [1-9]\d*$/m);
   assert.match(scraped.cloud, /^fieldline_cloud_sent_total\{stage="store"\} [1-9]\d*$/m);
+  assert.match(scraped.cloud, /^fieldline_cloud_received_total\{stage="lake"\} [1-9]\d*$/m, 'the lake consumes beside the store');
   assert.match(scraped.cloud, /^# TYPE fieldline_cloud_errors_total counter$/m);
 });
