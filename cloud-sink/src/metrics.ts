@@ -2,7 +2,7 @@
 // prom-client Registry per process, with prom-client's default process metrics. The consumer keeps
 // its own tallies (ConsumerStats, also on /healthz); they are read into the counters at scrape time.
 import type { Registry } from 'prom-client';
-import { processRegistry, registerStageCounters, StageCounters, type Samples } from '../../common/src/metrics.js';
+import { counterFrom, processRegistry, registerStageCounters, StageCounters, type Samples } from '../../common/src/metrics.js';
 import type { ConsumerStats } from './consume/store-consumer.js';
 
 export const CLOUD_PREFIX = 'fieldline_cloud';
@@ -26,6 +26,12 @@ export class CloudMetrics extends StageCounters {
       const c = this.consumer();
       return c ? rows(c) : [];
     };
+    counterFrom(registry, `${CLOUD_PREFIX}_dead_letters_total`, 'messages sent to the DLQ, by the FL_ERR_ code in their error header', ['code'], from((c) =>
+      Object.entries(c.deadLettersByCode).map(([code, n]) => [{ code }, n] as const),
+    ));
+    counterFrom(registry, `${CLOUD_PREFIX}_schema_header_mismatches_total`, 'batches whose schema-version header disagrees with their schema_version field (the field is used)', [], from((c) =>
+      [[{}, c.schemaHeaderMismatches]],
+    ));
     registerStageCounters(registry, CLOUD_PREFIX, this, {
       received: { read: from((c) => [[{ stage: 'consume' }, c.messages]]) },
       sent: { read: from((c) => [[{ stage: 'store' }, c.rowsInserted]]) },
