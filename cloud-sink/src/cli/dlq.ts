@@ -48,9 +48,13 @@ export async function dlqMain(argv: string[], loadConfig: (file: string | undefi
   // stdout is the listing; logs go to stderr, and only warnings unless the config asks for more.
   const log = pino({ level: cfg.logLevel === 'info' ? 'warn' : cfg.logLevel }, pino.destination(2));
 
-  if (!values.json) console.log(['partition', 'offset', 'time', 'code', 'gateway', 'seq', 'readings', ...(mode === 'list' ? [] : ['action', 'to'])].join('\t'));
+  let headed = values.json;
   const print = (e: DlqEntry, action: DlqAction): void => {
     if (action === 'skipped' && mode === 'list') return;
+    if (!headed) {
+      console.log(['partition', 'offset', 'time', 'code', 'gateway', 'seq', 'readings', ...(mode === 'list' ? [] : ['action', 'to'])].join('\t'));
+      headed = true;
+    }
     const time = e.timestampMs === null ? null : new Date(e.timestampMs).toISOString();
     if (values.json) {
       console.log(JSON.stringify({
@@ -75,8 +79,8 @@ export async function dlqMain(argv: string[], loadConfig: (file: string | undefi
     console.error(`dlq ${sub}${mode === 'dry-run' ? ' --dry-run' : ''} of ${cfg.kafka.dlqTopic}${r.group ? ` (group ${r.group})` : ''}: ${what}; read up to the end as of the start, partition:offset ${ends}`);
     return 0;
   } catch (err) {
-    if (!(err instanceof FieldlineError)) throw err;
-    console.error(`${err.code}: ${err.message}`);
+    // Kafka unreachable and the like come from librdkafka without a code of ours.
+    console.error(err instanceof FieldlineError ? `${err.code}: ${err.message}` : `dlq ${sub} of ${cfg.kafka.dlqTopic} on ${cfg.kafka.brokers}: ${(err as Error).message}`);
     return 1;
   }
 }

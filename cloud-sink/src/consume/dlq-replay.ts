@@ -170,7 +170,14 @@ class DlqRun {
     consumer.start();
     try {
       await this.finished;
-      if (!this.failure && this.committedTo.size > 0) await this.confirmCommits(consumer);
+      // Also after a failure: what was fed before it must not be fed again by the next run.
+      if (this.committedTo.size > 0) {
+        try {
+          await this.confirmCommits(consumer);
+        } catch (err) {
+          this.failure ??= err as Error;
+        }
+      }
     } finally {
       await consumer.stop();
     }
