@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, test } from 'node:test';
 import {
   GetObjectCommand,
@@ -16,8 +17,9 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { waitForPort } from '../../devstack/net.js';
-import { ensureWeed, startS3, type S3Server } from '../../devstack/seaweedfs.js';
+import { GO_TOOLCHAIN } from '../../devstack/go.js';
+import { repoRoot, waitForPort } from '../../devstack/net.js';
+import { SEAWEEDFS_VERSION, ensureWeed, startS3, type S3Server } from '../../devstack/seaweedfs.js';
 
 const MiB = 1024 * 1024;
 
@@ -128,4 +130,10 @@ test('SeaweedFS serves S3 with credentials: a lib-storage multipart upload is in
   await s3.destroy();
   assert.equal(await listening(port), false, 'the server is gone after destroy');
   assert.equal(existsSync(dataDir), false, 'its data dir is removed');
+});
+
+test('scripts/ci-install.sh builds the same weed with the same Go, so CI finds it in the cache', () => {
+  const script = readFileSync(join(repoRoot(), 'scripts', 'ci-install.sh'), 'utf8');
+  assert.ok(script.includes(`\nseaweedfs_version=${SEAWEEDFS_VERSION}\n`), `ci-install.sh sets seaweedfs_version=${SEAWEEDFS_VERSION}`);
+  assert.ok(script.includes(`\ngo_want=${GO_TOOLCHAIN}\n`), `ci-install.sh sets go_want=${GO_TOOLCHAIN}`);
 });
