@@ -15,7 +15,7 @@ import { buildCached, cacheDir, runOk, type RunResult } from './net.js';
 /** The Go release every binary here is built with; SeaweedFS needs ≥ 1.26.6, buf ≥ 1.26.7. */
 export const GO_TOOLCHAIN = 'go1.26.8';
 
-/** A cold build of `weed` compiles ~1500 packages: many minutes on two busy cores. */
+/** A cold build of `weed` compiles some 1700 packages: many minutes on two busy cores. */
 const BUILD_TIMEOUT_MS = 45 * 60_000;
 
 function goEnv(): NodeJS.ProcessEnv {
