@@ -1,9 +1,11 @@
-// npm run stack [-- --postgres] [--kafka-port 9092] [--controller-port 9093] [--postgres-port 5432] [--dir DIR] [--fresh]
+// npm run stack [-- --postgres] [--s3] [--kafka-port 9092] [--controller-port 9093] [--postgres-port 5432]
+//                  [--s3-port 8333] [--dir DIR] [--fresh]
 //
 // The services Fieldline talks to, on this machine and on their default ports, so that
 // `fieldline-gateway` and `fieldline-cloud` can run as separate processes against them: a Kafka
-// broker (KRaft, single node, Apache's jars) with Fieldline's topics and, with --postgres, a
-// PostgreSQL 15 server. Kafka keeps its data in DIR/kafka across runs (--fresh starts empty);
+// broker (KRaft, single node, Apache's jars) with Fieldline's topics, with --postgres a
+// PostgreSQL 15 server, and with --s3 an S3-compatible server (SeaweedFS) with a bucket for the
+// lake. Kafka keeps its data in DIR/kafka and S3 in DIR/s3 across runs (--fresh starts both empty);
 // the PostgreSQL server is a throwaway one tuned for development (fsync off), removed on exit.
 // Runs until Ctrl-C or SIGTERM, then stops what it started.
 import { rmSync } from 'node:fs';
@@ -12,10 +14,14 @@ import { parseArgs } from 'node:util';
 import { startKafka, type KafkaBroker } from './kafka.js';
 import { leaveSignalsToCaller, listenOn, repoRoot, waitForPort } from './net.js';
 import { startPostgres, type PgServer } from './postgres.js';
+import { startS3, type S3Server } from './seaweedfs.js';
 import { FIELDLINE_TOPICS } from './topics.js';
 
-const USAGE = `usage: npm run stack -- [--postgres] [--kafka-port 9092] [--controller-port 9093]
-                         [--postgres-port 5432] [--dir .fieldline/stack] [--fresh]`;
+const USAGE = `usage: npm run stack -- [--postgres] [--s3] [--kafka-port 9092] [--controller-port 9093]
+                         [--postgres-port 5432] [--s3-port 8333] [--dir .fieldline/stack] [--fresh]`;
+
+/** Created with --s3, for the lake. */
+const S3_BUCKET = 'fieldline-lake';
 
 class UsageError extends Error {}
 
@@ -24,6 +30,8 @@ interface StackOptions {
   controllerPort: number;
   postgres: boolean;
   postgresPort: number;
+  s3: boolean;
+  s3Port: number;
   dir: string;
   fresh: boolean;
 }
@@ -36,6 +44,8 @@ function parse(argv: string[]): StackOptions | 'help' {
       'kafka-port': { type: 'string', default: '9092' },
       'controller-port': { type: 'string', default: '9093' },
       'postgres-port': { type: 'string', default: '5432' },
+      s3: { type: 'boolean', default: false },
+      's3-port': { type: 'string', default: '8333' },
       dir: { type: 'string' },
       fresh: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
@@ -43,7 +53,7 @@ function parse(argv: string[]): StackOptions | 'help' {
     strict: true,
   });
   if (values.help) return 'help';
-  const port = (name: 'kafka-port' | 'controller-port' | 'postgres-port'): number => {
+  const port = (name: 'kafka-port' | 'controller-port' | 'postgres-port' | 's3-port'): number => {
     const raw = values[name];
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--${name} ${raw}: expected a port number 1-65535`);
@@ -54,6 +64,8 @@ function parse(argv: string[]): StackOptions | 'help' {
     controllerPort: port('controller-port'),
     postgres: values.postgres,
     postgresPort: port('postgres-port'),
+    s3: values.s3,
+    s3Port: port('s3-port'),
     dir: values.dir ?? join(repoRoot(), '.fieldline', 'stack'),
     fresh: values.fresh,
   };
@@ -85,16 +97,23 @@ async function main(argv: string[]): Promise<number> {
     await ensureFree(opts.kafkaPort, 'kafka-port');
     await ensureFree(opts.controllerPort, 'controller-port');
     if (opts.postgres) await ensureFree(opts.postgresPort, 'postgres-port');
+    if (opts.s3) await ensureFree(opts.s3Port, 's3-port');
   } catch (err) {
     console.error((err as Error).message);
     return 2;
   }
 
   const kafkaDir = join(opts.dir, 'kafka');
-  if (opts.fresh) rmSync(kafkaDir, { recursive: true, force: true });
+  const s3Dir = join(opts.dir, 's3');
+  if (opts.fresh) {
+    rmSync(kafkaDir, { recursive: true, force: true });
+    rmSync(s3Dir, { recursive: true, force: true });
+  }
   let kafka: KafkaBroker | undefined;
   let postgres: PgServer | undefined;
+  let s3: S3Server | undefined;
   const stopAll = async (): Promise<void> => {
+    await s3?.stop();
     await postgres?.destroy();
     await kafka?.stop();
   };
@@ -119,6 +138,10 @@ async function main(argv: string[]): Promise<number> {
       console.log(`starting PostgreSQL 15 on 127.0.0.1:${opts.postgresPort}…`);
       postgres = await startPostgres({ port: opts.postgresPort, logDir: opts.dir });
     }
+    if (opts.s3 && !stopping) {
+      console.log(`starting S3 (SeaweedFS) on 127.0.0.1:${opts.s3Port}, data in ${s3Dir} (the first run builds weed with Go: minutes)…`);
+      s3 = await startS3({ port: opts.s3Port, dataDir: s3Dir, logDir: opts.dir, buckets: [S3_BUCKET] });
+    }
   } catch (err) {
     console.error(`the stack did not start: ${(err as Error).message}`);
     await stopAll();
@@ -133,6 +156,16 @@ async function main(argv: string[]): Promise<number> {
     `  log         ${kafka.logFile}`,
   ];
   if (postgres) lines.push(`PostgreSQL: ${postgres.url}`, `  log         ${postgres.logFile}`);
+  if (s3) {
+    lines.push(
+      `S3: ${s3.endpoint} (SeaweedFS; path-style requests)`,
+      `  region      ${s3.region}`,
+      `  access key  ${s3.accessKeyId}`,
+      `  secret key  ${s3.secretAccessKey}`,
+      `  bucket      ${S3_BUCKET}`,
+      `  log         ${s3.logFile}`,
+    );
+  }
   lines.push(
     'Run the gateway and the cloud against it, each in its own terminal:',
     `  FIELDLINE_GATEWAY_KAFKA__BROKERS=${kafka.bootstrap} node dist/gateway/src/cli/main.js --config gateway/gateway.sample.yaml`,

@@ -22,7 +22,7 @@ export const catalogues: readonly CatalogueSection[] = [
   {
     title: 'Wire',
     source: 'proto/src/errors.ts',
-    note: 'Never an HTTP answer: the sink dead-letters the message with `<code>: <message>` in its `error` header (a batch the database refuses carries `FL_ERR_STORE_BAD_BATCH` there instead). The status says the bytes themselves are bad, so redelivering them cannot help.',
+    note: 'Never an HTTP answer: the sink dead-letters the message with `<code>: <message>` in its `error` header (a batch the sanity checks refuse carries an `FL_ERR_SINK_…` code there, one the database refuses `FL_ERR_STORE_BAD_BATCH`). The status says the bytes themselves are bad, so redelivering them cannot help, except after `FL_ERR_WIRE_SCHEMA_VERSION` once the sink knows the major.',
     catalogue: wire,
   },
   {

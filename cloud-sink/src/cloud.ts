@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { TokenAuthority } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import type { CloudConfig } from './config/schema.js';
+import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
 import { LakeWorker, type LakeStats } from './lake/worker.js';
 import { CloudMetrics } from './metrics.js';
@@ -51,7 +52,7 @@ export class Cloud {
       this.refreshTimer.unref();
     }
     if (this.role === 'sink' || this.role === 'all') {
-      this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }));
+      this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }), { limits: sanityLimits(this.cfg.sink) });
       await this.consumer.start();
     }
     if (this.role !== 'sink') {

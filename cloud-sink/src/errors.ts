@@ -24,6 +24,20 @@ const cloud = defineCatalogue({
   FL_ERR_LAKE_OFFSET_GAP: { message: 'Kafka skipped offsets the lake expected; the consumer fetches again from the committed offset', status: 500 },
   FL_ERR_LAKE_CONDITIONAL_PUT: { message: 'the object store does not honour If-None-Match on PutObject', status: 500 },
   FL_ERR_LAKE_READ: { message: 'the lake could not be read', status: 503 },
+  // The sink's sanity checks (consume/sanity.ts): each sends the whole batch to the DLQ. Never an
+  // HTTP answer; the code goes in the DLQ message's `error` header.
+  FL_ERR_SINK_GATEWAY_ID: { message: 'the gateway id is too long or holds control characters', status: 400 },
+  FL_ERR_SINK_EMPTY_BATCH: { message: 'the batch holds no readings', status: 400 },
+  FL_ERR_SINK_TOO_MANY_READINGS: { message: 'the batch holds more readings than sink.maxReadingsPerBatch', status: 400 },
+  FL_ERR_SINK_TIME_TOO_EARLY: { message: 'a reading is stamped before sink.earliestReadingTime', status: 400 },
+  FL_ERR_SINK_TIME_AHEAD: { message: "a reading is stamped further ahead of the cloud's clock than sink.maxFutureSkewMs", status: 400 },
+  FL_ERR_SINK_DEVICE_ID: { message: 'a device id is empty, too long or holds control characters', status: 400 },
+  FL_ERR_SINK_METRIC_NAME: { message: 'a metric name is empty, too long or holds control characters', status: 400 },
+  FL_ERR_SINK_VALUE: { message: 'a value is not a finite number within ±1e300', status: 400 },
+  // fieldline-cloud dlq replay (consume/dlq-replay.ts).
+  FL_ERR_DLQ_DELIVERY: { message: 'Kafka did not confirm a replayed message; its DLQ offset stays uncommitted', status: 503 },
+  FL_ERR_DLQ_COMMIT: { message: "the replay's progress was not committed; a second run would feed the same messages again", status: 503 },
+  FL_ERR_DLQ_BUSY: { message: 'another member of the replay group holds DLQ partitions; run one replay at a time', status: 409 },
 });
 
 export const catalogue = cloud.catalogue;

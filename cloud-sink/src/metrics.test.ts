@@ -7,7 +7,7 @@ import { CloudMetrics } from './metrics.js';
 function stats(over: Partial<ConsumerStats> = {}): ConsumerStats {
   return {
     state: 'up', lastError: '', messages: 0, batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0,
-    deadLettered: 0, consumeErrors: 0, storeErrors: 0, lastCommitMs: null, ...over,
+    deadLettered: 0, deadLettersByCode: {}, schemaHeaderMismatches: 0, consumeErrors: 0, storeErrors: 0, lastCommitMs: null, ...over,
   };
 }
 
@@ -30,6 +30,16 @@ describe('cloud metrics', () => {
 
     c.messages = 13;
     assert.match(await m.render(), /^fieldline_cloud_received_total\{stage="consume"\} 13$/m, 'read live at every scrape');
+  });
+
+  it('count dead letters per catalogued code, and schema-version headers that disagree with the field', async () => {
+    const c = stats({ deadLettered: 3, deadLettersByCode: { FL_ERR_WIRE_LZ4: 1, FL_ERR_SINK_TIME_AHEAD: 2 }, schemaHeaderMismatches: 4 });
+    const text = await new CloudMetrics(() => c).render();
+    assert.match(text, /^# TYPE fieldline_cloud_dead_letters_total counter$/m);
+    assert.match(text, /^fieldline_cloud_dead_letters_total\{code="FL_ERR_WIRE_LZ4"\} 1$/m);
+    assert.match(text, /^fieldline_cloud_dead_letters_total\{code="FL_ERR_SINK_TIME_AHEAD"\} 2$/m);
+    assert.match(text, /^fieldline_cloud_dropped_total\{stage="consume",reason="dead_letter"\} 3$/m, 'the stage counter keeps the total');
+    assert.match(text, /^fieldline_cloud_schema_header_mismatches_total 4$/m);
   });
 
   it('without a consumer (the api role) only the API counts and the process metrics are served', async () => {

@@ -38,6 +38,12 @@ export class CloudMetrics extends StageCounters {
       return l ? rows(l) : [];
     };
     const both = (a: () => Samples, b: () => Samples) => (): Samples => [...a(), ...b()];
+    counterFrom(registry, `${CLOUD_PREFIX}_dead_letters_total`, 'messages sent to the DLQ, by the FL_ERR_ code in their error header', ['code'], from((c) =>
+      Object.entries(c.deadLettersByCode).map(([code, n]) => [{ code }, n] as const),
+    ));
+    counterFrom(registry, `${CLOUD_PREFIX}_schema_header_mismatches_total`, 'batches whose schema-version header disagrees with their schema_version field (the field is used)', [], from((c) =>
+      [[{}, c.schemaHeaderMismatches]],
+    ));
     registerStageCounters(registry, CLOUD_PREFIX, this, {
       received: { read: both(from((c) => [[{ stage: 'consume' }, c.messages]]), fromLake((l) => [[{ stage: 'lake' }, l.messages]])) },
       sent: { read: both(from((c) => [[{ stage: 'store' }, c.rowsInserted]]), fromLake((l) => [[{ stage: 'lake' }, l.rowsWritten]])) },

@@ -8,6 +8,8 @@ const wire = defineCatalogue({
   FL_ERR_WIRE_PROTOBUF: { status: 400, message: 'not a ReadingBatch' },
   FL_ERR_WIRE_EMPTY: { status: 400, message: 'message has no value' },
   FL_ERR_WIRE_BATCH_ID: { status: 400, message: 'batch has no gateway_id or seq' },
+  // Redelivery can help here, unlike the codes above: a sink that learns the major reads the same bytes.
+  FL_ERR_WIRE_SCHEMA_VERSION: { status: 400, message: 'schema_version is of a major this reader does not know' },
   // What the sink wraps any uncatalogued failure in before dead-lettering the message.
   FL_ERR_WIRE_DECODE: { status: 400, message: 'the message could not be decoded' },
 });

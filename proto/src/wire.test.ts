@@ -31,6 +31,15 @@ describe('wire codec', () => {
     assert.equal(d.readings[1]!.metrics!.pressure, -3.25e-7);
   });
 
+  it('reads 64-bit fields absent from the bytes as the number 0, like every other number', () => {
+    const d = decodeBatch(encodeBatch({ gatewayId: 'g', readings: [{ deviceId: 'd', metrics: { x: 1 } }] }).value);
+    assert.equal(d.seq, 0);
+    assert.equal(d.createdMs, 0);
+    assert.equal(d.readings[0]!.tsMs, 0);
+    assert.equal(v1.Heartbeat.decode(v1.Heartbeat.encode({ gatewayId: 'g' }).finish()).outboxBytes, 0);
+    assert.equal(v1.LossCounters.decode(new Uint8Array()).evicted, 0);
+  });
+
   it('names what is wrong with a value that is not an LZ4-framed batch', () => {
     assert.throws(() => decodeBatch(Buffer.from('garbage')), (e: unknown) => e instanceof WireError && e.code === 'FL_ERR_WIRE_LZ4');
   });

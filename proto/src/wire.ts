@@ -14,6 +14,18 @@ $protobuf.util.Long = undefined as unknown as typeof $protobuf.util.Long;
 $protobuf.configure();
 
 export const v1 = fieldline.v1;
+
+// The generated prototypes hold what a field absent from the bytes reads as. Their 64-bit defaults
+// were made Long objects when proto/gen loaded, before the lines above ran, so a batch without a seq
+// read as seq = Long(0): truthy, and no number. Plain 0, like every other numeric default.
+for (const type of Object.values(v1)) {
+  if (typeof type !== 'function') continue;
+  const proto = type.prototype as unknown as Record<string, unknown>;
+  for (const key of Object.keys(proto)) {
+    const v = proto[key];
+    if (typeof v === 'object' && v !== null && 'low' in v && 'high' in v) proto[key] = 0;
+  }
+}
 export type Reading = fieldline.v1.Reading.$Properties;
 export type ReadingBatch = fieldline.v1.ReadingBatch.$Properties;
 export type Heartbeat = fieldline.v1.Heartbeat.$Properties;
@@ -21,8 +33,37 @@ export type QuarantinedReading = fieldline.v1.QuarantinedReading.$Properties;
 export const SourceProtocol = fieldline.v1.SourceProtocol;
 export type SourceProtocol = fieldline.v1.SourceProtocol;
 
-/** Bumped when a change to telemetry.proto changes meaning, not merely adds a field. */
+/**
+ * What this code writes in ReadingBatch.schema_version. The rule (telemetry.proto, on the field):
+ * a version is major * 1000 + revision. A revision only adds optional fields under new numbers, which
+ * an older reader skips, so a reader takes every revision of a major it knows; a new major may change
+ * meaning, and a reader that does not know it must refuse the batch rather than misread it.
+ * Major 1 shipped as plain 1 before the rule, so its revisions are written 1-999, and 0 (the field
+ * unset, as by the first producers) reads as 1: hence schemaMajor's floor of 1. Adding a field is
+ * SCHEMA_VERSION + 1; changing meaning is a new package (fieldline.v2) and 2000.
+ */
 export const SCHEMA_VERSION = 1;
+
+/** The major of SCHEMA_VERSION: the only one this code can read. */
+export const SCHEMA_MAJOR = 1;
+
+/** The major a schema_version belongs to. */
+export function schemaMajor(version: number): number {
+  return Math.max(1, Math.floor(version / 1000));
+}
+
+/**
+ * Throws FL_ERR_WIRE_SCHEMA_VERSION unless `version` (the field) is a revision of a major this code
+ * reads. The field decides, not the `schema-version` header: the field is inside the frame, written
+ * by the encoder that wrote the bytes it describes, while a header lives outside the value, where
+ * anything that copies a message (a mirror, a replay, a hand-made producer) can drop or change it
+ * without touching the bytes. The sink counts a header that disagrees (header-mismatch metric).
+ */
+export function checkSchemaVersion(version: number): void {
+  if (schemaMajor(version) !== SCHEMA_MAJOR) {
+    throw new WireError('FL_ERR_WIRE_SCHEMA_VERSION', `${version} is major ${schemaMajor(version)}; this reader knows major ${SCHEMA_MAJOR} (versions 0-1999)`);
+  }
+}
 
 export const Header = {
   gatewayId: 'gateway-id',

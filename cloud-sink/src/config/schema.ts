@@ -105,6 +105,32 @@ const lake = z
   })
   .refine((l) => l.destination !== 's3' || l.s3.bucket !== undefined, { message: 'lake.s3.bucket is required when lake.destination is s3', path: ['s3', 'bucket'] });
 
+/**
+ * The sink's sanity checks (consume/sanity.ts): a batch with any reading beyond these goes to the DLQ
+ * whole, before the database sees it. After raising a limit, `fieldline-cloud dlq replay` re-feeds
+ * what it held back.
+ */
+const sink = z.strictObject({
+  /** Readings stamped before this (an RFC 3339 date or date-time) are implausible: a gateway that lost its clock. */
+  earliestReadingTime: z
+    .string()
+    .refine((t) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(t) && Number.isFinite(Date.parse(t)), 'expected an RFC 3339 date or date-time, e.g. 2000-01-01')
+    .default('2000-01-01'),
+  /** Readings stamped further ahead of the cloud's clock than this are implausible. */
+  maxFutureSkewMs: z.number().int().min(0).default(24 * 3_600_000),
+  /** Most readings (metric values) one batch may hold; the gateway's own batchMaxReadings tops out at 1,000,000. */
+  maxReadingsPerBatch: z.number().int().min(1).default(1_000_000),
+  /** Longest device id, in characters; the gateway's rule allows 128. */
+  maxDeviceIdLength: z.number().int().min(1).max(65_536).default(128),
+  /** Longest metric name, in characters; the gateway's rule allows 64. */
+  maxMetricNameLength: z.number().int().min(1).max(65_536).default(128),
+  /**
+   * Consumer group that keeps `dlq replay`'s place in the DLQ. A replay with filters keeps its own
+   * place, in this group name followed by the filters (cli/dlq.ts).
+   */
+  dlqReplayGroup: z.string().min(1).default('fieldline-dlq-replay'),
+});
+
 export const cloudConfigSchema = z.strictObject({
   dataDir: z.string().default('./cloud-data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -113,6 +139,7 @@ export const cloudConfigSchema = z.strictObject({
   api: api.default(() => api.parse({})),
   aggregates: aggregates.default(() => aggregates.parse({})),
   lake: lake.default(() => lake.parse({})),
+  sink: sink.default(() => sink.parse({})),
 });
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;

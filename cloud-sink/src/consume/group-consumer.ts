@@ -230,9 +230,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A producer connected and polling, for workers that write back to Kafka (DLQ, aggregates). */
-export async function connectProducer(kafka: KafkaSettings, clientId: string): Promise<Kafka.Producer> {
-  const p = new Kafka.Producer({ ...GroupConsumer.clientConfig(kafka), 'client.id': clientId, 'enable.idempotence': true, dr_cb: false } as Kafka.ProducerGlobalConfig);
+/**
+ * A producer connected and polling, for workers that write back to Kafka (DLQ, aggregates). `extra`
+ * adds librdkafka properties, e.g. `dr_cb: true` for a worker that waits for each delivery report.
+ */
+export async function connectProducer(kafka: KafkaSettings, clientId: string, extra: Record<string, string | number | boolean> = {}): Promise<Kafka.Producer> {
+  const p = new Kafka.Producer({ ...GroupConsumer.clientConfig(kafka), 'client.id': clientId, 'enable.idempotence': true, dr_cb: false, ...extra } as Kafka.ProducerGlobalConfig);
   await new Promise<void>((resolve, reject) => p.connect({ timeout: 5_000 }, (err) => (err ? reject(err) : resolve())));
   p.setPollInterval(100);
   return p;

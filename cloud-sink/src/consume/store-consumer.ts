@@ -1,13 +1,17 @@
 // Consumes iot.readings into the database. Offsets are committed only after the transaction that
 // holds the batches' rows and their ingested_batches entries has committed, so a crash anywhere
-// replays messages, and the ledger turns each replay into a no-op (DESIGN.md guarantee 1).
+// replays messages, and the ledger turns each replay into a no-op (DESIGN.md guarantee 1). A message
+// that is no batch, or a batch the sanity checks (sanity.ts) or the database refuse, goes to the DLQ
+// untouched, and the partition moves on past it.
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
-import { decodeBatch, Header, WireError } from '../../../proto/src/wire.js';
+import { Header, SCHEMA_VERSION, WireError } from '../../../proto/src/wire.js';
 import type { CloudConfig } from '../config/schema.js';
 import { FieldlineError } from '../errors.js';
 import type { IngestBatch, Store } from '../store/store.js';
+import { dlqHeaders, headerText } from './dlq.js';
 import { connectProducer, disconnectProducer, flushProducer, GroupConsumer, sleep } from './group-consumer.js';
+import { admitBatch, type Clock, type SanityLimits } from './sanity.js';
 
 export interface ConsumerStats {
   state: 'connecting' | 'up' | 'down' | 'stopped';
@@ -19,6 +23,10 @@ export interface ConsumerStats {
   /** Values the store could not hold (e.g. not finite); the rest of their batch was stored. */
   rowsRejected: number;
   deadLettered: number;
+  /** The same messages by the code in their `error` header. */
+  deadLettersByCode: Record<string, number>;
+  /** Batches whose schema-version header names another version than their field (the field was used). */
+  schemaHeaderMismatches: number;
   /** Kafka failures the consumer rode out (broker unreachable, failed commits, reconnects). */
   consumeErrors: number;
   /** Database writes that failed and were retried with the offsets held. */
@@ -26,18 +34,30 @@ export interface ConsumerStats {
   lastCommitMs: number | null;
 }
 
+export interface StoreConsumerOptions {
+  limits: SanityLimits;
+  /** The cloud's clock for the time checks; Date.now unless a test injects one. */
+  now?: Clock;
+}
+
 export class StoreConsumer {
   private readonly group: GroupConsumer;
   private dlq: Kafka.Producer | null = null;
   private readonly counts = {
-    batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, storeErrors: 0,
+    batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, storeErrors: 0, schemaHeaderMismatches: 0,
   };
+  private readonly deadLettersByCode: Record<string, number> = {};
+  private readonly limits: SanityLimits;
+  private readonly now: Clock;
 
   constructor(
     private readonly cfg: CloudConfig['kafka'],
     private readonly store: Store,
     private readonly log: Logger,
+    opts: StoreConsumerOptions,
   ) {
+    this.limits = opts.limits;
+    this.now = opts.now ?? Date.now;
     this.group = new GroupConsumer({
       name: 'store',
       kafka: cfg,
@@ -53,7 +73,10 @@ export class StoreConsumer {
 
   get stats(): ConsumerStats {
     const g = this.group.stats;
-    return { state: g.state, lastError: g.lastError, messages: g.messages, consumeErrors: g.consumeErrors, lastCommitMs: g.lastCommitMs, ...this.counts };
+    return {
+      state: g.state, lastError: g.lastError, messages: g.messages, consumeErrors: g.consumeErrors, lastCommitMs: g.lastCommitMs,
+      ...this.counts, deadLettersByCode: { ...this.deadLettersByCode },
+    };
   }
 
   async start(): Promise<void> {
@@ -70,12 +93,12 @@ export class StoreConsumer {
   /** Writes the messages' batches, retrying the database until it takes them or we stop. */
   private async handle(messages: Kafka.Message[]): Promise<void> {
     const decoded: { msg: Kafka.Message; batch: IngestBatch }[] = [];
+    const nowMs = this.now();
     for (const msg of messages) {
       try {
-        if (!msg.value) throw new WireError('FL_ERR_WIRE_EMPTY');
-        const b = decodeBatch(msg.value);
-        if (!b.gatewayId || !b.seq) throw new WireError('FL_ERR_WIRE_BATCH_ID');
-        decoded.push({ msg, batch: { gatewayId: b.gatewayId, seq: b.seq, createdMs: b.createdMs, readings: b.readings } });
+        const admitted = admitBatch(msg.value, this.limits, nowMs);
+        this.compareSchemaHeader(msg, admitted.schemaVersion);
+        decoded.push({ msg, batch: admitted.batch });
       } catch (err) {
         await this.deadLetter(msg, err as Error);
       }
@@ -119,6 +142,20 @@ export class StoreConsumer {
     }
   }
 
+  /**
+   * The field decides which schema a batch is (wire.ts checkSchemaVersion says why); a header that
+   * disagrees is only counted and logged, as a sign of a producer or a copying tool that sets it wrong.
+   */
+  private compareSchemaHeader(msg: Kafka.Message, field: number): void {
+    const header = headerText(msg.headers, Header.schemaVersion);
+    if (header === undefined) return;
+    const effective = field === 0 ? SCHEMA_VERSION : field;
+    if (header === String(effective) || (field === 0 && header === '0')) return;
+    // The first one is news; the rest are on /metrics, and in the log at debug level.
+    const level = this.counts.schemaHeaderMismatches++ === 0 ? 'warn' : 'debug';
+    this.log[level]({ partition: msg.partition, offset: msg.offset, header, field }, 'schema-version header disagrees with the batch; the field is used');
+  }
+
   /** The original bytes go to the DLQ untouched, with why and where they came from in headers. */
   private async deadLetter(msg: Kafka.Message, err: Error): Promise<void> {
     this.dlq ??= await connectProducer(this.cfg, 'fieldline-sink-dlq');
@@ -126,14 +163,9 @@ export class StoreConsumer {
     // A catalogued error keeps its own code (a refused batch is FL_ERR_STORE_BAD_BATCH, not a decoding failure).
     const known = err instanceof FieldlineError ? err : new WireError('FL_ERR_WIRE_DECODE', err.message, { cause: err });
     this.counts.deadLettered++;
-    this.log.warn({ partition: msg.partition, offset: msg.offset, err: err.message }, 'undecodable message sent to the DLQ');
-    const headers: Kafka.MessageHeader[] = [
-      ...(msg.headers ?? []),
-      { [Header.error]: `${known.code}: ${known.message}` },
-      { 'source-topic': msg.topic },
-      { 'source-partition': String(msg.partition) },
-      { 'source-offset': String(msg.offset) },
-    ];
+    this.deadLettersByCode[known.code] = (this.deadLettersByCode[known.code] ?? 0) + 1;
+    this.log.warn({ partition: msg.partition, offset: msg.offset, code: known.code, err: known.message }, 'message sent to the DLQ');
+    const headers = dlqHeaders(msg, known.code, known.message);
     dlq.produce(this.cfg.dlqTopic, null, msg.value ?? null, msg.key ?? null, msg.timestamp ?? null, undefined, headers);
     // Flushed before the source offset is committed, so a crash cannot lose the bad message.
     await flushProducer(dlq);
