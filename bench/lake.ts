@@ -106,7 +106,7 @@ export async function benchLake(opts: LakeBenchOptions = {}): Promise<LakeBenchR
       // The age roll only has to catch each partition's last, partial file.
       lake: { maxRowsPerFile, rollIntervalMs: 1_000 },
     });
-    worker = new LakeWorker({ kafka: cfg.kafka, lake: cfg.lake, dataDir: cfg.dataDir, log: pino({ level: 'warn' }) });
+    worker = new LakeWorker({ kafka: cfg.kafka, lake: cfg.lake, sink: cfg.sink, dataDir: cfg.dataDir, log: pino({ level: 'warn' }) });
     const launched = performance.now();
     await worker.start();
     const w = worker;

@@ -37,7 +37,7 @@ export class Cloud {
     const dataDir = resolve(this.cfg.dataDir);
     mkdirSync(dataDir, { recursive: true });
     if (this.role === 'lake' || (this.role === 'all' && this.cfg.lake.enabled)) {
-      this.lake = new LakeWorker({ kafka: this.cfg.kafka, lake: this.cfg.lake, dataDir, log: this.log.child({ part: 'lake' }) });
+      this.lake = new LakeWorker({ kafka: this.cfg.kafka, lake: this.cfg.lake, sink: this.cfg.sink, dataDir, log: this.log.child({ part: 'lake' }) });
       await this.lake.start();
     }
     if (this.role === 'lake') return;
@@ -97,7 +97,7 @@ function lakeHealth(l: LakeStats, location: string): Record<string, unknown> {
   return {
     state: l.state, location, lastCommitMs: l.lastCommitMs, lastRollMs: l.lastRollMs, lastError: l.lastError,
     filesWritten: l.filesWritten, rowsWritten: l.rowsWritten, bytesWritten: l.bytesWritten, bufferedRows: l.bufferedRows,
-    messagesSkipped: l.messagesSkipped, rangesReplayed: l.rangesReplayed,
+    messagesSkipped: l.messagesSkipped, skippedByCode: l.skippedByCode, rangesReplayed: l.rangesReplayed,
   };
 }
 

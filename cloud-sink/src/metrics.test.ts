@@ -51,14 +51,14 @@ describe('cloud metrics', () => {
 
   it('serve the lake writer\'s tallies under stage="lake", with its files, bytes and replayed ranges', async () => {
     const l: LakeStats = {
-      state: 'up', lastError: '', messages: 50, messagesSkipped: 2, rowsRejected: 3, duplicateBatches: 1, rowsWritten: 900, filesWritten: 7,
+      state: 'up', lastError: '', messages: 50, messagesSkipped: 2, skippedByCode: { FL_ERR_WIRE_LZ4: 2 }, rowsRejected: 3, duplicateBatches: 1, rowsWritten: 900, filesWritten: 7,
       bytesWritten: 12_345, rangesCommitted: 4, rangesReplayed: 1, staleDropped: 6, offsetsLost: 0, bufferedRows: 10, consumeErrors: 1,
       writeErrors: 2, lastCommitMs: null, lastRollMs: null,
     };
     const text = await new CloudMetrics(() => undefined, () => l).render();
     assert.match(text, /^fieldline_cloud_received_total\{stage="lake"\} 50$/m);
     assert.match(text, /^fieldline_cloud_sent_total\{stage="lake"\} 900$/m);
-    assert.match(text, /^fieldline_cloud_dropped_total\{stage="lake",reason="undecodable"\} 2$/m);
+    assert.match(text, /^fieldline_cloud_dropped_total\{stage="lake",reason="refused"\} 2$/m);
     assert.match(text, /^fieldline_cloud_dropped_total\{stage="lake",reason="invalid"\} 3$/m);
     assert.match(text, /^fieldline_cloud_errors_total\{stage="lake"\} 3$/m);
     assert.match(text, /^fieldline_cloud_lake_files_written_total 7$/m);

@@ -56,7 +56,7 @@ export class CloudMetrics extends StageCounters {
             [{ stage: 'store', reason: 'invalid' }, c.rowsRejected],
           ]),
           fromLake((l) => [
-            [{ stage: 'lake', reason: 'undecodable' }, l.messagesSkipped],
+            [{ stage: 'lake', reason: 'refused' }, l.messagesSkipped],
             [{ stage: 'lake', reason: 'invalid' }, l.rowsRejected],
             [{ stage: 'lake', reason: 'duplicate_batch' }, l.duplicateBatches],
             [{ stage: 'lake', reason: 'stale' }, l.staleDropped],

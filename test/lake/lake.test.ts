@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { decodeBatch, encodeBatch, type ReadingBatch } from '../../proto/src/wire.js';
+import { encodeBatch, type ReadingBatch } from '../../proto/src/wire.js';
+import { admitBatch, sanityLimits } from '../../cloud-sink/src/consume/sanity.js';
+import { cloudConfigSchema } from '../../cloud-sink/src/config/schema.js';
 import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
 import { removeOnExit, waitUntil } from '../../devstack/net.js';
 import { openEmbedded } from '../../cloud-sink/src/store/db.js';
@@ -18,7 +20,7 @@ import { parseFileKey } from '../../cloud-sink/src/lake/layout.js';
 import type { LakeWorker } from '../../cloud-sink/src/lake/worker.js';
 import { CommittedOffsets } from '../fault/sink-support.js';
 import {
-  checkRanges, diffRows, duckRows, inProcessLake, lakeFiles, LakeProcess, makeBatch, pyarrowRows, rowKey, rowsOf, sorted, TestProducer,
+  checkRanges, diffRows, duckRows, HOUR, inProcessLake, lakeFiles, LakeProcess, makeBatch, pyarrowRows, rowKey, rowsOf, sorted, TestProducer,
 } from './support.js';
 
 let kafka: KafkaBroker;
@@ -72,19 +74,21 @@ describe('the Parquet lake', () => {
         if (gw === 'gw-d' && k === 5) sent.set(producer.send(b, 'gw-d/5#resent'), b);
       }
     }
-    // What the store consumer dead-letters: bytes that are no LZ4 frame, a batch with no seq.
-    producer.raw(Buffer.from('not an LZ4 frame'), 'gw-a', 'garbage');
-    producer.send(makeBatch('gw-b', 0, T0), 'gw-b/0');
-    // Values no row can hold are dropped and the rest of the batch is kept, as the store does.
+    // What the store consumer dead-letters whole has no rows in the lake either: bytes that are no
+    // LZ4 frame, a batch with no seq, a batch with one value no row can hold, a batch stamped two
+    // days ahead of the clock.
+    const refused: Buffer[] = [Buffer.from('not an LZ4 frame')];
+    producer.raw(refused[0]!, 'gw-a', 'garbage');
+    const noSeq = makeBatch('gw-b', 0, T0);
+    producer.send(noSeq, 'gw-b/0');
     const bad: ReadingBatch = {
       gatewayId: 'gw-c', seq: 100, createdMs: T0, schemaVersion: 1,
-      readings: [
-        { deviceId: 'gw-c-odd', tsMs: T0 + 5, metrics: { ok: 1.5, nan: Number.NaN, huge: 1e301, '': 2 } },
-        { deviceId: '', tsMs: T0, metrics: { x: 1 } },
-      ],
+      readings: [{ deviceId: 'gw-c-odd', tsMs: T0 + 5, metrics: { ok: 1.5, nan: Number.NaN } }],
     };
-    sent.set(producer.send(bad), bad);
-    expected.push(rowKey(BigInt(T0 + 5) * 1000n, 'gw-c', 'gw-c-odd', 'ok', 1.5, 100));
+    producer.send(bad);
+    const ahead = makeBatch('gw-e', 101, Date.now() + 2 * 24 * HOUR, 2, 1);
+    producer.send(ahead);
+    refused.push(...[noSeq, bad, ahead].map((b) => encodeBatch(b).value));
     await producer.settle();
     await producer.close();
 
@@ -101,8 +105,9 @@ describe('the Parquet lake', () => {
       await worker.stop();
     }
     const stats = worker.stats;
-    assert.equal(stats.messagesSkipped, 2, 'the undecodable message and the batch with no seq are skipped and counted');
-    assert.equal(stats.rowsRejected, 4, 'NaN, 1e301, an empty metric name and an empty device id are rejected and counted');
+    assert.equal(stats.messagesSkipped, 4, 'what the store consumer dead-letters is skipped and counted');
+    assert.deepEqual(stats.skippedByCode, { FL_ERR_WIRE_LZ4: 1, FL_ERR_WIRE_BATCH_ID: 1, FL_ERR_SINK_VALUE: 1, FL_ERR_SINK_TIME_AHEAD: 1 });
+    assert.equal(stats.rowsRejected, 0);
 
     const files = lakeFiles(lakeDir);
     assert.ok(files.length >= 4 * 6, `a file per partition and hour at least (${files.length})`);
@@ -174,12 +179,17 @@ describe('the Parquet lake', () => {
     const reader = await LakeReader.open({ dir: lakeDir });
     try {
       await store.migrate();
+      // Every message, as the store consumer takes it: admitted by the sanity checks, or not at all.
       const batches: IngestBatch[] = [];
-      for (const b of sent.values()) {
-        // Through the wire and back, as the store consumer gets them.
-        const d = decodeBatch(encodeBatch(b).value);
-        batches.push({ gatewayId: d.gatewayId, seq: d.seq, createdMs: d.createdMs, readings: d.readings });
+      const limits = sanityLimits(cloudConfigSchema.parse({}).sink);
+      for (const value of [...[...sent.values()].map((b) => encodeBatch(b).value), ...refused]) {
+        try {
+          batches.push(admitBatch(value, limits, Date.now()).batch);
+        } catch {
+          // dead-lettered
+        }
       }
+      assert.equal(batches.length, sent.size);
       await store.ingest(batches);
       // `readings` has no batch_seq column: the comparison is on the five columns it has.
       const stored = await store.db.query<{ us: number; gateway_id: string; device_id: string; metric: string; value: number }>(

@@ -136,7 +136,7 @@ function configObject(s: LakeSettings): Record<string, unknown> {
 export function inProcessLake(s: LakeSettings, failpoint?: string): LakeWorker {
   const cfg = lakeConfig(s);
   const log = pino({ level: process.env.FIELDLINE_TEST_LOG ?? 'silent' });
-  return new LakeWorker({ kafka: cfg.kafka, lake: cfg.lake, dataDir: cfg.dataDir, log, failpoint });
+  return new LakeWorker({ kafka: cfg.kafka, lake: cfg.lake, sink: cfg.sink, dataDir: cfg.dataDir, log, failpoint });
 }
 
 /** `fieldline-cloud lake --config <file>` as a child process, restartable, one log across restarts. */

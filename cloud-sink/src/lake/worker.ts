@@ -33,10 +33,15 @@ import { manifestKey, parseManifest, type OffsetRange, type RangeManifest } from
 import { ParquetWriter, type StagedFile } from './parquet.js';
 import { toBuffered, type BufferedMessage } from './rows.js';
 import { claimStaging } from './staging.js';
+import { sanityLimits, type Clock, type SanityLimits } from '../consume/sanity.js';
 
 export interface LakeWorkerOptions {
   kafka: CloudConfig['kafka'];
   lake: CloudConfig['lake'];
+  /** The store consumer's sanity limits: a batch it dead-letters has no rows in the lake either. */
+  sink: CloudConfig['sink'];
+  /** The clock of the future-time check; Date.now unless a test injects one. */
+  now?: Clock;
   /** The cloud's dataDir: the lake's defaults (folder, staging) live under it. */
   dataDir: string;
   log: Logger;
@@ -54,8 +59,10 @@ export interface LakeStats {
   lastError: string;
   /** Kafka messages consumed, replays included. */
   messages: number;
-  /** Messages with no batch the store would take (undecodable, no gateway id or seq); the store consumer dead-letters them. */
+  /** Messages with no batch the store would take (undecodable, refused by the sanity checks); the store consumer dead-letters them. */
   messagesSkipped: number;
+  /** The same, by the FL_ERR_ code the DLQ would carry. */
+  skippedByCode: Record<string, number>;
   /** Values no row can hold (the store rejects the same ones). */
   rowsRejected: number;
   /** A batch (gateway, seq) seen again within one range: written once. */
@@ -117,10 +124,15 @@ export class LakeWorker {
   };
   private lastRollMs: number | null = null;
   private lastWriteError = '';
+  private readonly skippedByCode: Record<string, number> = {};
+  private readonly limits: SanityLimits;
+  private readonly now: Clock;
 
   constructor(private readonly opts: LakeWorkerOptions) {
     this.destination = opts.destination ?? null;
     this.failpoint = opts.failpoint ?? process.env.FIELDLINE_LAKE_FAILPOINT;
+    this.limits = sanityLimits(opts.sink);
+    this.now = opts.now ?? Date.now;
     this.group = new GroupConsumer({
       name: 'lake',
       kafka: opts.kafka,
@@ -155,6 +167,7 @@ export class LakeWorker {
       lastRollMs: this.lastRollMs,
       bufferedRows,
       ...this.counts,
+      skippedByCode: { ...this.skippedByCode },
     };
   }
 
@@ -238,7 +251,7 @@ export class LakeWorker {
 
   private async handle(messages: Kafka.Message[]): Promise<void> {
     await this.learnExpected(messages);
-    const now = Date.now();
+    const now = this.now();
     for (const msg of messages) {
       let st = this.parts.get(partitionKey(msg));
       // A partition librdkafka says is ours whose state a late revoke event removed: start again
@@ -256,8 +269,11 @@ export class LakeWorker {
         this.counts.staleDropped++;
         continue;
       }
-      const b = toBuffered(msg, now);
-      if (b.skipped !== null) this.counts.messagesSkipped++;
+      const b = toBuffered(msg, this.limits, now);
+      if (b.skipped !== null) {
+        this.counts.messagesSkipped++;
+        this.skippedByCode[b.skipped] = (this.skippedByCode[b.skipped] ?? 0) + 1;
+      }
       this.counts.rowsRejected += b.rejected;
       st.messages.push(b);
       st.rows += b.rows.length;
@@ -270,11 +286,11 @@ export class LakeWorker {
         await this.rollPartition(st, now, false);
       }
     }
-    await this.rollDue(Date.now());
+    await this.rollDue(this.now());
   }
 
   private async idle(): Promise<void> {
-    await this.rollDue(Date.now());
+    await this.rollDue(this.now());
   }
 
   /** Sets `expected` of the messages' partitions that lack it: the committed offset, else the log start. */
@@ -423,10 +439,12 @@ export class LakeWorker {
       } else {
         this.counts.rangesReplayed++;
         this.opts.log.info({ partition: st.partition, start: range.start, end }, 'replaying a range from its manifest: the same end, the same files');
-        const theirs = manifest.files.map((f) => f.key).sort().join();
-        const ours = written.files.map((f) => f.key).sort().join();
-        if (theirs !== ours || manifest.rows !== written.rows) {
-          this.opts.log.warn({ partition: st.partition, start: range.start, manifestRows: manifest.rows, rows: written.rows }, 'a replayed range differs from its manifest (a different program version wrote it?)');
+        // A replay may hold more than the first write (a batch that was ahead of the clock then is
+        // not now), never less, unless the program changed between the two.
+        const ours = new Set(written.files.map((f) => f.key));
+        const missing = manifest.files.filter((f) => !ours.has(f.key)).map((f) => f.key);
+        if (missing.length > 0 || written.rows < manifest.rows) {
+          this.opts.log.warn({ partition: st.partition, start: range.start, manifestRows: manifest.rows, rows: written.rows, missing }, 'a replayed range holds less than its manifest says (another program version wrote it?)');
         }
         if (!contiguous(messages, range)) {
           // Some of the range's messages are gone from Kafka: its files as first written hold more
