@@ -1,6 +1,7 @@
 // The kill -9 scenario, run against a lake folder (kill.test.ts) and an S3 bucket (s3.test.ts):
 // two `fieldline-cloud lake` processes in one group, batches streaming in, SIGKILL of each in turn
-// while files are being written, restarts, then every reading checked in every file.
+// while files are being written (the first one by its own failpoint, between the renames of a
+// range and its commit), restarts, then every reading checked in every file.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { KafkaBroker } from '../../devstack/kafka.js';
@@ -21,6 +22,9 @@ export interface KillScenario {
   localCopy(): Promise<string>;
   env?: Record<string, string>;
 }
+
+/** The first "kill" is the first writer's own: its failpoint SIGKILLs it between the renames of its second range and that range's commit. */
+const FAILPOINT = 'crash-after-rename:2';
 
 export interface KillResult {
   kills: number;
@@ -47,7 +51,8 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
   let batches = 0;
   let kills = 0;
   try {
-    for (const w of writers) await w.start();
+    await writers[0]!.start({ FIELDLINE_LAKE_FAILPOINT: FAILPOINT });
+    await writers[1]!.start();
     // A steady stream, about 2,000 readings a second, until the kills are over and at least
     // 50,000 readings went in (at most 200,000).
     const streaming = (async () => {
@@ -66,9 +71,15 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
     })();
     for (let k = 0; k < KILLS; k++) {
       const victim = writers[k % 2]!;
-      const before = await s.countFiles();
-      // Mid-stream: files are being rolled when the kill comes.
-      await waitUntil(async () => (await s.countFiles()) >= before + 3, { what: `lake progress before kill ${k + 1}`, timeoutMs: 120_000, intervalMs: 100 });
+      if (k === 0) {
+        const proc = victim.proc!;
+        await waitUntil(async () => !proc.running(), { what: `${victim.name} killed by its failpoint ${FAILPOINT}`, timeoutMs: 120_000, intervalMs: 100 });
+        assert.equal((await proc.exited).signal, 'SIGKILL', proc.logTail());
+      } else {
+        const before = await s.countFiles();
+        // Mid-stream: files are being rolled when the kill comes.
+        await waitUntil(async () => (await s.countFiles()) >= before + 3, { what: `lake progress before kill ${k + 1}`, timeoutMs: 120_000, intervalMs: 100 });
+      }
       await victim.kill();
       kills++;
       await victim.start();
@@ -100,6 +111,8 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
     const arrow = await pyarrowRows(lakeDir, files);
     assert.deepEqual(diffRows(arrow.map((r) => r.key), expected), { missing: [], extra: [] }, 'every reading exactly once, read by pyarrow');
     const replayed = writers.reduce((n, w) => n + w.countInLog('replaying a range from its manifest'), 0);
+    // The range the failpoint left in place uncommitted was finished by whoever took its partition next.
+    assert.ok(replayed >= 1, 'a range was replayed from its manifest');
     return { kills, readings: expected.length, files: files.length, replayed };
   } finally {
     for (const w of writers) await w.kill().catch(() => undefined);

@@ -26,7 +26,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('two lake processes killed with SIGKILL three times mid-stream and restarted leave every reading in exactly one file (DuckDB and pyarrow)', { timeout: 480_000 }, async () => {
+it('two lake processes killed with SIGKILL three times mid-stream (once between the renames of a range and its commit) and restarted leave every reading in exactly one file (DuckDB and pyarrow)', { timeout: 480_000 }, async () => {
   const lakeDir = join(dir, 'lake');
   const result = await killMidStream({
     kafka, dir, topic: 'lake-kill', lake: { dir: lakeDir },

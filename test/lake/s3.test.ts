@@ -79,7 +79,7 @@ it('SeaweedFS refuses a second PutObject with If-None-Match: *, so a range manif
   }
 });
 
-it('two lake processes writing to one bucket, killed with SIGKILL three times mid-stream and restarted, leave every reading in exactly one object (DuckDB and pyarrow)', { timeout: 480_000 }, async () => {
+it('two lake processes writing to one bucket, killed with SIGKILL three times mid-stream (once between the renames of a range and its commit) and restarted, leave every reading in exactly one object (DuckDB and pyarrow)', { timeout: 480_000 }, async () => {
   const prefix = 'kill/';
   const lake = {
     destination: 's3',

@@ -161,13 +161,14 @@ export class LakeProcess {
     return join(this.logDir, `${this.name}.log`);
   }
 
-  async start(): Promise<LoggedProcess> {
+  /** Starts it and waits until it has subscribed; `env` is added for this life only (a failpoint, say). */
+  async start(env: Record<string, string> = {}): Promise<LoggedProcess> {
     const before = this.starts === 0 ? 0 : this.countInLog('lake consumer subscribed');
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FIELDLINE_CLOUD_') && k !== 'FIELDLINE_LAKE_FAILPOINT') env[k] = v;
-    Object.assign(env, this.env);
+    const childEnv: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FIELDLINE_CLOUD_') && k !== 'FIELDLINE_LAKE_FAILPOINT') childEnv[k] = v;
+    Object.assign(childEnv, this.env, env);
     const proc = spawnLogged(process.execPath, [join(repoRoot(), 'dist', 'cloud-sink', 'src', 'cli', 'main.js'), 'lake', '--config', this.configFile], {
-      logDir: this.logDir, logName: `${this.name}.log`, truncate: this.starts === 0, cwd: this.dir, env,
+      logDir: this.logDir, logName: `${this.name}.log`, truncate: this.starts === 0, cwd: this.dir, env: childEnv,
     });
     this.proc = proc;
     this.starts++;
