@@ -2,17 +2,42 @@
 // prom-client Registry per process, with prom-client's default process metrics. The consumer keeps
 // its own tallies (ConsumerStats, also on /healthz); they are read into the counters at scrape time.
 import type { Registry } from 'prom-client';
-import { counterFrom, processRegistry, registerStageCounters, StageCounters, type Samples } from '../../common/src/metrics.js';
+import { counterFrom, processRegistry, registerStageCounters, StageCounters, type CounterKind, type Labels, type Samples } from '../../common/src/metrics.js';
 import type { ConsumerStats } from './consume/store-consumer.js';
 
 export const CLOUD_PREFIX = 'fieldline_cloud';
 
+/** What another sink worker (the fleet's, say) has counted, under its own stage. */
+export interface WorkerTallies {
+  stage: string;
+  received: number;
+  sent: number;
+  /** By reason. */
+  dropped: Record<string, number>;
+  errors: number;
+}
+
 export class CloudMetrics extends StageCounters {
   private registry: Registry | undefined;
 
-  /** @param consumer the sink's tallies, undefined while no consumer runs (the `api` role). */
-  constructor(private readonly consumer: () => ConsumerStats | undefined) {
+  /**
+   * @param consumer the sink's tallies, undefined while no consumer runs (the `api` role).
+   * @param workers the other workers' tallies, read at scrape time like the consumer's.
+   */
+  constructor(
+    private readonly consumer: () => ConsumerStats | undefined,
+    private readonly workers: () => readonly WorkerTallies[] = () => [],
+  ) {
     super();
+  }
+
+  /** The stage counters with the workers' tallies beside them (the `dropped` ones by reason). */
+  override *samples(kind: CounterKind): Generator<readonly [Labels, number]> {
+    yield* super.samples(kind);
+    for (const w of this.workers()) {
+      if (kind === 'dropped') for (const [reason, n] of Object.entries(w.dropped)) yield [{ stage: w.stage, reason }, n];
+      else yield [{ stage: w.stage }, w[kind]];
+    }
   }
 
   /**
