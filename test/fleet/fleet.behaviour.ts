@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { cloudConfigSchema, type CloudConfig } from '../../cloud-sink/src/config/schema.js';
 import { AggregatePublisher, MINUTE_MS, PUBLISH_LOCK_KEY, type PublishRun } from '../../cloud-sink/src/fleet/aggregates.js';
 import { Fleet } from '../../cloud-sink/src/fleet/fleet.js';
-import type { Db } from '../../cloud-sink/src/store/db.js';
+import type { Db, DbTx, QueryResult, Row } from '../../cloud-sink/src/store/db.js';
 import { Store, type IngestBatch } from '../../cloud-sink/src/store/store.js';
 import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
 import { waitUntil } from '../../devstack/net.js';
@@ -284,9 +284,9 @@ export function fleetBehaviour(backend: FleetBackend): void {
       let clock: TestClock;
       let gatewaySeq = 0;
 
-      function publisher(topic = t.aggregates): AggregatePublisher {
+      function publisher(topic = t.aggregates, through: Db = db): AggregatePublisher {
         const cfg = config(t, 'agg', { aggregates: { ...settings, intervalMs: 60_000 } });
-        const p = new AggregatePublisher({ db, kafka: { ...cfg.kafka, aggregatesTopic: topic }, settings: cfg.fleet.aggregates, log: quiet, clock });
+        const p = new AggregatePublisher({ db: through, kafka: { ...cfg.kafka, aggregatesTopic: topic }, settings: cfg.fleet.aggregates, log: quiet, clock });
         stoppers.push(() => p.stop());
         return p;
       }
@@ -475,6 +475,55 @@ export function fleetBehaviour(backend: FleetBackend): void {
         assert.equal((await published()).get(`agg-d1|a|${new Date(T0 + 7 * MINUTE_MS).toISOString()}`)?.length, 1);
         await p.stop();
       });
+
+      it('a reading stored and noted while a run publishes its minute is in the correction the next run sends', async (ctx) => {
+        if (db.kind !== 'postgres') {
+          ctx.skip('the embedded database has a single connection: nothing can commit while a run holds it');
+          return;
+        }
+        const key = `agg-d1|race|${new Date(T0).toISOString()}`;
+        await ingest([{ deviceId: 'agg-d1', tsMs: T0 + 20_000, metrics: { race: 1 } }]);
+        const other = publisher();
+        // Between the run's reads and its clean-up of the notes it read, another sink stores a
+        // reading into the same minute and notes it, as a store consumer does.
+        const p = publisher(t.aggregates, interceptFirst(db, /FOR UPDATE/, async () => {
+          other.noteBatches([await ingest([{ deviceId: 'agg-d1', tsMs: T0 + 40_000, metrics: { race: 2 } }])]);
+          await other.flushLate();
+        }));
+        p.noteLate('agg-d1', 'race', T0);
+        await p.flushLate();
+        const first = await p.runOnce();
+        assert.equal(first.corrections, 1);
+        assert.equal((await published()).get(key)?.at(-1)?.count, 1, 'the run read the minute before the second reading');
+        const second = await p.runOnce();
+        assert.equal(second.corrections, 1, 'the note made during the first run outlived it');
+        const got = (await published()).get(key)!;
+        assert.equal(got.length, 2);
+        assertSameValues(got[1], (await expected('agg-d1')).get(key)!, key);
+        await Promise.all([p.stop(), other.stop()]);
+      });
     });
   });
+}
+
+/** `db`, with `before` run ahead of the first statement of a transaction that matches `pattern`. */
+function interceptFirst(db: Db, pattern: RegExp, before: () => Promise<void>): Db {
+  let done = false;
+  return {
+    kind: db.kind,
+    query: <T extends object = Row>(sql: string, params?: readonly unknown[]) => db.query<T>(sql, params),
+    close: () => Promise.resolve(),
+    transaction: <T>(fn: (tx: DbTx) => Promise<T>) =>
+      db.transaction((tx) =>
+        fn({
+          query: async <R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+            if (!done && pattern.test(sql)) {
+              done = true;
+              await before();
+            }
+            return tx.query<R>(sql, params);
+          },
+        }),
+      ),
+  };
 }
