@@ -47,9 +47,10 @@ export class Cloud {
       this.refreshTimer.unref();
     }
     if (this.role !== 'api') {
+      // Made first: the store consumer is to tell its aggregate publisher about late readings.
+      this.fleet = new Fleet(this.cfg, this.db, this.log.child({ part: 'fleet' }));
       this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }), { limits: sanityLimits(this.cfg.sink) });
       await this.consumer.start();
-      this.fleet = new Fleet(this.cfg, this.db, this.log.child({ part: 'fleet' }));
       this.fleet.start();
     }
     if (this.role !== 'sink') {

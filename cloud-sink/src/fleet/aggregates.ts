@@ -79,6 +79,13 @@ export function aggregateMessage(a: MinuteAggregate): { key: string; value: Buff
   return { key: a.deviceId, value: Buffer.from(JSON.stringify(value)) };
 }
 
+/** What a writer of readings needs of the publisher: AggregatePublisher implements it. */
+export interface LateMinutes {
+  noteLate(deviceId: string, metric: string, minuteStartMs: number): void;
+  noteBatches(batches: Iterable<{ readings?: readonly Reading[] | null }>): void;
+  flushLate(): Promise<void>;
+}
+
 export interface PublishRun {
   /** False when another process held the publisher lock, so this one did nothing. */
   ran: boolean;
@@ -171,7 +178,7 @@ interface AggregateRow {
   last: number;
 }
 
-export class AggregatePublisher {
+export class AggregatePublisher implements LateMinutes {
   readonly stats: AggregateStats = {
     state: 'idle', runs: 0, skipped: 0, rowsRead: 0, messages: 0, corrections: 0, lateNoted: 0, errors: 0,
     lastError: '', lastRunMs: null, publishedToMs: null,
