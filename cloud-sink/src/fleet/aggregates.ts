@@ -43,8 +43,11 @@ export const PUBLISH_LOCK_KEY = 0x46_4c_41_47; // "FLAG"
  * and the database server (which decides when a continuous aggregate materialises a minute).
  */
 const LATE_MARGIN_MS = 10_000;
-/** How long a run waits for Kafka to take its messages before it gives up and tries again later. */
-const DELIVERY_TIMEOUT_MS = 10_000;
+/**
+ * How long a run waits without a single delivery report before it gives up and tries again later.
+ * A stall, not a total: a catch-up run of many minutes may take longer than this and still succeed.
+ */
+const STALL_MS = 10_000;
 const NOTE_CHUNK = 10_000;
 
 export function floorMinute(ms: number): number {
@@ -358,9 +361,17 @@ export class AggregatePublisher implements LateMinutes {
     const run = ++this.runSeq;
     const d: Deliveries = { run, expected: minutes.length, delivered: 0, failed: 0, firstError: '' };
     this.deliveries = d;
-    const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
     const fail = (why: string): CloudError =>
       new CloudError('FL_ERR_FLEET_PUBLISH', `${why} (${d.delivered} of ${d.expected} delivered to ${this.opts.kafka.aggregatesTopic})`);
+    let reported = 0;
+    let progressAt = Date.now();
+    const stalled = (): boolean => {
+      if (d.delivered + d.failed > reported) {
+        reported = d.delivered + d.failed;
+        progressAt = Date.now();
+      }
+      return Date.now() - progressAt > STALL_MS;
+    };
     for (const m of minutes) {
       const { key, value } = aggregateMessage(m);
       for (;;) {
@@ -369,21 +380,16 @@ export class AggregatePublisher implements LateMinutes {
           break;
         } catch (err) {
           // The local queue is full: the poll loop frees it as deliveries complete.
-          if ((err as Kafka.LibrdKafkaError).code !== Kafka.CODES.ERRORS.ERR__QUEUE_FULL || Date.now() > deadline) {
-            throw fail((err as Error).message);
-          }
+          if ((err as Kafka.LibrdKafkaError).code !== Kafka.CODES.ERRORS.ERR__QUEUE_FULL) throw fail((err as Error).message);
+          if (stalled()) throw fail(`no delivery for ${STALL_MS} ms`);
           await sleep(20);
         }
       }
     }
-    try {
-      await flushProducer(producer, Math.max(1_000, deadline - Date.now()));
-    } catch (err) {
-      throw fail(`flush: ${(err as Error).message}`);
-    }
-    // Delivery reports reach JavaScript through the poll loop, a moment after the flush.
+    // Delivery reports reach JavaScript through the poll loop, a moment after librdkafka has them.
     while (d.delivered + d.failed < d.expected) {
-      if (Date.now() > deadline + 5_000) throw fail('delivery reports missing');
+      if (stalled()) throw fail(`no delivery for ${STALL_MS} ms`);
+      await flushProducer(producer, 500).catch(() => undefined);
       await sleep(10);
     }
     if (d.failed > 0) throw fail(`${d.failed} failed: ${d.firstError}`);
