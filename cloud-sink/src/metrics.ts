@@ -15,6 +15,8 @@ export interface WorkerTallies {
   /** By reason. */
   dropped: Record<string, number>;
   errors: number;
+  /** Messages the worker sent to the DLQ, by code (beside the store consumer's in dead_letters_total). */
+  deadLettersByCode?: Record<string, number>;
 }
 
 export class CloudMetrics extends StageCounters {
@@ -51,9 +53,11 @@ export class CloudMetrics extends StageCounters {
       const c = this.consumer();
       return c ? rows(c) : [];
     };
-    counterFrom(registry, `${CLOUD_PREFIX}_dead_letters_total`, 'messages sent to the DLQ, by the FL_ERR_ code in their error header', ['code'], from((c) =>
-      Object.entries(c.deadLettersByCode).map(([code, n]) => [{ code }, n] as const),
-    ));
+    const byCode = (counts: Record<string, number>): Samples => Object.entries(counts).map(([code, n]) => [{ code }, n] as const);
+    counterFrom(registry, `${CLOUD_PREFIX}_dead_letters_total`, 'messages sent to the DLQ, by the FL_ERR_ code in their error header', ['code'], () => [
+      ...from((c) => byCode(c.deadLettersByCode))(),
+      ...this.workers().flatMap((w) => [...byCode(w.deadLettersByCode ?? {})]),
+    ]);
     counterFrom(registry, `${CLOUD_PREFIX}_schema_header_mismatches_total`, 'batches whose schema-version header disagrees with their schema_version field (the field is used)', [], from((c) =>
       [[{}, c.schemaHeaderMismatches]],
     ));

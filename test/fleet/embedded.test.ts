@@ -47,9 +47,9 @@ describe('fleet workers in a cloud started with the all role', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stores heartbeats and quarantined readings from the default topics, publishes aggregates, and reports all three on /healthz and /metrics', async () => {
+  it('stores heartbeats and quarantined readings from the default topics, dead-letters a garbage heartbeat, publishes aggregates, and reports all three on /healthz and /metrics', async () => {
     const now = Date.now();
-    await producer.send('iot.heartbeats', [encodeHeartbeat(heartbeat('gw-cloud', now))]);
+    await producer.send('iot.heartbeats', [{ key: 'gw-cloud', value: Buffer.from('not a heartbeat') }, encodeHeartbeat(heartbeat('gw-cloud', now))]);
     await producer.send('iot.quarantine', [
       encodeQuarantined({ gatewayId: 'gw-cloud', deviceId: 'dev-cloud', tsMs: now, raw: Buffer.from('{'), source: SOURCE_COAP, reasonCode: 'FL_ERR_DECODE_JSON', reason: 'bad', topic: '/telemetry/dev-cloud' }),
     ]);
@@ -71,11 +71,13 @@ describe('fleet workers in a cloud started with the all role', () => {
 
     const metrics = await (await fetch(`${base}/metrics`)).text();
     for (const line of [
-      'fieldline_cloud_received_total{stage="heartbeat"} 1',
+      'fieldline_cloud_received_total{stage="heartbeat"} 2',
       'fieldline_cloud_sent_total{stage="heartbeat"} 1',
+      'fieldline_cloud_dropped_total{stage="heartbeat",reason="dead_letter"} 1',
+      'fieldline_cloud_dead_letters_total{code="FL_ERR_WIRE_LZ4"} 1',
       'fieldline_cloud_received_total{stage="quarantine"} 1',
       'fieldline_cloud_sent_total{stage="quarantine"} 1',
-      'fieldline_cloud_dropped_total{stage="heartbeat",reason="dead_letter"} 0',
+      'fieldline_cloud_dropped_total{stage="quarantine",reason="dead_letter"} 0',
       'fieldline_cloud_errors_total{stage="aggregates"} 0',
     ]) {
       assert.ok(metrics.split('\n').includes(line), `/metrics has ${line}`);

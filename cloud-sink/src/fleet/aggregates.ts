@@ -397,10 +397,9 @@ export class AggregatePublisher implements LateMinutes {
 
   private async ensureProducer(): Promise<Kafka.Producer> {
     if (this.producer) return this.producer;
-    // Delivery reports, which connectProducer leaves off: a flush returns once the queue is empty,
-    // delivered or not, and the watermark must only move over messages Kafka has.
-    const kafka = { ...this.opts.kafka, rdkafka: { ...this.opts.kafka.rdkafka, dr_msg_cb: true } };
-    const p = await connectProducer(kafka, 'fieldline-sink-aggregates');
+    // Delivery reports: a flush returns once the queue is empty, delivered or not, and the
+    // watermark must only move over messages Kafka has.
+    const p = await connectProducer(this.opts.kafka, 'fieldline-sink-aggregates', { dr_cb: true });
     p.on('delivery-report', (err, report) => {
       const d = this.deliveries;
       if (!d || report.opaque !== d.run) return;

@@ -83,6 +83,7 @@ export class RecordConsumer<R> {
       sent: s.stored,
       dropped: { duplicate: s.duplicates, dead_letter: s.deadLettered },
       errors: s.consumeErrors + s.writeErrors,
+      deadLettersByCode: { ...this.dlq.byCode },
     };
   }
 
