@@ -9,6 +9,7 @@ import { buildApi } from './api/server.js';
 import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
+import { Fleet } from './fleet/fleet.js';
 import { CloudMetrics } from './metrics.js';
 import { openDb, type Db } from './store/db.js';
 import { Store } from './store/store.js';
@@ -19,11 +20,13 @@ export class Cloud {
   db?: Db;
   store?: Store;
   consumer?: StoreConsumer;
+  /** Heartbeats, quarantine and per-minute aggregates (sink and all roles). */
+  fleet?: Fleet;
   api?: ReturnType<typeof buildApi>;
   apiPort = 0;
   readonly auth: TokenAuthority;
   /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
-  readonly metrics = new CloudMetrics(() => this.consumer?.stats);
+  readonly metrics = new CloudMetrics(() => this.consumer?.stats, () => this.fleet?.tallies() ?? []);
   private refreshTimer?: NodeJS.Timeout;
 
   constructor(readonly cfg: CloudConfig, readonly role: Role, readonly log: Logger = pino({ level: cfg.logLevel })) {
@@ -44,8 +47,11 @@ export class Cloud {
       this.refreshTimer.unref();
     }
     if (this.role !== 'api') {
+      // Made first: the store consumer is to tell its aggregate publisher about late readings.
+      this.fleet = new Fleet(this.cfg, this.db, this.log.child({ part: 'fleet' }));
       this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }), { limits: sanityLimits(this.cfg.sink) });
       await this.consumer.start();
+      this.fleet.start();
     }
     if (this.role !== 'sink') {
       this.api = buildApi({
@@ -67,7 +73,11 @@ export class Cloud {
     const c = this.consumer?.stats;
     return {
       ok: this.db !== undefined,
-      detail: { database: this.db?.kind ?? 'closed', ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}) },
+      detail: {
+        database: this.db?.kind ?? 'closed',
+        ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}),
+        ...(this.fleet ? { fleet: this.fleet.health() } : {}),
+      },
     };
   }
 
@@ -75,6 +85,7 @@ export class Cloud {
     clearInterval(this.refreshTimer);
     await this.api?.close();
     await this.consumer?.stop();
+    await this.fleet?.stop();
     await this.db?.close();
   }
 }

@@ -2,17 +2,44 @@
 // prom-client Registry per process, with prom-client's default process metrics. The consumer keeps
 // its own tallies (ConsumerStats, also on /healthz); they are read into the counters at scrape time.
 import type { Registry } from 'prom-client';
-import { counterFrom, processRegistry, registerStageCounters, StageCounters, type Samples } from '../../common/src/metrics.js';
+import { counterFrom, processRegistry, registerStageCounters, StageCounters, type CounterKind, type Labels, type Samples } from '../../common/src/metrics.js';
 import type { ConsumerStats } from './consume/store-consumer.js';
 
 export const CLOUD_PREFIX = 'fieldline_cloud';
 
+/** What another sink worker (the fleet's, say) has counted, under its own stage. */
+export interface WorkerTallies {
+  stage: string;
+  received: number;
+  sent: number;
+  /** By reason. */
+  dropped: Record<string, number>;
+  errors: number;
+  /** Messages the worker sent to the DLQ, by code (beside the store consumer's in dead_letters_total). */
+  deadLettersByCode?: Record<string, number>;
+}
+
 export class CloudMetrics extends StageCounters {
   private registry: Registry | undefined;
 
-  /** @param consumer the sink's tallies, undefined while no consumer runs (the `api` role). */
-  constructor(private readonly consumer: () => ConsumerStats | undefined) {
+  /**
+   * @param consumer the sink's tallies, undefined while no consumer runs (the `api` role).
+   * @param workers the other workers' tallies, read at scrape time like the consumer's.
+   */
+  constructor(
+    private readonly consumer: () => ConsumerStats | undefined,
+    private readonly workers: () => readonly WorkerTallies[] = () => [],
+  ) {
     super();
+  }
+
+  /** The stage counters with the workers' tallies beside them (the `dropped` ones by reason). */
+  override *samples(kind: CounterKind): Generator<readonly [Labels, number]> {
+    yield* super.samples(kind);
+    for (const w of this.workers()) {
+      if (kind === 'dropped') for (const [reason, n] of Object.entries(w.dropped)) yield [{ stage: w.stage, reason }, n];
+      else yield [{ stage: w.stage }, w[kind]];
+    }
   }
 
   /**
@@ -26,9 +53,11 @@ export class CloudMetrics extends StageCounters {
       const c = this.consumer();
       return c ? rows(c) : [];
     };
-    counterFrom(registry, `${CLOUD_PREFIX}_dead_letters_total`, 'messages sent to the DLQ, by the FL_ERR_ code in their error header', ['code'], from((c) =>
-      Object.entries(c.deadLettersByCode).map(([code, n]) => [{ code }, n] as const),
-    ));
+    const byCode = (counts: Record<string, number>): Samples => Object.entries(counts).map(([code, n]) => [{ code }, n] as const);
+    counterFrom(registry, `${CLOUD_PREFIX}_dead_letters_total`, 'messages sent to the DLQ, by the FL_ERR_ code in their error header', ['code'], () => [
+      ...from((c) => byCode(c.deadLettersByCode))(),
+      ...this.workers().flatMap((w) => [...byCode(w.deadLettersByCode ?? {})]),
+    ]);
     counterFrom(registry, `${CLOUD_PREFIX}_schema_header_mismatches_total`, 'batches whose schema-version header disagrees with their schema_version field (the field is used)', [], from((c) =>
       [[{}, c.schemaHeaderMismatches]],
     ));

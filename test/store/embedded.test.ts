@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openDb, openEmbedded } from '../../cloud-sink/src/store/db.js';
 import { Store } from '../../cloud-sink/src/store/store.js';
-import { storeBehaviour } from './store.behaviour.js';
+import { ALL_VERSIONS, storeBehaviour } from './store.behaviour.js';
 
 storeBehaviour({
   name: 'embedded PGlite + TimescaleDB',
@@ -35,7 +35,7 @@ describe('embedded store on disk', () => {
       readings: [{ deviceId: 'dev-disk', tsMs: Date.UTC(2025, 0, 1) + seq * 1000, metrics: { t: seq } }],
     });
     const first = new Store(await openEmbedded(dataDir));
-    assert.deepEqual((await first.migrate()).applied, [1, 2, 3]);
+    assert.deepEqual((await first.migrate()).applied, ALL_VERSIONS);
     await first.ingest([reading(1)]);
     await first.close();
 

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Reading } from '../../proto/src/wire.js';
 import { StoreError } from '../../cloud-sink/src/errors.js';
 import type { Db, DbTx, QueryResult, Row } from '../../cloud-sink/src/store/db.js';
-import { migrate } from '../../cloud-sink/src/store/schema.js';
+import { FLEET_MIGRATIONS } from '../../cloud-sink/src/fleet/schema.js';
+import { LATEST_VERSION, migrate } from '../../cloud-sink/src/store/schema.js';
 import { Store, type Capabilities, type IngestBatch, type StoredReading } from '../../cloud-sink/src/store/store.js';
 
 export interface BackendUnderTest {
@@ -18,6 +19,9 @@ export interface BackendUnderTest {
 }
 
 const BASE = Date.UTC(2025, 0, 15, 8, 0, 0); // fixed and in the past: rollup refreshes cover it
+
+/** Every migration a new database gets: the store's own and the fleet's (cloud-sink/src/fleet/schema.ts). */
+export const ALL_VERSIONS = [1, 2, 3, ...FLEET_MIGRATIONS.map((m) => m.version)];
 
 function batch(gatewayId: string, seq: number, readings: Reading[]): IngestBatch {
   return { gatewayId, seq, createdMs: BASE + seq, readings };
@@ -99,7 +103,7 @@ export function storeBehaviour(backend: BackendUnderTest): void {
       db = await fresh();
       store = new Store(db);
       const first = await store.migrate();
-      assert.deepEqual(first.applied, [1, 2, 3]);
+      assert.deepEqual(first.applied, ALL_VERSIONS);
     });
 
     after(async () => {
@@ -110,17 +114,17 @@ export function storeBehaviour(backend: BackendUnderTest): void {
       await store.ingest([batch('gw-mig', 1, series('dev-mig', 3, ['t']))]);
       const again = await store.migrate();
       assert.deepEqual(again.applied, []);
-      assert.equal(again.version, 3);
+      assert.equal(again.version, LATEST_VERSION);
       assert.deepEqual(again.capabilities, backend.expect);
       assert.equal(await store.countReadings({ deviceId: 'dev-mig' }), 3);
       const versions = await db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-      assert.deepEqual(versions.rows.map((r) => Number(r.version)), [1, 2, 3]);
+      assert.deepEqual(versions.rows.map((r) => Number(r.version)), ALL_VERSIONS);
     });
 
     it('two processes migrating a new database at once apply each migration exactly once', async () => {
       const other = await fresh();
       const [a, b] = await Promise.all([migrate(other), migrate(other)]);
-      assert.deepEqual([...a.applied, ...b.applied].sort(), [1, 2, 3]);
+      assert.deepEqual([...a.applied, ...b.applied].sort((x, y) => x - y), ALL_VERSIONS);
       assert.deepEqual(a.capabilities, backend.expect);
       assert.deepEqual(b.capabilities, backend.expect);
     });

@@ -7,6 +7,10 @@ const kafka = z.strictObject({
   brokers: z.string().min(1).default('localhost:9092'),
   readingsTopic: z.string().min(1).default('iot.readings'),
   heartbeatsTopic: z.string().min(1).default('iot.heartbeats'),
+  /** Readings gateways refused, with the reason (fleet.quarantine stores them). */
+  quarantineTopic: z.string().min(1).default('iot.quarantine'),
+  /** Where fleet.aggregates publishes per-minute aggregates for downstream consumers. */
+  aggregatesTopic: z.string().min(1).default('iot.aggregates.1m'),
   dlqTopic: z.string().min(1).default('iot.sink-dlq'),
   /** Consumer group of the database writer. */
   storeGroup: z.string().min(1).default('fieldline-store'),
@@ -70,6 +74,47 @@ const sink = z.strictObject({
   dlqReplayGroup: z.string().min(1).default('fieldline-dlq-replay'),
 });
 
+const fleetHeartbeats = z.strictObject({
+  /** Consume iot.heartbeats into `gateways` (latest state) and `gateway_heartbeats` (history). */
+  enabled: z.boolean().default(true),
+  /** Consumer group of the heartbeat writer. */
+  group: z.string().min(1).default('fieldline-heartbeats'),
+  /**
+   * A stored heartbeat stamped further than this ahead of the cloud clock (a gateway clock that
+   * jumped) no longer holds the latest state against later heartbeats, so one bad clock reading
+   * cannot freeze a gateway's state until real time catches up with it.
+   */
+  futureToleranceMs: z.number().int().min(0).default(600_000),
+});
+
+const fleetQuarantine = z.strictObject({
+  /** Consume iot.quarantine into the `quarantine` table. */
+  enabled: z.boolean().default(true),
+  /** Consumer group of the quarantine writer. */
+  group: z.string().min(1).default('fieldline-quarantine'),
+});
+
+const fleetAggregates = z.strictObject({
+  /** Publish readings_1m to kafka.aggregatesTopic. */
+  enabled: z.boolean().default(true),
+  /** A minute is published once it ended this long ago, so readings still in flight make it in. */
+  graceMs: z.number().int().min(0).default(120_000),
+  /** How often the publisher looks for minutes to publish and corrections to send. */
+  intervalMs: z.number().int().min(100).default(15_000),
+  /** Where a database's first run starts: this far before the first minute it may publish. */
+  backfillMs: z.number().int().min(0).default(3_600_000),
+  /** Most minutes one run publishes; a publisher behind by more runs again at once. */
+  maxMinutesPerRun: z.number().int().min(1).max(1_440).default(10),
+  /** Most (device, metric, minute) corrections one run sends. */
+  maxCorrectionsPerRun: z.number().int().min(1).max(1_000_000).default(20_000),
+});
+
+const fleet = z.strictObject({
+  heartbeats: fleetHeartbeats.default(() => fleetHeartbeats.parse({})),
+  quarantine: fleetQuarantine.default(() => fleetQuarantine.parse({})),
+  aggregates: fleetAggregates.default(() => fleetAggregates.parse({})),
+});
+
 export const cloudConfigSchema = z.strictObject({
   dataDir: z.string().default('./cloud-data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -78,6 +123,8 @@ export const cloudConfigSchema = z.strictObject({
   api: api.default(() => api.parse({})),
   aggregates: aggregates.default(() => aggregates.parse({})),
   sink: sink.default(() => sink.parse({})),
+  /** The sink's fleet workers (cloud-sink/src/fleet): heartbeats, quarantine, per-minute aggregates. */
+  fleet: fleet.default(() => fleet.parse({})),
 });
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;

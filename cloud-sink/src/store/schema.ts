@@ -9,6 +9,7 @@
 // recorded in fieldline_meta under 'capabilities', because a database keeps the shape it was
 // created with even if the extension later appears or disappears.
 import { StoreError } from '../errors.js';
+import { FLEET_MIGRATIONS } from '../fleet/schema.js';
 import type { Db, DbTx } from './db.js';
 
 export interface Capabilities {
@@ -25,7 +26,7 @@ export interface MigrateResult {
   capabilities: Capabilities;
 }
 
-interface Migration {
+export interface Migration {
   version: number;
   name: string;
   up(tx: DbTx): Promise<void>;
@@ -154,6 +155,7 @@ const MIGRATIONS: readonly Migration[] = [
       await tx.query(rollupUpsert('SELECT ts, device_id, metric, value FROM readings'));
     },
   },
+  ...FLEET_MIGRATIONS,
 ];
 
 /**
