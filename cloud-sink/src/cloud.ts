@@ -49,7 +49,19 @@ export class Cloud {
     if (this.role !== 'api') {
       // Made first: the store consumer is to tell its aggregate publisher about late readings.
       this.fleet = new Fleet(this.cfg, this.db, this.log.child({ part: 'fleet' }));
-      this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }), { limits: sanityLimits(this.cfg.sink) });
+      const publisher = this.fleet.aggregates;
+      this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }), {
+        limits: sanityLimits(this.cfg.sink),
+        // Late readings into minutes already published on iot.aggregates.1m get corrections.
+        ...(publisher
+          ? {
+              afterStore: async (batches) => {
+                publisher.noteBatches(batches);
+                await publisher.flushLate();
+              },
+            }
+          : {}),
+      });
       await this.consumer.start();
       this.fleet.start();
     }
