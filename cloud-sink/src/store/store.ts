@@ -6,8 +6,10 @@
 // changes nothing. Concurrent sinks given the same batch serialise on the ledger's primary key.
 import type { Reading } from '../../../proto/src/wire.js';
 import { StoreError } from '../errors.js';
+import { BinaryCopyWriter, epochMsToUs } from './copy.js';
 import { sqlState, type Db, type DbTx } from './db.js';
-import { migrate, readCapabilities, rollupUpsert, ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
+import { RollupFold, type PartialBucket } from './rollup.js';
+import { migrate, PARTIALS_STAGING, readCapabilities, rollupMergePartials, rollupMergeStaged, ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
 
 export type { Capabilities, MigrateResult } from './schema.js';
 
@@ -322,18 +324,76 @@ function flatten(batch: IngestBatch): Flattened {
   return f;
 }
 
-/**
- * Without continuous aggregates the sink keeps readings_1m/1h/1d itself (schema.ts rollupUpsert):
- * each chunk of rows is folded in right after its insert, from the same arrays and in the same
- * transaction, so a replayed batch, which the ledger skips, is never counted twice, and the rollups
- * are current the moment the rows are.
- */
-const ROLLUP_UPSERT = rollupUpsert(
-  `SELECT timestamptz 'epoch' + u.ms * INTERVAL '1 millisecond' AS ts, u.device_id, u.metric, u.value
-     FROM unnest($1::float8[], $2::text[], $3::text[], $4::float8[]) AS u(ms, device_id, metric, value)`,
-);
+const READINGS_COPY = 'COPY readings (ts, gateway_id, device_id, metric, value) FROM STDIN (FORMAT binary)';
 
+/**
+ * Writes the rows of `batches` into readings and, without continuous aggregates, folds them into
+ * readings_1m/1h/1d (`fold`), all in the caller's transaction: a replayed batch, which the ledger
+ * skips, is never counted twice, and the rollups are current the moment the rows are. On the
+ * server the rows go in by one binary COPY; on the embedded backend by INSERT … unnest().
+ */
 async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollups: boolean): Promise<number> {
+  const fold = keepRollups ? new RollupFold() : null;
+  let inserted: number;
+  if (tx.copyFrom) {
+    const copied = await tx.copyFrom(READINGS_COPY, encodeReadings(batches, fold));
+    inserted = copied;
+  } else {
+    inserted = await insertReadingsUnnest(tx, batches, fold);
+  }
+  if (fold) await mergeRollups(tx, fold);
+  return inserted;
+}
+
+/** -0 is stored as 0, as the unnest path's text parameters store it. */
+const stored = (v: number): number => (v === 0 ? 0 : v);
+
+/** The rows as one binary COPY payload, encoded lazily as the COPY stream takes it. */
+function* encodeReadings(batches: readonly Flattened[], fold: RollupFold | null): Generator<Buffer> {
+  const w = new BinaryCopyWriter(5);
+  for (const b of batches) {
+    const gw = b.batch.gatewayId;
+    for (const row of b.rows) {
+      const us = epochMsToUs(row.tsMs);
+      const value = stored(row.value);
+      w.beginRow(w.rowBytes([gw, row.deviceId, row.metric], 24));
+      w.timestampUs(us);
+      w.textField(gw);
+      w.textField(row.deviceId);
+      w.textField(row.metric);
+      w.float8(value);
+      fold?.add(us, row.deviceId, row.metric, value);
+      yield* w.take();
+    }
+  }
+  yield* w.finish();
+}
+
+function* encodePartials(levels: readonly (readonly PartialBucket[])[]): Generator<Buffer> {
+  const w = new BinaryCopyWriter(11);
+  for (let level = 0; level < levels.length; level++) {
+    const parts = levels[level]!;
+    for (let n = 0; n < parts.length; n++) {
+      const p = parts[n]!;
+      w.beginRow(w.rowBytes([p.deviceId, p.metric], 6 + 8 + 12 * 7));
+      w.int2(level);
+      w.int4(n);
+      w.timestampUs(p.bucketUs);
+      w.textField(p.deviceId);
+      w.textField(p.metric);
+      w.float8(p.sum);
+      w.int8(p.count);
+      w.float8(p.min);
+      w.float8(p.max);
+      w.float8(p.last);
+      w.timestampUs(p.lastUs);
+      yield* w.take();
+    }
+  }
+  yield* w.finish();
+}
+
+async function insertReadingsUnnest(tx: DbTx, batches: readonly Flattened[], fold: RollupFold | null): Promise<number> {
   let inserted = 0;
   let ts: number[] = [];
   let gw: string[] = [];
@@ -350,7 +410,6 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollu
          FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS u(ms, gw, dev, met, val)`,
       [ts, gw, dev, met, val],
     );
-    if (keepRollups) await tx.query(ROLLUP_UPSERT, [ts, dev, met, val]);
     inserted += ts.length;
     ts = [];
     gw = [];
@@ -365,6 +424,7 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollu
       dev.push(row.deviceId);
       met.push(row.metric);
       val.push(row.value);
+      fold?.add(epochMsToUs(row.tsMs), row.deviceId, row.metric, stored(row.value));
       if (ts.length >= INSERT_CHUNK) await flush();
     }
   }
@@ -372,6 +432,34 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollu
   return inserted;
 }
 
+/** Each level's partial buckets merged into its table, minutes first, INSERT_CHUNK at a time. */
+async function mergeRollups(tx: DbTx, fold: RollupFold): Promise<void> {
+  const levels = fold.levels();
+  if (tx.copyFrom) {
+    await tx.query(PARTIALS_STAGING.create);
+    await tx.copyFrom(PARTIALS_STAGING.copy, encodePartials(levels));
+    for (let i = 0; i < ROLLUPS.length; i++) await tx.query(rollupMergeStaged(ROLLUPS[i]!.view, i));
+    return;
+  }
+  for (let i = 0; i < ROLLUPS.length; i++) {
+    const parts = levels[i]!;
+    const sql = rollupMergePartials(ROLLUPS[i]!.view);
+    for (let at = 0; at < parts.length; at += INSERT_CHUNK) {
+      const p = parts.slice(at, at + INSERT_CHUNK);
+      await tx.query(sql, [
+        p.map((x) => x.bucketUs),
+        p.map((x) => x.deviceId),
+        p.map((x) => x.metric),
+        p.map((x) => x.sum),
+        p.map((x) => x.count),
+        p.map((x) => x.min),
+        p.map((x) => x.max),
+        p.map((x) => x.last),
+        p.map((x) => x.lastUs),
+      ]);
+    }
+  }
+}
 
 async function upsertGateways(tx: DbTx, batches: readonly Flattened[]): Promise<void> {
   const byGateway = new Map<string, { lastSeq: number; batches: number; rows: number }>();
