@@ -44,6 +44,36 @@ const aggregates = z.strictObject({
   embeddedRefreshMs: z.number().int().min(1_000).default(60_000),
 });
 
+/** A PostgreSQL interval of one whole unit count: '1 day', '12 hours', '4 weeks', '1 year'. */
+const interval = (units: string[]) =>
+  z.string().regex(new RegExp(`^[1-9][0-9]* (${units.join('|')})s?$`), `expected a count and one of ${units.join(', ')}, like '7 days'`);
+const span = interval(['minute', 'hour', 'day', 'week', 'month', 'year']);
+
+const timescale = z.strictObject({
+  /**
+   * TimescaleDB only (the embedded database, or a server with the extension); a vanilla PostgreSQL
+   * server ignores this section. Applied at every start-up (Store.applyTimescaleSettings).
+   * Time span of one chunk of `readings`; changes apply to chunks created afterwards.
+   */
+  chunkInterval: interval(['minute', 'hour', 'day', 'week']).default('1 day'),
+  /**
+   * Compress chunks of `readings` (segmented by device_id and metric, ordered by ts) once they are
+   * older than compressAfter. Turning it off stops compressing; chunks already compressed stay so.
+   */
+  compression: z.boolean().default(true),
+  compressAfter: span.default('7 days'),
+  /** Drop chunks of raw readings older than this; null keeps them for ever. The rollups keep theirs. */
+  readingsRetention: span.nullable().default(null),
+  /** Drop each rollup's buckets older than this; null keeps them for ever. */
+  rollupRetention: z
+    .strictObject({
+      readings_1m: span.nullable().default(null),
+      readings_1h: span.nullable().default(null),
+      readings_1d: span.nullable().default(null),
+    })
+    .default(() => ({ readings_1m: null, readings_1h: null, readings_1d: null })),
+});
+
 export const cloudConfigSchema = z.strictObject({
   dataDir: z.string().default('./cloud-data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -51,6 +81,7 @@ export const cloudConfigSchema = z.strictObject({
   database: database.default(() => database.parse({})),
   api: api.default(() => api.parse({})),
   aggregates: aggregates.default(() => aggregates.parse({})),
+  timescale: timescale.default(() => timescale.parse({})),
 });
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;

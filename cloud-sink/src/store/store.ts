@@ -8,10 +8,19 @@ import type { Reading } from '../../../proto/src/wire.js';
 import { StoreError } from '../errors.js';
 import { BinaryCopyWriter, epochMsToUs } from './copy.js';
 import { sqlState, type Db, type DbTx } from './db.js';
-import { RollupFold, type PartialBucket } from './rollup.js';
-import { migrate, PARTIALS_STAGING, readCapabilities, rollupMergePartials, rollupMergeStaged, ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
+import { RollupFold } from './rollup.js';
+import {
+  applyTimescaleSettings,
+  refreshMaterialised,
+  refreshWindowStarts,
+  runPolicyJobs,
+  type TimescaleApplied,
+  type TimescaleSettings,
+} from './timescale.js';
+import { migrate, readCapabilities, rollupMergePartials, ROLLUPS, SINK_ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
 
 export type { Capabilities, MigrateResult } from './schema.js';
+export type { TimescaleApplied, TimescaleSettings } from './timescale.js';
 
 export interface IngestBatch {
   gatewayId: string;
@@ -33,6 +42,17 @@ export interface IngestResult {
   rowsRejected: number;
   /** Why the first rejected value was rejected, for the log; null when none was. */
   firstRejection: string | null;
+  /**
+   * Earliest and latest reading time (epoch ms, inclusive) among the rows this call stored; null
+   * when it stored none. Hand it to Store.refreshRange once the call has returned.
+   */
+  freshTimeRange: TimeRange | null;
+}
+
+/** Epoch milliseconds, both ends inclusive. */
+export interface TimeRange {
+  fromMs: number;
+  toMs: number;
 }
 
 export interface ReadingsQuery {
@@ -88,6 +108,9 @@ const MIN_TS_MS = -210_866_803_200_000; // 4713-11-24 BC, PostgreSQL's earliest 
 export class Store {
   /** Read once: a database keeps the shape it was created with (schema.ts). */
   private shape: Promise<Capabilities> | null = null;
+  /** refreshRange: the refresh running (or done), and the one waiting for it, whose range grows. */
+  private refreshRunning: Promise<void> = Promise.resolve();
+  private refreshQueued: { fromMs: number; toMs: number; done: Promise<void> } | null = null;
 
   constructor(readonly db: Db) {}
 
@@ -110,7 +133,14 @@ export class Store {
   }
 
   async ingest(batches: readonly IngestBatch[]): Promise<IngestResult> {
-    const result: IngestResult = { batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, firstRejection: null };
+    const result: IngestResult = {
+      batchesInserted: 0,
+      batchesSkipped: 0,
+      rowsInserted: 0,
+      rowsRejected: 0,
+      firstRejection: null,
+      freshTimeRange: null,
+    };
     const unique = new Map<string, Flattened>();
     for (const b of batches) {
       checkBatchIdentity(b);
@@ -148,6 +178,7 @@ export class Store {
           result.firstRejection ??= f.firstRejection;
         }
         result.rowsInserted = await insertReadings(tx, fresh, !(await this.shapeOf(tx)).continuousAggregates);
+        result.freshTimeRange = timeRangeOf(fresh);
         await upsertGateways(tx, fresh);
         await upsertDevices(tx, fresh);
       });
@@ -261,14 +292,87 @@ export class Store {
    */
   async refreshAggregates(): Promise<void> {
     if (!(await this.capabilities()).continuousAggregates) return;
+    // Not into ranges that retention dropped below a level: the refresh would delete those buckets.
+    const starts = await refreshWindowStarts(this.db);
     for (const r of ROLLUPS) {
-      await this.db.query(`CALL refresh_continuous_aggregate('${r.view}', NULL, now() - INTERVAL '${r.width}')`);
+      const start = starts.get(r.view);
+      await this.db.query(
+        `CALL refresh_continuous_aggregate('${r.view}', ${start ? `'${start.toISOString()}'` : 'NULL'}, now() - INTERVAL '${r.width}')`,
+      );
     }
+  }
+
+  /**
+   * Makes readings stored in an already materialised time range show in readings_1m/1h/1d: a
+   * backfill (a gateway back after hours offline) lands below the continuous aggregates' watermark,
+   * where the real-time part of the views does not look, and stays invisible until that range is
+   * refreshed. For each level whose materialised part overlaps [fromMs, toMs], this refreshes the
+   * overlap (whole buckets, minutes first, as hours are built from minutes).
+   *
+   * Who calls it: the store consumer, with IngestResult.freshTimeRange after each Store.ingest that
+   * returns one, once the call has returned (refresh_continuous_aggregate cannot run inside a
+   * transaction). It need not wait for it before the next poll. Calls made while a refresh runs are
+   * merged into one refresh after it, so calling it for every ingest costs at most one refresh
+   * running and one waiting; a range wholly above the watermarks (live data) costs one small query.
+   * A no-op without continuous aggregates: the sink's own rollups are current at commit. A
+   * TimescaleDB server's refresh policies would fold the rows in by themselves, later.
+   */
+  refreshRange(fromMs: number, toMs: number): Promise<void> {
+    if (!(Number.isFinite(fromMs) && Number.isFinite(toMs)) || fromMs > toMs) {
+      return Promise.reject(new RangeError(`refreshRange: ${fromMs} to ${toMs} is not a time range`));
+    }
+    const queued = this.refreshQueued;
+    if (queued) {
+      queued.fromMs = Math.min(queued.fromMs, fromMs);
+      queued.toMs = Math.max(queued.toMs, toMs);
+      return queued.done;
+    }
+    const next = { fromMs, toMs, done: Promise.resolve() };
+    next.done = this.refreshRunning
+      .catch(() => {})
+      .then(async () => {
+        this.refreshQueued = null;
+        if ((await this.shapeOf(this.db)).continuousAggregates) await refreshMaterialised(this.db, next.fromMs, next.toMs);
+      });
+    this.refreshQueued = next;
+    this.refreshRunning = next.done;
+    return next.done;
+  }
+
+  /**
+   * Applies the `timescale` settings (chunk interval, compression, retention) to a TimescaleDB
+   * database; idempotent, so the cloud calls it at every start-up, after migrate(). Without
+   * TimescaleDB it changes nothing and says so in the result, for the caller to log.
+   */
+  async applyTimescaleSettings(settings: TimescaleSettings): Promise<TimescaleApplied> {
+    return applyTimescaleSettings(this.db, await this.capabilities(), settings);
+  }
+
+  /**
+   * Runs the compression and retention policies' jobs now. A TimescaleDB server runs them by
+   * schedule; PGlite has no background workers, so the embedded cloud calls this from time to
+   * time (e.g. beside refreshAggregates), or its chunks are never compressed nor dropped.
+   * Returns the jobs run; none without TimescaleDB or without such policies.
+   */
+  async runPolicyJobs(): Promise<number[]> {
+    return runPolicyJobs(this.db, await this.capabilities());
   }
 
   close(): Promise<void> {
     return this.db.close();
   }
+}
+
+function timeRangeOf(batches: readonly Flattened[]): TimeRange | null {
+  let fromMs = Infinity;
+  let toMs = -Infinity;
+  for (const b of batches) {
+    for (const r of b.rows) {
+      if (r.tsMs < fromMs) fromMs = r.tsMs;
+      if (r.tsMs > toMs) toMs = r.tsMs;
+    }
+  }
+  return fromMs <= toMs ? { fromMs, toMs } : null;
 }
 
 // --- ingest helpers --------------------------------------------------------------------------
@@ -369,30 +473,6 @@ function* encodeReadings(batches: readonly Flattened[], fold: RollupFold | null)
   yield* w.finish();
 }
 
-function* encodePartials(levels: readonly (readonly PartialBucket[])[]): Generator<Buffer> {
-  const w = new BinaryCopyWriter(11);
-  for (let level = 0; level < levels.length; level++) {
-    const parts = levels[level]!;
-    for (let n = 0; n < parts.length; n++) {
-      const p = parts[n]!;
-      w.beginRow(w.rowBytes([p.deviceId, p.metric], 6 + 8 + 12 * 7));
-      w.int2(level);
-      w.int4(n);
-      w.timestampUs(p.bucketUs);
-      w.textField(p.deviceId);
-      w.textField(p.metric);
-      w.float8(p.sum);
-      w.int8(p.count);
-      w.float8(p.min);
-      w.float8(p.max);
-      w.float8(p.last);
-      w.timestampUs(p.lastUs);
-      yield* w.take();
-    }
-  }
-  yield* w.finish();
-}
-
 async function insertReadingsUnnest(tx: DbTx, batches: readonly Flattened[], fold: RollupFold | null): Promise<number> {
   let inserted = 0;
   let ts: number[] = [];
@@ -432,18 +512,15 @@ async function insertReadingsUnnest(tx: DbTx, batches: readonly Flattened[], fol
   return inserted;
 }
 
-/** Each level's partial buckets merged into its table, minutes first, INSERT_CHUNK at a time. */
+/**
+ * Each level's partial buckets merged into its table, hours first, INSERT_CHUNK at a time. There
+ * are a 36th as many hours as rows when each device sends every 100 s, a 3,600th at once a second.
+ */
 async function mergeRollups(tx: DbTx, fold: RollupFold): Promise<void> {
   const levels = fold.levels();
-  if (tx.copyFrom) {
-    await tx.query(PARTIALS_STAGING.create);
-    await tx.copyFrom(PARTIALS_STAGING.copy, encodePartials(levels));
-    for (let i = 0; i < ROLLUPS.length; i++) await tx.query(rollupMergeStaged(ROLLUPS[i]!.view, i));
-    return;
-  }
-  for (let i = 0; i < ROLLUPS.length; i++) {
+  for (let i = 0; i < SINK_ROLLUPS.length; i++) {
     const parts = levels[i]!;
-    const sql = rollupMergePartials(ROLLUPS[i]!.view);
+    const sql = rollupMergePartials(SINK_ROLLUPS[i]!.view);
     for (let at = 0; at < parts.length; at += INSERT_CHUNK) {
       const p = parts.slice(at, at + INSERT_CHUNK);
       await tx.query(sql, [
