@@ -36,6 +36,20 @@ describe('store on PostgreSQL 15', () => {
       }
     });
 
+    it('a vanilla server takes no timescale settings and says so; refreshRange and runPolicyJobs do nothing', async () => {
+      const store = new Store(await openPostgres(await freshDatabase(), 2));
+      try {
+        await store.migrate();
+        const settings = { chunkInterval: '1 day', compression: true, compressAfter: '7 days', readingsRetention: '30 days',
+          rollupRetention: { readings_1m: null, readings_1h: null, readings_1d: null } };
+        assert.deepEqual(await store.applyTimescaleSettings(settings), { timescaledb: false, changes: [] });
+        assert.deepEqual(await store.runPolicyJobs(), []);
+        await store.refreshRange(0, Date.now());
+      } finally {
+        await store.close();
+      }
+    });
+
     it('an unreachable server is FL_ERR_STORE_UNAVAILABLE at open', async () => {
       const url = new URL(server.url);
       url.port = String(server.port === 1 ? 2 : 1);
