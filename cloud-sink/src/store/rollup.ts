@@ -1,11 +1,11 @@
-// The sink's own rollups for vanilla PostgreSQL (schema.ts SINK_ROLLUPS: readings_1h and _1d as
-// plain tables; readings_1m is a view there). The sink holds the rows it is about to insert, so
-// it folds them here into partial buckets per (device, metric, hour), then days from those hours,
-// and the database only merges the partials into the stored buckets (schema.ts
-// rollupMergePartials): each level is a fraction of the rows, and no statement re-sorts or
-// re-groups raw readings. docs/ARCHITECTURE.md ("Rollups on vanilla PostgreSQL") has the
-// measurements behind this.
-import { SINK_ROLLUPS } from './schema.js';
+// The sink's own rollups for vanilla PostgreSQL (schema.ts: readings_1m/1h/1d as plain tables).
+// The sink holds the rows it is about to insert, so it folds them here into partial buckets per
+// (device, metric, minute), then hours from those minutes and days from those hours, and the
+// database only merges the partials into the stored buckets (schema.ts rollupMergeStaged): a level
+// has at most as many rows as the one below, far fewer when devices send often, and no statement
+// re-sorts or re-groups raw readings. docs/ARCHITECTURE.md ("Rollups on vanilla PostgreSQL") has
+// the measurements behind this.
+import { ROLLUPS } from './schema.js';
 
 /** One bucket's share of the rows folded so far. Times are epoch microseconds, as stored. */
 export interface PartialBucket {
@@ -25,9 +25,9 @@ export interface PartialBucket {
 export const MINUTE_US = 60_000_000;
 export const HOUR_US = 3_600_000_000;
 export const DAY_US = 86_400_000_000;
-/** Bucket widths in microseconds, in the order of SINK_ROLLUPS; checked against it below. */
-const WIDTHS_US: readonly number[] = [HOUR_US, DAY_US];
-if (SINK_ROLLUPS.map((r) => r.width).join() !== '1 hour,1 day') throw new Error('rollup.ts widths disagree with schema.ts SINK_ROLLUPS');
+/** Bucket widths in microseconds, in the order of ROLLUPS; checked against it below. */
+const WIDTHS_US: readonly number[] = [MINUTE_US, HOUR_US, DAY_US];
+if (ROLLUPS.map((r) => r.width).join() !== '1 minute,1 hour,1 day') throw new Error('rollup.ts widths disagree with schema.ts ROLLUPS');
 
 /**
  * The start of `us`'s bucket, counted from the epoch as date_bin and time_bucket count: floor, also
@@ -43,7 +43,7 @@ type Buckets = Map<string, Map<string, Map<number, PartialBucket>>>;
 export class RollupFold {
   private readonly first: Buckets = new Map();
 
-  /** `widthsUs`: each level's bucket width, each a multiple of the one before (bench/ tries others). */
+  /** `widthsUs`: each level's bucket width, each a multiple of the one before (ROLLUPS' by default). */
   constructor(private readonly widthsUs: readonly number[] = WIDTHS_US) {}
 
   /** Folds one stored row in; `us` is its time exactly as stored (epoch microseconds). */
@@ -62,7 +62,7 @@ export class RollupFold {
   }
 
   /**
-   * The partials of each level, in the order of SINK_ROLLUPS (hours, then days), each sorted by (device, metric,
+   * The partials of each level, in the order of ROLLUPS (minutes, hours, days), each sorted by (device, metric,
    * bucket): two sinks upserting overlapping buckets then lock them in the same order and wait
    * for each other instead of deadlocking.
    */

@@ -3,11 +3,9 @@
 // the versions schema_migrations lacks, and records each in the same transaction.
 //
 // One schema, two shapes. With the TimescaleDB extension, `readings` is a hypertable and the
-// rollups readings_1m/1h/1d are continuous aggregates. Without it (vanilla PostgreSQL) they have
-// the same names and columns, but readings_1m is a view over `readings` with an index on its
-// minute, and readings_1h/1d are plain tables (plus last_ts, the time of `last`) that the sink
-// updates in the transaction that inserts the readings (Store.ingest, rollup.ts); migration 4 says
-// why the minutes are not a table. The shape chosen is
+// rollups readings_1m/1h/1d are continuous aggregates; without it (vanilla PostgreSQL) they are
+// plain tables with the same names and columns (plus last_ts, the time of `last`), which the sink
+// updates in the transaction that inserts the readings (Store.ingest, rollup.ts). The shape chosen is
 // recorded in fieldline_meta under 'capabilities', because a database keeps the shape it was
 // created with even if the extension later appears or disappears.
 import { StoreError } from '../errors.js';
@@ -16,7 +14,7 @@ import type { Db, DbTx } from './db.js';
 export interface Capabilities {
   /** readings is a hypertable. */
   timescaledb: boolean;
-  /** readings_1m/1h/1d are continuous aggregates (else a view and two plain rollup tables). */
+  /** readings_1m/1h/1d are continuous aggregates (else plain rollup tables). */
   continuousAggregates: boolean;
 }
 
@@ -158,43 +156,19 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
-    name: 'minute avg as sum / count on TimescaleDB; on vanilla PostgreSQL readings_1m a view over readings with an index on (device_id, metric, minute)',
+    name: 'continuous aggregates: the minute avg as sum / count',
     async up(tx) {
-      if ((await readCapabilities(tx)).continuousAggregates) {
-        // Version 2's minute level used avg(value), whose sum of squares overflows for two values
-        // near MAX_ABS_VALUE in one minute: the refresh and every query of all three levels then
-        // failed, for every device. The aggregates are rebuilt from readings (real-time, so no
-        // reader sees a gap; the next refresh materialises them again).
-        for (const r of [...ROLLUPS].reverse()) await tx.query(`DROP MATERIALIZED VIEW ${r.view}`);
-        await createContinuousAggregates(tx);
-        return;
-      }
-      // A minute table costs a row per reading when devices send less than once a minute: the
-      // ingest halved against a bare COPY. The view costs one index entry per reading instead, and
-      // is exact by construction (docs/ARCHITECTURE.md, "Rollups on vanilla PostgreSQL").
-      await tx.query('DROP TABLE readings_1m');
-      await tx.query(`CREATE INDEX readings_device_metric_minute ON readings (device_id, metric, ${MINUTE_OF_TS})`);
-      await tx.query(`
-        CREATE VIEW readings_1m AS
-        SELECT ${MINUTE_OF_TS} AS bucket, device_id, metric,
-               sum(value) / count(*) AS avg, min(value) AS min, max(value) AS max, count(*) AS count,
-               (array_agg(value ORDER BY ts DESC))[1] AS last, max(ts) AS last_ts
-          FROM readings
-         GROUP BY 1, device_id, metric`);
+      // Version 2's minute level used avg(value), whose sum of squares overflows for two values
+      // near MAX_ABS_VALUE in one minute: the refresh and every query of all three levels then
+      // failed, for every device. The aggregates are rebuilt from readings (real-time, so no
+      // reader sees a gap; the next refresh materialises them again). The plain tables of a
+      // vanilla server carry sums already (rollupUpsert, rollup.ts).
+      if (!(await readCapabilities(tx)).continuousAggregates) return;
+      for (const r of [...ROLLUPS].reverse()) await tx.query(`DROP MATERIALIZED VIEW ${r.view}`);
+      await createContinuousAggregates(tx);
     },
   },
 ];
-
-/**
- * The minute of a reading, spelt exactly as the index readings_device_metric_minute spells it, so
- * that a condition on readings_1m.bucket (which the planner pushes into the view) is an index
- * condition. sum / count, not avg(): PostgreSQL's avg(float8) also sums squares, which overflows
- * for values near MAX_ABS_VALUE.
- */
-const MINUTE_OF_TS = `date_bin(INTERVAL '1 minute', ts, timestamptz 'epoch')`;
-
-/** The rollups the sink keeps itself on vanilla PostgreSQL (readings_1m is a view there). */
-export const SINK_ROLLUPS = ROLLUPS.filter((r) => r.view !== 'readings_1m');
 
 /**
  * How a stored bucket takes in a new share of its rows (`excluded`): avg weighted by count, min,
@@ -215,9 +189,8 @@ const ROLLUP_MERGE = `ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
  * hours, each level upserted into its table (data-modifying CTEs). Buckets start at UTC minute,
  * hour and midnight, as time_bucket's do. A level carries sum, not avg: PostgreSQL's avg(float8)
  * also sums squares, which overflows for values near MAX_ABS_VALUE. Rows go in key order, so two
- * sinks updating the same buckets wait for each other instead of deadlocking. Migration 3 built
- * the three tables from stored readings with it (before migration 4 made the minutes a view); the
- * sink's ingest folds in JS instead (rollup.ts).
+ * sinks updating the same buckets wait for each other instead of deadlocking. Migration 3 builds
+ * the rollups from stored readings with it; the sink's ingest folds in JS instead (rollup.ts).
  */
 export function rollupUpsert(source: string): string {
   const [m, h, d] = ROLLUPS;
@@ -259,6 +232,28 @@ export function rollupMergePartials(view: string): string {
        FROM unnest($1::float8[], $2::text[], $3::text[], $4::float8[], $5::int8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[])
             WITH ORDINALITY AS u(bucket_us, device_id, metric, sum, count, min, max, last, last_us, n)
       ORDER BY u.n
+     ${ROLLUP_MERGE}`;
+}
+
+/**
+ * Where the server backend stages partial buckets for the merge (rollupMergeStaged): a temporary
+ * table of the session, emptied at every commit. Binary COPY into it and one INSERT … SELECT per
+ * level measured faster than passing the partials as arrays (docs/ARCHITECTURE.md).
+ */
+export const PARTIALS_STAGING = {
+  create: `CREATE TEMPORARY TABLE IF NOT EXISTS fl_rollup_partials (
+             level smallint NOT NULL, n integer NOT NULL, bucket timestamptz NOT NULL, device_id text NOT NULL,
+             metric text NOT NULL, sum float8 NOT NULL, count int8 NOT NULL, min float8 NOT NULL, max float8 NOT NULL,
+             last float8 NOT NULL, last_ts timestamptz NOT NULL
+           ) ON COMMIT DELETE ROWS`,
+  copy: 'COPY fl_rollup_partials (level, n, bucket, device_id, metric, sum, count, min, max, last, last_ts) FROM STDIN (FORMAT binary)',
+};
+
+/** Merges the staged partials of one level (PARTIALS_STAGING) into its table, in the order staged. */
+export function rollupMergeStaged(view: string, level: number): string {
+  return `INSERT INTO ${view} AS t (bucket, device_id, metric, avg, min, max, count, last, last_ts)
+     SELECT bucket, device_id, metric, sum / count, min, max, count, last, last_ts
+       FROM fl_rollup_partials WHERE level = ${level} ORDER BY n
      ${ROLLUP_MERGE}`;
 }
 
