@@ -73,7 +73,7 @@ export async function benchSinkPg(opts: SinkPgBenchOptions = {}): Promise<SinkPg
     const store = new Store(db);
     await store.migrate();
     await createBare(db);
-    const version = (await db.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?';
+    const version = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?';
     const settings = (await db.query<{ name: string; setting: string }>(
       `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers') ORDER BY name`,
     )).rows.map((r) => `${r.name}=${r.setting}`).join(', ');
