@@ -49,7 +49,15 @@ const interval = (units: string[]) =>
   z.string().regex(new RegExp(`^[1-9][0-9]* (${units.join('|')})s?$`), `expected a count and one of ${units.join(', ')}, like '7 days'`);
 const span = interval(['minute', 'hour', 'day', 'week', 'month', 'year']);
 
-const timescale = z.strictObject({
+/** Rough length of an interval accepted by `interval()`, for comparing two settings. */
+function intervalMs(text: string): number {
+  const [count, unit] = text.split(' ') as [string, string];
+  const ms: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000, month: 2_592_000_000, year: 31_536_000_000 };
+  return Number(count) * ms[unit.replace(/s$/, '')]!;
+}
+
+const timescale = z
+  .strictObject({
   /**
    * TimescaleDB only (the embedded database, or a server with the extension); a vanilla PostgreSQL
    * server ignores this section. Applied at every start-up (Store.applyTimescaleSettings).
@@ -72,7 +80,21 @@ const timescale = z.strictObject({
       readings_1d: span.nullable().default(null),
     })
     .default(() => ({ readings_1m: null, readings_1h: null, readings_1d: null })),
-});
+  })
+  .superRefine((t, ctx) => {
+    // Each rollup is refreshed from the level below only within that level's retention, and a
+    // TimescaleDB refresh policy needs a window of at least two of its buckets beyond the newest one.
+    const checks = [
+      ['readingsRetention', t.readingsRetention, 'readings_1m', 3 * 60_000, '3 minutes'],
+      ['rollupRetention.readings_1m', t.rollupRetention.readings_1m, 'readings_1h', 3 * 3_600_000, '3 hours'],
+      ['rollupRetention.readings_1h', t.rollupRetention.readings_1h, 'readings_1d', 3 * 86_400_000, '3 days'],
+    ] as const;
+    for (const [key, value, above, minMs, min] of checks) {
+      if (value !== null && intervalMs(value) < minMs) {
+        ctx.addIssue({ code: 'custom', path: key.split('.'), message: `${value} is too short: ${above} is refreshed from it, so at least ${min}` });
+      }
+    }
+  });
 
 export const cloudConfigSchema = z.strictObject({
   dataDir: z.string().default('./cloud-data'),

@@ -78,7 +78,10 @@ export async function applyTimescaleSettings(db: Db, caps: Capabilities, s: Time
     changes.push('readings compression policy removed');
   }
 
-  const retention: [string, string | null][] = [['readings', s.readingsRetention], ...Object.entries(s.rollupRetention)];
+  const retention: [string, string | null][] = [['readings', s.readingsRetention]];
+  // Rollups that are plain tables (the extension is there, but its aggregates could not be made)
+  // take no retention policy.
+  if (caps.continuousAggregates) retention.push(...Object.entries(s.rollupRetention));
   for (const [table, dropAfter] of retention) {
     const job = await policyJob(db, table, 'policy_retention');
     if (await same(job?.config.drop_after, dropAfter)) continue;
