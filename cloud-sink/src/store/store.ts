@@ -313,18 +313,20 @@ export class Store {
 
   /**
    * Makes readings stored in an already materialised time range show in readings_1m/1h/1d: a
-   * backfill (a gateway back after hours offline) lands below the continuous aggregates' watermark,
-   * where the real-time part of the views does not look, and stays invisible until that range is
-   * refreshed. For each level whose materialised part overlaps [fromMs, toMs], this refreshes the
-   * overlap (whole buckets, minutes first, as hours are built from minutes).
+   * backfill (a gateway back after hours offline) lands below the continuous aggregates'
+   * watermark, where the real-time part of the views does not look, and stays invisible until that
+   * range is refreshed. This refreshes, minutes first, what each level needs for rows stored in
+   * [fromMs, toMs] (epoch ms, inclusive) to show (timescale.ts refreshMaterialised says which).
    *
    * Who calls it: the store consumer, with IngestResult.freshTimeRange after each Store.ingest that
-   * returns one, once the call has returned (refresh_continuous_aggregate cannot run inside a
-   * transaction). It need not wait for it before the next poll. Calls made while a refresh runs are
-   * merged into one refresh after it, so calling it for every ingest costs at most one refresh
-   * running and one waiting; a range wholly above the watermarks (live data) costs one small query.
-   * A no-op without continuous aggregates: the sink's own rollups are current at commit. A
-   * TimescaleDB server's refresh policies would fold the rows in by themselves, later.
+   * returns one, once that call has returned (refresh_continuous_aggregate cannot run inside a
+   * transaction). It need not wait for the refresh before its next poll, but should catch the
+   * promise and log a failure (the next periodic refresh covers the range anyway). Calls made while
+   * a refresh runs are merged into one refresh after it, so calling it for every ingest costs at
+   * most one refresh running and one waiting; a range wholly above the watermarks (live data)
+   * costs a few small queries. A no-op, with no query, without continuous aggregates: the sink's
+   * own rollups are current at commit. A TimescaleDB server's refresh policies would fold the rows
+   * in by themselves, but only at their next run.
    */
   refreshRange(fromMs: number, toMs: number): Promise<void> {
     if (!(Number.isFinite(fromMs) && Number.isFinite(toMs)) || fromMs > toMs) {
@@ -343,6 +345,9 @@ export class Store {
         this.refreshQueued = null;
         if ((await this.shapeOf(this.db)).continuousAggregates) await refreshMaterialised(this.db, next.fromMs, next.toMs);
       });
+    // Handled here too, so a caller that does not wait for it cannot end the process with an
+    // unhandled rejection; a caller that waits still gets the error.
+    next.done.catch(() => {});
     this.refreshQueued = next;
     this.refreshRunning = next.done;
     return next.done;
@@ -386,7 +391,7 @@ function timeRangeOf(batches: readonly Flattened[]): TimeRange | null {
 
 // --- ingest helpers --------------------------------------------------------------------------
 
-/** A batch as column arrays, ready for unnest(). */
+/** A batch's storable rows, and what was rejected of it. */
 interface Flattened {
   batch: IngestBatch;
   rows: { tsMs: number; deviceId: string; metric: string; value: number }[];
@@ -447,13 +452,9 @@ const READINGS_COPY = 'COPY readings (ts, gateway_id, device_id, metric, value) 
  */
 async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollups: boolean): Promise<number> {
   const fold = keepRollups ? new RollupFold() : null;
-  let inserted: number;
-  if (tx.copyFrom) {
-    const copied = await tx.copyFrom(READINGS_COPY, encodeReadings(batches, fold));
-    inserted = copied;
-  } else {
-    inserted = await insertReadingsUnnest(tx, batches, fold);
-  }
+  const inserted = tx.copyFrom
+    ? await tx.copyFrom(READINGS_COPY, encodeReadings(batches, fold))
+    : await insertReadingsUnnest(tx, batches, fold);
   if (fold) await mergeRollups(tx, fold);
   return inserted;
 }
