@@ -13,6 +13,7 @@ import { benchDrain } from './drain.js';
 import { benchEndToEnd } from './e2e.js';
 import { benchModbus } from './modbus.js';
 import { benchMqttIngest } from './mqtt-ingest.js';
+import { benchSinkPg } from './sink-pg.js';
 import { benchStore } from './store.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
   const modbus = await benchModbus({ seconds });
   console.log('cloud store: Store.ingest into the embedded TimescaleDB, 1,000,000 rows…');
   const store = await benchStore();
+  console.log('cloud store on PostgreSQL 15: Store.ingest beside a bare COPY of the same rows, 1,000,000 rows each…');
+  const sinkPg = await benchSinkPg();
 
   const results = {
     date: new Date().toISOString(),
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
     coapIngest: coap,
     modbusTcp: modbus,
     storeIngest: store,
+    storeIngestPostgres: sinkPg,
   };
   const table = [
     '| figure | value |',
@@ -98,6 +102,8 @@ async function main(): Promise<void> {
     `| Modbus/TCP registers/s (pymodbus slave, one connection, ${modbus.registersPerRequest}-register reads) | ${modbus.registersPerSecond} |`,
     `| Modbus/TCP requests/s / ms per request / errors | ${modbus.requestsPerSecond} / ${modbus.msPerRequest} / ${modbus.errors} |`,
     `| cloud store ingest rows/s (Store.ingest, ${store.backend}, ${store.batchesPerCall} batches a call; ${store.rows} rows, ${store.rowsStored} counted back) | ${store.rowsPerSecond} |`,
+    `| cloud store ingest rows/s into PostgreSQL 15 (Store.ingest: ledger, binary COPY, rollups; ${sinkPg.batchesPerCall} batches a call; ${sinkPg.rows} rows, all counted back) | ${sinkPg.storeRowsPerSecond} |`,
+    `| bare binary COPY of the same rows into a table like readings (no ledger, no rollups), rows/s / Store.ingest ÷ bare COPY | ${sinkPg.bareCopyRowsPerSecond} / ${sinkPg.ratio} |`,
   ].join('\n');
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n');

@@ -40,9 +40,20 @@ export class Cloud {
     this.store = new Store(this.db);
     await this.store.migrate();
     this.log.info({ database: this.db.kind, capabilities: await this.store.capabilities() }, 'database ready');
+    if (this.role !== 'api') {
+      const applied = await this.store.applyTimescaleSettings(this.cfg.timescale);
+      if (!applied.timescaledb) this.log.info('no TimescaleDB: the timescale settings (chunks, compression, retention) do not apply');
+      else if (applied.changes.length > 0) this.log.info({ changes: applied.changes }, 'timescale settings applied');
+    }
     if (this.db.kind === 'pglite' && this.role !== 'api') {
       this.refreshTimer = setInterval(() => {
-        this.store?.refreshAggregates().catch((err: Error) => this.log.warn({ err: err.message }, 'aggregate refresh failed'));
+        // PGlite runs no background jobs: the aggregates' refresh and the compression and
+        // retention policies run from here.
+        const store = this.store;
+        store
+          ?.refreshAggregates()
+          .then(() => store.runPolicyJobs())
+          .catch((err: Error) => this.log.warn({ err: err.message }, 'aggregate refresh or policy jobs failed'));
       }, this.cfg.aggregates.embeddedRefreshMs);
       this.refreshTimer.unref();
     }
@@ -50,17 +61,23 @@ export class Cloud {
       // Made first: the store consumer is to tell its aggregate publisher about late readings.
       this.fleet = new Fleet(this.cfg, this.db, this.log.child({ part: 'fleet' }));
       const publisher = this.fleet.aggregates;
-      this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }), {
+      const store = this.store;
+      this.consumer = new StoreConsumer(this.cfg.kafka, store, this.log.child({ part: 'consume' }), {
         limits: sanityLimits(this.cfg.sink),
-        // Late readings into minutes already published on iot.aggregates.1m get corrections.
-        ...(publisher
-          ? {
-              afterStore: async (batches) => {
-                publisher.noteBatches(batches);
-                await publisher.flushLate();
-              },
-            }
-          : {}),
+        afterStore: async (batches, fresh) => {
+          // Rows older than the continuous aggregates' materialised range stay out of them until
+          // that range is refreshed (a backlog drained hours late): refresh it now, behind the
+          // commit. Nothing waits for it; the periodic refresh covers one lost to a crash. A no-op
+          // on vanilla PostgreSQL, whose rollups the ingest transaction already updated.
+          if (fresh) {
+            store.refreshRange(fresh.fromMs, fresh.toMs).catch((err: Error) => this.log.warn({ err: err.message }, 'aggregate refresh after a late batch failed'));
+          }
+          // Late readings into minutes already published on iot.aggregates.1m get corrections.
+          if (publisher) {
+            publisher.noteBatches(batches);
+            await publisher.flushLate();
+          }
+        },
       });
       await this.consumer.start();
       this.fleet.start();

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Header, SCHEMA_VERSION, WireError } from '../../../proto/src/wire.js';
 import type { CloudConfig } from '../config/schema.js';
 import { FieldlineError } from '../errors.js';
-import type { IngestBatch, Store } from '../store/store.js';
+import type { IngestBatch, Store, TimeRange } from '../store/store.js';
 import { dlqHeaders, headerText } from './dlq.js';
 import { connectProducer, disconnectProducer, flushProducer, GroupConsumer, sleep } from './group-consumer.js';
 import { admitBatch, type Clock, type SanityLimits } from './sanity.js';
@@ -44,7 +44,7 @@ export interface StoreConsumerOptions {
    * after a crash in between runs it again). Retried like the write until it succeeds: what it
    * records (late minutes to republish, aggregate ranges to refresh) must not be skipped.
    */
-  afterStore?: (batches: readonly IngestBatch[]) => Promise<void>;
+  afterStore?: (batches: readonly IngestBatch[], freshTimeRange: TimeRange | null) => Promise<void>;
 }
 
 export class StoreConsumer {
@@ -114,8 +114,12 @@ export class StoreConsumer {
     }
     if (decoded.length === 0) return;
     let stored = decoded.map((d) => d.batch);
+    let fresh: TimeRange | null = null;
+    const widen = (r: TimeRange | null): void => {
+      if (r) fresh = fresh ? { fromMs: Math.min(fresh.fromMs, r.fromMs), toMs: Math.max(fresh.toMs, r.toMs) } : r;
+    };
     try {
-      await this.ingestRetrying(stored);
+      widen(await this.ingestRetrying(stored));
     } catch (err) {
       if (!isBadBatch(err)) throw err;
       // Some batch the database refuses however often it is retried: find it by writing the
@@ -123,7 +127,7 @@ export class StoreConsumer {
       stored = [];
       for (const d of decoded) {
         try {
-          await this.ingestRetrying([d.batch]);
+          widen(await this.ingestRetrying([d.batch]));
           stored.push(d.batch);
         } catch (e) {
           if (!isBadBatch(e)) throw e;
@@ -131,13 +135,13 @@ export class StoreConsumer {
         }
       }
     }
-    if (this.afterStore && stored.length > 0) await this.afterStoreRetrying(stored);
+    if (this.afterStore && stored.length > 0) await this.afterStoreRetrying(stored, fresh);
   }
 
-  private async afterStoreRetrying(batches: readonly IngestBatch[]): Promise<void> {
+  private async afterStoreRetrying(batches: readonly IngestBatch[], fresh: TimeRange | null): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.afterStore!(batches);
+        await this.afterStore!(batches, fresh);
         return;
       } catch (err) {
         this.counts.storeErrors++;
@@ -149,7 +153,8 @@ export class StoreConsumer {
     }
   }
 
-  private async ingestRetrying(batches: IngestBatch[]): Promise<void> {
+  /** Returns the time range of the rows stored now (null when every batch was already there). */
+  private async ingestRetrying(batches: IngestBatch[]): Promise<TimeRange | null> {
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await this.store.ingest(batches);
@@ -158,7 +163,7 @@ export class StoreConsumer {
         this.counts.rowsInserted += r.rowsInserted;
         this.counts.rowsRejected += r.rowsRejected;
         if (r.rowsRejected) this.log.warn({ rejected: r.rowsRejected, first: r.firstRejection }, 'values the database cannot hold were dropped');
-        return;
+        return r.freshTimeRange;
       } catch (err) {
         if (isBadBatch(err)) throw err;
         this.counts.storeErrors++;
