@@ -34,18 +34,29 @@ export interface StoreBenchResult {
 
 const BASE = Date.UTC(2025, 0, 15, 8, 0, 0);
 
+/**
+ * The store benches' rows: `count` batches of `perBatch` device messages from 100 devices, each
+ * with two metrics (temp, hum), one message every `spacingMs` (default 1000). At the default each
+ * device sends every 100 s, so nearly every (device, metric, minute) holds one reading: the
+ * rollups' worst case. At 10 ms each device sends every second: 60 readings a bucket.
+ */
+export function makeBenchBatches(count: number, perBatch: number, spacingMs = 1000): IngestBatch[] {
+  const batches: IngestBatch[] = [];
+  for (let s = 0; s < count; s++) {
+    const readings: Reading[] = [];
+    for (let i = 0; i < perBatch; i++) {
+      readings.push({ deviceId: `bench-${i % 100}`, tsMs: BASE + (s * perBatch + i) * spacingMs, metrics: { temp: 20 + (i % 7), hum: 40 + (i % 11) } });
+    }
+    batches.push({ gatewayId: 'gw-bench', seq: s + 1, createdMs: BASE + s, readings });
+  }
+  return batches;
+}
+
 export async function benchStore(opts: StoreBenchOptions = {}): Promise<StoreBenchResult> {
   const batchCount = opts.batches ?? 200;
   const perBatch = opts.readingsPerBatch ?? 2500;
   const perCall = opts.batchesPerCall ?? 4;
-  const batches: IngestBatch[] = [];
-  for (let s = 0; s < batchCount; s++) {
-    const readings: Reading[] = [];
-    for (let i = 0; i < perBatch; i++) {
-      readings.push({ deviceId: `bench-${i % 100}`, tsMs: BASE + s * perBatch * 1000 + i * 1000, metrics: { temp: 20 + (i % 7), hum: 40 + (i % 11) } });
-    }
-    batches.push({ gatewayId: 'gw-bench', seq: s + 1, createdMs: BASE + s, readings });
-  }
+  const batches = makeBenchBatches(batchCount, perBatch);
   const { dir, filesystem } = benchDataDir('fieldline-bench-store-');
   const store = new Store(await openEmbedded(join(dir, 'pgdata')));
   try {

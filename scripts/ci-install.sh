@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything `npm test` needs on a clean Debian 12 machine (run as root): system packages,
-# node_modules, Apache Kafka's jars for the test broker, the Python peers, Go, and the Go programs
-# the tests run (SeaweedFS's weed, buf). Idempotent: each step checks first, so a second run on the
-# same machine does nothing and takes seconds.
+# node_modules, Apache Kafka's jars for the test broker, the Python peers, Go, and the Go program
+# the tests run (SeaweedFS's weed; buf comes with node_modules). Idempotent: each step checks
+# first, so a second run on the same machine does nothing and takes seconds.
 #
 # A Node.js with npm must already be installed (any version npm runs on); Node.js 24 is installed
 # from the npm registry when it is older.
@@ -40,6 +40,108 @@ else
   apt-get update
   apt-get install -y --no-install-recommends "${packages[@]}"
 fi
+
+# --- Go ----------------------------------------------------------------------------------------
+# SeaweedFS's weed (the tests' S3 server, devstack/seaweedfs.ts) is built from source with one pinned Go release (GO_TOOLCHAIN in
+# devstack/go.ts). Debian 12's golang is 1.19: too old to build it (SeaweedFS needs go >= 1.26.6)
+# and too old to fetch a newer toolchain itself (GOTOOLCHAIN came with Go 1.21). So a go >= 1.21
+# already on the PATH is kept: the builds set GOTOOLCHAIN=$go_want, which makes it fetch and run
+# exactly that release from the Go module proxy. Without one, the release is fetched here the way
+# go itself does it (module golang.org/toolchain from the module proxy, checked against the
+# checksum database's h1: hash pinned below), unpacked under /opt/fieldline, linked as /usr/local/bin/go.
+go_want=go1.26.8
+go_minor() { go env GOVERSION 2>/dev/null | sed -nE 's/^go1\.([0-9]+).*/\1/p'; }
+if command -v go >/dev/null 2>&1 && (($(go_minor || true) + 0 >= 21)); then
+  log "go: $(go env GOVERSION) at $(command -v go); the builds run $go_want"
+else
+  case "$(uname -m)" in
+    x86_64) go_arch=amd64 go_h1='h1:ZOmGe1OnfREDMIdb1Qi4G9JSuDPBLGExZMQ4nis1RXM=' ;;
+    aarch64 | arm64) go_arch=arm64 go_h1='h1:sYL/O6MqS68ML0kjsQ36WoYIpJqkw60TxizWUYUKQMc=' ;;
+    *)
+      log "go: no pinned $go_want toolchain for $(uname -m); install Go >= 1.21 by hand" >&2
+      exit 1
+      ;;
+  esac
+  go_module="golang.org/toolchain@v0.0.1-$go_want.linux-$go_arch"
+  goroot="${FIELDLINE_GO_PREFIX:-/opt/fieldline}/$go_want.linux-$go_arch"
+  if [[ ! -x "$goroot/bin/go" ]]; then
+    log "go: fetching $go_module from the Go module proxy into $goroot"
+    rm -rf "$goroot.unpacking"
+    python3 - "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-$go_want.linux-$go_arch.zip" \
+      "$go_h1" "$go_module/" "$goroot.unpacking" <<'EOF'
+import base64, hashlib, io, os, sys, urllib.request, zipfile
+url, want, prefix, dest = sys.argv[1:5]
+with urllib.request.urlopen(url, timeout=600) as response:
+    archive = zipfile.ZipFile(io.BytesIO(response.read()))
+# The h1: hash (golang.org/x/mod/sumdb/dirhash Hash1): SHA-256 of "<sha256 hex>  <name>\n" for every file, by name.
+files = sorted(i.filename for i in archive.infolist() if not i.is_dir())
+summary = "".join(f"{hashlib.sha256(archive.read(n)).hexdigest()}  {n}\n" for n in files)
+got = "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
+if got != want:
+    sys.exit(f"{url}: checksum {got}, expected {want}")
+for name in files:
+    if not name.startswith(prefix) or ".." in name.split("/"):
+        sys.exit(f"{url}: unexpected entry {name}")
+    rel = name[len(prefix):]
+    path = os.path.join(dest, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as out:
+        out.write(archive.read(name))
+    # A module zip keeps no file modes; go marks bin/ and pkg/tool/ executable when it unpacks one.
+    os.chmod(path, 0o755 if rel.startswith(("bin/", "pkg/tool/")) else 0o644)
+EOF
+    rm -rf "$goroot"
+    mv "$goroot.unpacking" "$goroot"
+  fi
+  ln -sf "$goroot/bin/go" /usr/local/bin/go
+  hash -r
+  if [[ "$(go env GOVERSION 2>/dev/null)" != "$go_want" ]]; then
+    log "go: linked $goroot/bin/go as /usr/local/bin/go, but 'go' is $(command -v go); put /usr/local/bin first on PATH" >&2
+    exit 1
+  fi
+  log "go: $(go env GOVERSION) at $(command -v go)"
+fi
+
+# --- weed ------------------------------------------------------------------------------------------
+# Built here rather than on first use: a cold weed build compiles some 1700 packages, which on two
+# cores can outlast a test's time limit. It runs in the background while the steps below install
+# node_modules and the jars (network and a single-threaded librdkafka build leave a core free), and
+# the script waits for it at the end. Same places, markers and commands as ensureGoBinary() in
+# devstack/go.ts (used by devstack/seaweedfs.ts): the marker holds "<module>@<version> <toolchain>",
+# and the build goes to a scratch dir renamed into place.
+seaweedfs_version=v0.0.0-20261109003541-7506e5f91cd6
+go_build_cached() { # <dir> <marker> <build function, given the scratch dir> [note]
+  local dir="$1" digest="$2" build="$3" note="${4:-}"
+  if [[ -f "$dir/.fetched" && "$(cat "$dir/.fetched")" == "$digest" ]]; then
+    log "$(basename "$dir"): up to date in $dir"
+    return
+  fi
+  log "$(basename "$dir"): building into $dir with $go_want$note"
+  mkdir -p "$(dirname "$dir")"
+  go_scratch="$(mktemp -d "$dir.building-XXXXXX")"
+  trap 'rm -rf "$go_scratch"' EXIT
+  "$build" "$go_scratch"
+  chmod 755 "$go_scratch"
+  printf '%s\n' "$digest" >"$go_scratch/.fetched"
+  rm -rf "$dir"
+  mv "$go_scratch" "$dir"
+  trap - EXIT
+}
+build_weed() {
+  # `go install …/weed@version` is refused (SeaweedFS's go.mod has replace directives, which only a
+  # main module may have), so build inside the downloaded module, where that go.mod is the main one.
+  local src
+  src="$(go mod download -json "github.com/seaweedfs/seaweedfs@$seaweedfs_version" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
+  (cd "$src" && go build '-ldflags=-s -w' -o "$1/weed" ./weed)
+}
+weed_log="$(mktemp -t fieldline-weed-build-XXXXXX.log)"
+(
+  export GOTOOLCHAIN="$go_want" GOFLAGS=-buildvcs=false
+  cache="${FIELDLINE_CACHE:-$repo/.cache}"
+  go_build_cached "$cache/seaweedfs-$seaweedfs_version" "github.com/seaweedfs/seaweedfs@$seaweedfs_version $go_want" build_weed \
+    " (some 1700 packages: several minutes on two cores the first time; in the background)"
+) >"$weed_log" 2>&1 &
+weed_pid=$!
 
 # --- Node.js 24 ------------------------------------------------------------------------------------
 # Fieldline targets Node.js 24 LTS (Node 20 reached end of life in April 2026). On a machine whose
@@ -145,108 +247,13 @@ else
     || python3 -m pip install --quiet 'pyarrow==26.0.1'
 fi
 
-# --- Go ----------------------------------------------------------------------------------------
-# SeaweedFS's weed (the tests' S3 server, devstack/seaweedfs.ts) and buf (the proto breaking-change
-# check, devstack/buf.ts) are built from source with one pinned Go release (GO_TOOLCHAIN in
-# devstack/go.ts). Debian 12's golang is 1.19: too old to build them (SeaweedFS needs go >= 1.26.6)
-# and too old to fetch a newer toolchain itself (GOTOOLCHAIN came with Go 1.21). So a go >= 1.21
-# already on the PATH is kept: the builds set GOTOOLCHAIN=$go_want, which makes it fetch and run
-# exactly that release from the Go module proxy. Without one, the release is fetched here the way
-# go itself does it (module golang.org/toolchain from the module proxy, checked against the
-# checksum database's h1: hash pinned below), unpacked under /opt/fieldline, linked as /usr/local/bin/go.
-go_want=go1.26.8
-go_minor() { go env GOVERSION 2>/dev/null | sed -nE 's/^go1\.([0-9]+).*/\1/p'; }
-if command -v go >/dev/null 2>&1 && (($(go_minor || true) + 0 >= 21)); then
-  log "go: $(go env GOVERSION) at $(command -v go); the builds run $go_want"
+if wait "$weed_pid"; then
+  cat "$weed_log"
+  rm -f "$weed_log"
 else
-  case "$(uname -m)" in
-    x86_64) go_arch=amd64 go_h1='h1:ZOmGe1OnfREDMIdb1Qi4G9JSuDPBLGExZMQ4nis1RXM=' ;;
-    aarch64 | arm64) go_arch=arm64 go_h1='h1:sYL/O6MqS68ML0kjsQ36WoYIpJqkw60TxizWUYUKQMc=' ;;
-    *)
-      log "go: no pinned $go_want toolchain for $(uname -m); install Go >= 1.21 by hand" >&2
-      exit 1
-      ;;
-  esac
-  go_module="golang.org/toolchain@v0.0.1-$go_want.linux-$go_arch"
-  goroot="${FIELDLINE_GO_PREFIX:-/opt/fieldline}/$go_want.linux-$go_arch"
-  if [[ ! -x "$goroot/bin/go" ]]; then
-    log "go: fetching $go_module from the Go module proxy into $goroot"
-    rm -rf "$goroot.unpacking"
-    python3 - "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-$go_want.linux-$go_arch.zip" \
-      "$go_h1" "$go_module/" "$goroot.unpacking" <<'EOF'
-import base64, hashlib, io, os, sys, urllib.request, zipfile
-url, want, prefix, dest = sys.argv[1:5]
-with urllib.request.urlopen(url, timeout=600) as response:
-    archive = zipfile.ZipFile(io.BytesIO(response.read()))
-# The h1: hash (golang.org/x/mod/sumdb/dirhash Hash1): SHA-256 of "<sha256 hex>  <name>\n" for every file, by name.
-files = sorted(i.filename for i in archive.infolist() if not i.is_dir())
-summary = "".join(f"{hashlib.sha256(archive.read(n)).hexdigest()}  {n}\n" for n in files)
-got = "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
-if got != want:
-    sys.exit(f"{url}: checksum {got}, expected {want}")
-for name in files:
-    if not name.startswith(prefix) or ".." in name.split("/"):
-        sys.exit(f"{url}: unexpected entry {name}")
-    rel = name[len(prefix):]
-    path = os.path.join(dest, rel)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as out:
-        out.write(archive.read(name))
-    # A module zip keeps no file modes; go marks bin/ and pkg/tool/ executable when it unpacks one.
-    os.chmod(path, 0o755 if rel.startswith(("bin/", "pkg/tool/")) else 0o644)
-EOF
-    rm -rf "$goroot"
-    mv "$goroot.unpacking" "$goroot"
-  fi
-  ln -sf "$goroot/bin/go" /usr/local/bin/go
-  hash -r
-  if [[ "$(go env GOVERSION 2>/dev/null)" != "$go_want" ]]; then
-    log "go: linked $goroot/bin/go as /usr/local/bin/go, but 'go' is $(command -v go); put /usr/local/bin first on PATH" >&2
-    exit 1
-  fi
-  log "go: $(go env GOVERSION) at $(command -v go)"
+  cat "$weed_log" >&2
+  log "weed: the build failed (log above)" >&2
+  exit 1
 fi
-
-# --- weed and buf ----------------------------------------------------------------------------------
-# Built here rather than on first use: a cold weed build compiles some 1700 packages, which on two
-# cores can outlast a test's time limit. Same places, markers and commands as ensureGoBinary() in
-# devstack/go.ts (used by devstack/seaweedfs.ts and devstack/buf.ts): the marker holds
-# "<module>@<version> <toolchain>", and the build goes to a scratch dir renamed into place.
-seaweedfs_version=v0.0.0-20261109003541-7506e5f91cd6
-buf_version=v1.75.0
-go_build_cached() { # <dir> <marker> <build function, given the scratch dir> [note]
-  local dir="$1" digest="$2" build="$3" note="${4:-}"
-  if [[ -f "$dir/.fetched" && "$(cat "$dir/.fetched")" == "$digest" ]]; then
-    log "$(basename "$dir"): up to date in $dir"
-    return
-  fi
-  log "$(basename "$dir"): building into $dir with $go_want$note"
-  mkdir -p "$(dirname "$dir")"
-  go_scratch="$(mktemp -d "$dir.building-XXXXXX")"
-  trap 'rm -rf "$go_scratch"' EXIT
-  "$build" "$go_scratch"
-  chmod 755 "$go_scratch"
-  printf '%s\n' "$digest" >"$go_scratch/.fetched"
-  rm -rf "$dir"
-  mv "$go_scratch" "$dir"
-  trap - EXIT
-}
-build_weed() {
-  # `go install …/weed@version` is refused (SeaweedFS's go.mod has replace directives, which only a
-  # main module may have), so build inside the downloaded module, where that go.mod is the main one.
-  local src
-  src="$(go mod download -json "github.com/seaweedfs/seaweedfs@$seaweedfs_version" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
-  (cd "$src" && go build '-ldflags=-s -w' -o "$1/weed" ./weed)
-}
-build_buf() {
-  GOBIN="$1" go install '-ldflags=-s -w' "github.com/bufbuild/buf/cmd/buf@$buf_version"
-}
-(
-  export GOTOOLCHAIN="$go_want" GOFLAGS=-buildvcs=false
-  cache="${FIELDLINE_CACHE:-$repo/.cache}"
-  go_build_cached "$cache/seaweedfs-$seaweedfs_version" "github.com/seaweedfs/seaweedfs@$seaweedfs_version $go_want" build_weed \
-    " (some 1700 packages: about 20 minutes on two cores the first time)"
-  go_build_cached "$cache/buf-$buf_version" "github.com/bufbuild/buf/cmd/buf@$buf_version $go_want" build_buf
-)
 
 log "done"

@@ -11,6 +11,7 @@ import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
 import { LakeWorker, type LakeStats } from './lake/worker.js';
+import { Fleet } from './fleet/fleet.js';
 import { CloudMetrics } from './metrics.js';
 import { openDb, type Db } from './store/db.js';
 import { Store } from './store/store.js';
@@ -22,11 +23,17 @@ export class Cloud {
   store?: Store;
   consumer?: StoreConsumer;
   lake?: LakeWorker;
+  /** Heartbeats, quarantine and per-minute aggregates (sink and all roles). */
+  fleet?: Fleet;
   api?: ReturnType<typeof buildApi>;
   apiPort = 0;
   readonly auth: TokenAuthority;
   /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
-  readonly metrics = new CloudMetrics(() => this.consumer?.stats, () => this.lake?.stats);
+  readonly metrics = new CloudMetrics(
+    () => this.consumer?.stats,
+    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : [])],
+    () => this.lake?.stats,
+  );
   private refreshTimer?: NodeJS.Timeout;
 
   constructor(readonly cfg: CloudConfig, readonly role: Role, readonly log: Logger = pino({ level: cfg.logLevel })) {
@@ -45,15 +52,47 @@ export class Cloud {
     this.store = new Store(this.db);
     await this.store.migrate();
     this.log.info({ database: this.db.kind, capabilities: await this.store.capabilities() }, 'database ready');
+    if (this.role !== 'api') {
+      const applied = await this.store.applyTimescaleSettings(this.cfg.timescale);
+      if (!applied.timescaledb) this.log.info('no TimescaleDB: the timescale settings (chunks, compression, retention) do not apply');
+      else if (applied.changes.length > 0) this.log.info({ changes: applied.changes }, 'timescale settings applied');
+    }
     if (this.db.kind === 'pglite' && this.role !== 'api') {
       this.refreshTimer = setInterval(() => {
-        this.store?.refreshAggregates().catch((err: Error) => this.log.warn({ err: err.message }, 'aggregate refresh failed'));
+        // PGlite runs no background jobs: the aggregates' refresh and the compression and
+        // retention policies run from here.
+        const store = this.store;
+        store
+          ?.refreshAggregates()
+          .then(() => store.runPolicyJobs())
+          .catch((err: Error) => this.log.warn({ err: err.message }, 'aggregate refresh or policy jobs failed'));
       }, this.cfg.aggregates.embeddedRefreshMs);
       this.refreshTimer.unref();
     }
-    if (this.role === 'sink' || this.role === 'all') {
-      this.consumer = new StoreConsumer(this.cfg.kafka, this.store, this.log.child({ part: 'consume' }), { limits: sanityLimits(this.cfg.sink) });
+    if (this.role !== 'api') {
+      // Made first: the store consumer is to tell its aggregate publisher about late readings.
+      this.fleet = new Fleet(this.cfg, this.db, this.log.child({ part: 'fleet' }));
+      const publisher = this.fleet.aggregates;
+      const store = this.store;
+      this.consumer = new StoreConsumer(this.cfg.kafka, store, this.log.child({ part: 'consume' }), {
+        limits: sanityLimits(this.cfg.sink),
+        afterStore: async (batches, fresh) => {
+          // Rows older than the continuous aggregates' materialised range stay out of them until
+          // that range is refreshed (a backlog drained hours late): refresh it now, behind the
+          // commit. Nothing waits for it; the periodic refresh covers one lost to a crash. A no-op
+          // on vanilla PostgreSQL, whose rollups the ingest transaction already updated.
+          if (fresh) {
+            store.refreshRange(fresh.fromMs, fresh.toMs).catch((err: Error) => this.log.warn({ err: err.message }, 'aggregate refresh after a late batch failed'));
+          }
+          // Late readings into minutes already published on iot.aggregates.1m get corrections.
+          if (publisher) {
+            publisher.noteBatches(batches);
+            await publisher.flushLate();
+          }
+        },
+      });
       await this.consumer.start();
+      this.fleet.start();
     }
     if (this.role !== 'sink') {
       this.api = buildApi({
@@ -79,6 +118,7 @@ export class Cloud {
       detail: {
         database: this.db?.kind ?? 'closed',
         ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}),
+        ...(this.fleet ? { fleet: this.fleet.health() } : {}),
         ...(l ? { lake: lakeHealth(l, this.lake!.location) } : {}),
       },
     };
@@ -88,6 +128,7 @@ export class Cloud {
     clearInterval(this.refreshTimer);
     await this.api?.close();
     await this.consumer?.stop();
+    await this.fleet?.stop();
     await this.lake?.stop();
     await this.db?.close();
   }

@@ -38,6 +38,11 @@ const cloud = defineCatalogue({
   FL_ERR_DLQ_DELIVERY: { message: 'Kafka did not confirm a replayed message; its DLQ offset stays uncommitted', status: 503 },
   FL_ERR_DLQ_COMMIT: { message: "the replay's progress was not committed; a second run would feed the same messages again", status: 503 },
   FL_ERR_DLQ_BUSY: { message: 'another member of the replay group holds DLQ partitions; run one replay at a time', status: 409 },
+  // The fleet workers (fleet/): the first three go in a DLQ message's `error` header.
+  FL_ERR_FLEET_BAD_HEARTBEAT: { message: 'the heartbeat names no gateway or carries no usable time', status: 400 },
+  FL_ERR_FLEET_BAD_QUARANTINE: { message: 'the quarantined reading names no gateway', status: 400 },
+  FL_ERR_FLEET_REFUSED: { message: 'the database refused a fleet record; retrying it cannot succeed', status: 400 },
+  FL_ERR_FLEET_PUBLISH: { message: 'per-minute aggregates could not be published', status: 503 },
 });
 
 export const catalogue = cloud.catalogue;

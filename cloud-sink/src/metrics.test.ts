@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ConsumerStats } from './consume/store-consumer.js';
-import type { LakeStats } from './lake/worker.js';
+import { lakeTallies, type LakeStats } from './lake/worker.js';
 import { CloudMetrics } from './metrics.js';
 
 function stats(over: Partial<ConsumerStats> = {}): ConsumerStats {
@@ -55,7 +55,7 @@ describe('cloud metrics', () => {
       bytesWritten: 12_345, rangesCommitted: 4, rangesReplayed: 1, staleDropped: 6, offsetsLost: 0, bufferedRows: 10, consumeErrors: 1,
       writeErrors: 2, lastCommitMs: null, lastRollMs: null,
     };
-    const text = await new CloudMetrics(() => undefined, () => l).render();
+    const text = await new CloudMetrics(() => undefined, () => [lakeTallies(l)], () => l).render();
     assert.match(text, /^fieldline_cloud_received_total\{stage="lake"\} 50$/m);
     assert.match(text, /^fieldline_cloud_sent_total\{stage="lake"\} 900$/m);
     assert.match(text, /^fieldline_cloud_dropped_total\{stage="lake",reason="refused"\} 2$/m);

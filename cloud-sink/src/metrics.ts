@@ -2,24 +2,48 @@
 // prom-client Registry per process, with prom-client's default process metrics. The consumer keeps
 // its own tallies (ConsumerStats, also on /healthz); they are read into the counters at scrape time.
 import type { Registry } from 'prom-client';
-import { counterFrom, processRegistry, registerStageCounters, StageCounters, type Samples } from '../../common/src/metrics.js';
+import { counterFrom, processRegistry, registerStageCounters, StageCounters, type CounterKind, type Labels, type Samples } from '../../common/src/metrics.js';
 import type { ConsumerStats } from './consume/store-consumer.js';
 import type { LakeStats } from './lake/worker.js';
 
 export const CLOUD_PREFIX = 'fieldline_cloud';
+
+/** What another sink worker (the fleet's, say) has counted, under its own stage. */
+export interface WorkerTallies {
+  stage: string;
+  received: number;
+  sent: number;
+  /** By reason. */
+  dropped: Record<string, number>;
+  errors: number;
+  /** Messages the worker sent to the DLQ, by code (beside the store consumer's in dead_letters_total). */
+  deadLettersByCode?: Record<string, number>;
+}
 
 export class CloudMetrics extends StageCounters {
   private registry: Registry | undefined;
 
   /**
    * @param consumer the sink's tallies, undefined while no consumer runs (the `api` role).
-   * @param lake the lake writer's, undefined while none runs.
+   * @param workers the other workers' tallies, read at scrape time like the consumer's.
+   * @param lake the lake writer's own figures (files, bytes, ranges), undefined while none runs; its
+   *   stage counters come with `workers`.
    */
   constructor(
     private readonly consumer: () => ConsumerStats | undefined,
+    private readonly workers: () => readonly WorkerTallies[] = () => [],
     private readonly lake: () => LakeStats | undefined = () => undefined,
   ) {
     super();
+  }
+
+  /** The stage counters with the workers' tallies beside them (the `dropped` ones by reason). */
+  override *samples(kind: CounterKind): Generator<readonly [Labels, number]> {
+    yield* super.samples(kind);
+    for (const w of this.workers()) {
+      if (kind === 'dropped') for (const [reason, n] of Object.entries(w.dropped)) yield [{ stage: w.stage, reason }, n];
+      else yield [{ stage: w.stage }, w[kind]];
+    }
   }
 
   /**
@@ -33,48 +57,37 @@ export class CloudMetrics extends StageCounters {
       const c = this.consumer();
       return c ? rows(c) : [];
     };
-    const fromLake = (rows: (l: LakeStats) => Samples) => (): Samples => {
-      const l = this.lake();
-      return l ? rows(l) : [];
-    };
-    const both = (a: () => Samples, b: () => Samples) => (): Samples => [...a(), ...b()];
-    counterFrom(registry, `${CLOUD_PREFIX}_dead_letters_total`, 'messages sent to the DLQ, by the FL_ERR_ code in their error header', ['code'], from((c) =>
-      Object.entries(c.deadLettersByCode).map(([code, n]) => [{ code }, n] as const),
-    ));
+    const byCode = (counts: Record<string, number>): Samples => Object.entries(counts).map(([code, n]) => [{ code }, n] as const);
+    counterFrom(registry, `${CLOUD_PREFIX}_dead_letters_total`, 'messages sent to the DLQ, by the FL_ERR_ code in their error header', ['code'], () => [
+      ...from((c) => byCode(c.deadLettersByCode))(),
+      ...this.workers().flatMap((w) => [...byCode(w.deadLettersByCode ?? {})]),
+    ]);
     counterFrom(registry, `${CLOUD_PREFIX}_schema_header_mismatches_total`, 'batches whose schema-version header disagrees with their schema_version field (the field is used)', [], from((c) =>
       [[{}, c.schemaHeaderMismatches]],
     ));
     registerStageCounters(registry, CLOUD_PREFIX, this, {
-      received: { read: both(from((c) => [[{ stage: 'consume' }, c.messages]]), fromLake((l) => [[{ stage: 'lake' }, l.messages]])) },
-      sent: { read: both(from((c) => [[{ stage: 'store' }, c.rowsInserted]]), fromLake((l) => [[{ stage: 'lake' }, l.rowsWritten]])) },
+      received: { read: from((c) => [[{ stage: 'consume' }, c.messages]]) },
+      sent: { read: from((c) => [[{ stage: 'store' }, c.rowsInserted]]) },
       dropped: {
         labelNames: ['reason'],
-        read: both(
-          from((c) => [
-            [{ stage: 'store', reason: 'duplicate_batch' }, c.batchesSkipped],
-            [{ stage: 'consume', reason: 'dead_letter' }, c.deadLettered],
-            [{ stage: 'store', reason: 'invalid' }, c.rowsRejected],
-          ]),
-          fromLake((l) => [
-            [{ stage: 'lake', reason: 'refused' }, l.messagesSkipped],
-            [{ stage: 'lake', reason: 'invalid' }, l.rowsRejected],
-            [{ stage: 'lake', reason: 'duplicate_batch' }, l.duplicateBatches],
-            [{ stage: 'lake', reason: 'stale' }, l.staleDropped],
-          ]),
-        ),
+        read: from((c) => [
+          [{ stage: 'store', reason: 'duplicate_batch' }, c.batchesSkipped],
+          [{ stage: 'consume', reason: 'dead_letter' }, c.deadLettered],
+          [{ stage: 'store', reason: 'invalid' }, c.rowsRejected],
+        ]),
       },
       errors: {
-        read: both(
-          from((c) => [
-            [{ stage: 'consume' }, c.consumeErrors],
-            [{ stage: 'store' }, c.storeErrors],
-          ]),
-          fromLake((l) => [[{ stage: 'lake' }, l.consumeErrors + l.writeErrors]]),
-        ),
+        read: from((c) => [
+          [{ stage: 'consume' }, c.consumeErrors],
+          [{ stage: 'store' }, c.storeErrors],
+        ]),
       },
     });
     const lakeCounter = (name: string, help: string, read: (l: LakeStats) => number): void =>
-      counterFrom(registry, `${CLOUD_PREFIX}_lake_${name}_total`, help, [], fromLake((l) => [[{}, read(l)]]));
+      counterFrom(registry, `${CLOUD_PREFIX}_lake_${name}_total`, help, [], () => {
+        const l = this.lake();
+        return l ? [[{}, read(l)]] : [];
+      });
     lakeCounter('files_written', 'Parquet files the lake put in place', (l) => l.filesWritten);
     lakeCounter('bytes_written', 'bytes of the Parquet files the lake put in place', (l) => l.bytesWritten);
     lakeCounter('ranges_committed', 'partition offset ranges whose files are in place and whose next offset was committed', (l) => l.rangesCommitted);

@@ -5,7 +5,7 @@ import { defineCatalogue } from '../../common/src/errors.js';
 
 const wire = defineCatalogue({
   FL_ERR_WIRE_LZ4: { status: 400, message: 'not an LZ4 frame' },
-  FL_ERR_WIRE_PROTOBUF: { status: 400, message: 'not a ReadingBatch' },
+  FL_ERR_WIRE_PROTOBUF: { status: 400, message: 'not the protobuf message the topic carries' },
   FL_ERR_WIRE_EMPTY: { status: 400, message: 'message has no value' },
   FL_ERR_WIRE_BATCH_ID: { status: 400, message: 'batch has no gateway_id or seq' },
   // Redelivery can help here, unlike the codes above: a sink that learns the major reads the same bytes.

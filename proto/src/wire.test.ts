@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBatch, decodeQuarantined, encodeBatch, encodeBatchFromEncoded, encodeQuarantined, Header, SCHEMA_VERSION, v1, WireError, type Reading } from './wire.js';
+import { decodeBatch, decodeHeartbeat, decodeQuarantined, encodeBatch, encodeBatchFromEncoded, encodeQuarantined, Header, lz4Frame, SCHEMA_VERSION, v1, WireError, type Reading } from './wire.js';
 
 const readings: Reading[] = [
   { deviceId: 'd1', tsMs: 1_700_000_000_123, metrics: { temperature: 21.5, humidity: 40 }, source: v1.SourceProtocol.SOURCE_PROTOCOL_MQTT },
@@ -52,5 +52,13 @@ describe('wire codec', () => {
     assert.equal(m.value.readUInt32LE(0), 0x184d2204);
     const d = decodeQuarantined(m.value);
     assert.deepEqual({ ...d.toJSON(), raw: Buffer.from(d.raw).toString('hex') }, { ...v1.QuarantinedReading.create(q).toJSON(), raw: '00ff01' });
+  });
+
+  it('names the broken layer of a heartbeat or quarantined reading: the LZ4 frame, or the protobuf inside it', () => {
+    for (const decode of [decodeHeartbeat, decodeQuarantined]) {
+      assert.throws(() => decode(Buffer.from('garbage')), (e: unknown) => e instanceof WireError && e.code === 'FL_ERR_WIRE_LZ4');
+      // A field tag with wire type 7, which protobuf does not have.
+      assert.throws(() => decode(lz4Frame(Buffer.from([0x0f, 0x01]))), (e: unknown) => e instanceof WireError && e.code === 'FL_ERR_WIRE_PROTOBUF');
+    }
   });
 });

@@ -148,6 +148,14 @@ export function encodeBatchFromEncoded(meta: BatchMeta, readings: readonly Uint8
 
 /** Throws WireError on anything that is not an LZ4-framed ReadingBatch. */
 export function decodeBatch(value: Buffer): fieldline.v1.ReadingBatch {
+  return decodeFramed(value, v1.ReadingBatch);
+}
+
+/**
+ * Every topic's value is one LZ4 frame around one protobuf message; the two ways it can be wrong
+ * get their own codes, so a DLQ header says which layer was broken.
+ */
+function decodeFramed<T>(value: Buffer, type: { name: string; decode(bytes: Uint8Array): T }): T {
   let bytes: Buffer;
   try {
     bytes = lz4Unframe(value);
@@ -155,9 +163,9 @@ export function decodeBatch(value: Buffer): fieldline.v1.ReadingBatch {
     throw new WireError('FL_ERR_WIRE_LZ4', (err as Error).message, { cause: err });
   }
   try {
-    return v1.ReadingBatch.decode(bytes);
+    return type.decode(bytes);
   } catch (err) {
-    throw new WireError('FL_ERR_WIRE_PROTOBUF', (err as Error).message, { cause: err });
+    throw new WireError('FL_ERR_WIRE_PROTOBUF', `${type.name}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -173,8 +181,9 @@ export function encodeHeartbeat(hb: Heartbeat): EncodedMessage {
   };
 }
 
+/** Throws WireError on anything that is not an LZ4-framed Heartbeat. */
 export function decodeHeartbeat(value: Buffer): fieldline.v1.Heartbeat {
-  return v1.Heartbeat.decode(lz4Unframe(value));
+  return decodeFramed(value, v1.Heartbeat);
 }
 
 /** One refused reading for `iot.quarantine`: same LZ4 framing, key gateway_id, the reason in a header. */
@@ -191,6 +200,7 @@ export function encodeQuarantined(q: QuarantinedReading): EncodedMessage {
   };
 }
 
+/** Throws WireError on anything that is not an LZ4-framed QuarantinedReading. */
 export function decodeQuarantined(value: Buffer): fieldline.v1.QuarantinedReading {
-  return v1.QuarantinedReading.decode(lz4Unframe(value));
+  return decodeFramed(value, v1.QuarantinedReading);
 }

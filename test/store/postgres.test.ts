@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { StoreError } from '../../cloud-sink/src/errors.js';
-import { openDb, openPostgres, type Db } from '../../cloud-sink/src/store/db.js';
+import { openDb, openPostgres, sqlState, type Db } from '../../cloud-sink/src/store/db.js';
 import { Store } from '../../cloud-sink/src/store/store.js';
 import { startPostgres, type PgServer } from '../../devstack/postgres.js';
 import { storeBehaviour } from './store.behaviour.js';
@@ -33,6 +33,40 @@ describe('store on PostgreSQL 15', () => {
         assert.equal(db.kind, 'postgres');
       } finally {
         await db.close();
+      }
+    });
+
+    it('a COPY the server refuses fails its transaction with the SQLSTATE, rolls back what came before it, and leaves the pool usable', async () => {
+      const db = await openPostgres(await freshDatabase(), 1);
+      try {
+        await db.query('CREATE TABLE t (a int8 NOT NULL)');
+        const attempt = db.transaction(async (tx) => {
+          await tx.query('INSERT INTO t VALUES (1)');
+          const good = Buffer.from('2\n3\n');
+          assert.equal(await tx.copyFrom!('COPY t FROM STDIN', [good]), 2);
+          // Binary COPY requires its signature: this is text, so the server refuses it.
+          await tx.copyFrom!('COPY t FROM STDIN (FORMAT binary)', [Buffer.from('not a binary copy')]);
+        });
+        await assert.rejects(attempt, (err: unknown) => sqlState(err) === '22P04');
+        assert.deepEqual((await db.query('SELECT count(*)::int AS n FROM t')).rows, [{ n: 0 }]);
+        await db.transaction(async (tx) => tx.copyFrom!('COPY t FROM STDIN', [Buffer.from('4\n')]));
+        assert.deepEqual((await db.query('SELECT a FROM t')).rows, [{ a: 4 }]);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it('a vanilla server takes no timescale settings and says so; refreshRange and runPolicyJobs do nothing', async () => {
+      const store = new Store(await openPostgres(await freshDatabase(), 2));
+      try {
+        await store.migrate();
+        const settings = { chunkInterval: '1 day', compression: true, compressAfter: '7 days', readingsRetention: '30 days',
+          rollupRetention: { readings_1m: null, readings_1h: null, readings_1d: null } };
+        assert.deepEqual(await store.applyTimescaleSettings(settings), { timescaledb: false, changes: [] });
+        assert.deepEqual(await store.runPolicyJobs(), []);
+        await store.refreshRange(0, Date.now());
+      } finally {
+        await store.close();
       }
     });
 

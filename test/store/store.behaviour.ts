@@ -6,8 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Reading } from '../../proto/src/wire.js';
 import { StoreError } from '../../cloud-sink/src/errors.js';
 import type { Db, DbTx, QueryResult, Row } from '../../cloud-sink/src/store/db.js';
-import { migrate } from '../../cloud-sink/src/store/schema.js';
-import { Store, type Capabilities, type IngestBatch, type StoredReading } from '../../cloud-sink/src/store/store.js';
+import { FLEET_MIGRATIONS } from '../../cloud-sink/src/fleet/schema.js';
+import { LATEST_VERSION, migrate } from '../../cloud-sink/src/store/schema.js';
+import { Store, type Capabilities, type IngestBatch, type IngestResult, type StoredReading } from '../../cloud-sink/src/store/store.js';
 
 export interface BackendUnderTest {
   name: string;
@@ -18,6 +19,9 @@ export interface BackendUnderTest {
 }
 
 const BASE = Date.UTC(2025, 0, 15, 8, 0, 0); // fixed and in the past: rollup refreshes cover it
+
+/** Every migration a new database gets: the store's own and the fleet's (cloud-sink/src/fleet/schema.ts). */
+export const ALL_VERSIONS = [1, 2, 3, 4, ...FLEET_MIGRATIONS.map((m) => m.version)];
 
 function batch(gatewayId: string, seq: number, readings: Reading[]): IngestBatch {
   return { gatewayId, seq, createdMs: BASE + seq, readings };
@@ -74,14 +78,128 @@ function sabotaged(db: Db, pattern: RegExp, nth: number): Db {
     transaction: <T>(fn: (tx: DbTx) => Promise<T>) =>
       db.transaction((tx) => {
         let seen = 0;
+        const boom = async (sql: string): Promise<void> => {
+          if (pattern.test(sql) && ++seen === nth) await tx.query('SELECT 1 / (SELECT 0) AS boom');
+        };
         return fn({
           query: async <R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
-            if (pattern.test(sql) && ++seen === nth) await tx.query('SELECT 1 / (SELECT 0) AS boom');
+            await boom(sql);
             return tx.query<R>(sql, params);
           },
+          ...(tx.copyFrom
+            ? {
+                copyFrom: async (sql: string, data: Iterable<Uint8Array>) => {
+                  await boom(sql);
+                  return tx.copyFrom!(sql, data);
+                },
+              }
+            : {}),
         });
       }),
   };
+}
+
+
+const ROLLUP_LEVELS = [
+  ['readings_1m', '1 minute'],
+  ['readings_1h', '1 hour'],
+  ['readings_1d', '1 day'],
+] as const;
+
+export interface RollupRow {
+  bucket: Date;
+  device_id: string;
+  metric: string;
+  avg: number;
+  min: number;
+  max: number;
+  count: number;
+  last: number;
+}
+
+/** One rollup's rows for devices whose id starts with `prefix`, in key order. */
+export async function rollupRows(db: Db, view: string, prefix: string): Promise<RollupRow[]> {
+  const r = await db.query<RollupRow>(
+    `SELECT bucket, device_id, metric, avg, min, max, count, last FROM ${view}
+      WHERE device_id LIKE $1 ORDER BY device_id COLLATE "C", metric COLLATE "C", bucket`,
+    [`${prefix}%`],
+  );
+  return r.rows.map((x) => ({ ...x, count: Number(x.count) }));
+}
+
+/** What a rollup must hold, from a GROUP BY over readings (no two readings of a series share a time in these tests). */
+async function expectedRollup(db: Db, width: string, prefix: string): Promise<RollupRow[]> {
+  const r = await db.query<RollupRow>(
+    `SELECT date_bin(INTERVAL '${width}', ts, timestamptz 'epoch') AS bucket, device_id, metric,
+            sum(value) / count(*) AS avg, min(value) AS min, max(value) AS max, count(*) AS count,
+            (array_agg(value ORDER BY ts DESC))[1] AS last
+       FROM readings WHERE device_id LIKE $1
+      GROUP BY 1, 2, 3 ORDER BY device_id COLLATE "C", metric COLLATE "C", bucket`,
+    [`${prefix}%`],
+  );
+  return r.rows.map((x) => ({ ...x, count: Number(x.count) }));
+}
+
+/**
+ * Row by row: bucket, device, metric, min, max, count and last exactly; avg within 1e-9 of the
+ * bucket's magnitude (sums taken in another order differ in their last bits).
+ */
+export function assertSameRollup(got: RollupRow[], want: RollupRow[], what: string): void {
+  assert.equal(got.length, want.length, `${what}: ${got.length} rows, expected ${want.length}`);
+  want.forEach((w, i) => {
+    const g = got[i]!;
+    const where = `${what} row ${i} (${w.device_id}/${w.metric} at ${w.bucket.toISOString()})`;
+    assert.deepEqual(
+      { bucket: g.bucket.getTime(), device_id: g.device_id, metric: g.metric, min: g.min, max: g.max, count: g.count, last: g.last },
+      { bucket: w.bucket.getTime(), device_id: w.device_id, metric: w.metric, min: w.min, max: w.max, count: w.count, last: w.last },
+      where,
+    );
+    const scale = Math.max(Math.abs(w.avg), Math.abs(g.avg), Math.abs(w.min), Math.abs(w.max));
+    assert.ok(Math.abs(g.avg - w.avg) <= 1e-9 * scale, `${where}: avg ${g.avg}, expected ${w.avg}`);
+  });
+}
+
+/** readings_1m/1h/1d for devices starting with `prefix` equal a GROUP BY over their readings. */
+export async function assertRollupsMatchReadings(db: Db, prefix: string, levels: readonly string[] = ['readings_1m', 'readings_1h', 'readings_1d']): Promise<void> {
+  let rows = 0;
+  for (const [view, width] of ROLLUP_LEVELS) {
+    if (!levels.includes(view)) continue;
+    const want = await expectedRollup(db, width, prefix);
+    assertSameRollup(await rollupRows(db, view, prefix), want, view);
+    rows += want.length;
+  }
+  assert.ok(rows > 0, `there are rollup rows for ${prefix}* to compare`);
+}
+
+/**
+ * Store.ingest followed by Store.refreshRange over what it stored, as the consumer calls them:
+ * with continuous aggregates, rows older than their watermark (all of these tests' rows, once any
+ * test has refreshed) show in the rollups only after that.
+ */
+async function ingestAsConsumer(store: Store, batches: IngestBatch[]): Promise<IngestResult> {
+  const r = await store.ingest(batches);
+  if (r.freshTimeRange) await store.refreshRange(r.freshTimeRange.fromMs, r.freshTimeRange.toMs);
+  return r;
+}
+
+/** A small deterministic generator, so a failure can be reproduced. */
+function lcg(seed: number): () => number {
+  let x = seed;
+  return () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
+}
+
+/**
+ * Readings for `devices` × metrics a and b from `start`, one every `stepMs` per device for
+ * `count` steps, values from `value` (distinct times per series, so `last` is well defined).
+ */
+function grid(prefix: string, devices: number, start: number, count: number, stepMs: number, value: (i: number, d: number) => number): Reading[] {
+  const out: Reading[] = [];
+  for (let i = 0; i < count; i++) {
+    for (let d = 0; d < devices; d++) {
+      out.push({ deviceId: `${prefix}${d}`, tsMs: start + i * stepMs + d * 7, metrics: { a: value(i, d), b: -value(i, d) / 3 } });
+    }
+  }
+  return out;
 }
 
 export function storeBehaviour(backend: BackendUnderTest): void {
@@ -99,7 +217,7 @@ export function storeBehaviour(backend: BackendUnderTest): void {
       db = await fresh();
       store = new Store(db);
       const first = await store.migrate();
-      assert.deepEqual(first.applied, [1, 2, 3]);
+      assert.deepEqual(first.applied, ALL_VERSIONS);
     });
 
     after(async () => {
@@ -110,17 +228,17 @@ export function storeBehaviour(backend: BackendUnderTest): void {
       await store.ingest([batch('gw-mig', 1, series('dev-mig', 3, ['t']))]);
       const again = await store.migrate();
       assert.deepEqual(again.applied, []);
-      assert.equal(again.version, 3);
+      assert.equal(again.version, LATEST_VERSION);
       assert.deepEqual(again.capabilities, backend.expect);
       assert.equal(await store.countReadings({ deviceId: 'dev-mig' }), 3);
       const versions = await db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-      assert.deepEqual(versions.rows.map((r) => Number(r.version)), [1, 2, 3]);
+      assert.deepEqual(versions.rows.map((r) => Number(r.version)), ALL_VERSIONS);
     });
 
     it('two processes migrating a new database at once apply each migration exactly once', async () => {
       const other = await fresh();
       const [a, b] = await Promise.all([migrate(other), migrate(other)]);
-      assert.deepEqual([...a.applied, ...b.applied].sort(), [1, 2, 3]);
+      assert.deepEqual([...a.applied, ...b.applied].sort((x, y) => x - y), ALL_VERSIONS);
       assert.deepEqual(a.capabilities, backend.expect);
       assert.deepEqual(b.capabilities, backend.expect);
     });
@@ -306,11 +424,14 @@ export function storeBehaviour(backend: BackendUnderTest): void {
     });
 
     it('atomicity: a failure part-way through an ingest leaves neither readings nor ledger rows, and the retry stores everything once', async () => {
-      // 12,000 rows span two INSERT statements; the second one fails, after the ledger rows,
-      // batch A's readings and part of batch B's were already written in the transaction.
+      // It fails after the ledger rows and some readings were written in the transaction: with the
+      // embedded backend's INSERTs the second of two 10,000-row statements; with the server's COPY
+      // (all rows at once), the merge into readings_1d, after the readings, minutes and hours.
       const a = batch('gw-atom', 1, series('dev-atom-a', 4000, ['x', 'y']));
       const b = batch('gw-atom', 2, series('dev-atom-b', 2000, ['x', 'y']));
-      const broken = new Store(sabotaged(db, /INSERT INTO readings \(/, 2));
+      const broken = new Store(
+        backend.expect.continuousAggregates ? sabotaged(db, /INSERT INTO readings \(/, 2) : sabotaged(db, /INSERT INTO readings_1d/, 1),
+      );
       await assert.rejects(broken.ingest([a, b]), (err: unknown) => err instanceof StoreError && err.code === 'FL_ERR_STORE_BAD_BATCH');
       assert.equal(await store.countReadings({ deviceId: 'dev-atom-a' }), 0);
       assert.equal(await store.countReadings({ deviceId: 'dev-atom-b' }), 0);
@@ -425,8 +546,8 @@ export function storeBehaviour(backend: BackendUnderTest): void {
         // Back to version 2: rollup tables without last_ts, empty because nothing filled them then.
         for (const view of ['readings_1m', 'readings_1h', 'readings_1d']) await other.query(`ALTER TABLE ${view} DROP COLUMN last_ts`);
         for (const view of ['readings_1m', 'readings_1h', 'readings_1d']) await other.query(`DELETE FROM ${view}`);
-        await other.query('DELETE FROM schema_migrations WHERE version = 3');
-        assert.deepEqual((await s.migrate()).applied, [3]);
+        await other.query('DELETE FROM schema_migrations WHERE version IN (3, 4)');
+        assert.deepEqual((await s.migrate()).applied, [3, 4]);
         assert.deepEqual(await read(), kept);
         // And the sink keeps them from there on: a late row joins the first minute; `last` stays the latest.
         await s.ingest([batch('gw-m3', 2, [{ deviceId: 'dev-m3', tsMs: t0 + 10_000, metrics: { p: 1 } }])]);
@@ -437,6 +558,105 @@ export function storeBehaviour(backend: BackendUnderTest): void {
         assert.deepEqual(minute.rows.map((r) => ({ ...r, count: Number(r.count) })), [{ avg: 7 / 3, count: 3, last: 2 }]);
       });
     }
+
+    it('rollups equal a GROUP BY over readings row by row: buckets filled by several batches over several calls, out of order, replays never counted twice', async () => {
+      const rnd = lcg(7);
+      // 23:00 to 02:00 UTC: minute, hour and day boundaries; 13 s apart so minutes hold 4 or 5 readings.
+      const start = Date.UTC(2025, 0, 20, 23, 0, 0);
+      const rows = grid('gb-', 3, start, 800, 13_000, () => Math.round((rnd() - 0.5) * 2e6) / 100);
+      const batches: IngestBatch[] = [];
+      for (let i = 0; i < rows.length; i += 150) batches.push(batch('gw-gb', batches.length + 1, rows.slice(i, i + 150)));
+      // Later batches first, a batch twice in one call, and replays of batches already stored.
+      const order = [...batches].reverse();
+      for (let i = 0; i < order.length; i += 3) {
+        const call = order.slice(i, i + 3);
+        const r = await ingestAsConsumer(store, [...call, call[0]!]);
+        assert.equal(r.batchesSkipped, 1);
+        if (i === 6) await store.refreshAggregates();
+      }
+      const replay = await store.ingest([batches[0]!, batches[5]!, batches[9]!]);
+      assert.deepEqual([replay.batchesInserted, replay.batchesSkipped, replay.rowsInserted], [0, 3, 0]);
+      assert.equal(replay.freshTimeRange, null);
+      assert.equal(await store.countReadings({ deviceId: 'gb-0' }), 1600);
+      await assertRollupsMatchReadings(db, 'gb-');
+      await store.refreshAggregates();
+      await assertRollupsMatchReadings(db, 'gb-');
+      const hourTotal = await db.query<{ n: number }>(`SELECT sum(count)::int AS n FROM readings_1h WHERE device_id LIKE 'gb-%'`);
+      assert.equal(hourTotal.rows[0]?.n, 800 * 3 * 2);
+    });
+
+    it('two ingests at once into the same buckets: neither deadlocks, and the rollups hold both', async () => {
+      const start = Date.UTC(2025, 0, 21, 10, 59, 0);
+      const calls = (gateway: string, offsetMs: number): IngestBatch[][] => {
+        const out: IngestBatch[][] = [];
+        for (let c = 0; c < 8; c++) {
+          const call: IngestBatch[] = [];
+          for (let k = 0; k < 3; k++) {
+            const seq = c * 3 + k + 1;
+            // Both gateways' batches cover the same devices, minutes and hours (and 10:59 → 11:00).
+            call.push(batch(gateway, seq, grid('cc-', 8, start + seq * 3_000 + offsetMs, 40, 3_000 * 24, (i, d) => seq * 1000 + i * 10 + d + (offsetMs ? 0.25 : 0))));
+          }
+          out.push(c % 2 ? call.reverse() : call);
+        }
+        return out;
+      };
+      const run = async (gateway: string, offsetMs: number): Promise<number> => {
+        let n = 0;
+        for (const call of calls(gateway, offsetMs)) n += (await ingestAsConsumer(store, call)).rowsInserted;
+        return n;
+      };
+      const [x, y] = await Promise.all([run('gw-cc1', 0), run('gw-cc2', 1)]);
+      assert.equal(x + y, 2 * 8 * 3 * 40 * 8 * 2);
+      await assertRollupsMatchReadings(db, 'cc-');
+      const total = await db.query<{ n: number }>(`SELECT sum(count)::int AS n FROM readings_1d WHERE device_id LIKE 'cc-%'`);
+      assert.equal(total.rows[0]?.n, x + y);
+    });
+
+    it('values near ±1e300 aggregate without overflow, in every rollup', async () => {
+      const start = Date.UTC(2025, 0, 22, 12, 0, 0);
+      const big = [1e300, 9.99e299, -1e300, -5e299, 1e300, 1e300, 7e299, -1e300, 1e300, 2.5e299];
+      // Positive on device 0, negative on device 1, both signs on device 2: sums that do not cancel to noise on 0 and 1.
+      const rows = grid('big-', 2, start, 120, 5_000, (i, d) => (d === 0 ? 1 : -1) * Math.abs(big[i % big.length]!));
+      rows.push(...grid('big-2', 1, start, 120, 5_000, (i) => big[i % big.length]!).map((r) => ({ ...r, metrics: { a: r.metrics!.a! } })));
+      await ingestAsConsumer(store, [batch('gw-big', 1, rows.slice(0, 200)), batch('gw-big', 2, rows.slice(200))]);
+      await assertRollupsMatchReadings(db, 'big-0');
+      await assertRollupsMatchReadings(db, 'big-1');
+      const mixed = await rollupRows(db, 'readings_1m', 'big-2');
+      assert.deepEqual(mixed.map((r) => [r.min, r.max, r.count]), mixed.map(() => [-1e300, 1e300, 12]));
+      await store.refreshAggregates();
+      await assertRollupsMatchReadings(db, 'big-0');
+      const hour = await rollupRows(db, 'readings_1h', 'big-0');
+      assert.deepEqual(hour.map((r) => [r.device_id, r.metric, r.count, r.max, r.min]), [
+        ['big-0', 'a', 120, 1e300, 2.5e299],
+        ['big-0', 'b', 120, -2.5e299 / 3, -1e300 / 3],
+      ]);
+    });
+
+    it('backfill: readings 2 hours late appear in readings_1m and readings_1h for their own time (after refreshRange on TimescaleDB)', async () => {
+      const h = Date.UTC(2025, 0, 23, 6, 0, 0);
+      const live: IngestBatch[] = [];
+      for (let k = 0; k < 4; k++) live.push(batch('gw-bf', k + 1, grid('bf-', 2, h + k * 3_600_000, 60, 60_000, (i, d) => k * 100 + i + d)));
+      for (const b of live) await store.ingest([b]);
+      await store.refreshAggregates(); // H..H+3 materialised, as a server's policy would have them
+      const before = await rollupRows(db, 'readings_1h', 'bf-');
+      // Two hours before the newest reading, into minutes and an hour already materialised.
+      const newest = h + 3 * 3_600_000 + 59 * 60_000;
+      const late = grid('bf-', 2, newest - 2 * 3_600_000 + 30_000, 20, 60_000, (i, d) => -1000 - i - d);
+      const r = await store.ingest([batch('gw-bf', 5, late)]);
+      assert.deepEqual(r.freshTimeRange, { fromMs: newest - 2 * 3_600_000 + 30_000, toMs: newest - 2 * 3_600_000 + 30_000 + 19 * 60_000 + 7 });
+      if (backend.expect.continuousAggregates) {
+        // The materialised buckets do not see them yet: this is what refreshRange is for.
+        assert.deepEqual(await rollupRows(db, 'readings_1h', 'bf-'), before);
+      }
+      await store.refreshRange(r.freshTimeRange!.fromMs, r.freshTimeRange!.toMs);
+      await assertRollupsMatchReadings(db, 'bf-', ['readings_1m', 'readings_1h']);
+      const hours = (await rollupRows(db, 'readings_1h', 'bf-0')).filter((x) => x.metric === 'a');
+      assert.deepEqual(hours.map((x) => [x.bucket.getTime() - h, x.count]), [[0, 60], [3_600_000, 61], [7_200_000, 79], [10_800_000, 60]]);
+      // Calls made while one runs are merged; each caller still sees its range refreshed.
+      const more = await store.ingest([batch('gw-bf', 6, grid('bf-', 2, h + 5_000, 3, 60_000, (i) => 5000 + i))]);
+      await Promise.all([store.refreshRange(more.freshTimeRange!.fromMs, more.freshTimeRange!.toMs), store.refreshRange(h, h + 1)]);
+      await assertRollupsMatchReadings(db, 'bf-', ['readings_1m', 'readings_1h']);
+    });
 
     // The ingest rate is measured in bench/store.ts (npm run bench), not asserted here.
     it('a 100,000-row ingest in four-batch calls, as the consumer hands them over, stores every row once', async () => {

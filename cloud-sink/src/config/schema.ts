@@ -7,6 +7,10 @@ const kafka = z.strictObject({
   brokers: z.string().min(1).default('localhost:9092'),
   readingsTopic: z.string().min(1).default('iot.readings'),
   heartbeatsTopic: z.string().min(1).default('iot.heartbeats'),
+  /** Readings gateways refused, with the reason (fleet.quarantine stores them). */
+  quarantineTopic: z.string().min(1).default('iot.quarantine'),
+  /** Where fleet.aggregates publishes per-minute aggregates for downstream consumers. */
+  aggregatesTopic: z.string().min(1).default('iot.aggregates.1m'),
   dlqTopic: z.string().min(1).default('iot.sink-dlq'),
   /** Consumer group of the database writer. */
   storeGroup: z.string().min(1).default('fieldline-store'),
@@ -131,6 +135,98 @@ const sink = z.strictObject({
   dlqReplayGroup: z.string().min(1).default('fieldline-dlq-replay'),
 });
 
+const fleetHeartbeats = z.strictObject({
+  /** Consume iot.heartbeats into `gateways` (latest state) and `gateway_heartbeats` (history). */
+  enabled: z.boolean().default(true),
+  /** Consumer group of the heartbeat writer. */
+  group: z.string().min(1).default('fieldline-heartbeats'),
+  /**
+   * A stored heartbeat stamped further than this ahead of the cloud clock (a gateway clock that
+   * jumped) no longer holds the latest state against later heartbeats, so one bad clock reading
+   * cannot freeze a gateway's state until real time catches up with it.
+   */
+  futureToleranceMs: z.number().int().min(0).default(600_000),
+});
+
+const fleetQuarantine = z.strictObject({
+  /** Consume iot.quarantine into the `quarantine` table. */
+  enabled: z.boolean().default(true),
+  /** Consumer group of the quarantine writer. */
+  group: z.string().min(1).default('fieldline-quarantine'),
+});
+
+const fleetAggregates = z.strictObject({
+  /** Publish readings_1m to kafka.aggregatesTopic. */
+  enabled: z.boolean().default(true),
+  /** A minute is published once it ended this long ago, so readings still in flight make it in. */
+  graceMs: z.number().int().min(0).default(120_000),
+  /** How often the publisher looks for minutes to publish and corrections to send. */
+  intervalMs: z.number().int().min(100).default(15_000),
+  /** Where a database's first run starts: this far before the first minute it may publish. */
+  backfillMs: z.number().int().min(0).default(3_600_000),
+  /** Most minutes one run publishes; a publisher behind by more runs again at once. */
+  maxMinutesPerRun: z.number().int().min(1).max(1_440).default(10),
+  /** Most (device, metric, minute) corrections one run sends. */
+  maxCorrectionsPerRun: z.number().int().min(1).max(1_000_000).default(20_000),
+});
+
+const fleet = z.strictObject({
+  heartbeats: fleetHeartbeats.default(() => fleetHeartbeats.parse({})),
+  quarantine: fleetQuarantine.default(() => fleetQuarantine.parse({})),
+  aggregates: fleetAggregates.default(() => fleetAggregates.parse({})),
+});
+/** A PostgreSQL interval of one whole unit count: '1 day', '12 hours', '4 weeks', '1 year'. */
+const interval = (units: string[]) =>
+  z.string().regex(new RegExp(`^[1-9][0-9]* (${units.join('|')})s?$`), `expected a count and one of ${units.join(', ')}, like '7 days'`);
+const span = interval(['minute', 'hour', 'day', 'week', 'month', 'year']);
+
+/** Rough length of an interval accepted by `interval()`, for comparing two settings. */
+function intervalMs(text: string): number {
+  const [count, unit] = text.split(' ') as [string, string];
+  const ms: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000, month: 2_592_000_000, year: 31_536_000_000 };
+  return Number(count) * ms[unit.replace(/s$/, '')]!;
+}
+
+const timescale = z
+  .strictObject({
+  /**
+   * TimescaleDB only (the embedded database, or a server with the extension); a vanilla PostgreSQL
+   * server ignores this section. Applied at every start-up (Store.applyTimescaleSettings).
+   * Time span of one chunk of `readings`; changes apply to chunks created afterwards.
+   */
+  chunkInterval: interval(['minute', 'hour', 'day', 'week']).default('1 day'),
+  /**
+   * Compress chunks of `readings` (segmented by device_id and metric, ordered by ts) once they are
+   * older than compressAfter. Turning it off stops compressing; chunks already compressed stay so.
+   */
+  compression: z.boolean().default(true),
+  compressAfter: span.default('7 days'),
+  /** Drop chunks of raw readings older than this; null keeps them for ever. The rollups keep theirs. */
+  readingsRetention: span.nullable().default(null),
+  /** Drop each rollup's buckets older than this; null keeps them for ever. */
+  rollupRetention: z
+    .strictObject({
+      readings_1m: span.nullable().default(null),
+      readings_1h: span.nullable().default(null),
+      readings_1d: span.nullable().default(null),
+    })
+    .default(() => ({ readings_1m: null, readings_1h: null, readings_1d: null })),
+  })
+  .superRefine((t, ctx) => {
+    // Each rollup is refreshed from the level below only within that level's retention, and a
+    // TimescaleDB refresh policy needs a window of at least two of its buckets beyond the newest one.
+    const checks = [
+      ['readingsRetention', t.readingsRetention, 'readings_1m', 3 * 60_000, '3 minutes'],
+      ['rollupRetention.readings_1m', t.rollupRetention.readings_1m, 'readings_1h', 3 * 3_600_000, '3 hours'],
+      ['rollupRetention.readings_1h', t.rollupRetention.readings_1h, 'readings_1d', 3 * 86_400_000, '3 days'],
+    ] as const;
+    for (const [key, value, above, minMs, min] of checks) {
+      if (value !== null && intervalMs(value) < minMs) {
+        ctx.addIssue({ code: 'custom', path: key.split('.'), message: `${value} is too short: ${above} is refreshed from it, so at least ${min}` });
+      }
+    }
+  });
+
 export const cloudConfigSchema = z.strictObject({
   dataDir: z.string().default('./cloud-data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -140,6 +236,9 @@ export const cloudConfigSchema = z.strictObject({
   aggregates: aggregates.default(() => aggregates.parse({})),
   lake: lake.default(() => lake.parse({})),
   sink: sink.default(() => sink.parse({})),
+  /** The sink's fleet workers (cloud-sink/src/fleet): heartbeats, quarantine, per-minute aggregates. */
+  fleet: fleet.default(() => fleet.parse({})),
+  timescale: timescale.default(() => timescale.parse({})),
 });
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;

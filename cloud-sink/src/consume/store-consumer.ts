@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Header, SCHEMA_VERSION, WireError } from '../../../proto/src/wire.js';
 import type { CloudConfig } from '../config/schema.js';
 import { FieldlineError } from '../errors.js';
-import type { IngestBatch, Store } from '../store/store.js';
+import type { IngestBatch, Store, TimeRange } from '../store/store.js';
 import { dlqHeaders, headerText } from './dlq.js';
 import { connectProducer, disconnectProducer, flushProducer, GroupConsumer, sleep } from './group-consumer.js';
 import { admitBatch, type Clock, type SanityLimits } from './sanity.js';
@@ -38,6 +38,13 @@ export interface StoreConsumerOptions {
   limits: SanityLimits;
   /** The cloud's clock for the time checks; Date.now unless a test injects one. */
   now?: Clock;
+  /**
+   * Runs after a poll's batches are in the database and before their offsets are committed, with
+   * every batch of the poll that was admitted (stored now or already in the ledger, so a replay
+   * after a crash in between runs it again). Retried like the write until it succeeds: what it
+   * records (late minutes to republish, aggregate ranges to refresh) must not be skipped.
+   */
+  afterStore?: (batches: readonly IngestBatch[], freshTimeRange: TimeRange | null) => Promise<void>;
 }
 
 export class StoreConsumer {
@@ -49,6 +56,7 @@ export class StoreConsumer {
   private readonly deadLettersByCode: Record<string, number> = {};
   private readonly limits: SanityLimits;
   private readonly now: Clock;
+  private readonly afterStore: StoreConsumerOptions['afterStore'];
 
   constructor(
     private readonly cfg: CloudConfig['kafka'],
@@ -58,6 +66,7 @@ export class StoreConsumer {
   ) {
     this.limits = opts.limits;
     this.now = opts.now ?? Date.now;
+    this.afterStore = opts.afterStore;
     this.group = new GroupConsumer({
       name: 'store',
       kafka: cfg,
@@ -104,24 +113,48 @@ export class StoreConsumer {
       }
     }
     if (decoded.length === 0) return;
+    let stored = decoded.map((d) => d.batch);
+    let fresh: TimeRange | null = null;
+    const widen = (r: TimeRange | null): void => {
+      if (r) fresh = fresh ? { fromMs: Math.min(fresh.fromMs, r.fromMs), toMs: Math.max(fresh.toMs, r.toMs) } : r;
+    };
     try {
-      await this.ingestRetrying(decoded.map((d) => d.batch));
+      widen(await this.ingestRetrying(stored));
     } catch (err) {
       if (!isBadBatch(err)) throw err;
       // Some batch the database refuses however often it is retried: find it by writing the
       // batches one at a time, and dead-letter only that one.
+      stored = [];
       for (const d of decoded) {
         try {
-          await this.ingestRetrying([d.batch]);
+          widen(await this.ingestRetrying([d.batch]));
+          stored.push(d.batch);
         } catch (e) {
           if (!isBadBatch(e)) throw e;
           await this.deadLetter(d.msg, e as Error);
         }
       }
     }
+    if (this.afterStore && stored.length > 0) await this.afterStoreRetrying(stored, fresh);
   }
 
-  private async ingestRetrying(batches: IngestBatch[]): Promise<void> {
+  private async afterStoreRetrying(batches: readonly IngestBatch[], fresh: TimeRange | null): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.afterStore!(batches, fresh);
+        return;
+      } catch (err) {
+        this.counts.storeErrors++;
+        this.group.stats.lastError = (err as Error).message;
+        if (attempt === 0) this.log.warn({ err: (err as Error).message }, 'after-store step failed; retrying (offsets held)');
+        if (this.group.isStopping) throw err;
+        await sleep(Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
+  /** Returns the time range of the rows stored now (null when every batch was already there). */
+  private async ingestRetrying(batches: IngestBatch[]): Promise<TimeRange | null> {
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await this.store.ingest(batches);
@@ -130,7 +163,7 @@ export class StoreConsumer {
         this.counts.rowsInserted += r.rowsInserted;
         this.counts.rowsRejected += r.rowsRejected;
         if (r.rowsRejected) this.log.warn({ rejected: r.rowsRejected, first: r.firstRejection }, 'values the database cannot hold were dropped');
-        return;
+        return r.freshTimeRange;
       } catch (err) {
         if (isBadBatch(err)) throw err;
         this.counts.storeErrors++;

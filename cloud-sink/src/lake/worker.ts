@@ -20,6 +20,7 @@ import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { CloudConfig } from '../config/schema.js';
 import { CloudError, FieldlineError } from '../errors.js';
+import type { WorkerTallies } from '../metrics.js';
 import {
   connectProducer,
   disconnectProducer,
@@ -169,6 +170,11 @@ export class LakeWorker {
       ...this.counts,
       skippedByCode: { ...this.skippedByCode },
     };
+  }
+
+  /** The stage="lake" counters of /metrics. */
+  tallies(): WorkerTallies {
+    return lakeTallies(this.stats);
   }
 
   async start(): Promise<void> {
@@ -497,6 +503,16 @@ export class LakeWorker {
       process.kill(process.pid, 'SIGKILL');
     }
   }
+}
+
+export function lakeTallies(s: LakeStats): WorkerTallies {
+  return {
+    stage: 'lake',
+    received: s.messages,
+    sent: s.rowsWritten,
+    dropped: { refused: s.messagesSkipped, invalid: s.rowsRejected, duplicate_batch: s.duplicateBatches, stale: s.staleDropped },
+    errors: s.consumeErrors + s.writeErrors,
+  };
 }
 
 /** Whether the messages are every offset of the range (Kafka may have deleted some before a replay). */

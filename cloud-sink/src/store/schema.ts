@@ -5,10 +5,11 @@
 // One schema, two shapes. With the TimescaleDB extension, `readings` is a hypertable and the
 // rollups readings_1m/1h/1d are continuous aggregates; without it (vanilla PostgreSQL) they are
 // plain tables with the same names and columns (plus last_ts, the time of `last`), which the sink
-// updates in the transaction that inserts the readings (Store.ingest). The shape chosen is
+// updates in the transaction that inserts the readings (Store.ingest, rollup.ts). The shape chosen is
 // recorded in fieldline_meta under 'capabilities', because a database keeps the shape it was
 // created with even if the extension later appears or disappears.
 import { StoreError } from '../errors.js';
+import { FLEET_MIGRATIONS } from '../fleet/schema.js';
 import type { Db, DbTx } from './db.js';
 
 export interface Capabilities {
@@ -25,7 +26,7 @@ export interface MigrateResult {
   capabilities: Capabilities;
 }
 
-interface Migration {
+export interface Migration {
   version: number;
   name: string;
   up(tx: DbTx): Promise<void>;
@@ -154,17 +155,44 @@ const MIGRATIONS: readonly Migration[] = [
       await tx.query(rollupUpsert('SELECT ts, device_id, metric, value FROM readings'));
     },
   },
+  {
+    version: 4,
+    name: 'continuous aggregates: the minute avg as sum / count',
+    async up(tx) {
+      // Version 2's minute level used avg(value), whose sum of squares overflows for two values
+      // near MAX_ABS_VALUE in one minute: the refresh and every query of all three levels then
+      // failed, for every device. The aggregates are rebuilt from readings (real-time, so no
+      // reader sees a gap; the next refresh materialises them again). The plain tables of a
+      // vanilla server carry sums already (rollupUpsert, rollup.ts).
+      if (!(await readCapabilities(tx)).continuousAggregates) return;
+      for (const r of [...ROLLUPS].reverse()) await tx.query(`DROP MATERIALIZED VIEW ${r.view}`);
+      await createContinuousAggregates(tx);
+    },
+  },
+  ...FLEET_MIGRATIONS,
 ];
+
+/**
+ * How a stored bucket takes in a new share of its rows (`excluded`): avg weighted by count, min,
+ * max, count, and the `last` with the later last_ts (the incoming one on equal times). Shared by
+ * the sink's ingest (rollupMergePartials) and migration 3 (rollupUpsert), so both merge alike.
+ */
+const ROLLUP_MERGE = `ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
+       avg = (t.avg * t.count + excluded.avg * excluded.count) / (t.count + excluded.count),
+       min = least(t.min, excluded.min),
+       max = greatest(t.max, excluded.max),
+       count = t.count + excluded.count,
+       last = CASE WHEN excluded.last_ts >= t.last_ts THEN excluded.last ELSE t.last END,
+       last_ts = greatest(t.last_ts, excluded.last_ts)`;
 
 /**
  * One statement that folds readings-shaped rows (ts, device_id, metric, value) from `source` into
  * readings_1m, _1h and _1d: minutes from the rows, hours from those minutes, days from those
  * hours, each level upserted into its table (data-modifying CTEs). Buckets start at UTC minute,
  * hour and midnight, as time_bucket's do. A level carries sum, not avg: PostgreSQL's avg(float8)
- * also sums squares, which overflows for values near MAX_ABS_VALUE. A stored bucket merges with
- * the new one by count-weighted avg, min, max, count and the `last` with the later last_ts. Rows go
- * in key order, so two sinks updating the same buckets wait for each other instead of deadlocking.
- * For the sink's ingest (Store.ingest) and migration 3.
+ * also sums squares, which overflows for values near MAX_ABS_VALUE. Rows go in key order, so two
+ * sinks updating the same buckets wait for each other instead of deadlocking. Migration 3 builds
+ * the rollups from stored readings with it; the sink's ingest folds in JS instead (rollup.ts).
  */
 export function rollupUpsert(source: string): string {
   const [m, h, d] = ROLLUPS;
@@ -182,13 +210,7 @@ export function rollupUpsert(source: string): string {
     `INSERT INTO ${view} AS t (bucket, device_id, metric, avg, min, max, count, last, last_ts)
      SELECT bucket, device_id, metric, sum / count, min, max, count, last, last_ts FROM ${from}
       ORDER BY device_id, metric, bucket
-     ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
-       avg = (t.avg * t.count + excluded.avg * excluded.count) / (t.count + excluded.count),
-       min = least(t.min, excluded.min),
-       max = greatest(t.max, excluded.max),
-       count = t.count + excluded.count,
-       last = CASE WHEN excluded.last_ts >= t.last_ts THEN excluded.last ELSE t.last END,
-       last_ts = greatest(t.last_ts, excluded.last_ts)`;
+     ${ROLLUP_MERGE}`;
   return `WITH fresh AS (${source}),
        lm AS (${level('fresh', m.width, true)}),
        lh AS (${level('lm', h.width, false)}),
@@ -196,6 +218,45 @@ export function rollupUpsert(source: string): string {
        um AS (${upsert(m.view, 'lm')}),
        uh AS (${upsert(h.view, 'lh')})
   ${upsert(d.view, 'ld')}`;
+}
+
+/**
+ * Merges partial buckets (rollup.ts PartialBucket), given as parallel arrays $1…$9 (bucket µs,
+ * device_id, metric, sum, count, min, max, last, last_ts µs), into one rollup table. Rows are
+ * merged in the arrays' order, which the caller sorts by key (see RollupFold.levels). Times travel
+ * as epoch microseconds in float8: exact (integers below 2^53) and cheap to send.
+ */
+export function rollupMergePartials(view: string): string {
+  return `INSERT INTO ${view} AS t (bucket, device_id, metric, avg, min, max, count, last, last_ts)
+     SELECT timestamptz 'epoch' + u.bucket_us * INTERVAL '1 microsecond', u.device_id, u.metric,
+            u.sum / u.count, u.min, u.max, u.count, u.last,
+            timestamptz 'epoch' + u.last_us * INTERVAL '1 microsecond'
+       FROM unnest($1::float8[], $2::text[], $3::text[], $4::float8[], $5::int8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[])
+            WITH ORDINALITY AS u(bucket_us, device_id, metric, sum, count, min, max, last, last_us, n)
+      ORDER BY u.n
+     ${ROLLUP_MERGE}`;
+}
+
+/**
+ * Where the server backend stages partial buckets for the merge (rollupMergeStaged): a temporary
+ * table of the session, emptied at every commit. Binary COPY into it and one INSERT … SELECT per
+ * level measured faster than passing the partials as arrays (docs/ARCHITECTURE.md).
+ */
+export const PARTIALS_STAGING = {
+  create: `CREATE TEMPORARY TABLE IF NOT EXISTS fl_rollup_partials (
+             level smallint NOT NULL, n integer NOT NULL, bucket timestamptz NOT NULL, device_id text NOT NULL,
+             metric text NOT NULL, sum float8 NOT NULL, count int8 NOT NULL, min float8 NOT NULL, max float8 NOT NULL,
+             last float8 NOT NULL, last_ts timestamptz NOT NULL
+           ) ON COMMIT DELETE ROWS`,
+  copy: 'COPY fl_rollup_partials (level, n, bucket, device_id, metric, sum, count, min, max, last, last_ts) FROM STDIN (FORMAT binary)',
+};
+
+/** Merges the staged partials of one level (PARTIALS_STAGING) into its table, in the order staged. */
+export function rollupMergeStaged(view: string, level: number): string {
+  return `INSERT INTO ${view} AS t (bucket, device_id, metric, avg, min, max, count, last, last_ts)
+     SELECT bucket, device_id, metric, sum / count, min, max, count, last, last_ts
+       FROM fl_rollup_partials WHERE level = ${level} ORDER BY n
+     ${ROLLUP_MERGE}`;
 }
 
 export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
@@ -263,14 +324,15 @@ async function tryCreateTimescale(tx: DbTx): Promise<{ ok: boolean; why?: string
  * the rollups are right even where no refresh policy runs (PGlite has no background workers;
  * Store.refreshAggregates materialises on demand there). The policies serve a real server.
  * Hour and day are built from the level below (hierarchical aggregates), which is why avg is
- * re-weighted by count rather than averaged.
+ * re-weighted by count rather than averaged. sum / count rather than avg(): PostgreSQL's
+ * avg(float8) also sums squares, which overflows for values near MAX_ABS_VALUE.
  */
 async function createContinuousAggregates(tx: DbTx): Promise<void> {
   for (const r of ROLLUPS) {
     const select =
       r.source === null
         ? `SELECT time_bucket(INTERVAL '${r.width}', ts) AS bucket, device_id, metric,
-                  avg(value) AS avg, min(value) AS min, max(value) AS max,
+                  sum(value) / count(*) AS avg, min(value) AS min, max(value) AS max,
                   count(*) AS count, last(value, ts) AS last
              FROM readings`
         : `SELECT time_bucket(INTERVAL '${r.width}', bucket) AS bucket, device_id, metric,

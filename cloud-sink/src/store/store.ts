@@ -6,10 +6,30 @@
 // changes nothing. Concurrent sinks given the same batch serialise on the ledger's primary key.
 import type { Reading } from '../../../proto/src/wire.js';
 import { StoreError } from '../errors.js';
+import { BinaryCopyWriter, epochMsToUs } from './copy.js';
 import { sqlState, type Db, type DbTx } from './db.js';
-import { migrate, readCapabilities, rollupUpsert, ROLLUPS, type Capabilities, type MigrateResult } from './schema.js';
+import { RollupFold, type PartialBucket } from './rollup.js';
+import {
+  applyTimescaleSettings,
+  refreshMaterialised,
+  refreshWindowStarts,
+  runPolicyJobs,
+  type TimescaleApplied,
+  type TimescaleSettings,
+} from './timescale.js';
+import {
+  migrate,
+  PARTIALS_STAGING,
+  readCapabilities,
+  rollupMergePartials,
+  rollupMergeStaged,
+  ROLLUPS,
+  type Capabilities,
+  type MigrateResult,
+} from './schema.js';
 
 export type { Capabilities, MigrateResult } from './schema.js';
+export type { TimescaleApplied, TimescaleSettings } from './timescale.js';
 
 export interface IngestBatch {
   gatewayId: string;
@@ -31,6 +51,17 @@ export interface IngestResult {
   rowsRejected: number;
   /** Why the first rejected value was rejected, for the log; null when none was. */
   firstRejection: string | null;
+  /**
+   * Earliest and latest reading time (epoch ms, inclusive) among the rows this call stored; null
+   * when it stored none. Hand it to Store.refreshRange once the call has returned.
+   */
+  freshTimeRange: TimeRange | null;
+}
+
+/** Epoch milliseconds, both ends inclusive. */
+export interface TimeRange {
+  fromMs: number;
+  toMs: number;
 }
 
 export interface ReadingsQuery {
@@ -86,6 +117,9 @@ const MIN_TS_MS = -210_866_803_200_000; // 4713-11-24 BC, PostgreSQL's earliest 
 export class Store {
   /** Read once: a database keeps the shape it was created with (schema.ts). */
   private shape: Promise<Capabilities> | null = null;
+  /** refreshRange: the refresh running (or done), and the one waiting for it, whose range grows. */
+  private refreshRunning: Promise<void> = Promise.resolve();
+  private refreshQueued: { fromMs: number; toMs: number; done: Promise<void> } | null = null;
 
   constructor(readonly db: Db) {}
 
@@ -108,7 +142,14 @@ export class Store {
   }
 
   async ingest(batches: readonly IngestBatch[]): Promise<IngestResult> {
-    const result: IngestResult = { batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, firstRejection: null };
+    const result: IngestResult = {
+      batchesInserted: 0,
+      batchesSkipped: 0,
+      rowsInserted: 0,
+      rowsRejected: 0,
+      firstRejection: null,
+      freshTimeRange: null,
+    };
     const unique = new Map<string, Flattened>();
     for (const b of batches) {
       checkBatchIdentity(b);
@@ -146,6 +187,7 @@ export class Store {
           result.firstRejection ??= f.firstRejection;
         }
         result.rowsInserted = await insertReadings(tx, fresh, !(await this.shapeOf(tx)).continuousAggregates);
+        result.freshTimeRange = timeRangeOf(fresh);
         await upsertGateways(tx, fresh);
         await upsertDevices(tx, fresh);
       });
@@ -259,9 +301,75 @@ export class Store {
    */
   async refreshAggregates(): Promise<void> {
     if (!(await this.capabilities()).continuousAggregates) return;
+    // Not into ranges that retention dropped below a level: the refresh would delete those buckets.
+    const starts = await refreshWindowStarts(this.db);
     for (const r of ROLLUPS) {
-      await this.db.query(`CALL refresh_continuous_aggregate('${r.view}', NULL, now() - INTERVAL '${r.width}')`);
+      const start = starts.get(r.view);
+      await this.db.query(
+        `CALL refresh_continuous_aggregate('${r.view}', ${start ? `'${start.toISOString()}'` : 'NULL'}, now() - INTERVAL '${r.width}')`,
+      );
     }
+  }
+
+  /**
+   * Makes readings stored in an already materialised time range show in readings_1m/1h/1d: a
+   * backfill (a gateway back after hours offline) lands below the continuous aggregates'
+   * watermark, where the real-time part of the views does not look, and stays invisible until that
+   * range is refreshed. This refreshes, minutes first, what each level needs for rows stored in
+   * [fromMs, toMs] (epoch ms, inclusive) to show (timescale.ts refreshMaterialised says which).
+   *
+   * Who calls it: the store consumer, with IngestResult.freshTimeRange after each Store.ingest that
+   * returns one, once that call has returned (refresh_continuous_aggregate cannot run inside a
+   * transaction). It need not wait for the refresh before its next poll, but should catch the
+   * promise and log a failure (the next periodic refresh covers the range anyway). Calls made while
+   * a refresh runs are merged into one refresh after it, so calling it for every ingest costs at
+   * most one refresh running and one waiting; a range wholly above the watermarks (live data)
+   * costs a few small queries. A no-op, with no query, without continuous aggregates: the sink's
+   * own rollups are current at commit. A TimescaleDB server's refresh policies would fold the rows
+   * in by themselves, but only at their next run.
+   */
+  refreshRange(fromMs: number, toMs: number): Promise<void> {
+    if (!(Number.isFinite(fromMs) && Number.isFinite(toMs)) || fromMs > toMs) {
+      return Promise.reject(new RangeError(`refreshRange: ${fromMs} to ${toMs} is not a time range`));
+    }
+    const queued = this.refreshQueued;
+    if (queued) {
+      queued.fromMs = Math.min(queued.fromMs, fromMs);
+      queued.toMs = Math.max(queued.toMs, toMs);
+      return queued.done;
+    }
+    const next = { fromMs, toMs, done: Promise.resolve() };
+    next.done = this.refreshRunning
+      .catch(() => {})
+      .then(async () => {
+        this.refreshQueued = null;
+        if ((await this.shapeOf(this.db)).continuousAggregates) await refreshMaterialised(this.db, next.fromMs, next.toMs);
+      });
+    // Handled here too, so a caller that does not wait for it cannot end the process with an
+    // unhandled rejection; a caller that waits still gets the error.
+    next.done.catch(() => {});
+    this.refreshQueued = next;
+    this.refreshRunning = next.done;
+    return next.done;
+  }
+
+  /**
+   * Applies the `timescale` settings (chunk interval, compression, retention) to a TimescaleDB
+   * database; idempotent, so the cloud calls it at every start-up, after migrate(). Without
+   * TimescaleDB it changes nothing and says so in the result, for the caller to log.
+   */
+  async applyTimescaleSettings(settings: TimescaleSettings): Promise<TimescaleApplied> {
+    return applyTimescaleSettings(this.db, await this.capabilities(), settings);
+  }
+
+  /**
+   * Runs the compression and retention policies' jobs now. A TimescaleDB server runs them by
+   * schedule; PGlite has no background workers, so the embedded cloud calls this from time to
+   * time (e.g. beside refreshAggregates), or its chunks are never compressed nor dropped.
+   * Returns the jobs run; none without TimescaleDB or without such policies.
+   */
+  async runPolicyJobs(): Promise<number[]> {
+    return runPolicyJobs(this.db, await this.capabilities());
   }
 
   close(): Promise<void> {
@@ -269,9 +377,21 @@ export class Store {
   }
 }
 
+function timeRangeOf(batches: readonly Flattened[]): TimeRange | null {
+  let fromMs = Infinity;
+  let toMs = -Infinity;
+  for (const b of batches) {
+    for (const r of b.rows) {
+      if (r.tsMs < fromMs) fromMs = r.tsMs;
+      if (r.tsMs > toMs) toMs = r.tsMs;
+    }
+  }
+  return fromMs <= toMs ? { fromMs, toMs } : null;
+}
+
 // --- ingest helpers --------------------------------------------------------------------------
 
-/** A batch as the rows `readings` holds; the lake writes the same rows (cloud-sink/src/lake). */
+/** A batch's storable rows, and what was rejected of it; the lake writes the same rows (cloud-sink/src/lake). */
 export interface Flattened {
   batch: IngestBatch;
   rows: { tsMs: number; deviceId: string; metric: string; value: number }[];
@@ -324,18 +444,48 @@ export function flatten(batch: IngestBatch): Flattened {
   return f;
 }
 
-/**
- * Without continuous aggregates the sink keeps readings_1m/1h/1d itself (schema.ts rollupUpsert):
- * each chunk of rows is folded in right after its insert, from the same arrays and in the same
- * transaction, so a replayed batch, which the ledger skips, is never counted twice, and the rollups
- * are current the moment the rows are.
- */
-const ROLLUP_UPSERT = rollupUpsert(
-  `SELECT timestamptz 'epoch' + u.ms * INTERVAL '1 millisecond' AS ts, u.device_id, u.metric, u.value
-     FROM unnest($1::float8[], $2::text[], $3::text[], $4::float8[]) AS u(ms, device_id, metric, value)`,
-);
+const READINGS_COPY = 'COPY readings (ts, gateway_id, device_id, metric, value) FROM STDIN (FORMAT binary)';
 
+/**
+ * Writes the rows of `batches` into readings and, without continuous aggregates, folds them into
+ * readings_1m/1h/1d (`fold`), all in the caller's transaction: a replayed batch, which the ledger
+ * skips, is never counted twice, and the rollups are current the moment the rows are. On the
+ * server the rows go in by one binary COPY; on the embedded backend by INSERT … unnest().
+ */
 async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollups: boolean): Promise<number> {
+  const fold = keepRollups ? new RollupFold() : null;
+  const inserted = tx.copyFrom
+    ? await tx.copyFrom(READINGS_COPY, encodeReadings(batches, fold))
+    : await insertReadingsUnnest(tx, batches, fold);
+  if (fold) await mergeRollups(tx, fold);
+  return inserted;
+}
+
+/** -0 is stored as 0, as the unnest path's text parameters store it. */
+const stored = (v: number): number => (v === 0 ? 0 : v);
+
+/** The rows as one binary COPY payload, encoded lazily as the COPY stream takes it. */
+function* encodeReadings(batches: readonly Flattened[], fold: RollupFold | null): Generator<Buffer> {
+  const w = new BinaryCopyWriter(5);
+  for (const b of batches) {
+    const gw = b.batch.gatewayId;
+    for (const row of b.rows) {
+      const us = epochMsToUs(row.tsMs);
+      const value = stored(row.value);
+      w.beginRow(w.rowBytes([gw, row.deviceId, row.metric], 24));
+      w.timestampUs(us);
+      w.textField(gw);
+      w.textField(row.deviceId);
+      w.textField(row.metric);
+      w.float8(value);
+      fold?.add(us, row.deviceId, row.metric, value);
+      yield* w.take();
+    }
+  }
+  yield* w.finish();
+}
+
+async function insertReadingsUnnest(tx: DbTx, batches: readonly Flattened[], fold: RollupFold | null): Promise<number> {
   let inserted = 0;
   let ts: number[] = [];
   let gw: string[] = [];
@@ -352,7 +502,6 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollu
          FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS u(ms, gw, dev, met, val)`,
       [ts, gw, dev, met, val],
     );
-    if (keepRollups) await tx.query(ROLLUP_UPSERT, [ts, dev, met, val]);
     inserted += ts.length;
     ts = [];
     gw = [];
@@ -367,6 +516,7 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollu
       dev.push(row.deviceId);
       met.push(row.metric);
       val.push(row.value);
+      fold?.add(epochMsToUs(row.tsMs), row.deviceId, row.metric, stored(row.value));
       if (ts.length >= INSERT_CHUNK) await flush();
     }
   }
@@ -374,6 +524,63 @@ async function insertReadings(tx: DbTx, batches: readonly Flattened[], keepRollu
   return inserted;
 }
 
+/**
+ * Each level's partial buckets merged into its table, minutes first. On the server they are staged
+ * by one binary COPY and merged by one INSERT … SELECT per level: with devices that send less than
+ * once a minute there are about as many minutes as rows, and arrays as parameters measured slower
+ * there (docs/ARCHITECTURE.md). Elsewhere as arrays, INSERT_CHUNK at a time.
+ */
+async function mergeRollups(tx: DbTx, fold: RollupFold): Promise<void> {
+  const levels = fold.levels();
+  if (tx.copyFrom) {
+    await tx.query(PARTIALS_STAGING.create);
+    await tx.copyFrom(PARTIALS_STAGING.copy, encodePartials(levels));
+    for (let i = 0; i < ROLLUPS.length; i++) await tx.query(rollupMergeStaged(ROLLUPS[i]!.view, i));
+    return;
+  }
+  for (let i = 0; i < ROLLUPS.length; i++) {
+    const parts = levels[i]!;
+    const sql = rollupMergePartials(ROLLUPS[i]!.view);
+    for (let at = 0; at < parts.length; at += INSERT_CHUNK) {
+      const p = parts.slice(at, at + INSERT_CHUNK);
+      await tx.query(sql, [
+        p.map((x) => x.bucketUs),
+        p.map((x) => x.deviceId),
+        p.map((x) => x.metric),
+        p.map((x) => x.sum),
+        p.map((x) => x.count),
+        p.map((x) => x.min),
+        p.map((x) => x.max),
+        p.map((x) => x.last),
+        p.map((x) => x.lastUs),
+      ]);
+    }
+  }
+}
+
+function* encodePartials(levels: readonly (readonly PartialBucket[])[]): Generator<Buffer> {
+  const w = new BinaryCopyWriter(11);
+  for (let level = 0; level < levels.length; level++) {
+    const parts = levels[level]!;
+    for (let n = 0; n < parts.length; n++) {
+      const p = parts[n]!;
+      w.beginRow(w.rowBytes([p.deviceId, p.metric], 6 + 8 + 12 * 7));
+      w.int2(level);
+      w.int4(n);
+      w.timestampUs(p.bucketUs);
+      w.textField(p.deviceId);
+      w.textField(p.metric);
+      w.float8(p.sum);
+      w.int8(p.count);
+      w.float8(p.min);
+      w.float8(p.max);
+      w.float8(p.last);
+      w.timestampUs(p.lastUs);
+      yield* w.take();
+    }
+  }
+  yield* w.finish();
+}
 
 async function upsertGateways(tx: DbTx, batches: readonly Flattened[]): Promise<void> {
   const byGateway = new Map<string, { lastSeq: number; batches: number; rows: number }>();
