@@ -11,6 +11,7 @@ import { benchCoap } from './coap.js';
 import { describeFilesystem, filesystemOf } from './disk-io.js';
 import { benchDrain } from './drain.js';
 import { benchEndToEnd } from './e2e.js';
+import { benchLake } from './lake.js';
 import { benchModbus } from './modbus.js';
 import { benchMqttIngest } from './mqtt-ingest.js';
 import { benchSinkPg } from './sink-pg.js';
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
   // bucket then holds 60 readings instead of one, which is what the rollups' cost depends on.
   console.log('…and again with each device every second…');
   const sinkPgDense = await benchSinkPg({ spacingMs: 10 });
+  console.log('lake: a Kafka backlog of 200,000 readings → Parquet files in place and committed…');
+  const lake = await benchLake();
 
   const results = {
     date: new Date().toISOString(),
@@ -78,6 +81,7 @@ async function main(): Promise<void> {
     storeIngest: store,
     storeIngestPostgres: sinkPg,
     storeIngestPostgresDense: sinkPgDense,
+    lake,
   };
   const table = [
     '| figure | value |',
@@ -110,6 +114,8 @@ async function main(): Promise<void> {
     `| cloud store ingest rows/s into PostgreSQL 15, each device every 100 s (Store.ingest: ledger, binary COPY, rollups; ${sinkPg.batchesPerCall} batches a call; ${sinkPg.rows} rows, all counted back) | ${sinkPg.storeRowsPerSecond} |`,
     `| bare binary COPY of the same rows into a table like readings (no ledger, no rollups), rows/s / Store.ingest ÷ bare COPY | ${sinkPg.bareCopyRowsPerSecond} / ${sinkPg.ratio} |`,
     `| the same, each device every second: Store.ingest rows/s / bare COPY rows/s / ratio | ${sinkPgDense.storeRowsPerSecond} / ${sinkPgDense.bareCopyRowsPerSecond} / ${sinkPgDense.ratio} |`,
+    `| lake rows/s: ${lake.readings} readings from Kafka (${lake.partitions} partitions) to zstd Parquet files in place and committed (${lake.files} files, ${lake.rowsReadBack} rows read back with DuckDB) | ${lake.rowsPerSecond} |`,
+    `| lake bytes per reading on disk (${lake.bytes} bytes of Parquet) | ${lake.bytesPerReading} |`,
   ].join('\n');
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n');

@@ -1,12 +1,14 @@
-// The kill -9 scenario, run against a lake folder (kill.test.ts) and an S3 bucket (s3.test.ts):
-// two `fieldline-cloud lake` processes in one group, batches streaming in, SIGKILL of each in turn
-// while files are being written (the first one by its own failpoint, between the renames of a
-// range and its commit), restarts, then every reading checked in every file.
+// Issue 10, acceptance 2, run against a lake folder (kill.test.ts) and an S3 bucket (s3.test.ts):
+// two `fieldline-cloud sink` processes (into a real PostgreSQL 15) and two `fieldline-cloud lake`
+// processes share a 6-partition topic while a 200,000-reading stream goes in. The lake writers are
+// killed with SIGKILL in turn while files are being written (the first one by its own failpoint,
+// between the renames of a range and its commit), one sink is killed mid-stream, and each is
+// started again. Then every reading is checked in the database and in every file (DuckDB, pyarrow).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { KafkaBroker } from '../../devstack/kafka.js';
 import { waitUntil } from '../../devstack/net.js';
-import { CommittedOffsets } from '../fault/sink-support.js';
+import { CommittedOffsets, SinkProcess, TestDb } from '../fault/sink-support.js';
 import { checkRanges, diffRows, duckRows, LakeProcess, lakeFiles, makeBatch, pyarrowRows, rowsOf, TestProducer } from './support.js';
 
 export interface KillScenario {
@@ -21,6 +23,9 @@ export interface KillScenario {
   /** A local folder holding the lake's readings/ tree, once everything is committed. */
   localCopy(): Promise<string>;
   env?: Record<string, string>;
+  /** The database the two sinks write to (an empty one: the sinks migrate it). */
+  databaseUrl: string;
+  logDir: string;
 }
 
 /** The first "kill" is the first writer's own: its failpoint SIGKILLs it between the renames of its second range and that range's commit. */
@@ -32,14 +37,25 @@ export interface KillResult {
   files: number;
   /** Ranges the restarted writers ended where a killed one's manifest said (from their logs). */
   replayed: number;
+  /** Rows in the database's readings table. */
+  databaseRows: number;
 }
 
 const GATEWAYS = ['gw-k1', 'gw-k2', 'gw-k3', 'gw-k4', 'gw-k5', 'gw-k6', 'gw-k7', 'gw-k8'];
 const KILLS = 3;
 
+/** The issue's stream: 2,000 batches of 50 device messages × 2 metrics. */
+const BATCHES = 2_000;
+
 export async function killMidStream(s: KillScenario): Promise<KillResult> {
-  const partitions = 3;
-  await s.kafka.createTopics([{ name: s.topic, partitions }]);
+  const partitions = 6;
+  await s.kafka.createTopics([{ name: s.topic, partitions }, { name: `${s.topic}.dlq`, partitions: 1 }]);
+  const sinkSettings = (name: string) => ({
+    name, dir: s.dir, logDir: s.logDir, databaseUrl: s.databaseUrl, brokers: s.kafka.bootstrap,
+    readingsTopic: s.topic, dlqTopic: `${s.topic}.dlq`, storeGroup: `${s.topic}-store`, maxBatchMessages: 100,
+  });
+  const sinks = [new SinkProcess(sinkSettings(`${s.topic}-sink-a`)), new SinkProcess(sinkSettings(`${s.topic}-sink-b`))];
+  let sinkKilled = false;
   const settings = (name: string) => ({
     brokers: s.kafka.bootstrap, topic: s.topic, group: s.topic, dataDir: join(s.dir, `${name}-data`),
     lake: { rollIntervalMs: 1_000, maxRowsPerFile: 2_000, ...s.lake },
@@ -51,15 +67,16 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
   let batches = 0;
   let kills = 0;
   try {
+    await Promise.all(sinks.map((x) => x.start()));
     await writers[0]!.start({ FIELDLINE_LAKE_FAILPOINT: FAILPOINT });
     await writers[1]!.start();
     // A steady stream, about 2,000 readings a second, until the kills are over and at least
     // 50,000 readings went in (at most 200,000).
     const streaming = (async () => {
       let seq = 0;
-      while (batches < 2_000 && (kills < KILLS || batches < 500)) {
+      while (batches < BATCHES) {
         seq++;
-        for (const gw of GATEWAYS.slice(0, 4)) {
+        for (const gw of GATEWAYS) {
           const gateway = GATEWAYS[(seq + GATEWAYS.indexOf(gw)) % GATEWAYS.length]!;
           const b = makeBatch(gateway, seq, T0 + seq * 10_000, 50, 2);
           producer.send(b);
@@ -82,10 +99,18 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
       }
       await victim.kill();
       kills++;
+      if (k === 1) {
+        // One sink too, mid-stream: its partitions go to the other until it is back.
+        await sinks[0]!.kill();
+        sinkKilled = true;
+      }
       await victim.start();
+      if (k === 1) await sinks[0]!.start();
     }
     await streaming;
     await producer.settle();
+    assert.equal(expected.length, BATCHES * 100, 'the stream was 200,000 readings');
+    assert.ok(sinkKilled, 'a sink was killed mid-stream');
 
     const offsets = await CommittedOffsets.connect(s.kafka.bootstrap, s.topic, s.topic, partitions);
     let ends = new Map<number, number>();
@@ -103,6 +128,37 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
     }
     for (const w of writers) await w.stop();
 
+    const storeOffsets = await CommittedOffsets.connect(s.kafka.bootstrap, `${s.topic}-store`, s.topic, partitions);
+    try {
+      await waitUntil(
+        async () => {
+          const c = await storeOffsets.read().catch(() => null);
+          return c !== null && [...ends].every(([p, end]) => (c.get(p) ?? 0) === end);
+        },
+        { what: `the store group committed every partition's end ${JSON.stringify([...ends])}`, timeoutMs: 180_000, intervalMs: 250 },
+      );
+    } finally {
+      await storeOffsets.close();
+    }
+    for (const x of sinks) await x.proc?.stop('SIGTERM');
+    const db = TestDb.open(s.databaseUrl);
+    let databaseRows = 0;
+    try {
+      // The database has no batch seq column: compare everything else, as a multiset.
+      const stored = await db.query<{ us: string; gateway_id: string; device_id: string; metric: string; value: number }>(
+        `SELECT (extract(epoch FROM ts) * 1000000)::int8::text AS us, gateway_id, device_id, metric, value FROM readings`,
+      );
+      databaseRows = stored.length;
+      const withoutSeq = (key: string) => key.slice(0, key.lastIndexOf('|'));
+      assert.deepEqual(
+        diffRows(stored.map((r) => `${r.us}|${r.gateway_id}|${r.device_id}|${r.metric}|${r.value}`), expected.map(withoutSeq)),
+        { missing: [], extra: [] },
+        `every reading exactly once in the database (${expected.length} readings)`,
+      );
+    } finally {
+      await db.close();
+    }
+
     const lakeDir = await s.localCopy();
     const files = lakeFiles(lakeDir);
     assert.deepEqual(checkRanges(files, ends), [], 'no two files\' offset ranges overlap, and together they cover every offset');
@@ -113,9 +169,10 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
     const replayed = writers.reduce((n, w) => n + w.countInLog('replaying a range from its manifest'), 0);
     // The range the failpoint left in place uncommitted was finished by whoever took its partition next.
     assert.ok(replayed >= 1, 'a range was replayed from its manifest');
-    return { kills, readings: expected.length, files: files.length, replayed };
+    return { kills, readings: expected.length, files: files.length, replayed, databaseRows };
   } finally {
     for (const w of writers) await w.kill().catch(() => undefined);
+    for (const x of sinks) await x.kill().catch(() => undefined);
     await producer.close();
   }
 }

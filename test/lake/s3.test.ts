@@ -11,6 +11,7 @@ import { after, before, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
+import { startPostgres, type PgServer } from '../../devstack/postgres.js';
 import { removeOnExit } from '../../devstack/net.js';
 import { startS3, type S3Server } from '../../devstack/seaweedfs.js';
 import { LakeReader } from '../../cloud-sink/src/lake/reader.js';
@@ -20,6 +21,7 @@ import { lakeFiles } from './support.js';
 
 const BUCKET = 'fieldline-lake';
 let kafka: KafkaBroker;
+let pg: PgServer;
 let s3: S3Server;
 let client: S3Client;
 let dir: string;
@@ -29,12 +31,14 @@ before(async () => {
   removeOnExit(dir);
   s3 = await startS3({ buckets: [BUCKET], logDir: dir });
   kafka = await startKafka({ logDir: dir });
+  pg = await startPostgres({ logDir: dir });
   client = new S3Client(s3.clientConfig);
 });
 
 after(async () => {
   client?.destroy();
   await kafka?.destroy();
+  await pg?.destroy();
   await s3?.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -79,7 +83,7 @@ it('SeaweedFS refuses a second PutObject with If-None-Match: *, so a range manif
   }
 });
 
-it('two lake processes writing to one bucket, killed with SIGKILL three times mid-stream (once between the renames of a range and its commit) and restarted, leave every reading in exactly one object (DuckDB and pyarrow)', { timeout: 480_000 }, async () => {
+it('the same with the lake in an S3 bucket: two sinks and two lakes on a 6-partition topic, a sink and the lakes killed with SIGKILL mid-stream and restarted: 200,000 readings each once in PostgreSQL and in exactly one object (DuckDB and pyarrow)', { timeout: 480_000 }, async () => {
   const prefix = 'kill/';
   const lake = {
     destination: 's3',
@@ -87,7 +91,7 @@ it('two lake processes writing to one bucket, killed with SIGKILL three times mi
   };
   const copy = join(dir, 'copy');
   const result = await killMidStream({
-    kafka, dir, topic: 'lake-s3-kill', lake,
+    kafka, dir, logDir: dir, databaseUrl: await pg.createDatabase('lake_s3_kill'), topic: 'lake-s3-kill', lake,
     countFiles: async () => (await keys(`${prefix}readings/`)).length,
     async localCopy() {
       for (const key of await keys(`${prefix}readings/`)) {
@@ -100,7 +104,8 @@ it('two lake processes writing to one bucket, killed with SIGKILL three times mi
     },
   });
   assert.equal(result.kills, 3);
-  assert.ok(result.readings >= 50_000, `${result.readings} readings streamed`);
+  assert.equal(result.readings, 200_000, 'the stream was 200,000 readings');
+  assert.equal(result.databaseRows, 200_000, 'the database holds 200,000 rows');
   assert.deepEqual((await keys(prefix)).filter((k) => !k.startsWith(`${prefix}readings/`) && !k.startsWith(`${prefix}_manifests/readings/`)), [], 'nothing but files and manifests in the bucket');
   console.log(`kill -9 x${result.kills} on S3: ${result.readings} readings in ${result.files} objects, ${result.replayed} ranges replayed from manifests`);
 
