@@ -10,7 +10,7 @@ import { BinaryCopyWriter, epochMsToUs } from '../cloud-sink/src/store/copy.js';
 import { openPostgres, type Db, type DbTx } from '../cloud-sink/src/store/db.js';
 import { DAY_US, HOUR_US, MINUTE_US, RollupFold } from '../cloud-sink/src/store/rollup.js';
 import { rollupMergePartials, rollupUpsert, ROLLUPS } from '../cloud-sink/src/store/schema.js';
-import { Store, type IngestBatch } from '../cloud-sink/src/store/store.js';
+import { encodePartials, Store, type IngestBatch } from '../cloud-sink/src/store/store.js';
 import { startPostgres, type PgServer } from '../devstack/postgres.js';
 import { runIfMain } from './run-alone.js';
 import { makeBenchBatches } from './store.js';
@@ -98,24 +98,7 @@ async function mergeFold(tx: DbTx, rows: readonly Row[], levels: number[], stage
     await tx.query(`CREATE TEMPORARY TABLE IF NOT EXISTS partials (
              level smallint, n integer, bucket timestamptz, device_id text, metric text, sum float8, count int8,
              min float8, max float8, last float8, last_ts timestamptz) ON COMMIT DELETE ROWS`);
-    const w = new BinaryCopyWriter(11);
-    parts.forEach((level, l) =>
-      level.forEach((p, n) => {
-        w.beginRow(w.rowBytes([p.deviceId, p.metric], 6 + 8 + 12 * 7));
-        w.int2(l);
-        w.int4(n);
-        w.timestampUs(p.bucketUs);
-        w.textField(p.deviceId);
-        w.textField(p.metric);
-        w.float8(p.sum);
-        w.int8(p.count);
-        w.float8(p.min);
-        w.float8(p.max);
-        w.float8(p.last);
-        w.timestampUs(p.lastUs);
-      }),
-    );
-    await tx.copyFrom!('COPY partials FROM STDIN (FORMAT binary)', w.finish());
+    await tx.copyFrom!('COPY partials FROM STDIN (FORMAT binary)', encodePartials(parts));
     for (let l = 0; l < levels.length; l++) {
       const merge = rollupMergePartials(ROLLUPS[levels[l]!]!.view);
       await tx.query(

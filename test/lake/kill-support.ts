@@ -112,34 +112,10 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
     assert.equal(expected.length, BATCHES * 100, 'the stream was 200,000 readings');
     assert.ok(sinkKilled, 'a sink was killed mid-stream');
 
-    const offsets = await CommittedOffsets.connect(s.kafka.bootstrap, s.topic, s.topic, partitions);
-    let ends = new Map<number, number>();
-    try {
-      ends = await offsets.ends();
-      await waitUntil(
-        async () => {
-          const c = await offsets.read().catch(() => null);
-          return c !== null && [...ends].every(([p, end]) => (c.get(p) ?? 0) === end);
-        },
-        { what: `the lake group committed every partition's end ${JSON.stringify([...ends])}`, timeoutMs: 180_000, intervalMs: 250 },
-      );
-    } finally {
-      await offsets.close();
-    }
+    const ends = await waitCommitted(s.kafka, s.topic, s.topic, partitions);
     for (const w of writers) await w.stop();
 
-    const storeOffsets = await CommittedOffsets.connect(s.kafka.bootstrap, `${s.topic}-store`, s.topic, partitions);
-    try {
-      await waitUntil(
-        async () => {
-          const c = await storeOffsets.read().catch(() => null);
-          return c !== null && [...ends].every(([p, end]) => (c.get(p) ?? 0) === end);
-        },
-        { what: `the store group committed every partition's end ${JSON.stringify([...ends])}`, timeoutMs: 180_000, intervalMs: 250 },
-      );
-    } finally {
-      await storeOffsets.close();
-    }
+    await waitCommitted(s.kafka, `${s.topic}-store`, s.topic, partitions);
     for (const x of sinks) await x.proc?.stop('SIGTERM');
     const db = TestDb.open(s.databaseUrl);
     let databaseRows = 0;
@@ -174,5 +150,23 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
     for (const w of writers) await w.kill().catch(() => undefined);
     for (const x of sinks) await x.kill().catch(() => undefined);
     await producer.close();
+  }
+}
+
+/** Waits until `group` has committed every partition's end; returns the ends. */
+async function waitCommitted(kafka: KafkaBroker, group: string, topic: string, partitions: number): Promise<Map<number, number>> {
+  const offsets = await CommittedOffsets.connect(kafka.bootstrap, group, topic, partitions);
+  try {
+    const ends = await offsets.ends();
+    await waitUntil(
+      async () => {
+        const c = await offsets.read().catch(() => null);
+        return c !== null && [...ends].every(([p, end]) => (c.get(p) ?? 0) === end);
+      },
+      { what: `group ${group} to commit every partition's end ${JSON.stringify([...ends])}`, timeoutMs: 180_000, intervalMs: 250 },
+    );
+    return ends;
+  } finally {
+    await offsets.close();
   }
 }

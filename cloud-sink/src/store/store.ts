@@ -558,7 +558,8 @@ async function mergeRollups(tx: DbTx, fold: RollupFold): Promise<void> {
   }
 }
 
-function* encodePartials(levels: readonly (readonly PartialBucket[])[]): Generator<Buffer> {
+/** Partial buckets in the staging table's binary COPY format (level, n, bucket, …); exported for bench/rollup-options.ts. */
+export function* encodePartials(levels: readonly (readonly PartialBucket[])[]): Generator<Buffer> {
   const w = new BinaryCopyWriter(11);
   for (let level = 0; level < levels.length; level++) {
     const parts = levels[level]!;
