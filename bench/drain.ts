@@ -322,12 +322,15 @@ async function sinkCatchUp(bootstrap: string, dataDir: string, readings: number,
   try {
     await cloud.start();
     const start = performance.now();
-    const stats = cloud.consumer!.stats;
+    // stats is a snapshot: read it again on every turn.
+    const consumer = cloud.consumer!;
+    let stats = consumer.stats;
     while (stats.rowsInserted + stats.rowsRejected < readings) {
       if (performance.now() - start > timeoutMs) {
         throw new Error(`drain bench: the sink wrote ${stats.rowsInserted} of ${readings} readings in ${timeoutMs} ms (${stats.state}: ${stats.lastError})`);
       }
       await new Promise((r) => setTimeout(r, 10));
+      stats = consumer.stats;
     }
     const seconds = (performance.now() - start) / 1_000;
     const db = cloud.db!;
