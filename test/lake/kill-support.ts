@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { KafkaBroker } from '../../devstack/kafka.js';
 import { waitUntil } from '../../devstack/net.js';
-import { CommittedOffsets, SinkProcess, TestDb } from '../fault/sink-support.js';
-import { checkRanges, diffRows, duckRows, LakeProcess, lakeFiles, makeBatch, pyarrowRows, rowsOf, TestProducer } from './support.js';
+import { SinkProcess, TestDb } from '../fault/sink-support.js';
+import { checkRanges, diffRows, duckRows, LakeProcess, lakeFiles, makeBatch, pyarrowRows, rowsOf, TestProducer, waitCommitted } from './support.js';
 
 export interface KillScenario {
   kafka: KafkaBroker;
@@ -112,10 +112,10 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
     assert.equal(expected.length, BATCHES * 100, 'the stream was 200,000 readings');
     assert.ok(sinkKilled, 'a sink was killed mid-stream');
 
-    const ends = await waitCommitted(s.kafka, s.topic, s.topic, partitions);
+    const ends = await waitCommitted(s.kafka.bootstrap, s.topic, s.topic, partitions);
     for (const w of writers) await w.stop();
 
-    await waitCommitted(s.kafka, `${s.topic}-store`, s.topic, partitions);
+    await waitCommitted(s.kafka.bootstrap, `${s.topic}-store`, s.topic, partitions);
     for (const x of sinks) await x.proc?.stop('SIGTERM');
     const db = TestDb.open(s.databaseUrl);
     let databaseRows = 0;
@@ -153,20 +153,3 @@ export async function killMidStream(s: KillScenario): Promise<KillResult> {
   }
 }
 
-/** Waits until `group` has committed every partition's end; returns the ends. */
-async function waitCommitted(kafka: KafkaBroker, group: string, topic: string, partitions: number): Promise<Map<number, number>> {
-  const offsets = await CommittedOffsets.connect(kafka.bootstrap, group, topic, partitions);
-  try {
-    const ends = await offsets.ends();
-    await waitUntil(
-      async () => {
-        const c = await offsets.read().catch(() => null);
-        return c !== null && [...ends].every(([p, end]) => (c.get(p) ?? 0) === end);
-      },
-      { what: `group ${group} to commit every partition's end ${JSON.stringify([...ends])}`, timeoutMs: 180_000, intervalMs: 250 },
-    );
-    return ends;
-  } finally {
-    await offsets.close();
-  }
-}

@@ -20,7 +20,7 @@ import { parseFileKey } from '../../cloud-sink/src/lake/layout.js';
 import type { LakeWorker } from '../../cloud-sink/src/lake/worker.js';
 import { CommittedOffsets } from '../fault/sink-support.js';
 import {
-  checkRanges, diffRows, duckRows, HOUR, inProcessLake, lakeFiles, LakeProcess, makeBatch, pyarrowRows, rowKey, rowsOf, sorted, TestProducer,
+  checkRanges, diffRows, duckRows, HOUR, inProcessLake, lakeFiles, LakeProcess, makeBatch, pyarrowRows, rowKey, rowsOf, sorted, TestProducer, waitCommitted,
 } from './support.js';
 
 let kafka: KafkaBroker;
@@ -38,22 +38,11 @@ after(async () => {
 });
 
 /** Waits until the group has committed every partition's end: the lake has all of it. */
-async function drained(group: string, topic: string, partitions: number, worker?: LakeWorker): Promise<Map<number, number>> {
-  const offsets = await CommittedOffsets.connect(kafka.bootstrap, group, topic, partitions);
-  try {
-    const ends = await offsets.ends();
-    await waitUntil(
-      async () => {
-        // The group's coordinator may not be elected yet ("Not coordinator"): ask again.
-        const c = await offsets.read().catch(() => null);
-        return c !== null && [...ends].every(([p, end]) => (c.get(p) ?? 0) === end);
-      },
-      { what: `group ${group} committed ${JSON.stringify([...ends])}${worker ? ` (lake: ${JSON.stringify(worker.stats)})` : ''}`, timeoutMs: 120_000, intervalMs: 200 },
-    );
-    return ends;
-  } finally {
-    await offsets.close();
-  }
+function drained(group: string, topic: string, partitions: number, worker?: LakeWorker): Promise<Map<number, number>> {
+  return waitCommitted(kafka.bootstrap, group, topic, partitions, {
+    timeoutMs: 120_000,
+    ...(worker ? { detail: () => ` (lake: ${JSON.stringify(worker.stats)})` } : {}),
+  });
 }
 
 describe('the Parquet lake', () => {

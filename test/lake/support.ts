@@ -13,6 +13,7 @@ import { repoRoot, run, spawnLogged, waitUntil, type LoggedProcess } from '../..
 import { cloudConfigSchema, type CloudConfig } from '../../cloud-sink/src/config/schema.js';
 import { LakeWorker } from '../../cloud-sink/src/lake/worker.js';
 import { parseFileKey } from '../../cloud-sink/src/lake/layout.js';
+import { CommittedOffsets } from '../fault/sink-support.js';
 
 export const HOUR = 3_600_000;
 
@@ -318,4 +319,32 @@ export function diffRows(actual: Iterable<string>, expected: Iterable<string>): 
   for (const [k, n] of e) for (let i = a.get(k) ?? 0; i < n; i++) missing.push(k);
   for (const [k, n] of a) for (let i = e.get(k) ?? 0; i < n; i++) extra.push(k);
   return { missing: missing.slice(0, 5).concat(missing.length > 5 ? [`… ${missing.length} missing`] : []), extra: extra.slice(0, 5).concat(extra.length > 5 ? [`… ${extra.length} extra`] : []) };
+}
+
+/**
+ * Waits until `group` has committed every partition's end (the end when the wait starts), and
+ * returns the ends; `detail` adds what the caller knows to the timeout's message.
+ */
+export async function waitCommitted(
+  bootstrap: string,
+  group: string,
+  topic: string,
+  partitions: number,
+  opts: { timeoutMs?: number; detail?: () => string } = {},
+): Promise<Map<number, number>> {
+  const offsets = await CommittedOffsets.connect(bootstrap, group, topic, partitions);
+  try {
+    const ends = await offsets.ends();
+    await waitUntil(
+      async () => {
+        // The group's coordinator may not be elected yet ("Not coordinator"): ask again.
+        const c = await offsets.read().catch(() => null);
+        return c !== null && [...ends].every(([p, end]) => (c.get(p) ?? 0) === end);
+      },
+      { what: `group ${group} to commit every partition's end ${JSON.stringify([...ends])}${opts.detail?.() ?? ''}`, timeoutMs: opts.timeoutMs ?? 180_000, intervalMs: 200 },
+    );
+    return ends;
+  } finally {
+    await offsets.close();
+  }
 }
