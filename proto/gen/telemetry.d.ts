@@ -193,6 +193,8 @@ export namespace fieldline {
             outboxBytes: number;
             outboxFull: string;
             outboxRecovered: string;
+            intervalMs: number;
+            delayed: boolean;
             static create(properties: fieldline.v1.Heartbeat.$Shape): fieldline.v1.Heartbeat & fieldline.v1.Heartbeat.$Shape;
             static create(properties?: fieldline.v1.Heartbeat.$Properties): fieldline.v1.Heartbeat;
             static encode(message: fieldline.v1.Heartbeat.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -228,6 +230,8 @@ export namespace fieldline {
                 outboxBytes?: (number|null);
                 outboxFull?: (string|null);
                 outboxRecovered?: (string|null);
+                intervalMs?: (number|null);
+                delayed?: (boolean|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = fieldline.v1.Heartbeat.$Properties;

@@ -3,7 +3,7 @@ import $protobuf from "protobufjs/minimal.js";
 
 // Common aliases
 const $Reader = $protobuf.Reader, $Writer = $protobuf.Writer, $util = $protobuf.util;
-const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $String = $util.global.String, $Number = $util.global.Number, $parseInt = $util.global.parseInt, $BigInt = $util.global.BigInt, $isFinite = $util.global.isFinite, $Array = $util.global.Array;
+const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $String = $util.global.String, $Number = $util.global.Number, $parseInt = $util.global.parseInt, $BigInt = $util.global.BigInt, $isFinite = $util.global.isFinite, $Array = $util.global.Array, $Boolean = $util.global.Boolean;
 
 // Exported root namespace
 const $root = $protobuf.roots["default"] || ($protobuf.roots["default"] = {});
@@ -1835,6 +1835,8 @@ export const fieldline = $root.fieldline = (() => {
              * @property {number|null} [outboxBytes] Heartbeat outboxBytes
              * @property {string|null} [outboxFull] Heartbeat outboxFull
              * @property {string|null} [outboxRecovered] Heartbeat outboxRecovered
+             * @property {number|null} [intervalMs] Heartbeat intervalMs
+             * @property {boolean|null} [delayed] Heartbeat delayed
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2054,6 +2056,22 @@ export const fieldline = $root.fieldline = (() => {
              */
             Heartbeat.prototype.outboxRecovered = "";
 
+            /**
+             * Heartbeat intervalMs.
+             * @member {number} intervalMs
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.intervalMs = 0;
+
+            /**
+             * Heartbeat delayed.
+             * @member {boolean} delayed
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.delayed = false;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
@@ -2155,6 +2173,10 @@ export const fieldline = $root.fieldline = (() => {
                     writer.uint32(/* id 22, wireType 2 =*/178).string(message.outboxFull);
                 if (message.outboxRecovered != null && $Object.hasOwnProperty.call(message, "outboxRecovered") && message.outboxRecovered !== "")
                     writer.uint32(/* id 23, wireType 2 =*/186).string(message.outboxRecovered);
+                if (message.intervalMs != null && $Object.hasOwnProperty.call(message, "intervalMs") && message.intervalMs !== 0)
+                    writer.uint32(/* id 24, wireType 0 =*/192).uint32(message.intervalMs);
+                if (message.delayed != null && $Object.hasOwnProperty.call(message, "delayed") && message.delayed !== false)
+                    writer.uint32(/* id 25, wireType 0 =*/200).bool(message.delayed);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2479,6 +2501,24 @@ export const fieldline = $root.fieldline = (() => {
                                 delete message.outboxRecovered;
                             continue;
                         }
+                    case 24: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.intervalMs = value;
+                            else
+                                delete message.intervalMs;
+                            continue;
+                        }
+                    case 25: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.delayed = value;
+                            else
+                                delete message.delayed;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2650,6 +2690,12 @@ export const fieldline = $root.fieldline = (() => {
                 if (object.outboxRecovered != null)
                     if (typeof object.outboxRecovered !== "string" || object.outboxRecovered.length)
                         message.outboxRecovered = $String(object.outboxRecovered);
+                if (object.intervalMs != null)
+                    if ($Number(object.intervalMs) !== 0)
+                        message.intervalMs = object.intervalMs >>> 0;
+                if (object.delayed != null)
+                    if (object.delayed)
+                        message.delayed = $Boolean(object.delayed);
                 return message;
             };
 
@@ -2711,6 +2757,8 @@ export const fieldline = $root.fieldline = (() => {
                         object.outboxBytes = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.outboxFull = "";
                     object.outboxRecovered = "";
+                    object.intervalMs = 0;
+                    object.delayed = false;
                 }
                 if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId"))
                     object.gatewayId = message.gatewayId;
@@ -2805,6 +2853,10 @@ export const fieldline = $root.fieldline = (() => {
                     object.outboxFull = message.outboxFull;
                 if (message.outboxRecovered != null && $Object.hasOwnProperty.call(message, "outboxRecovered"))
                     object.outboxRecovered = message.outboxRecovered;
+                if (message.intervalMs != null && $Object.hasOwnProperty.call(message, "intervalMs"))
+                    object.intervalMs = message.intervalMs;
+                if (message.delayed != null && $Object.hasOwnProperty.call(message, "delayed"))
+                    object.delayed = message.delayed;
                 return object;
             };
 

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { cloudConfigSchema } from '../../cloud-sink/src/config/schema.js';
 import { admitBatch, sanityLimits } from '../../cloud-sink/src/consume/sanity.js';
 import { FieldlineError } from '../../cloud-sink/src/errors.js';
-import { decodeBatch, lz4Unframe, schemaMajor } from '../../proto/src/wire.js';
+import { decodeBatch, lz4Unframe, SCHEMA_VERSION, schemaMajor } from '../../proto/src/wire.js';
 import { decodeNextRevision, nextRevisionValue, type NextRevisionBatch } from '../support/next-revision.js';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -16,7 +16,7 @@ const next: NextRevisionBatch = {
   gatewayId: 'gw-next',
   seq: 3,
   createdMs: NOW,
-  schemaVersion: 2,
+  schemaVersion: SCHEMA_VERSION + 1,
   site: 'plant-4',
   location: { lat: 52.37, lon: 4.89 },
   readings: [
@@ -37,9 +37,9 @@ describe('schema evolution', () => {
     assert.equal((seen.readings as { batteryV: number }[])[1]!.batteryV, 3.1);
   });
 
-  it('this code reads a next-revision batch (schema_version 2) in full and skips only the fields it does not know', () => {
+  it('this code reads a next-revision batch (SCHEMA_VERSION + 1) in full and skips only the fields it does not know', () => {
     const a = admitBatch(nextRevisionValue(next), limits, NOW);
-    assert.equal(a.schemaVersion, 2);
+    assert.equal(a.schemaVersion, SCHEMA_VERSION + 1);
     assert.equal(a.batch.gatewayId, 'gw-next');
     assert.equal(a.batch.seq, 3);
     assert.deepEqual(a.batch.readings.map((r) => ({ deviceId: r.deviceId, tsMs: r.tsMs, metrics: { ...r.metrics } })), next.readings.map(({ batteryV: _, ...r }) => r));
