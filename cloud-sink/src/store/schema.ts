@@ -9,6 +9,7 @@
 // recorded in fieldline_meta under 'capabilities', because a database keeps the shape it was
 // created with even if the extension later appears or disappears.
 import { StoreError } from '../errors.js';
+import { ALERT_MIGRATIONS } from '../alerts/schema.js';
 import { FLEET_MIGRATIONS } from '../fleet/schema.js';
 import type { Db, DbTx } from './db.js';
 
@@ -170,6 +171,7 @@ const MIGRATIONS: readonly Migration[] = [
     },
   },
   ...FLEET_MIGRATIONS,
+  ...ALERT_MIGRATIONS,
 ];
 
 /**
