@@ -175,6 +175,48 @@ const fleet = z.strictObject({
   quarantine: fleetQuarantine.default(() => fleetQuarantine.parse({})),
   aggregates: fleetAggregates.default(() => fleetAggregates.parse({})),
 });
+const alertWebhooks = z.strictObject({
+  /** How often the deliverer looks for due deliveries when nothing woke it sooner. */
+  intervalMs: z.number().int().min(50).default(1_000),
+  /** One delivery's time limit (connect to the last byte of the answer). */
+  timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  /** The wait after the first failure; each further failure doubles it, with jitter, up to maxBackoffMs. */
+  minBackoffMs: z.number().int().min(10).default(1_000),
+  maxBackoffMs: z.number().int().min(10).default(5 * 60_000),
+  /** A delivery still failing this long after its event is given up (kept in the table, counted). */
+  giveUpAfterMs: z.number().int().min(1_000).default(24 * 3_600_000),
+  /** Deliveries in flight at once, over all receivers. */
+  concurrency: z.number().int().min(1).max(256).default(8),
+});
+
+/** The alert evaluator (cloud-sink/src/alerts): rules on iot.rules joined with readings and heartbeats. */
+const alerts = z.strictObject({
+  /** Runs the evaluator inside the sink (and `all`); the `alerts` role runs it regardless. */
+  enabled: z.boolean().default(true),
+  /** The evaluator's consumer group over readings, heartbeats and quarantine. */
+  group: z.string().min(1).default('fieldline-alerts'),
+  rulesTopic: z.string().min(1).default('iot.rules'),
+  alertsTopic: z.string().min(1).default('iot.alerts'),
+  /**
+   * A reading older than this when the evaluator sees it is history (a drained backlog): an alert
+   * it raises or resolves says so (`late`), with the readings' own times.
+   */
+  lateAfterMs: z.number().int().min(0).default(60_000),
+  /** Most time between two checkpoints of the evaluator's state (alerts changes checkpoint at once). */
+  checkpointMs: z.number().int().min(10).default(1_000),
+  /** How often absence and gateway-offline rules are judged against the clock. */
+  tickMs: z.number().int().min(50).default(1_000),
+  /**
+   * Readings are taken to reach the cloud within this after a live gateway sent them: absence is
+   * judged only up to this long ago, so a reading in flight does not count as missing.
+   */
+  transitGraceMs: z.number().int().min(0).default(2_000),
+  /** The heartbeat interval assumed for a gateway whose heartbeats do not carry theirs. */
+  defaultHeartbeatIntervalMs: z.number().int().min(100).default(30_000),
+  /** How often the relay publishes recorded events to alertsTopic when nothing woke it sooner. */
+  relayIntervalMs: z.number().int().min(10).default(500),
+  webhooks: alertWebhooks.default(() => alertWebhooks.parse({})),
+});
 /** A PostgreSQL interval of one whole unit count: '1 day', '12 hours', '4 weeks', '1 year'. */
 const interval = (units: string[]) =>
   z.string().regex(new RegExp(`^[1-9][0-9]* (${units.join('|')})s?$`), `expected a count and one of ${units.join(', ')}, like '7 days'`);
@@ -239,6 +281,7 @@ export const cloudConfigSchema = z.strictObject({
   /** The sink's fleet workers (cloud-sink/src/fleet): heartbeats, quarantine, per-minute aggregates. */
   fleet: fleet.default(() => fleet.parse({})),
   timescale: timescale.default(() => timescale.parse({})),
+  alerts: alerts.default(() => alerts.parse({})),
 });
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;
