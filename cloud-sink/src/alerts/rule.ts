@@ -54,18 +54,24 @@ const gatewayDegraded = z.strictObject({
 
 /**
  * quality: the share of a device's readings the gateway quarantined within `window_s` (readings'
- * own time) is over `max_quarantined_pct`, once the window holds `min_readings`.
+ * own time) is over `max_quarantined_pct`, once the window holds `min_readings`. Counted in device
+ * messages: each accepted Reading and each QuarantinedReading is one.
  */
-const quality = z.strictObject({
-  max_quarantined_pct: z.number().min(0).max(100),
-  window_s: z.number().positive().max(86_400).default(300),
-  min_readings: z.number().int().min(1).default(20),
-});
+const quality = z
+  .strictObject({
+    max_quarantined_pct: z.number().min(0).max(100),
+    /** Where it resolves (default 80 % of the limit), so a share hovering at the limit does not flap. */
+    clear_pct: z.number().min(0).max(100).optional(),
+    window_s: z.number().positive().max(86_400).default(300),
+    min_readings: z.number().int().min(1).default(20),
+  })
+  .refine((p) => p.clear_pct === undefined || p.clear_pct <= p.max_quarantined_pct, { message: 'clear_pct must be at most max_quarantined_pct', path: ['clear_pct'] });
 
 /**
  * anomaly: an exponentially weighted mean and variance per device and metric (weight `alpha` per
  * reading); fires when a reading is more than `z` deviations away, once `warmup` readings built the
- * baseline, and resolves under `clear_z`. Anomalous readings do not move the baseline.
+ * baseline, and resolves under `clear_z` (default 3/4 of `z`). Every reading moves the baseline, so a
+ * lasting change of level becomes the new normal.
  */
 const anomaly = z
   .strictObject({

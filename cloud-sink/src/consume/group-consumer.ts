@@ -45,6 +45,8 @@ export interface GroupConsumerOptions {
   idle?(): Promise<void>;
   onAssign?(partitions: PartitionRef[]): void;
   onRevoke?(partitions: PartitionRef[]): void;
+  /** Extra librdkafka properties for this group alone (e.g. the assignment strategy). */
+  groupConfig?: Record<string, string | number | boolean>;
 }
 
 export interface GroupConsumerStats {
@@ -117,6 +119,27 @@ export class GroupConsumer {
     });
   }
 
+  /** The partition's high watermark (the offset the next message will get), or null when unreachable. */
+  async highWatermark(p: PartitionRef, timeoutMs = 2_000): Promise<number | null> {
+    const c = this.consumer;
+    if (!c) return null;
+    return new Promise((resolve) => {
+      c.queryWatermarkOffsets(p.topic, p.partition, timeoutMs, (err, w) => resolve(err ? null : Number(w.highOffset)));
+    });
+  }
+
+  /** How many partitions each topic has, from the cluster's metadata; null when unreachable. */
+  async partitionCounts(timeoutMs = 5_000): Promise<Map<string, number> | null> {
+    const c = this.consumer;
+    if (!c) return null;
+    return new Promise((resolve) => {
+      c.getMetadata({ timeout: timeoutMs }, (err, md) => {
+        if (err) return resolve(null);
+        resolve(new Map(md.topics.map((t) => [t.name, t.partitions.length])));
+      });
+    });
+  }
+
   private async run(): Promise<void> {
     let attempt = 0;
     while (!this.stopped) {
@@ -153,6 +176,7 @@ export class GroupConsumer {
         'session.timeout.ms': kafka.sessionTimeoutMs,
         'heartbeat.interval.ms': Math.max(500, Math.floor(kafka.sessionTimeoutMs / 4)),
         rebalance_cb: true,
+        ...this.opts.groupConfig,
       } as Kafka.ConsumerGlobalConfig,
       { 'auto.offset.reset': 'earliest' },
     );
