@@ -119,6 +119,9 @@ export class AlertEvaluator {
   private lock: Promise<unknown> = Promise.resolve();
   private tickTimer?: NodeJS.Timeout;
   private lastCheckpoint = 0;
+  /** After failed checkpoints, none is tried before this (exponential backoff, up to 30 s). */
+  private retryAt = 0;
+  private failures = 0;
   private readonly now: () => number;
   private started = false;
   readonly stats: EvaluatorStats = {
@@ -150,8 +153,13 @@ export class AlertEvaluator {
     await this.opts.rules.ready();
     this.consumer.start();
     this.started = true;
+    let ticking = false;
     this.tickTimer = setInterval(() => {
-      void this.tick().catch((err: Error) => this.opts.log.warn({ err: err.message }, 'alert evaluator tick failed'));
+      if (ticking) return; // a slow tick (broker or database) is not stacked up behind
+      ticking = true;
+      this.tick()
+        .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'alert evaluator tick failed'))
+        .finally(() => (ticking = false));
     }, this.opts.cfg.alerts.tickMs);
     this.tickTimer.unref();
   }
@@ -208,7 +216,14 @@ export class AlertEvaluator {
         throw err;
       }
     }
-    const due = this.now() - this.lastCheckpoint >= this.opts.cfg.alerts.checkpointMs;
+    await this.checkpointIfDue();
+  }
+
+  /** Checkpoints when the interval has passed or an alert changed; after failures, backs off. */
+  private async checkpointIfDue(): Promise<void> {
+    const now = this.now();
+    if (now < this.retryAt) return;
+    const due = now - this.lastCheckpoint >= this.opts.cfg.alerts.checkpointMs;
     if (due || [...this.parts.values()].some((p) => p.actions.length > 0)) await this.checkpoint(false);
   }
 
@@ -453,8 +468,10 @@ export class AlertEvaluator {
     const checkStarted = this.now();
     // The partitions' ends, asked before looking at how far this evaluator has read: reaching them
     // means everything written before checkStarted is in its state.
-    const assigned = this.consumer.assignments();
-    const ends = await Promise.all(assigned.map(async (tp) => ({ tp, end: await this.consumer.highWatermark(tp) })));
+    // One at a time: each query holds a libuv thread until the broker answers, and a burst of
+    // them would starve the consumer's own fetches (and anything else on the pool).
+    const ends: Array<{ tp: PartitionRef; end: number | null }> = [];
+    for (const tp of this.consumer.assignments()) ends.push({ tp, end: await this.consumer.highWatermark(tp) });
     await this.locked(async () => {
       for (const { tp, end } of ends) {
         if (end === null) continue;
@@ -470,8 +487,7 @@ export class AlertEvaluator {
         this.judgeOffline(part, now);
         this.judgeAbsence(part, now, confirmed);
       }
-      const due = this.now() - this.lastCheckpoint >= this.opts.cfg.alerts.checkpointMs;
-      if (due || [...this.parts.values()].some((p) => p.actions.length > 0)) await this.checkpoint(false);
+      await this.checkpointIfDue();
     });
   }
 
@@ -567,6 +583,7 @@ export class AlertEvaluator {
     this.lastCheckpoint = this.now();
     const { group } = this.opts.cfg.alerts;
     let events = 0;
+    let failed = false;
     const commits: Kafka.TopicPartitionOffset[] = [];
     for (const part of [...this.parts.values()]) {
       if (!part.changed) continue;
@@ -592,6 +609,7 @@ export class AlertEvaluator {
         for (const [topic, offset] of part.offsets) commits.push({ topic, partition: part.partition, offset });
       } catch (err) {
         this.stats.checkpointErrors++;
+        failed = true;
         if (err instanceof Fenced) {
           // Another evaluator owns it now; what this one held is stale.
           this.opts.log.warn({ err: err.message }, 'alert state fenced off; dropping it');
@@ -601,6 +619,13 @@ export class AlertEvaluator {
           this.opts.log.warn({ err: (err as Error).message, partition: part.partition }, 'alert checkpoint failed; kept in memory for the next one');
         }
       }
+    }
+    if (failed) {
+      this.failures++;
+      this.retryAt = this.now() + Math.min(30_000, this.opts.cfg.alerts.checkpointMs * 2 ** Math.min(this.failures, 10));
+    } else {
+      this.failures = 0;
+      this.retryAt = 0;
     }
     this.stats.checkpoints++;
     this.stats.lastCheckpointMs = this.now();

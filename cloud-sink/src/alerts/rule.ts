@@ -205,8 +205,9 @@ export function targetsGateway(rule: Rule, gatewayId: string): boolean {
 
 /**
  * The identity of what an alert is about, for "one open alert per rule and target": the rule's
- * target resolved to one gateway, device and metric (absent parts empty).
+ * target resolved to one gateway, device and metric (absent parts empty), joined by the unit
+ * separator, which ids cannot hold (the sink refuses control characters) and text columns can.
  */
 export function targetKey(t: { gateway?: string; device?: string; metric?: string }): string {
-  return `${t.gateway ?? ''}\u0000${t.device ?? ''}\u0000${t.metric ?? ''}`;
+  return `${t.gateway ?? ''}\u001f${t.device ?? ''}\u001f${t.metric ?? ''}`;
 }
