@@ -226,6 +226,31 @@ describe('heartbeat lane', () => {
     t.close();
   });
 
+  it('a slot that throws (a damaged disk) costs the heartbeat its durability, never the process', async () => {
+    const link = new FakeLink();
+    const metrics = new Metrics();
+    let n = 0;
+    const lane = new HeartbeatLane({
+      topic: 'iot.heartbeats', intervalMs: 3_600_000, reportTimeoutMs: 40_000, link, metrics, log: pino({ level: 'silent' }),
+      slot: {
+        keepHeartbeat: () => { throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }); },
+        waitingHeartbeat: () => null,
+        clearHeartbeat: () => { throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }); },
+      },
+    });
+    lane.start(async () => ({ gatewayId: 'gw-1', tsMs: T0 + ++n }));
+    await settle();
+    assert.equal(lane.status().waitingTsMs, T0 + 1, 'it waits in memory');
+    link.ready = true;
+    lane.linkUp();
+    await settle();
+    assert.equal(link.fake.produced.length, 1);
+    lane.onDelivery(null, link.fake.produced[0]!.opaque);
+    assert.equal(lane.status().waitingTsMs, null);
+    assert.equal(metrics.get(HEARTBEAT_STAGE, 'sent'), 1);
+    lane.stop();
+  });
+
   it('a heartbeat still unreported when the gateway stops waits in the slot for the next run', async () => {
     const t = setup('stop');
     t.link.ready = true;

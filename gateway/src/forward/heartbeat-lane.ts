@@ -141,7 +141,7 @@ export class HeartbeatLane {
       if (p.kind === 'fresh') m.count(HEARTBEAT_STAGE, 'dropped');
       this.waiting = null;
     }
-    this.opts.slot.clearHeartbeat(ts(p.hb));
+    this.onDisk('clearing the heartbeat slot', () => this.opts.slot.clearHeartbeat(ts(p.hb)));
     this.next();
   }
 
@@ -276,7 +276,20 @@ export class HeartbeatLane {
     }
     this.waiting = hb;
     // Not stored (disk full): it still waits in memory, only a restart would lose it.
-    if (!this.opts.slot.keepHeartbeat(hb)) this.opts.log.debug('heartbeat not kept on disk; it waits in memory');
+    if (!this.onDisk('keeping a heartbeat', () => this.opts.slot.keepHeartbeat(hb))) this.opts.log.debug('heartbeat not kept on disk; it waits in memory');
+  }
+
+  /**
+   * The slot's writes run in timers and in librdkafka's delivery callbacks, where a throw would end
+   * the process; a heartbeat is not worth that.
+   */
+  private onDisk(what: string, write: () => boolean): boolean {
+    try {
+      return write();
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, `${what} failed`);
+      return false;
+    }
   }
 
   private expireLostReport(): void {
