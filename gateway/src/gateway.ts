@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { encodeHeartbeat, type Heartbeat } from '../../proto/src/wire.js';
+import type { Heartbeat } from '../../proto/src/wire.js';
 import { buildLocalApi } from './api/server.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Forwarder } from './forward/forwarder.js';
@@ -38,9 +38,7 @@ export class Gateway {
   private readonly pipeline: Pipeline;
   private readonly startedMs = Date.now();
   private api?: ReturnType<typeof buildLocalApi>;
-  private heartbeatTimer?: NodeJS.Timeout;
   private host: HostSample | null = null;
-  private stopping = false;
 
   constructor(readonly cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel })) {
     const dataDir = resolve(cfg.dataDir);
@@ -93,14 +91,7 @@ export class Gateway {
       this.apiPort = typeof addr === 'object' && addr ? addr.port : this.cfg.api.port;
       if (!this.cfg.api.adminToken) this.log.warn({ token: this.token }, 'no api.adminToken set; generated one for this run');
     }
-    const beat = () =>
-      this.heartbeat().catch((err: Error) => {
-        // A sample that outlives stop() finds the outbox closed; nothing to send then.
-        if (!this.stopping) this.log.warn({ err: err.message }, 'heartbeat failed');
-      });
-    this.heartbeatTimer = setInterval(beat, this.cfg.kafka.heartbeatIntervalMs);
-    this.heartbeatTimer.unref();
-    void beat();
+    this.forwarder.heartbeats.start(() => this.freshHeartbeat());
     this.log.info({ gatewayId: this.cfg.gatewayId, version: VERSION, api: this.apiPort }, 'gateway started');
   }
 
@@ -134,17 +125,17 @@ export class Gateway {
       drain: this.forwarder.drain(outbox.depthValues),
       adapters: this.adapters.map((a) => a.status()),
       metrics: this.metrics,
+      intervalMs: this.cfg.kafka.heartbeatIntervalMs,
     });
   }
 
-  private async heartbeat(): Promise<void> {
+  /** A new host sample, then the heartbeat: what the heartbeat lane sends every interval. */
+  private async freshHeartbeat(): Promise<Heartbeat> {
     this.host = await sampleHost(resolve(this.cfg.dataDir));
-    this.forwarder.produceRaw(this.cfg.kafka.heartbeatsTopic, encodeHeartbeat(this.heartbeatMessage()));
+    return this.heartbeatMessage();
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    clearInterval(this.heartbeatTimer);
     for (const adapter of this.adapters) await adapter.stop();
     await this.api?.close();
     await this.forwarder.stop();

@@ -101,7 +101,11 @@ const kafka = z.strictObject({
   messageTimeoutMs: z.number().int().min(1_000).default(30_000),
   retryBackoffMinMs: z.number().int().min(10).default(500),
   retryBackoffMaxMs: z.number().int().min(10).default(30_000),
-  heartbeatIntervalMs: z.number().int().min(1_000).default(30_000),
+  /**
+   * A heartbeat to heartbeatsTopic this often (its interval_ms field says so to the cloud). While
+   * Kafka is out of reach only the newest one waits, and a fresh one goes the moment it is back.
+   */
+  heartbeatIntervalMs: z.number().int().min(100).default(30_000),
   /** Extra librdkafka properties (security.protocol, sasl.*, ssl.*), passed through as given. */
   rdkafka: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
 });

@@ -1,70 +1,49 @@
-// The heartbeat rides the forwarder's producer best effort, but a heartbeat lost on the way is
-// counted (errors at stage "heartbeat"), not dropped silently: the link not ready, the producer
-// refusing it (local queue full), and a failed delivery report. A delivered one counts as sent.
+// The forwarder hands its producer to the heartbeat lane (heartbeat-lane.test.ts has the lane's own
+// behaviour) and routes each delivery report to its owner: a heartbeat's report counts at stage
+// `heartbeat`, never as a batch's at `forward`.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { encodeHeartbeat } from '../../../proto/src/wire.js';
 import { gatewayConfigSchema } from '../config/schema.js';
 import { Metrics } from '../metrics.js';
-import type { Outbox } from '../outbox/outbox.js';
-import { Forwarder, HEARTBEAT_STAGE } from './forwarder.js';
+import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
+import { Forwarder } from './forwarder.js';
+import { HEARTBEAT_STAGE } from './heartbeat-lane.js';
 
 const cfg = gatewayConfigSchema.parse({});
-const heartbeat = encodeHeartbeat({ gatewayId: 'gw-1', tsMs: 1_700_000_000_000 });
+const dir = mkdtempSync(join(tmpdir(), 'fieldline-forwarder-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface FakeProducer {
-  isConnected(): boolean;
-  produce(topic: string, partition: null, value: Buffer, key: string, ts: number, opaque: unknown): void;
-}
-
-/** A forwarder that was never started (its link has no producer), and a way to hand it a fake one. */
-function forwarder(): { fw: Forwarder; metrics: Metrics; setProducer: (p: FakeProducer) => void; deliveryReport: (err: { message: string } | null, opaque: unknown) => void } {
-  const metrics = new Metrics();
-  // produceRaw never touches the outbox.
-  const fw = new Forwarder(cfg.kafka, 'gw-1', {} as Outbox, metrics, pino({ level: 'silent' }));
-  const internals = fw as unknown as { link: { producer: FakeProducer | null }; onDelivery(err: { message: string } | null, opaque: unknown): void };
-  return {
-    fw,
-    metrics,
-    setProducer: (p) => (internals.link.producer = p),
-    deliveryReport: (err, opaque) => internals.onDelivery(err, opaque),
-  };
-}
-
-describe('Forwarder.produceRaw (the heartbeat)', () => {
-  it('a heartbeat the link cannot take is counted as errors{stage="heartbeat"}', async () => {
-    const { fw, metrics } = forwarder();
-    assert.equal(fw.produceRaw(cfg.kafka.heartbeatsTopic, heartbeat), false);
-    assert.equal(metrics.get(HEARTBEAT_STAGE, 'errors'), 1);
-    assert.match(await metrics.render(), /fieldline_gateway_errors_total\{stage="heartbeat"\} 1/);
-  });
-
-  it('a heartbeat the producer refuses (local queue full) is counted, and does not throw', () => {
-    const { fw, metrics, setProducer } = forwarder();
-    setProducer({
-      isConnected: () => true,
-      produce: () => {
-        throw new Error('Local: Queue full');
-      },
-    });
-    assert.equal(fw.produceRaw(cfg.kafka.heartbeatsTopic, heartbeat), false);
-    assert.equal(fw.produceRaw(cfg.kafka.heartbeatsTopic, heartbeat), false);
-    assert.equal(metrics.get(HEARTBEAT_STAGE, 'errors'), 2);
-  });
-
-  it('a produced heartbeat counts as sent on its delivery report, and as an error when the delivery fails', () => {
-    const { fw, metrics, setProducer, deliveryReport } = forwarder();
+describe('Forwarder and the heartbeat lane', () => {
+  it('a heartbeat rides the forwarder\'s producer to the heartbeats topic, and its report counts at stage heartbeat only', async () => {
+    const outbox = new SqliteOutbox({ path: join(dir, 'routing.db') });
+    const metrics = new Metrics();
+    // Never started: its link has no producer until the test hands it one.
+    const fw = new Forwarder(cfg.kafka, 'gw-1', outbox, metrics, pino({ level: 'silent' }));
     const produced: { topic: string; opaque: unknown }[] = [];
-    setProducer({ isConnected: () => true, produce: (topic, _p, _v, _k, _ts, opaque) => void produced.push({ topic, opaque }) });
-    assert.equal(fw.produceRaw(cfg.kafka.heartbeatsTopic, heartbeat), true);
-    assert.equal(fw.produceRaw(cfg.kafka.heartbeatsTopic, heartbeat), true);
-    assert.deepEqual(produced.map((p) => p.topic), [cfg.kafka.heartbeatsTopic, cfg.kafka.heartbeatsTopic]);
-    assert.equal(metrics.get(HEARTBEAT_STAGE, 'errors'), 0, 'handed to the producer is not lost yet');
-    deliveryReport(null, produced[0]!.opaque);
-    deliveryReport({ message: 'Local: Message timed out' }, produced[1]!.opaque);
-    assert.equal(metrics.get(HEARTBEAT_STAGE, 'sent'), 1);
-    assert.equal(metrics.get(HEARTBEAT_STAGE, 'errors'), 1);
-    assert.equal(metrics.get('forward', 'errors'), 0, 'a heartbeat is not a batch');
+    const internals = fw as unknown as {
+      link: { producer: unknown; ready: boolean };
+      onDelivery(err: { message: string } | null, opaque: unknown): void;
+    };
+    internals.link.producer = {
+      isConnected: () => true,
+      produce: (topic: string, _p: null, _v: Buffer, _k: string, _ts: number, opaque: unknown) => void produced.push({ topic, opaque }),
+    };
+    try {
+      fw.heartbeats.start(async () => ({ gatewayId: 'gw-1', tsMs: 1_700_000_000_000 }));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(produced.map((p) => p.topic), [cfg.kafka.heartbeatsTopic]);
+      internals.onDelivery(null, produced[0]!.opaque);
+      assert.equal(metrics.get(HEARTBEAT_STAGE, 'sent'), 1);
+      assert.equal(fw.status().heartbeat.sent, 1);
+      assert.equal(metrics.get('forward', 'sent'), 0, 'a heartbeat is not a batch');
+      assert.equal(metrics.get('forward', 'errors'), 0);
+    } finally {
+      fw.heartbeats.stop();
+      outbox.close();
+    }
   });
 });

@@ -2,7 +2,8 @@
 // Kafka's delivery report says it is stored (acks=all); a failed batch is resent with the same
 // seq and bytes after a backoff, so the sink's ingested_batches ledger can drop any copy that did
 // arrive (DESIGN.md guarantee 1). Quarantined records go to iot.quarantine on the same producer,
-// one message each, and are marked forwarded only after their delivery reports.
+// one message each, and are marked forwarded only after their delivery reports. Heartbeats share
+// the producer through their own lane (heartbeat-lane.ts).
 import type { Logger } from 'pino';
 import { encodeBatchFromEncoded, encodeQuarantined, type EncodedMessage } from '../../../proto/src/wire.js';
 import type { GatewayConfig } from '../config/schema.js';
@@ -10,6 +11,7 @@ import { failpoint } from '../failpoints.js';
 import type { Metrics } from '../metrics.js';
 import type { LeasedBatch, Outbox } from '../outbox/outbox.js';
 import { DrainMeter, type DrainProgress } from './drain.js';
+import { HeartbeatLane, type HeartbeatLaneStatus } from './heartbeat-lane.js';
 import { KafkaLink, type LinkState } from './kafka.js';
 
 export interface ForwarderStatus {
@@ -23,6 +25,7 @@ export interface ForwarderStatus {
   deliveredQuarantined: number;
   /** Backlog drain: rates out and in, and the time to an empty outbox. */
   drain: DrainProgress;
+  heartbeat: HeartbeatLaneStatus;
 }
 
 /** The opaque a quarantine message carries through librdkafka to its delivery report. */
@@ -34,6 +37,8 @@ const QUARANTINE_CHUNK = 200;
 
 export class Forwarder {
   private readonly link: KafkaLink;
+  /** The Gateway starts it with its heartbeat builder; the lane uses this forwarder's producer and the outbox's slot. */
+  readonly heartbeats: HeartbeatLane;
   private readonly inflight = new Map<number, LeasedBatch>();
   /** Leased batches waiting to be (re)sent, in seq order: replayed after a restart or failed. */
   private queue: LeasedBatch[] = [];
@@ -57,7 +62,17 @@ export class Forwarder {
     private readonly log: Logger,
   ) {
     this.backoffMs = cfg.retryBackoffMinMs;
-    this.link = new KafkaLink(cfg, gatewayId, (err, opaque) => this.onDelivery(err, opaque), () => this.pump(), log);
+    this.link = new KafkaLink(cfg, gatewayId, (err, opaque) => this.onDelivery(err, opaque), () => this.linkUp(), log);
+    this.heartbeats = new HeartbeatLane({
+      topic: cfg.heartbeatsTopic,
+      intervalMs: cfg.heartbeatIntervalMs,
+      // librdkafka reports every message by message.timeout.ms; the rest is slack for a busy loop.
+      reportTimeoutMs: cfg.messageTimeoutMs + 10_000,
+      link: this.link,
+      slot: outbox,
+      metrics,
+      log,
+    });
   }
 
   start(): void {
@@ -69,6 +84,11 @@ export class Forwarder {
     sample();
     this.meterTimer = setInterval(sample, 1_000);
     this.meterTimer.unref();
+  }
+
+  private linkUp(): void {
+    this.pump();
+    this.heartbeats.linkUp();
   }
 
   /** Fills the in-flight window from the retry queue first, then from new outbox rows. */
@@ -141,11 +161,7 @@ export class Forwarder {
 
   private onDelivery(err: { message: string } | null, opaque: unknown): void {
     if (isQuarantineOpaque(opaque)) return this.onQuarantineDelivery(err, opaque.quarantineId);
-    if (opaque === HEARTBEAT_OPAQUE) {
-      if (err) this.heartbeatLost(err.message);
-      else this.metrics.count(HEARTBEAT_STAGE, 'sent');
-      return;
-    }
+    if (this.heartbeats.owns(opaque)) return this.heartbeats.onDelivery(err, opaque);
     const seq = typeof opaque === 'number' ? opaque : Number(opaque);
     const batch = this.inflight.get(seq);
     if (!batch) return;
@@ -191,6 +207,7 @@ export class Forwarder {
       lastDeliveryMs: this.lastDeliveryMs,
       deliveredQuarantined: this.deliveredQuarantined,
       drain: this.drain(depthValues),
+      heartbeat: this.heartbeats.status(),
     };
   }
 
@@ -198,39 +215,13 @@ export class Forwarder {
   async stop(flushMs = 5_000): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.meterTimer);
+    this.heartbeats.stop();
     await this.link.stop(flushMs);
+    this.heartbeats.abandonPending();
     this.outbox.markQuarantineForwarded(this.quarantineDelivered);
     this.quarantineDelivered = [];
   }
-
-  /**
-   * For the heartbeat: the same producer carries it, best effort, never retried (the next one
-   * carries newer figures). But never silently: a heartbeat the producer would not take (link not
-   * ready, local queue full, produce() threw) or whose delivery failed counts as errors at stage
-   * `heartbeat`; a delivered one as sent (docs/METRICS.md).
-   */
-  produceRaw(topic: string, msg: EncodedMessage): boolean {
-    const p = this.link.producer;
-    if (!p || !this.link.ready) return this.heartbeatLost('the Kafka link is not ready');
-    try {
-      p.produce(topic, null, msg.value, msg.key, Date.now(), HEARTBEAT_OPAQUE, headerList(msg));
-      return true;
-    } catch (err) {
-      return this.heartbeatLost((err as Error).message);
-    }
-  }
-
-  private heartbeatLost(reason: string): false {
-    this.metrics.count(HEARTBEAT_STAGE, 'errors');
-    this.log.debug({ reason }, 'heartbeat not sent');
-    return false;
-  }
 }
-
-/** The opaque a heartbeat carries to its delivery report. */
-const HEARTBEAT_OPAQUE = 'heartbeat';
-/** The metrics stage heartbeats count under. */
-export const HEARTBEAT_STAGE = 'heartbeat';
 
 function headerList(msg: EncodedMessage): { [key: string]: string }[] {
   return Object.entries(msg.headers).map(([k, v]) => ({ [k]: v }));

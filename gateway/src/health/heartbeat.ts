@@ -47,6 +47,8 @@ export function buildHeartbeat(args: {
   drain?: DrainProgress;
   adapters: AdapterStatus[];
   metrics: Metrics;
+  /** kafka.heartbeatIntervalMs: the cloud counts missed heartbeats in these. */
+  intervalMs: number;
 }): Heartbeat {
   const now = Date.now();
   const { host, outbox, metrics } = args;
@@ -74,5 +76,8 @@ export function buildHeartbeat(args: {
     outboxBytes: outbox.depthBytes,
     outboxFull: outbox.full ? `${outbox.full.code}: ${outbox.full.reason}` : '',
     outboxRecovered: outbox.recovery ? `moved to ${outbox.recovery.movedTo}: ${outbox.recovery.reason}` : '',
+    intervalMs: args.intervalMs,
+    // Built now and sent now; only the heartbeat lane marks one that waited (forward/heartbeat-lane.ts).
+    delayed: false,
   };
 }

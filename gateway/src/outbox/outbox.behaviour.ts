@@ -2,7 +2,7 @@
 // test file calls outboxBehaviour with a factory that opens the same store again on each call.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { v1, type Reading } from '../../../proto/src/wire.js';
+import { v1, type Heartbeat, type Reading } from '../../../proto/src/wire.js';
 import { OutboxFullError, type KeyLookup, type MessageKey, type Outbox, type OutboxBounds, type ResendScreen, type StoredKey } from './outbox.js';
 
 export interface OutboxFactory {
@@ -21,6 +21,16 @@ function seqs(batch: { readings: Uint8Array[] }): number[] {
 }
 
 const hex = (s: string) => Buffer.from(s).toString('hex');
+
+const T0 = 1_700_000_000_000;
+
+function heartbeat(n: number): Heartbeat {
+  return { gatewayId: 'gw-1', tsMs: T0 + n, uptimeS: n, intervalMs: 30_000, loss: { rateLimited: n, quarantined: 0, evicted: 0 } };
+}
+
+function slotView(hb: Heartbeat | null): { tsMs: number; uptimeS: number; intervalMs: number } | null {
+  return hb && { tsMs: Number(hb.tsMs), uptimeS: Number(hb.uptimeS), intervalMs: Number(hb.intervalMs) };
+}
 
 function key(id: number, { digest = `payload-${id}`, resend = false } = {}): MessageKey {
   return { key: `k${id}`, digest: Buffer.from(digest), resend };
@@ -277,6 +287,34 @@ export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
       await assert.rejects(o.append([reading('d1', 1), reading('d1', 2)], key(1)), /exactly one device message/);
       assert.equal(o.stats().depthMessages, 0);
       o.close();
+    });
+
+    it('the heartbeat slot holds only the newest heartbeat however many are kept, and keeps it across a reopen', () => {
+      const a = factory.open('heartbeat-slot');
+      assert.equal(a.waitingHeartbeat(), null);
+      for (let i = 1; i <= 500; i++) assert.equal(a.keepHeartbeat(heartbeat(i)), true);
+      assert.deepEqual(slotView(a.waitingHeartbeat()), { tsMs: T0 + 500, uptimeS: 500, intervalMs: 30_000 });
+      a.close();
+      const b = factory.open('heartbeat-slot');
+      assert.deepEqual(slotView(b.waitingHeartbeat()), { tsMs: T0 + 500, uptimeS: 500, intervalMs: 30_000 });
+      // The slot is not a reading: it neither counts nor leases as one.
+      assert.equal(b.stats().depthMessages, 0);
+      assert.equal(b.lease(100), null);
+      b.close();
+    });
+
+    it('clearing the heartbeat slot up to a time leaves a newer heartbeat waiting', () => {
+      const o = factory.open('heartbeat-clear');
+      o.keepHeartbeat(heartbeat(2));
+      assert.equal(o.clearHeartbeat(T0 + 1), false, 'what waits is newer than what was sent');
+      assert.equal(slotView(o.waitingHeartbeat())?.tsMs, T0 + 2);
+      assert.equal(o.clearHeartbeat(T0 + 2), true);
+      assert.equal(o.waitingHeartbeat(), null);
+      assert.equal(o.clearHeartbeat(T0 + 3), false, 'nothing waits');
+      o.close();
+      const again = factory.open('heartbeat-clear');
+      assert.equal(again.waitingHeartbeat(), null, 'the clear is durable');
+      again.close();
     });
 
     it('refuses appends after close instead of dropping them silently', async () => {

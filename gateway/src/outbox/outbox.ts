@@ -1,5 +1,5 @@
 // The contract every outbox implementation meets; outbox.behaviour.ts is its test suite.
-import type { QuarantinedReading, Reading } from '../../../proto/src/wire.js';
+import type { Heartbeat, QuarantinedReading, Reading } from '../../../proto/src/wire.js';
 import type { ErrorCode } from '../errors.js';
 
 /** A run of readings handed to the forwarder under one batch sequence number. */
@@ -115,7 +115,20 @@ export interface ResendScreen {
   committed(group: readonly MessageKey[], resends: readonly boolean[]): void;
 }
 
-export interface Outbox {
+/**
+ * The heartbeat slot: one heartbeat that could not be sent, the newest, kept durably so it outlives
+ * a restart. Never a backlog: each keep replaces what was there.
+ */
+export interface HeartbeatSlot {
+  /** Replaces any waiting heartbeat with this one. False: not stored (disk full), nothing changed. */
+  keepHeartbeat(hb: Heartbeat): boolean;
+  /** The heartbeat waiting, or null. */
+  waitingHeartbeat(): Heartbeat | null;
+  /** Empties the slot if what waits is stamped at or before tsMs; a newer one stays. Returns whether one went. */
+  clearHeartbeat(upToTsMs: number): boolean;
+}
+
+export interface Outbox extends HeartbeatSlot {
   /**
    * Resolves once the readings are durably committed (group commit: concurrent calls share one
    * transaction). Only then may a device be acknowledged. Rejects when nothing was committed.

@@ -127,6 +127,7 @@ describe('SQLite outbox: damaged files and the disk floor', () => {
     // A read-only look (outbox stats) leaves the old layout as it is.
     const look = new SqliteOutbox({ path, readOnly: true });
     assert.equal(look.stats().depthMessages, 1);
+    assert.equal(look.waitingHeartbeat(), null, 'no heartbeat slot in that layout');
     look.close();
 
     const a = new SqliteOutbox({ path });
@@ -141,6 +142,38 @@ describe('SQLite outbox: damaged files and the disk floor', () => {
     const again = new SqliteOutbox({ path, resends: { load: (keys) => loaded.push(...keys.map((k) => k.key)), screen: (g) => g.map(() => false), committed: () => {} } });
     again.close();
     assert.deepEqual(loaded, ['k2'], 'the delivered message\'s key was kept');
+  });
+
+  it('a long outage leaves exactly one heartbeat row in the file, the newest, also for a read-only look', () => {
+    const path = join(dir, 'heartbeat-rows.db');
+    const o = new SqliteOutbox({ path });
+    // A day of heartbeats at the default 30 s interval.
+    for (let i = 1; i <= 2_880; i++) o.keepHeartbeat({ gatewayId: 'gw-1', tsMs: 1_700_000_000_000 + i * 30_000, uptimeS: i * 30 });
+    o.close();
+    const db = new Database(path, { readonly: true });
+    const rows = db.prepare('SELECT ts_ms FROM heartbeat_slot').all() as { ts_ms: number }[];
+    db.close();
+    assert.deepEqual(rows, [{ ts_ms: 1_700_000_000_000 + 2_880 * 30_000 }]);
+    const look = new SqliteOutbox({ path, readOnly: true });
+    assert.equal(Number(look.waitingHeartbeat()?.uptimeS), 2_880 * 30);
+    assert.equal(look.keepHeartbeat({ gatewayId: 'gw-1', tsMs: 1 }), false, 'a read-only look writes nothing');
+    look.close();
+  });
+
+  it('a heartbeat that finds no room is reported not kept, and the one waiting stays', () => {
+    const o = new SqliteOutbox({ path: join(dir, 'heartbeat-full.db') });
+    const db = (o as unknown as { db: { pragma(s: string, o?: { simple: boolean }): unknown } }).db;
+    try {
+      assert.equal(o.keepHeartbeat({ gatewayId: 'gw-1', tsMs: 1, uptimeS: 1 }), true);
+      db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true }))}`);
+      // A heartbeat with many devices' loss counters needs new pages.
+      const deviceLoss = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`device-${i}`, { rateLimited: i, quarantined: i, evicted: i }]));
+      assert.equal(o.keepHeartbeat({ gatewayId: 'gw-1', tsMs: 2, uptimeS: 2, deviceLoss }), false);
+      assert.equal(Number(o.waitingHeartbeat()?.tsMs), 1);
+      assert.equal(o.stats().full?.code, 'FL_ERR_OUTBOX_DISK_FULL');
+    } finally {
+      o.close();
+    }
   });
 
   it('when SQLite itself finds no room, a lease reports nothing to send instead of throwing, and leasing resumes with room', async () => {

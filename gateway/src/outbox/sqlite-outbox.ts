@@ -6,13 +6,15 @@
 // A file that fails SQLite's quick_check at open, or that is not a database at all, is moved
 // aside and a fresh outbox started; the seq reservation (seq-reservation.ts) keeps seqs unique.
 // The size bound and the full disk are bounds.ts; message keys, kept for the ingest's
-// ResendScreen so a resend is acknowledged without storing it again, are sent-keys.ts.
+// ResendScreen so a resend is acknowledged without storing it again, are sent-keys.ts; the one
+// heartbeat that waits while the cloud is out of reach is heartbeat-slot.ts.
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { countValues, v1, type QuarantinedReading, type Reading } from '../../../proto/src/wire.js';
+import { countValues, v1, type Heartbeat, type QuarantinedReading, type Reading } from '../../../proto/src/wire.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { DiskGuard, SizeBound, type EvictableRows, type Eviction } from './bounds.js';
+import { HEARTBEAT_SLOT_SCHEMA, HeartbeatSlotTable, hasHeartbeatSlot } from './heartbeat-slot.js';
 import type { LeasedBatch, MessageKey, Outbox, OutboxBounds, OutboxRecovery, OutboxStats, QuarantineRow, ResendScreen } from './outbox.js';
 import { hasKeyColumns, hex, migrateKeyColumns, SENT_KEYS_SCHEMA, SentKeys } from './sent-keys.js';
 import { SeqReservation } from './seq-reservation.js';
@@ -104,6 +106,8 @@ export class SqliteOutbox implements Outbox {
   private readonly now: () => number;
   /** Null in a read-only look, which never reloads or keeps keys. */
   private readonly keys: SentKeys | null;
+  /** Null in a read-only look at a file from before the slot. */
+  private heartbeatSlot: HeartbeatSlotTable | null = null;
   private pending: Pending[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -189,9 +193,11 @@ export class SqliteOutbox implements Outbox {
       this.db.pragma(`synchronous = ${this.opts.synchronous ?? 'FULL'}`);
       this.db.exec(SCHEMA);
       this.db.exec(SENT_KEYS_SCHEMA);
+      this.db.exec(HEARTBEAT_SLOT_SCHEMA);
       migrateKeyColumns(this.db);
     }
     this.stmt = this.prepare();
+    this.heartbeatSlot = hasHeartbeatSlot(this.db) ? new HeartbeatSlotTable(this.db) : null;
     this.defineTransactions();
   }
 
@@ -484,6 +490,25 @@ export class SqliteOutbox implements Outbox {
 
   markQuarantineForwarded(ids: readonly number[]): void {
     if (ids.length && !this.disk.attempt(() => this.markForwardedTx(ids))) for (const id of ids) this.deferredMarks.add(id);
+  }
+
+  keepHeartbeat(hb: Heartbeat): boolean {
+    if (this.closed || this.opts.readOnly || !this.heartbeatSlot) return false;
+    const slot = this.heartbeatSlot;
+    return this.disk.attempt(() => slot.put(hb));
+  }
+
+  waitingHeartbeat(): Heartbeat | null {
+    return this.closed ? null : (this.heartbeatSlot?.get() ?? null);
+  }
+
+  clearHeartbeat(upToTsMs: number): boolean {
+    if (this.closed || this.opts.readOnly || !this.heartbeatSlot) return false;
+    const slot = this.heartbeatSlot;
+    let cleared = false;
+    // On a full disk the row stays; a stale heartbeat at the next start costs one message.
+    this.disk.attempt(() => (cleared = slot.clear(upToTsMs)));
+    return cleared;
   }
 
   stats(): OutboxStats {

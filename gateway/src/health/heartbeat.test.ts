@@ -1,0 +1,27 @@
+// What buildHeartbeat puts on the wire beyond the figures: the interval the cloud counts missed
+// heartbeats in, and `delayed` false (only the heartbeat lane marks a heartbeat that waited).
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { decodeHeartbeat, encodeHeartbeat } from '../../../proto/src/wire.js';
+import { Metrics } from '../metrics.js';
+import { buildHeartbeat } from './heartbeat.js';
+
+it('a heartbeat carries the gateway\'s heartbeat interval on the wire, and is not marked delayed', () => {
+  const hb = buildHeartbeat({
+    gatewayId: 'gw-1',
+    firmwareVersion: '1.0.0',
+    startedMs: Date.now() - 5_000,
+    host: { cpuPercent: 1, memoryUsedBytes: 1, memoryTotalBytes: 2, diskFreeBytes: 1, diskTotalBytes: 2, temperatureC: null },
+    outbox: {
+      depthMessages: 0, depthValues: 0, oldestMs: null, leasedBatches: 0, nextSeq: 1, quarantinePending: 0, depthBytes: 0,
+      evictedValues: 0, redeliveriesDropped: 0, full: null, recovery: null,
+    },
+    adapters: [],
+    metrics: new Metrics(),
+    intervalMs: 12_345,
+  });
+  const wire = decodeHeartbeat(encodeHeartbeat(hb).value);
+  assert.equal(wire.intervalMs, 12_345);
+  assert.equal(wire.delayed, false);
+  assert.equal(decodeHeartbeat(encodeHeartbeat({ ...hb, delayed: true }).value).delayed, true);
+});
