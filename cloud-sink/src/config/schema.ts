@@ -174,26 +174,28 @@ const fleetAggregates = z.strictObject({
  * How GET /v1/gateways judges a gateway (fleet/health.ts). The thresholds are also what a
  * `gateway_degraded` alert rule overrides per rule; null switches a check off.
  */
-const fleetHealthCompleteness = z.strictObject({
-  /** The window GET /v1/gateways/{id} counts readings over when the request names none (`window=`). */
-  windowS: z.number().int().min(60).multipleOf(60).default(3_600),
-  /** The longest `window=` a request may ask for. */
-  maxWindowS: z.number().int().min(60).multipleOf(60).max(7 * 86_400).default(86_400),
-  /**
-   * The window ends this long before now, at a whole minute, so readings still on their way (in
-   * the gateway's batch, in Kafka, in the sink) are not counted as missing.
-   */
-  settleMs: z.number().int().min(0).max(600_000).default(15_000),
-  /** A device's observed rate is taken from its newest this-many complete hours that hold readings … */
-  observedHours: z.number().int().min(1).max(720).default(24),
-  /** … within this many hours before now. */
-  lookbackHours: z.number().int().min(1).max(2_160).default(168),
-  /**
-   * … as this percentile of their hourly counts: high, so hours with losses do not lower the rate
-   * they are measured against, but not 1, so a burst does not raise it.
-   */
-  percentile: z.number().gt(0).max(1).default(0.9),
-}).refine((c) => c.windowS <= c.maxWindowS, { message: 'windowS is longer than maxWindowS', path: ['windowS'] });
+const fleetHealthCompleteness = z
+  .strictObject({
+    /** The window GET /v1/gateways/{id} counts readings over when the request names none (`window=`). */
+    windowS: z.number().int().min(60).multipleOf(60).default(3_600),
+    /** The longest `window=` a request may ask for. */
+    maxWindowS: z.number().int().min(60).multipleOf(60).max(7 * 86_400).default(86_400),
+    /**
+     * The window ends this long before now, at a whole minute, so readings still on their way (in
+     * the gateway's batch, in Kafka, in the sink) are not counted as missing.
+     */
+    settleMs: z.number().int().min(0).max(600_000).default(15_000),
+    /** A device's observed rate is taken from its newest this-many complete hours that hold readings … */
+    observedHours: z.number().int().min(1).max(720).default(24),
+    /** … within this many hours before now. */
+    lookbackHours: z.number().int().min(1).max(2_160).default(168),
+    /**
+     * … as this percentile of their hourly counts: high, so hours with losses do not lower the rate
+     * they are measured against, but not 1, so a burst does not raise it.
+     */
+    percentile: z.number().gt(0).max(1).default(0.9),
+  })
+  .refine((c) => c.windowS <= c.maxWindowS, { message: 'windowS is longer than maxWindowS', path: ['windowS'] });
 
 const fleetHealth = z.strictObject({
   /** A gateway is offline once its newest heartbeat was stored longer ago than this many of its intervals. */
