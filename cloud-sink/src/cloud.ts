@@ -12,6 +12,7 @@ import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
 import { LakeWorker, type LakeStats } from './lake/worker.js';
 import { Fleet } from './fleet/fleet.js';
+import { FleetHealth } from './fleet/fleet-health.js';
 import { CloudMetrics } from './metrics.js';
 import { openDb, type Db } from './store/db.js';
 import { Store } from './store/store.js';
@@ -102,6 +103,7 @@ export class Cloud {
         health: () => this.health(),
         metrics: () => this.metrics.render(),
         counters: this.metrics,
+        fleetHealth: new FleetHealth(this.db, this.cfg.fleet.health),
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();

@@ -11,6 +11,7 @@ const cloud = defineCatalogue({
   FL_ERR_API_BAD_PARAM: { message: 'a query parameter is invalid', status: 400 },
   FL_ERR_API_BAD_REQUEST: { message: 'the request is malformed', status: 400 },
   FL_ERR_API_DEVICE_NOT_FOUND: { message: 'no such device', status: 404 },
+  FL_ERR_API_GATEWAY_NOT_FOUND: { message: 'no such gateway', status: 404 },
   FL_ERR_API_NOT_FOUND: { message: 'no such route', status: 404 },
   FL_ERR_AUTH_MISSING: { message: 'a bearer token is required', status: 401 },
   FL_ERR_AUTH_INVALID: { message: 'the bearer token is not valid', status: 401 },

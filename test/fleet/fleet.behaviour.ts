@@ -200,6 +200,32 @@ export function fleetBehaviour(backend: FleetBackend): void {
       await fleet.stop();
     });
 
+    it('the heartbeat interval and delayed flag (proto revision 2) land in both tables; interval 0 (an older gateway) is stored as unknown', async () => {
+      const t = await names();
+      const [said, unsaid] = [`gw-int-${t.id}`, `gw-old-${t.id}`];
+      const T = Date.UTC(2026, 0, 13, 7, 0, 0);
+      const fleet = startFleet(config(t, 'a', { quarantine: { enabled: false } }));
+      await producer.send(t.heartbeats, [
+        encodeHeartbeat(heartbeat(said, T, { intervalMs: 15_000, delayed: true })),
+        encodeHeartbeat(heartbeat(unsaid, T, { intervalMs: 0 })),
+      ]);
+      await wait('two heartbeats stored', () => fleet.heartbeats!.stats.stored === 2);
+      const latest = async (gw: string) => {
+        const g = await gatewayRow(gw);
+        return [g?.heartbeat_interval_ms === null ? null : Number(g?.heartbeat_interval_ms), g?.heartbeat_delayed];
+      };
+      assert.deepEqual(await latest(said), [15_000, true]);
+      assert.deepEqual(await latest(unsaid), [null, false]);
+      const history = await db.query<{ gateway_id: string; interval_ms: number | null; delayed: boolean }>(
+        'SELECT gateway_id, interval_ms, delayed FROM gateway_heartbeats WHERE gateway_id = ANY($1) ORDER BY gateway_id', [[said, unsaid]],
+      );
+      assert.deepEqual(
+        history.rows.map((h) => [h.gateway_id, h.interval_ms === null ? null : Number(h.interval_ms), h.delayed]),
+        [[said, 15_000, true], [unsaid, null, false]],
+      );
+      await fleet.stop();
+    });
+
     it('quarantined readings land in quarantine with their raw bytes intact, and a replay adds no row', async () => {
       const t = await names();
       const gw = `gw-q-${t.id}`;

@@ -3,8 +3,10 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
 import { CloudError, FieldlineError } from '../errors.js';
+import type { FleetHealth } from '../fleet/fleet-health.js';
 import type { Store } from '../store/store.js';
 import { requireScope, type Scope, type TokenAuthority } from './auth.js';
+import { registerFleetRoutes } from './fleet-routes.js';
 import { parseLimit, parseTime } from './time.js';
 
 export interface ApiDeps {
@@ -16,6 +18,8 @@ export interface ApiDeps {
   metrics: () => Promise<string>;
   /** Where answers of 500 and above count, as errors{stage="api"}. */
   counters?: StageCounters;
+  /** GET /v1/gateways…; without it those paths answer 404. */
+  fleetHealth?: FleetHealth;
 }
 
 const DAY_MS = 24 * 3_600_000;
@@ -82,6 +86,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       };
     },
   );
+
+  if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 
   return app;
 }

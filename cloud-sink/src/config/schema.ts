@@ -170,10 +170,62 @@ const fleetAggregates = z.strictObject({
   maxCorrectionsPerRun: z.number().int().min(1).max(1_000_000).default(20_000),
 });
 
+/**
+ * How GET /v1/gateways judges a gateway (fleet/health.ts). The thresholds are also what a
+ * `gateway_degraded` alert rule overrides per rule; null switches a check off.
+ */
+const fleetHealthCompleteness = z
+  .strictObject({
+    /** The window GET /v1/gateways/{id} counts readings over when the request names none (`window=`). */
+    windowS: z.number().int().min(60).multipleOf(60).default(3_600),
+    /** The longest `window=` a request may ask for. */
+    maxWindowS: z.number().int().min(60).multipleOf(60).max(7 * 86_400).default(86_400),
+    /**
+     * The window ends this long before now, at a whole minute, so readings still on their way (in
+     * the gateway's batch, in Kafka, in the sink) are not counted as missing.
+     */
+    settleMs: z.number().int().min(0).max(600_000).default(15_000),
+    /** A device's observed rate is taken from its newest this-many complete hours that hold readings … */
+    observedHours: z.number().int().min(1).max(720).default(24),
+    /** … within this many hours before now. */
+    lookbackHours: z.number().int().min(1).max(2_160).default(168),
+    /**
+     * … as this percentile of their hourly counts: high, so hours with losses do not lower the rate
+     * they are measured against, but not 1, so a burst does not raise it.
+     */
+    percentile: z.number().gt(0).max(1).default(0.9),
+  })
+  .refine((c) => c.windowS <= c.maxWindowS, { message: 'windowS is longer than maxWindowS', path: ['windowS'] });
+
+const fleetHealth = z.strictObject({
+  /** A gateway is offline once its newest heartbeat was stored longer ago than this many of its intervals. */
+  offlineAfterIntervals: z.number().min(1).max(1_000).default(3),
+  /** The heartbeat interval of a gateway that does not send one (interval_ms 0, before proto revision 2). */
+  defaultIntervalMs: z.number().int().min(100).default(30_000),
+  /** Degraded: the outbox's oldest reading waited longer than this. */
+  maxBacklogAgeMs: z.number().int().min(0).default(300_000),
+  /** Degraded: less than this share of the disk free (0.1 is 10 %). */
+  minDiskFreeRatio: z.number().min(0).max(1).default(0.1),
+  /** Degraded: CPU above this percentage; null: not checked. */
+  maxCpuPercent: z.number().min(0).max(100).nullable().default(null),
+  /** Degraded: the board's temperature above this (°C); null: not checked. */
+  maxTemperatureC: z.number().nullable().default(null),
+  /** Degraded: an adapter is down or degraded (a disabled one is not). */
+  adaptersDown: z.boolean().default(true),
+  /**
+   * Degraded: a loss counter (rate-limited, quarantined, evicted) rose by more than this since the
+   * previous heartbeat; 0: any rise; null: not checked.
+   */
+  lossIncrease: z.number().int().min(0).nullable().default(0),
+  /** Per-device completeness on GET /v1/gateways/{id}. */
+  completeness: fleetHealthCompleteness.default(() => fleetHealthCompleteness.parse({})),
+});
+
 const fleet = z.strictObject({
   heartbeats: fleetHeartbeats.default(() => fleetHeartbeats.parse({})),
   quarantine: fleetQuarantine.default(() => fleetQuarantine.parse({})),
   aggregates: fleetAggregates.default(() => fleetAggregates.parse({})),
+  health: fleetHealth.default(() => fleetHealth.parse({})),
 });
 const alertWebhooks = z.strictObject({
   /** How often the deliverer looks for due deliveries when nothing woke it sooner. */

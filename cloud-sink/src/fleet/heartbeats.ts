@@ -58,6 +58,13 @@ export interface HeartbeatRecord {
   loss: LossCounts;
   /** Gateway totals of refusals by FL_ERR_… reason. */
   refusals: Record<string, number>;
+  /**
+   * The gateway's heartbeat interval; null (or absent) when it did not say, as gateways before
+   * proto revision 2 do not.
+   */
+  intervalMs?: number | null;
+  /** The heartbeat waited in the outbox while the link was down: its figures are from tsMs. */
+  delayed?: boolean;
 }
 
 /** Decodes a message of iot.heartbeats; throws a catalogued error for one that is not a usable heartbeat. */
@@ -96,16 +103,18 @@ export function heartbeatRecord(msg: Kafka.Message): HeartbeatRecord {
     })),
     loss: { rate_limited: num(hb.loss?.rateLimited), quarantined: num(hb.loss?.quarantined), evicted: num(hb.loss?.evicted) },
     refusals: counts(hb.refusals),
+    intervalMs: hb.intervalMs ? num(hb.intervalMs) : null,
+    delayed: hb.delayed === true,
   };
 }
 
 /**
  * The columns a heartbeat fills, in both tables: name, the array type it travels as through
- * unnest(), and the value. `ts` and `received_at` are named last_heartbeat_at and
+ * unnest(), and the value; `inGateways` where `gateways` names it otherwise. `received_at` is
  * heartbeat_received_at in `gateways`.
  */
-const COLUMNS: readonly { name: string; type: string; value(r: HeartbeatRecord): unknown; expr?: string }[] = [
-  { name: 'ts', type: 'float8', value: (r) => r.tsMs, expr: `timestamptz 'epoch' + u.ts * INTERVAL '1 millisecond'` },
+const COLUMNS: readonly { name: string; type: string; value(r: HeartbeatRecord): unknown; expr?: string; inGateways?: string }[] = [
+  { name: 'ts', type: 'float8', value: (r) => r.tsMs, expr: `timestamptz 'epoch' + u.ts * INTERVAL '1 millisecond'`, inGateways: 'last_heartbeat_at' },
   { name: 'gateway_id', type: 'text', value: (r) => r.gatewayId },
   { name: 'firmware', type: 'text', value: (r) => r.firmware },
   { name: 'uptime_s', type: 'float8', value: (r) => r.uptimeS },
@@ -126,11 +135,13 @@ const COLUMNS: readonly { name: string; type: string; value(r: HeartbeatRecord):
   { name: 'adapters', type: 'text', value: (r) => JSON.stringify(r.adapters), expr: 'u.adapters::jsonb' },
   { name: 'loss', type: 'text', value: (r) => JSON.stringify(r.loss), expr: 'u.loss::jsonb' },
   { name: 'refusals', type: 'text', value: (r) => JSON.stringify(r.refusals), expr: 'u.refusals::jsonb' },
+  { name: 'interval_ms', type: 'int8', value: (r) => r.intervalMs ?? null, inGateways: 'heartbeat_interval_ms' },
+  { name: 'delayed', type: 'bool', value: (r) => r.delayed === true, inGateways: 'heartbeat_delayed' },
 ];
 
 const UNNEST = `unnest(${COLUMNS.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')}) AS u(${COLUMNS.map((c) => c.name).join(', ')})`;
 const SELECTED = COLUMNS.map((c) => c.expr ?? `u.${c.name}`);
-const IN_GATEWAYS = COLUMNS.map((c) => (c.name === 'ts' ? 'last_heartbeat_at' : c.name));
+const IN_GATEWAYS = COLUMNS.map((c) => c.inGateways ?? c.name);
 
 const INSERT_HISTORY = `
   INSERT INTO gateway_heartbeats (${COLUMNS.map((c) => c.name).join(', ')}, received_at)
@@ -183,4 +194,52 @@ export async function writeHeartbeats(db: Db, records: readonly HeartbeatRecord[
     const latest = await tx.query(UPSERT_LATEST, [...columnArrays([...newest.values()]), futureToleranceMs]);
     return { stored: history.rows.length, duplicates: records.length - history.rows.length, updated: latest.rows.length };
   });
+}
+
+/**
+ * A select list of one heartbeat's columns from the table aliased `alias` (`gateways` or
+ * `gateway_heartbeats`), each named `<prefix><gateway_heartbeats name>` for heartbeatFromRow.
+ */
+export function heartbeatSelect(alias: string, table: 'gateways' | 'gateway_heartbeats', prefix = ''): string {
+  return COLUMNS.map((c) => `${alias}.${table === 'gateways' ? (c.inGateways ?? c.name) : c.name} AS ${prefix}${c.name}`).join(', ');
+}
+
+/** The heartbeat in a row selected with heartbeatSelect; null where it has none (its ts is NULL). */
+export function heartbeatFromRow(row: Record<string, unknown>, prefix = ''): HeartbeatRecord | null {
+  const get = (name: string): unknown => row[prefix + name];
+  const ts = get('ts');
+  if (!(ts instanceof Date)) return null;
+  const num = (name: string): number => Number(get(name) ?? 0);
+  const numOrNull = (name: string): number | null => (get(name) === null || get(name) === undefined ? null : Number(get(name)));
+  const text = (name: string): string | null => (typeof get(name) === 'string' ? (get(name) as string) : null);
+  const json = <T>(name: string, fallback: T): T => {
+    const v = get(name);
+    // jsonb comes back parsed from both backends; text only from a driver set up otherwise.
+    return (typeof v === 'string' ? JSON.parse(v) : (v ?? fallback)) as T;
+  };
+  return {
+    gatewayId: String(get('gateway_id')),
+    tsMs: ts.getTime(),
+    firmware: text('firmware') ?? '',
+    uptimeS: num('uptime_s'),
+    cpuPercent: num('cpu_percent'),
+    memoryUsedBytes: num('memory_used_bytes'),
+    memoryTotalBytes: num('memory_total_bytes'),
+    diskFreeBytes: num('disk_free_bytes'),
+    diskTotalBytes: num('disk_total_bytes'),
+    temperatureC: numOrNull('temperature_c'),
+    outboxDepth: num('outbox_depth'),
+    outboxOldestAgeMs: num('outbox_oldest_age_ms'),
+    outboxBytes: num('outbox_bytes'),
+    outboxFull: text('outbox_full'),
+    outboxRecovered: text('outbox_recovered'),
+    drainSentPerS: num('drain_sent_per_s'),
+    drainInPerS: num('drain_in_per_s'),
+    drainEtaS: numOrNull('drain_eta_s'),
+    adapters: json<AdapterState[]>('adapters', []),
+    loss: { rate_limited: 0, quarantined: 0, evicted: 0, ...json<Partial<LossCounts>>('loss', {}) },
+    refusals: json<Record<string, number>>('refusals', {}),
+    intervalMs: numOrNull('interval_ms'),
+    delayed: get('delayed') === true,
+  };
 }

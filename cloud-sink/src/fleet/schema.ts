@@ -135,4 +135,23 @@ export const FLEET_MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    version: 23,
+    name: 'fleet health: heartbeat interval and delayed flag, devices.expected_interval_ms',
+    async up(tx) {
+      // NULL interval: the gateway did not say (interval_ms 0, before proto revision 2); the health
+      // check then assumes fleet.health.defaultIntervalMs.
+      await tx.query(`
+        ALTER TABLE gateways
+          ADD COLUMN heartbeat_interval_ms bigint,
+          ADD COLUMN heartbeat_delayed     boolean`);
+      await tx.query(`
+        ALTER TABLE gateway_heartbeats
+          ADD COLUMN interval_ms bigint,
+          ADD COLUMN delayed     boolean NOT NULL DEFAULT false`);
+      // How often the device is meant to send each of its metrics; NULL: judge it by its observed
+      // rate. Set by an operator (PATCH /v1/devices/{id}), never by the sink.
+      await tx.query(`ALTER TABLE devices ADD COLUMN expected_interval_ms bigint CHECK (expected_interval_ms > 0)`);
+    },
+  },
 ];
