@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
 import { CloudError, FieldlineError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import { registerAlertRoutes, type AlertApiDeps } from './alert-routes.js';
 import { requireScope, type Scope, type TokenAuthority } from './auth.js';
 import { parseLimit, parseTime } from './time.js';
 
@@ -16,6 +17,8 @@ export interface ApiDeps {
   metrics: () => Promise<string>;
   /** Where answers of 500 and above count, as errors{stage="api"}. */
   counters?: StageCounters;
+  /** Rules and alerts (/v1/rules, /v1/alerts); without it those paths answer 404. */
+  alerts?: AlertApiDeps;
 }
 
 const DAY_MS = 24 * 3_600_000;
@@ -83,5 +86,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     },
   );
 
+  registerAlertRoutes(app, deps);
   return app;
 }
