@@ -1,12 +1,18 @@
 // Rules from the API to the evaluator's table through a real Kafka broker (KRaft) and the compacted
 // iot.rules topic, with the embedded TimescaleDB as the API's database (issue 11).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { StageCounters } from '../../common/src/metrics.js';
 import type { Rule } from '../../cloud-sink/src/alerts/rule.js';
 import { RuleBook } from '../../cloud-sink/src/alerts/rules-publisher.js';
 import { RulesTable } from '../../cloud-sink/src/alerts/rules-table.js';
 import { TokenAuthority } from '../../cloud-sink/src/api/auth.js';
+import { Cloud } from '../../cloud-sink/src/cloud.js';
+import { cloudConfigSchema } from '../../cloud-sink/src/config/schema.js';
 import { buildApi } from '../../cloud-sink/src/api/server.js';
 import { openEmbedded, type Db } from '../../cloud-sink/src/store/db.js';
 import { Store } from '../../cloud-sink/src/store/store.js';
@@ -38,6 +44,7 @@ describe('rules: API → database → iot.rules → RulesTable', () => {
   const tables: RulesTable[] = [];
   const heard: [string, number | null][] = [];
   let token: string;
+  const counters = new StageCounters();
 
   const settings = (): { brokers: string; sessionTimeoutMs: number; rdkafka: Record<string, string> } => ({ brokers: kafka.bootstrap, sessionTimeoutMs: 10_000, rdkafka: {} });
   const newTable = (): RulesTable => {
@@ -55,7 +62,7 @@ describe('rules: API → database → iot.rules → RulesTable', () => {
     await store.migrate();
     // Short delivery timeout and sync interval, so the outage test's failed runs and the recovery
     // come within seconds.
-    book = new RuleBook({ db, kafka: settings(), topic: TOPIC, syncMs: 300, deliveryTimeoutMs: 3_000, log });
+    book = new RuleBook({ db, kafka: settings(), topic: TOPIC, syncMs: 300, deliveryTimeoutMs: 3_000, log, counters });
     book.start();
     const auth = new TokenAuthority('a-test-secret-that-is-long-enough-for-hs256');
     token = await auth.issue({ subject: 'ops', role: 'operator', ttlSeconds: 3600 });
@@ -161,6 +168,8 @@ describe('rules: API → database → iot.rules → RulesTable', () => {
     await waitUntil(async () => (await publishedVersion(id)) === 1 && (await publishedVersion(kept)) === 2, { what: 'both marked published', timeoutMs: 30_000 });
     assert.ok(book.stats.failedRuns > 0);
     assert.equal(book.stats.state, 'up');
+    assert.ok(counters.get('rules_publish', 'errors') >= 1, 'failed runs on /metrics');
+    assert.ok(counters.get('rules_publish', 'sent') > 0 && counters.get('rules_publish', 'received') > 0, 'changes and deliveries counted');
 
     // The table still follows the topic after the outage, and a fresh one agrees with it.
     const after = String((await call('POST', '/v1/rules', body('after the outage'))).json.id);
@@ -168,6 +177,32 @@ describe('rules: API → database → iot.rules → RulesTable', () => {
     const fresh = newTable();
     await fresh.ready();
     assert.deepEqual(new Map([...fresh.all()].sort()), new Map([...(await expected())].sort()));
+  });
+
+  it('fieldline-cloud in the api role publishes rules made over HTTP, and shows the publisher on /healthz and /metrics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fieldline-rules-api-'));
+    const cfg = cloudConfigSchema.parse({ dataDir: dir, kafka: { brokers: kafka.bootstrap }, api: { host: '127.0.0.1', port: 0 }, alerts: { rulesSyncMs: 500 } });
+    const cloud = new Cloud(cfg, 'api', log);
+    try {
+      await cloud.start();
+      const base = `http://127.0.0.1:${cloud.apiPort}`;
+      const auth = { authorization: `Bearer ${await cloud.auth.issue({ subject: 'http', role: 'operator', ttlSeconds: 600 })}` };
+      const res = await fetch(`${base}/v1/rules`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body('over http')) });
+      assert.equal(res.status, 201);
+      const id = String(((await res.json()) as { id: string }).id);
+      await tableHas(live, id, 1, 'the rule made over HTTP in the live table');
+      const ack = await fetch(`${base}/v1/alerts/a_none/ack`, { method: 'POST', headers: auth });
+      assert.equal(ack.status, 404, 'an ack without a body reaches the route');
+      const health = (await (await fetch(`${base}/healthz`)).json()) as { rules: { state: string; published: number } };
+      assert.equal(health.rules.state, 'up');
+      assert.ok(health.rules.published >= 1);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.match(metrics, /^fieldline_cloud_sent_total\{stage="rules_publish"\} [1-9]/m);
+      assert.match(metrics, /^fieldline_cloud_received_total\{stage="rules_publish"\} 1$/m);
+    } finally {
+      await cloud.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a message on the topic that is no rule is counted and skipped; the tables keep working', async () => {
