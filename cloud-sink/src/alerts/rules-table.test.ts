@@ -91,6 +91,13 @@ describe('RulesTable.apply', () => {
     assert.equal(feed(t, rule('r_x', 1)), 'applied');
   });
 
+  it('ready() rejects when the table is stopped before it read the topic, so an evaluator waiting on it can shut down', async () => {
+    const { t } = table();
+    const waiting = t.ready();
+    await t.stop();
+    await assert.rejects(waiting, /FL_ERR_RULES_TOPIC|stopped before/);
+  });
+
   it('applies the defaults of the rule schema and keeps the webhook secret the evaluator signs with', () => {
     const { t } = table();
     const value = Buffer.from(JSON.stringify({ id: 'r_w', name: 'w', kind: 'quality', params: { max_quarantined_pct: 5 }, version: 4, webhook: { url: 'https://h.example/', secret: 'x'.repeat(16) } }));

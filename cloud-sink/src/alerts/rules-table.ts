@@ -71,9 +71,15 @@ export class RulesTable {
   private readonly position = new Map<number, number>();
   private readonly readyPromise: Promise<void>;
   private markReady!: () => void;
+  private failReady!: (err: Error) => void;
 
   constructor(private readonly opts: RulesTableOptions) {
-    this.readyPromise = new Promise((resolve) => (this.markReady = resolve));
+    this.readyPromise = new Promise((resolve, reject) => {
+      this.markReady = resolve;
+      this.failReady = reject;
+    });
+    // Rejected only by a stop before ready; nobody need be waiting for that to be harmless.
+    this.readyPromise.catch(() => undefined);
   }
 
   /** Bumps on every change of the table: an evaluator rebuilds its index when it moves. */
@@ -92,9 +98,10 @@ export class RulesTable {
     this.stopped = true;
     await this.loopDone;
     this.stats.state = 'stopped';
+    if (!this.stats.ready) this.failReady(new CloudError('FL_ERR_RULES_TOPIC', 'the rules table was stopped before it had read the topic'));
   }
 
-  /** Resolves once the table holds what the topic held at start. */
+  /** Resolves once the table holds what the topic held at start; rejects if stop() comes first. */
   ready(): Promise<void> {
     return this.readyPromise;
   }

@@ -66,7 +66,8 @@ export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return alertView(row);
   });
 
-  app.post<{ Params: { id: string } }>('/v1/alerts/:id/ack', async (req) => {
+  app.post<{ Params: { id: string } }>('/v1/alerts/:id/ack', { onRequest: guard('write:rules') }, async (req) => {
+    // Checked again for the subject; the guard refused a bad token before the body was read.
     const p = await who(req, 'write:rules');
     const note = ackNote(req.body);
     return alertView(await acknowledge(alerts.db, req.params.id, p.subject || 'unknown', note, now()));
