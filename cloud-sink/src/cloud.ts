@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { TokenAuthority } from './api/auth.js';
 import { buildApi } from './api/server.js';
+import { RuleBook } from './alerts/rules-publisher.js';
 import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
@@ -27,6 +28,8 @@ export class Cloud {
   /** Heartbeats, quarantine and per-minute aggregates (sink and all roles). */
   fleet?: Fleet;
   api?: ReturnType<typeof buildApi>;
+  /** Alert rules behind the API, published to alerts.rulesTopic (api and all roles). */
+  rules?: RuleBook;
   apiPort = 0;
   readonly auth: TokenAuthority;
   /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
@@ -96,7 +99,11 @@ export class Cloud {
       this.fleet.start();
     }
     if (this.role !== 'sink') {
+      const { kafka, alerts } = this.cfg;
+      this.rules = new RuleBook({ db: this.db, kafka, topic: alerts.rulesTopic, syncMs: alerts.rulesSyncMs, log: this.log.child({ part: 'rules' }), counters: this.metrics });
+      this.rules.start();
       this.api = buildApi({
+        alerts: { rules: this.rules, db: this.db },
         store: this.store,
         auth: this.auth,
         maxLimit: this.cfg.api.maxLimit,
@@ -121,6 +128,7 @@ export class Cloud {
         database: this.db?.kind ?? 'closed',
         ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}),
         ...(this.fleet ? { fleet: this.fleet.health() } : {}),
+        ...(this.rules ? { rules: this.rules.stats } : {}),
         ...(l ? { lake: lakeHealth(l, this.lake!.location) } : {}),
       },
     };
@@ -129,6 +137,7 @@ export class Cloud {
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
     await this.api?.close();
+    await this.rules?.stop();
     await this.consumer?.stop();
     await this.fleet?.stop();
     await this.lake?.stop();

@@ -44,6 +44,15 @@ const cloud = defineCatalogue({
   FL_ERR_FLEET_BAD_QUARANTINE: { message: 'the quarantined reading names no gateway', status: 400 },
   FL_ERR_FLEET_REFUSED: { message: 'the database refused a fleet record; retrying it cannot succeed', status: 400 },
   FL_ERR_FLEET_PUBLISH: { message: 'per-minute aggregates could not be published', status: 503 },
+  // Alert rules and alerts through the API (api/alert-routes.ts, alerts/rules-publisher.ts).
+  FL_ERR_API_BAD_RULE: { message: 'the rule is not valid', status: 400 },
+  FL_ERR_API_RULE_NOT_FOUND: { message: 'no such rule', status: 404 },
+  FL_ERR_API_RULE_CONFLICT: { message: 'the rule changed since the version the request names', status: 409 },
+  FL_ERR_API_ALERT_NOT_FOUND: { message: 'no such alert', status: 404 },
+  // The rules topic (alerts/rules-publisher.ts, alerts/rules-table.ts): logged and on /healthz, never an HTTP answer.
+  FL_ERR_RULES_PUBLISH: { message: 'rule changes could not be published to the rules topic; the sync retries them', status: 503 },
+  FL_ERR_RULES_TOPIC: { message: 'the rules topic cannot be read', status: 503 },
+  FL_ERR_RULES_BAD_MESSAGE: { message: 'a message on the rules topic is not a rule; it was skipped', status: 400 },
 });
 
 export const catalogue = cloud.catalogue;

@@ -205,9 +205,9 @@ export function targetsGateway(rule: Rule, gatewayId: string): boolean {
 
 /**
  * The identity of what an alert is about, for "one open alert per rule and target": the rule's
- * target resolved to one gateway, device and metric (absent parts empty), joined by the unit
- * separator, which ids cannot hold (the sink refuses control characters) and text columns can.
+ * target resolved to one gateway, device and metric (absent parts empty). A JSON array, so no id
+ * can run into the next, and it is storable: alerts.target_key is text, which cannot hold NUL.
  */
 export function targetKey(t: { gateway?: string; device?: string; metric?: string }): string {
-  return `${t.gateway ?? ''}\u001f${t.device ?? ''}\u001f${t.metric ?? ''}`;
+  return JSON.stringify([t.gateway ?? '', t.device ?? '', t.metric ?? '']);
 }

@@ -5,6 +5,7 @@ import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src
 import { CloudError, FieldlineError } from '../errors.js';
 import type { FleetHealth } from '../fleet/fleet-health.js';
 import type { Store } from '../store/store.js';
+import { registerAlertRoutes, type AlertApiDeps } from './alert-routes.js';
 import { requireScope, type Scope, type TokenAuthority } from './auth.js';
 import { registerFleetRoutes } from './fleet-routes.js';
 import { parseLimit, parseTime } from './time.js';
@@ -20,6 +21,8 @@ export interface ApiDeps {
   counters?: StageCounters;
   /** GET /v1/gateways…; without it those paths answer 404. */
   fleetHealth?: FleetHealth;
+  /** Rules and alerts (/v1/rules, /v1/alerts); without it those paths answer 404. */
+  alerts?: AlertApiDeps;
 }
 
 const DAY_MS = 24 * 3_600_000;
@@ -89,5 +92,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 
+  registerAlertRoutes(app, deps);
   return app;
 }

@@ -248,6 +248,8 @@ const alerts = z.strictObject({
   /** The evaluator's consumer group over readings, heartbeats and quarantine. */
   group: z.string().min(1).default('fieldline-alerts'),
   rulesTopic: z.string().min(1).default('iot.rules'),
+  /** How often the API looks for rule changes not yet on rulesTopic (Kafka was down); each change is also sent at once. */
+  rulesSyncMs: z.number().int().min(100).default(5_000),
   alertsTopic: z.string().min(1).default('iot.alerts'),
   /**
    * A reading older than this when the evaluator sees it is history (a drained backlog): an alert
