@@ -43,6 +43,8 @@ const cloud = defineCatalogue({
   FL_ERR_FLEET_BAD_QUARANTINE: { message: 'the quarantined reading names no gateway', status: 400 },
   FL_ERR_FLEET_REFUSED: { message: 'the database refused a fleet record; retrying it cannot succeed', status: 400 },
   FL_ERR_FLEET_PUBLISH: { message: 'per-minute aggregates could not be published', status: 503 },
+  // The alert pumps (alerts/relay.ts): the events stay in the outbox and are sent again.
+  FL_ERR_ALERTS_PUBLISH: { message: 'alert events could not be published to Kafka; they stay in the outbox and are retried', status: 503 },
 });
 
 export const catalogue = cloud.catalogue;
