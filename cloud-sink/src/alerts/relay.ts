@@ -91,6 +91,7 @@ export class EventRelay {
   };
   private readonly clock: Clock;
   private producer: Kafka.Producer | null = null;
+  private connecting: Promise<Kafka.Producer> | null = null;
   private deliveries: Deliveries | null = null;
   private runSeq = 0;
   private running: Promise<unknown> = Promise.resolve();
@@ -107,6 +108,9 @@ export class EventRelay {
   /** Publishes every intervalMs, at once when poked, and again at once while behind, until stop(). */
   start(): void {
     this.stopped = false;
+    // Connected ahead of the first event, so that one does not wait for the connection; a failure
+    // here is only retried by the first run that has something to publish.
+    this.ensureProducer().catch(() => undefined);
     this.loopDone = this.loop();
   }
 
@@ -115,6 +119,7 @@ export class EventRelay {
     this.wake?.();
     await this.loopDone;
     await this.running;
+    await this.connecting?.catch(() => undefined);
     const p = this.producer;
     this.producer = null;
     if (p) await disconnectProducer(p);
@@ -235,8 +240,15 @@ export class EventRelay {
     if (d.failed > 0) throw fail(`${d.failed} failed: ${d.firstError}`);
   }
 
-  private async ensureProducer(): Promise<Kafka.Producer> {
-    if (this.producer) return this.producer;
+  private ensureProducer(): Promise<Kafka.Producer> {
+    if (this.producer) return Promise.resolve(this.producer);
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<Kafka.Producer> {
     try {
       // Delivery reports: a row is marked published only once Kafka has it. A short linger: an
       // alert should be on the topic within about 100 ms of its commit.
@@ -250,6 +262,9 @@ export class EventRelay {
           d.firstError ||= err.message;
         } else d.delivered.add(o.seq);
       });
+      // The topic's partitions known before the first event: otherwise librdkafka holds it until
+      // it has looked them up.
+      await this.reachable(p).catch(() => undefined);
       this.producer = p;
       return p;
     } catch (err) {
