@@ -104,13 +104,23 @@ describe('alert pumps on the embedded database with a real Kafka broker and HTTP
     }
     // All of one alert's events share a partition (the key), so their order above is Kafka's.
     for (const alertId of ['a-1', 'a-2', 'a-3']) assert.equal(new Set(messages.filter((m) => m.key === alertId).map((m) => m.partition)).size, 1);
-    const lags = (await db.query<{ ms: number }>('SELECT extract(epoch FROM published_at - created_at) * 1000 AS ms FROM alert_events ORDER BY seq')).rows.map((r) => Math.round(Number(r.ms)));
-    t.diagnostic(`time from record to confirmed publish, ms, per event: ${lags.join(' ')}`);
     assert.deepEqual(pump.tallies(), { stage: 'alerts-relay', received: 9, sent: 9, dropped: {}, errors: 0 });
+    // Reported, not asserted (timing under load): the first batch includes the producer's first
+    // connection to the partition leaders; the events after it show the steady latency.
+    const lagsOf = async (ids: string[]): Promise<number[]> =>
+      (await db.query<{ ms: number }>('SELECT extract(epoch FROM published_at - created_at) * 1000 AS ms FROM alert_events WHERE event_id = ANY($1::text[]) ORDER BY seq', [ids])).rows.map((r) => Math.round(Number(r.ms)));
+    t.diagnostic(`record to confirmed publish, first batch, ms: ${(await lagsOf(events.map(([, e]) => e.event_id))).join(' ')}`);
+    const later: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      later.push((await record(db, 'a-1', 'acknowledged')).event_id);
+      pump.poke();
+      await waitUntil(async () => (await unpublished(db)) === 0, { what: 'the event published', timeoutMs: 20_000, intervalMs: 10 });
+    }
+    t.diagnostic(`record to confirmed publish, one at a time afterwards, ms: ${(await lagsOf(later)).join(' ')}`);
   });
 
   it('events recorded while Kafka is stopped stay in the outbox and are published, in order, once it is back', async () => {
-    const before = (await readTopic(kafka.bootstrap, TOPIC)).length;
+    const earlierCount = (await readTopic(kafka.bootstrap, TOPIC)).length;
     await kafka.stop();
     const events: (readonly [string, AlertEvent])[] = [];
     try {
@@ -120,7 +130,7 @@ describe('alert pumps on the embedded database with a real Kafka broker and HTTP
           pump.poke();
         }
       }
-      await waitUntil(async () => pump.stats.errors >= 2, { what: 'the relay failing while Kafka is down', timeoutMs: 60_000, intervalMs: 50 });
+      await waitUntil(async () => pump.stats.errors >= 1, { what: 'the relay failing while Kafka is down', timeoutMs: 60_000, intervalMs: 50 });
       assert.equal(await unpublished(db), events.length, 'nothing marked published while Kafka is down');
       assert.equal(pump.health().state, 'failing');
     } finally {
@@ -130,7 +140,7 @@ describe('alert pumps on the embedded database with a real Kafka broker and HTTP
     const messages = (await readTopic(kafka.bootstrap, TOPIC)).filter((m) => m.key.startsWith('b-'));
     assert.ok(messages.length >= events.length);
     assert.deepEqual(idsByAlert(messages), expectedByAlert(events), 'every event, in order per alert');
-    assert.ok((await readTopic(kafka.bootstrap, TOPIC)).length >= before + events.length);
+    assert.ok((await readTopic(kafka.bootstrap, TOPIC)).length >= earlierCount + events.length);
     assert.equal(pump.health().state, 'idle');
   });
 
