@@ -239,6 +239,10 @@ const alertWebhooks = z.strictObject({
   giveUpAfterMs: z.number().int().min(1_000).default(24 * 3_600_000),
   /** Deliveries in flight at once, over all receivers. */
   concurrency: z.number().int().min(1).max(256).default(8),
+  /** Deliveries in flight at once to one URL (per process), so a slow receiver holds at most this many of `concurrency`. */
+  perUrlConcurrency: z.number().int().min(1).max(256).default(2),
+  /** Delivered and given-up deliveries are deleted this long after they finished. */
+  retentionMs: z.number().int().min(60_000).default(7 * 86_400_000),
 });
 
 /** The alert evaluator (cloud-sink/src/alerts): rules on iot.rules joined with readings and heartbeats. */
@@ -269,6 +273,8 @@ const alerts = z.strictObject({
   defaultHeartbeatIntervalMs: z.number().int().min(100).default(30_000),
   /** How often the relay publishes recorded events to alertsTopic when nothing woke it sooner. */
   relayIntervalMs: z.number().int().min(10).default(500),
+  /** Events already on alertsTopic are deleted from the outbox (alert_events) this long after they were published. */
+  eventRetentionMs: z.number().int().min(60_000).default(7 * 86_400_000),
   webhooks: alertWebhooks.default(() => alertWebhooks.parse({})),
 });
 /** A PostgreSQL interval of one whole unit count: '1 day', '12 hours', '4 weeks', '1 year'. */
