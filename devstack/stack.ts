@@ -10,8 +10,8 @@ import { gatewayConfigSchema, type GatewayConfig } from '../gateway/src/config/s
 import { Gateway } from '../gateway/src/gateway.js';
 import { startKafka, type KafkaBroker } from './kafka.js';
 import { freePort } from './net.js';
+import { FIELDLINE_TOPICS } from './topics.js';
 
-export const TOPICS = ['iot.readings', 'iot.heartbeats', 'iot.quarantine', 'iot.sink-dlq'];
 
 /** Kafka and the cloud (sink + API + database), without a gateway: for tests that run gateways themselves. */
 export interface CloudStack {
@@ -84,7 +84,7 @@ export async function startStack(
 export async function startCloud(opts: { databaseUrl?: string } = {}): Promise<CloudStack> {
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-e2e-'));
   const kafka = await startKafka({ dataDir: join(dir, 'kafka'), logDir: dir });
-  await kafka.createTopics(TOPICS.map((name) => ({ name, partitions: 3 })));
+  await kafka.createTopics([...FIELDLINE_TOPICS]);
   const quiet = pino({ level: process.env.FIELDLINE_TEST_LOG ?? 'silent' });
 
   const cloud = new Cloud(

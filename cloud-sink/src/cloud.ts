@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { TokenAuthority } from './api/auth.js';
 import { buildApi } from './api/server.js';
+import { Alerting } from './alerts/alerting.js';
 import { RuleBook } from './alerts/rules-publisher.js';
 import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
@@ -18,7 +19,7 @@ import { CloudMetrics } from './metrics.js';
 import { openDb, type Db } from './store/db.js';
 import { Store } from './store/store.js';
 
-export type Role = 'sink' | 'api' | 'lake' | 'all';
+export type Role = 'sink' | 'api' | 'lake' | 'alerts' | 'all';
 
 export class Cloud {
   db?: Db;
@@ -30,17 +31,25 @@ export class Cloud {
   api?: ReturnType<typeof buildApi>;
   /** Alert rules behind the API, published to alerts.rulesTopic (api and all roles). */
   rules?: RuleBook;
+  /** The evaluator and its pumps (alerts role; sink and all while alerts.enabled). */
+  alerting?: Alerting;
   apiPort = 0;
   readonly auth: TokenAuthority;
   /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
   readonly metrics = new CloudMetrics(
     () => this.consumer?.stats,
-    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : [])],
+    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : []), ...(this.alerting?.tallies() ?? [])],
     () => this.lake?.stats,
   );
   private refreshTimer?: NodeJS.Timeout;
 
-  constructor(readonly cfg: CloudConfig, readonly role: Role, readonly log: Logger = pino({ level: cfg.logLevel })) {
+  constructor(
+    readonly cfg: CloudConfig,
+    readonly role: Role,
+    readonly log: Logger = pino({ level: cfg.logLevel }),
+    /** The alert evaluator's clock; tests move it through hours of event time. */
+    private readonly opts: { alertClock?: () => number } = {},
+  ) {
     this.auth = new TokenAuthority(cfg.api.jwtSecret ?? loadOrCreateSecret(resolve(cfg.dataDir)));
   }
 
@@ -56,12 +65,13 @@ export class Cloud {
     this.store = new Store(this.db);
     await this.store.migrate();
     this.log.info({ database: this.db.kind, capabilities: await this.store.capabilities() }, 'database ready');
-    if (this.role !== 'api') {
+    const sinkWork = this.role === 'sink' || this.role === 'all';
+    if (sinkWork) {
       const applied = await this.store.applyTimescaleSettings(this.cfg.timescale);
       if (!applied.timescaledb) this.log.info('no TimescaleDB: the timescale settings (chunks, compression, retention) do not apply');
       else if (applied.changes.length > 0) this.log.info({ changes: applied.changes }, 'timescale settings applied');
     }
-    if (this.db.kind === 'pglite' && this.role !== 'api') {
+    if (this.db.kind === 'pglite' && sinkWork) {
       this.refreshTimer = setInterval(() => {
         // PGlite runs no background jobs: the aggregates' refresh and the compression and
         // retention policies run from here.
@@ -73,7 +83,7 @@ export class Cloud {
       }, this.cfg.aggregates.embeddedRefreshMs);
       this.refreshTimer.unref();
     }
-    if (this.role !== 'api') {
+    if (sinkWork) {
       // Made first: the store consumer is to tell its aggregate publisher about late readings.
       this.fleet = new Fleet(this.cfg, this.db, this.log.child({ part: 'fleet' }));
       const publisher = this.fleet.aggregates;
@@ -98,7 +108,11 @@ export class Cloud {
       await this.consumer.start();
       this.fleet.start();
     }
-    if (this.role !== 'sink') {
+    if (this.role === 'alerts' || (sinkWork && this.cfg.alerts.enabled)) {
+      this.alerting = new Alerting(this.cfg, this.db, this.log, this.opts.alertClock);
+      await this.alerting.start();
+    }
+    if (this.role === 'api' || this.role === 'all') {
       const { kafka, alerts } = this.cfg;
       this.rules = new RuleBook({ db: this.db, kafka, topic: alerts.rulesTopic, syncMs: alerts.rulesSyncMs, log: this.log.child({ part: 'rules' }), counters: this.metrics });
       this.rules.start();
@@ -129,6 +143,7 @@ export class Cloud {
         ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}),
         ...(this.fleet ? { fleet: this.fleet.health() } : {}),
         ...(this.rules ? { rules: this.rules.stats } : {}),
+        ...(this.alerting ? { alerting: this.alerting.health() } : {}),
         ...(l ? { lake: lakeHealth(l, this.lake!.location) } : {}),
       },
     };
@@ -139,6 +154,7 @@ export class Cloud {
     await this.api?.close();
     await this.rules?.stop();
     await this.consumer?.stop();
+    await this.alerting?.stop();
     await this.fleet?.stop();
     await this.lake?.stop();
     await this.db?.close();

@@ -53,6 +53,8 @@ const cloud = defineCatalogue({
   FL_ERR_RULES_PUBLISH: { message: 'rule changes could not be published to the rules topic; the sync retries them', status: 503 },
   FL_ERR_RULES_TOPIC: { message: 'the rules topic cannot be read', status: 503 },
   FL_ERR_RULES_BAD_MESSAGE: { message: 'a message on the rules topic is not a rule; it was skipped', status: 400 },
+  // The alert evaluator (alerts/evaluator.ts): logged and on /healthz.
+  FL_ERR_ALERTS_NOT_COPARTITIONED: { message: "the evaluator's topics differ in partition count, so a gateway's readings and heartbeats may meet in different evaluators; create them with the same count", status: 500 },
   // The alert pumps (alerts/relay.ts): the events stay in the outbox and are sent again.
   FL_ERR_ALERTS_PUBLISH: { message: 'alert events could not be published to Kafka; they stay in the outbox and are retried', status: 503 },
 });

@@ -20,7 +20,7 @@
 // one evaluator.
 import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
-import { decodeBatch, decodeHeartbeat, decodeQuarantined } from '../../../proto/src/wire.js';
+import { decodeBatch, decodeQuarantined } from '../../../proto/src/wire.js';
 import type { CloudConfig } from '../config/schema.js';
 import { GroupConsumer, type PartitionRef } from '../consume/group-consumer.js';
 import { CloudError } from '../errors.js';
@@ -46,7 +46,7 @@ export type DegradedReasons = (hb: HeartbeatRecord, prev: HeartbeatRecord | null
 export type EventsRecorded = () => void;
 
 export interface EvaluatorOptions {
-  cfg: Pick<CloudConfig, 'kafka' | 'alerts'>;
+  cfg: Pick<CloudConfig, 'kafka' | 'alerts' | 'fleet'>;
   db: Db;
   rules: RuleSource;
   log: Logger;
@@ -124,6 +124,10 @@ export class AlertEvaluator {
   private failures = 0;
   private readonly now: () => number;
   private started = false;
+  private stopping = false;
+  private waiting: Promise<void> = Promise.resolve();
+  /** "co-partitioned", or why not; null until the cluster's metadata was read. */
+  private partitioning: string | null = null;
   readonly stats: EvaluatorStats = {
     readings: 0, heartbeats: 0, quarantined: 0, outOfOrder: 0, undecodable: 0, fired: 0, resolved: 0,
     checkpoints: 0, checkpointErrors: 0, lastCheckpointMs: null, partitions: [],
@@ -148,9 +152,23 @@ export class AlertEvaluator {
     });
   }
 
+  /**
+   * Starts once the rule table has caught up with iot.rules, so nothing is judged against a partial
+   * table; until then (a rules topic not created yet, say) the evaluator waits, and says so on
+   * /healthz. Resolves at once.
+   */
   async start(): Promise<void> {
-    // Nothing is judged before the rule table has caught up with iot.rules.
-    await this.opts.rules.ready();
+    this.waiting = this.opts.rules.ready().then(
+      () => {
+        if (!this.stopping) this.run();
+      },
+      (err: Error) => {
+        if (!this.stopping) this.opts.log.error({ err: err.message }, 'alert rules unavailable; the evaluator does not start');
+      },
+    );
+  }
+
+  private run(): void {
     this.consumer.start();
     this.started = true;
     let ticking = false;
@@ -165,6 +183,7 @@ export class AlertEvaluator {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.tickTimer);
     if (!this.started) return;
     await this.consumer.stop();
@@ -183,7 +202,7 @@ export class AlertEvaluator {
   }
 
   health(): Record<string, unknown> {
-    return { state: this.consumer.stats.state, partitions: [...this.parts.keys()], lastCheckpointMs: this.stats.lastCheckpointMs, fired: this.stats.fired, resolved: this.stats.resolved };
+    return { state: this.started ? this.consumer.stats.state : 'waiting for the rule table', partitioning: this.partitioning, partitions: [...this.parts.keys()], lastCheckpointMs: this.stats.lastCheckpointMs, fired: this.stats.fired, resolved: this.stats.resolved };
   }
 
   /** Runs `fn` after everything queued before it: messages, ticks and checkpoints never interleave. */
@@ -308,7 +327,6 @@ export class AlertEvaluator {
 
   private onHeartbeat(part: PartitionState, m: Kafka.Message): void {
     const hb = heartbeatRecord(m);
-    const raw = decodeHeartbeat(m.value!);
     this.stats.heartbeats++;
     const now = this.now();
     const g = this.gateway(part, hb.gatewayId);
@@ -317,7 +335,7 @@ export class AlertEvaluator {
     const prev = g.prev;
     g.heard = ts;
     g.heardAt = now;
-    g.intervalMs = Number(raw.intervalMs ?? 0) > 0 ? Number(raw.intervalMs) : this.opts.cfg.alerts.defaultHeartbeatIntervalMs;
+    g.intervalMs = hb.intervalMs ?? this.opts.cfg.fleet.health.defaultIntervalMs;
     g.oldestAgeMs = hb.outboxDepth > 0 ? hb.outboxOldestAgeMs : 0;
     g.prev = hb;
     part.touch(`g|${hb.gatewayId}`);
@@ -346,7 +364,7 @@ export class AlertEvaluator {
     const key = `g|${gatewayId}`;
     let g = part.get<GatewayEntry>(key);
     if (!g) {
-      g = { heard: 0, heardAt: 0, intervalMs: this.opts.cfg.alerts.defaultHeartbeatIntervalMs, oldestAgeMs: 0, maxReading: 0, prev: null };
+      g = { heard: 0, heardAt: 0, intervalMs: this.opts.cfg.fleet.health.defaultIntervalMs, oldestAgeMs: 0, maxReading: 0, prev: null };
       part.set(key, g);
     }
     return g;
@@ -465,6 +483,7 @@ export class AlertEvaluator {
 
   private async tick(): Promise<void> {
     this.refreshIndex();
+    if (this.partitioning === null) await this.checkPartitioning();
     const checkStarted = this.now();
     // The partitions' ends, asked before looking at how far this evaluator has read: reaching them
     // means everything written before checkStarted is in its state.
@@ -489,6 +508,20 @@ export class AlertEvaluator {
       }
       await this.checkpointIfDue();
     });
+  }
+
+  /**
+   * The join needs a gateway's messages on the same partition number of every topic. Kafka cannot
+   * be told so; a mismatch is reported loudly (log, /healthz) rather than judged wrongly in silence.
+   */
+  private async checkPartitioning(): Promise<void> {
+    const counts = await this.consumer.partitionCounts();
+    if (!counts) return;
+    const found = this.topics.map((t) => [t, counts.get(t)] as const);
+    if (found.some(([, n]) => n === undefined)) return; // not created yet
+    const distinct = new Set(found.map(([, n]) => n));
+    this.partitioning = distinct.size === 1 ? 'co-partitioned' : `${new CloudError('FL_ERR_ALERTS_NOT_COPARTITIONED', found.map(([t, n]) => `${t}: ${n}`).join(', ')).message}`;
+    if (distinct.size !== 1) this.opts.log.error({ partitions: Object.fromEntries(found) }, this.partitioning);
   }
 
   private judgeOffline(part: PartitionState, now: number): void {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// fieldline-cloud sink|api|lake|all [--config cloud.yaml]
+// fieldline-cloud sink|api|lake|alerts|all [--config cloud.yaml]
 // fieldline-cloud token --role viewer|operator|admin [--ttl SECONDS] [--subject NAME]
 // fieldline-cloud dlq list|replay [--code …] [--gateway …] [--dry-run] (cli/dlq.ts)
 import { parseArgs } from 'node:util';
@@ -11,7 +11,7 @@ import { CLOUD_ENV_PREFIX, cloudConfigSchema, type CloudConfig } from '../config
 import { DLQ_USAGE, dlqMain } from './dlq.js';
 
 const USAGE = `usage:
-  fieldline-cloud sink|api|lake|all [--config cloud.yaml]
+  fieldline-cloud sink|api|lake|alerts|all [--config cloud.yaml]
   fieldline-cloud token --role viewer|operator|admin [--ttl SECONDS] [--subject NAME] [--config cloud.yaml]
 ${DLQ_USAGE}
 Settings come from the YAML file and ${CLOUD_ENV_PREFIX}* environment variables
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(await cloud.auth.issue({ subject: values.subject, role: values.role as TokenRole, ttlSeconds: ttl }));
     return 0;
   }
-  if (cmd !== 'sink' && cmd !== 'api' && cmd !== 'lake' && cmd !== 'all') {
+  if (cmd !== 'sink' && cmd !== 'api' && cmd !== 'lake' && cmd !== 'alerts' && cmd !== 'all') {
     console.error(`unknown command: ${cmd}\n${USAGE}`);
     return 2;
   }

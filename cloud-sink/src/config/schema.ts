@@ -269,8 +269,6 @@ const alerts = z.strictObject({
    * judged only up to this long ago, so a reading in flight does not count as missing.
    */
   transitGraceMs: z.number().int().min(0).default(2_000),
-  /** The heartbeat interval assumed for a gateway whose heartbeats do not carry theirs. */
-  defaultHeartbeatIntervalMs: z.number().int().min(100).default(30_000),
   /** How often the relay publishes recorded events to alertsTopic when nothing woke it sooner. */
   relayIntervalMs: z.number().int().min(10).default(500),
   /** Events already on alertsTopic are deleted from the outbox (alert_events) this long after they were published. */
