@@ -110,6 +110,9 @@ interface RuleIndex {
 
 const SERIES_KINDS = new Set(['threshold', 'rate', 'anomaly']);
 
+/** The evaluator's fetch.wait.max.ms: how stale the partitions' ends it judges by can be. */
+const FETCH_WAIT_MS = 100;
+
 export class AlertEvaluator {
   private readonly consumer: GroupConsumer;
   private readonly parts = new Map<number, PartitionState>();
@@ -146,7 +149,7 @@ export class AlertEvaluator {
       maxBatchMessages: kafka.maxBatchMessages,
       commit: 'manual',
       log: opts.log,
-      groupConfig: { 'partition.assignment.strategy': 'range' },
+      groupConfig: { 'partition.assignment.strategy': 'range', 'fetch.wait.max.ms': FETCH_WAIT_MS },
       handle: (messages) => this.locked(() => this.handle(messages)),
       onRevoke: (parts) => this.revoke(parts),
     });
@@ -484,13 +487,13 @@ export class AlertEvaluator {
   private async tick(): Promise<void> {
     this.refreshIndex();
     if (this.partitioning === null) await this.checkPartitioning();
-    const checkStarted = this.now();
-    // The partitions' ends, asked before looking at how far this evaluator has read: reaching them
-    // means everything written before checkStarted is in its state.
-    // One at a time: each query holds a libuv thread until the broker answers, and a burst of
-    // them would starve the consumer's own fetches (and anything else on the pool).
-    const ends: Array<{ tp: PartitionRef; end: number | null }> = [];
-    for (const tp of this.consumer.assignments()) ends.push({ tp, end: await this.consumer.highWatermark(tp) });
+    // The partitions' ends as the consumer's fetches last saw them, taken before looking at how far
+    // this evaluator has read: reaching them means everything written before checkStarted is in
+    // its state. A fetch answers within FETCH_WAIT_MS even from an idle partition, so the ends are
+    // at most that old (and a margin for the answer's way back). No broker round trip per tick:
+    // queryWatermarkOffsets holds a libuv thread per call, and under load they time out.
+    const checkStarted = this.now() - FETCH_WAIT_MS - 200;
+    const ends = this.consumer.assignments().map((tp) => ({ tp, end: this.consumer.fetchedHighWatermark(tp) }));
     await this.locked(async () => {
       for (const { tp, end } of ends) {
         if (end === null) continue;

@@ -119,13 +119,18 @@ export class GroupConsumer {
     });
   }
 
-  /** The partition's high watermark (the offset the next message will get), or null when unreachable. */
-  async highWatermark(p: PartitionRef, timeoutMs = 2_000): Promise<number | null> {
-    const c = this.consumer;
-    if (!c) return null;
-    return new Promise((resolve) => {
-      c.queryWatermarkOffsets(p.topic, p.partition, timeoutMs, (err, w) => resolve(err ? null : Number(w.highOffset)));
-    });
+  /**
+   * The partition's high watermark as the last fetch response reported it (no broker round trip;
+   * at most fetch.wait.max.ms old while the partition is fetched), or null before the first.
+   */
+  fetchedHighWatermark(p: PartitionRef): number | null {
+    try {
+      const w = this.consumer?.getWatermarkOffsets(p.topic, p.partition);
+      const high = w ? Number(w.highOffset) : -1;
+      return high >= 0 ? high : null;
+    } catch {
+      return null;
+    }
   }
 
   /** How many partitions each topic has, from the cluster's metadata; null when unreachable. */
