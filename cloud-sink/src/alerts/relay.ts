@@ -20,6 +20,7 @@ import { CloudError } from '../errors.js';
 import { systemClock, type Clock } from '../fleet/aggregates.js';
 import type { WorkerTallies } from '../metrics.js';
 import type { Db } from '../store/db.js';
+import { Nap } from '../consume/nap.js';
 
 /** Any constant works, as long as every sink process uses the same one; distinct from the aggregates'. */
 export const RELAY_LOCK_KEY = 0x46_4c_41_4c; // "FLAL"
@@ -97,7 +98,7 @@ export class EventRelay {
   private running: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
+  private readonly nap = new Nap();
   private poked = false;
   private lastPruneMs = -Infinity;
 
@@ -116,7 +117,7 @@ export class EventRelay {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.nap.interrupt();
     await this.loopDone;
     await this.running;
     await this.connecting?.catch(() => undefined);
@@ -132,7 +133,7 @@ export class EventRelay {
    */
   poke(): void {
     this.poked = true;
-    if (this.stats.state !== 'failing') this.wake?.();
+    if (this.stats.state !== 'failing') this.nap.interrupt();
   }
 
   /**
@@ -314,14 +315,7 @@ export class EventRelay {
       const waitMs = failures > 0 ? Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(failures - 1, 10)) : this.opts.intervalMs;
       // A poke that came in during the run is served at once (unless backing off).
       if (this.poked && failures === 0) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, waitMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
+      await this.nap.take(waitMs);
     }
   }
 

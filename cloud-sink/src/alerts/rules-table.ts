@@ -245,9 +245,6 @@ export class RulesTable {
         // topic that is not compacted.
         'allow.auto.create.topics': false,
         'socket.keepalive.enable': true,
-        // A rule change is to apply to the next reading: fetch it within 50 ms rather than the
-        // default 500. The topic is one small partition, so the extra idle fetches cost nothing.
-        'fetch.wait.max.ms': 50,
       } as Kafka.ConsumerGlobalConfig,
       { 'auto.offset.reset': 'earliest' },
     );

@@ -20,6 +20,7 @@ import type { CloudConfig } from '../config/schema.js';
 import { systemClock, type Clock } from '../fleet/aggregates.js';
 import type { WorkerTallies } from '../metrics.js';
 import type { Db } from '../store/db.js';
+import { Nap } from '../consume/nap.js';
 
 export type WebhookSettings = CloudConfig['alerts']['webhooks'];
 
@@ -132,7 +133,7 @@ export class WebhookDeliverer {
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
+  private readonly nap = new Nap();
   private poked = false;
   private lastPruneMs = -Infinity;
 
@@ -150,7 +151,7 @@ export class WebhookDeliverer {
   /** Stops claiming and waits for the deliveries in flight (each ends within timeoutMs). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.nap.interrupt();
     await this.loopDone;
     await Promise.all(this.inFlight);
     this.stats.state = 'stopped';
@@ -159,7 +160,7 @@ export class WebhookDeliverer {
   /** Look for due deliveries now: the evaluator calls it after committing events. */
   poke(): void {
     this.poked = true;
-    this.wake?.();
+    this.nap.interrupt();
   }
 
   /**
@@ -300,14 +301,7 @@ export class WebhookDeliverer {
         this.stats.state = 'failing';
       }
       if (this.stopped || (this.poked && !failing)) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.settings.intervalMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
+      await this.nap.take(this.opts.settings.intervalMs);
     }
   }
 

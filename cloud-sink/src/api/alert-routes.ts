@@ -10,6 +10,7 @@ import type { Db, DbTx } from '../store/db.js';
 import { requireScope, type Principal, type Scope } from './auth.js';
 import type { ApiDeps } from './server.js';
 import { parseLimit } from './time.js';
+import { badCursor, decodeCursor, encodeCursor } from '../store/cursor.js';
 
 export interface AlertApiDeps {
   rules: RuleBook;
@@ -108,7 +109,7 @@ async function listAlerts(db: Db, q: Query): Promise<Page> {
   eq('device_id', q.device);
   eq('severity', q.severity);
   if (q.cursor !== undefined) {
-    const c = decodeCursor(q.cursor);
+    const c = decodeAlertsCursor(q.cursor);
     params.push(c.us, c.id);
     const n = params.length;
     where.push(`(started_at, id COLLATE "C") < (timestamptz 'epoch' + $${n - 1}::float8 * INTERVAL '1 microsecond', $${n}::text COLLATE "C")`);
@@ -126,7 +127,7 @@ async function listAlerts(db: Db, q: Query): Promise<Page> {
   const last = page[page.length - 1];
   return {
     alerts: page.map(alertView),
-    next_cursor: r.rows.length > limit && last ? encodeCursor({ us: Number(last.us), id: last.id }) : null,
+    next_cursor: r.rows.length > limit && last ? encodeAlertsCursor({ us: Number(last.us), id: last.id }) : null,
   };
 }
 
@@ -138,24 +139,14 @@ interface Cursor {
 
 const CURSOR_VERSION = 1;
 
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify([CURSOR_VERSION, c.us, c.id]), 'utf8').toString('base64url');
+function encodeAlertsCursor(c: Cursor): string {
+  return encodeCursor(CURSOR_VERSION, [c.us, c.id]);
 }
 
-function decodeCursor(text: string): Cursor {
-  const bad = (why: string): CloudError => new CloudError('FL_ERR_API_BAD_CURSOR', why);
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw bad('not base64url');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw bad('undecodable');
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 3) throw bad('wrong shape');
-  const [version, us, id] = parsed as unknown[];
-  if (version !== CURSOR_VERSION) throw bad('unknown version');
-  if (typeof us !== 'number' || !Number.isSafeInteger(us)) throw bad('bad time');
-  if (typeof id !== 'string' || id.includes('\u0000')) throw bad('bad id');
+function decodeAlertsCursor(text: string): Cursor {
+  const [us, id] = decodeCursor(text, CURSOR_VERSION, 2);
+  if (typeof us !== 'number' || !Number.isSafeInteger(us)) throw badCursor('bad time');
+  if (typeof id !== 'string' || id.includes('\u0000')) throw badCursor('bad id');
   return { us, id };
 }
 

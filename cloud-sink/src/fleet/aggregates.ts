@@ -26,6 +26,7 @@ import { connectProducer, disconnectProducer, flushProducer, sleep } from '../co
 import { CloudError } from '../errors.js';
 import type { WorkerTallies } from '../metrics.js';
 import type { Db, DbTx } from '../store/db.js';
+import { Nap } from '../consume/nap.js';
 
 export interface Clock {
   now(): number;
@@ -195,7 +196,7 @@ export class AggregatePublisher implements LateMinutes {
   private runSeq = 0;
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
+  private readonly nap = new Nap();
 
   constructor(private readonly opts: AggregatePublisherOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -429,7 +430,7 @@ export class AggregatePublisher implements LateMinutes {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.nap.interrupt();
     await this.loopDone;
     await this.running;
     await this.flushLate().catch((err: Error) => this.opts.log.warn({ err: err.message }, 'late minutes not recorded at stop'));
@@ -454,14 +455,7 @@ export class AggregatePublisher implements LateMinutes {
         this.stats.state = 'failing';
       }
       if (!behind && !this.stopped) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.opts.settings.intervalMs);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = null;
+        await this.nap.take(this.opts.settings.intervalMs);
       }
     }
   }

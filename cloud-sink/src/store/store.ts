@@ -17,6 +17,7 @@ import {
   type TimescaleApplied,
   type TimescaleSettings,
 } from './timescale.js';
+import { badCursor, decodeCursor, encodeCursor } from './cursor.js';
 import {
   migrate,
   PARTIALS_STAGING,
@@ -211,7 +212,7 @@ export class Store {
     if (Number.isNaN(q.from.getTime()) || Number.isNaN(q.to.getTime())) {
       throw new StoreError('FL_ERR_API_BAD_QUERY', 'from and to must be valid times');
     }
-    const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
+    const after = q.cursor === undefined ? null : decodeReadingsCursor(q.cursor);
 
     const params: unknown[] = [q.deviceId, q.from, q.to];
     const where = ['device_id = $1', 'ts >= $2', 'ts <= $3'];
@@ -262,7 +263,7 @@ export class Store {
       if (seen === page.length && after && after.us === key.us && after.metric === key.metric && after.value === key.value) {
         seen += after.seen;
       }
-      nextCursor = encodeCursor({ ...key, seen });
+      nextCursor = encodeReadingsCursor({ ...key, seen });
     }
     return { readings: page.map((x) => ({ ts: x.ts, metric: x.metric, value: x.value })), nextCursor };
   }
@@ -668,25 +669,15 @@ const CURSOR_VERSION = 1;
 /** What String(number) produces, which is also what float8 input accepts. */
 const FLOAT_TEXT = /^(-?(\d+(\.\d+)?(e[+-]\d+)?|Infinity)|NaN)$/;
 
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify([CURSOR_VERSION, c.us, c.metric, c.value, c.seen]), 'utf8').toString('base64url');
+function encodeReadingsCursor(c: Cursor): string {
+  return encodeCursor(CURSOR_VERSION, [c.us, c.metric, c.value, c.seen]);
 }
 
-function decodeCursor(text: string): Cursor {
-  const bad = (why: string): StoreError => new StoreError('FL_ERR_API_BAD_CURSOR', why);
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw bad('not base64url');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw bad('undecodable');
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 5) throw bad('wrong shape');
-  const [version, us, metric, value, seen] = parsed as unknown[];
-  if (version !== CURSOR_VERSION) throw bad('unknown version');
-  if (typeof us !== 'number' || !Number.isSafeInteger(us)) throw bad('bad time');
-  if (typeof metric !== 'string' || metric.includes('\u0000')) throw bad('bad metric');
-  if (typeof value !== 'string' || !FLOAT_TEXT.test(value)) throw bad('bad value');
-  if (typeof seen !== 'number' || !Number.isSafeInteger(seen) || seen < 1) throw bad('bad count');
+function decodeReadingsCursor(text: string): Cursor {
+  const [us, metric, value, seen] = decodeCursor(text, CURSOR_VERSION, 4);
+  if (typeof us !== 'number' || !Number.isSafeInteger(us)) throw badCursor('bad time');
+  if (typeof metric !== 'string' || metric.includes('\u0000')) throw badCursor('bad metric');
+  if (typeof value !== 'string' || !FLOAT_TEXT.test(value)) throw badCursor('bad value');
+  if (typeof seen !== 'number' || !Number.isSafeInteger(seen) || seen < 1) throw badCursor('bad count');
   return { us, metric, value, seen };
 }
