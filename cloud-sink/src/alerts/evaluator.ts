@@ -293,7 +293,10 @@ export class AlertEvaluator {
       if (fresh.length === 0) continue;
       if (ts > dev.last) dev.last = ts;
       if (ts > gwEntry.maxReading) gwEntry.maxReading = ts;
-      part.set(dKey, dev);
+      // Only absence rules read a device's last times back after a restart: without one, the
+      // entries stay in memory and the checkpoints skip a row per device per second.
+      if (this.index.absence.length > 0) part.set(dKey, dev);
+      else part.entries.set(dKey, dev as unknown as Record<string, unknown>);
       const isLate = now - ts > late;
       for (const [metric, value] of fresh) {
         for (const rule of this.index.byMetric.get(metric) ?? []) {
@@ -596,6 +599,10 @@ export class AlertEvaluator {
       else if (rule.kind === 'quality') next.quality.push(rule);
       else if (rule.kind === 'gateway_offline') next.offline.push(rule);
       else if (rule.kind === 'gateway_degraded') next.degraded.push(rule);
+    }
+    // The first absence rule: the devices' last times go into the next checkpoint.
+    if (this.index.absence.length === 0 && next.absence.length > 0) {
+      for (const part of this.parts.values()) for (const key of part.entries.keys()) if (key.startsWith('d|')) part.touch(key);
     }
     // Series of rules that are gone or disabled are forgotten (the API resolved their alerts).
     for (const part of this.parts.values()) {
