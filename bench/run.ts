@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startStack } from '../devstack/stack.js';
+import { benchAlerts } from './alerts.js';
 import { benchCoap } from './coap.js';
 import { describeFilesystem, filesystemOf } from './disk-io.js';
 import { benchDrain } from './drain.js';
@@ -36,11 +37,14 @@ async function main(): Promise<void> {
   const stack = await startStack();
   let e2e: Awaited<ReturnType<typeof benchEndToEnd>>;
   let steady: Awaited<ReturnType<typeof benchEndToEnd>>;
+  let alerts: Awaited<ReturnType<typeof benchAlerts>>;
   try {
     console.log(`end to end: MQTT QoS 1 → outbox → Kafka → embedded TimescaleDB, ${seconds} s at full load…`);
     e2e = await benchEndToEnd(stack, { clients: 8, window: 100, seconds, tag: 'max' });
     console.log(`publish → row latency at ${latencyRate} readings/s offered, ${seconds} s…`);
     steady = await benchEndToEnd(stack, { clients: 8, window: 100, seconds, rate: latencyRate, tag: 'steady' });
+    console.log(`alert latency: reading published → event on iot.alerts at ${latencyRate} readings/s offered, ${seconds} s…`);
+    alerts = await benchAlerts(stack, { rate: latencyRate, seconds });
   } finally {
     await stack.stop();
   }
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
     source,
     endToEnd: e2e,
     steady: { offeredReadingsPerSecond: latencyRate, ...steady },
+    alertLatency: alerts,
     mqttIngest: mqtt,
     mqttIngestNormal: mqttNormal,
     backlogDrain: drain,
@@ -90,6 +95,9 @@ async function main(): Promise<void> {
     `| readings acknowledged / stored | ${e2e.readingsAcked} / ${e2e.readingsStored} |`,
     `| publish → row latency p50 / p99 / max at full load (ms, ${e2e.latencyMs.samples} probe samples) | ${e2e.latencyMs.p50} / ${e2e.latencyMs.p99} / ${e2e.latencyMs.max} |`,
     `| publish → row latency p50 / p99 / max at ${latencyRate} readings/s offered (ms, ${steady.latencyMs.samples} probe samples) | ${steady.latencyMs.p50} / ${steady.latencyMs.p99} / ${steady.latencyMs.max} |`,
+    `| alert latency at ${alerts.offeredReadingsPerSecond} readings/s offered (${alerts.acceptedReadingsPerSecond} accepted, ${alerts.readingsStored} of ${alerts.readingsAcked} acknowledged stored): reading published → event read from iot.alerts, p50 / p95 / p99 / max (ms, ${alerts.latencyMs.samples} events; target p99 ≤ ${alerts.target.p99Ms} ms ${alerts.target.met ? 'met' : 'missed'}) | ${alerts.latencyMs.p50} / ${alerts.latencyMs.p95} / ${alerts.latencyMs.p99} / ${alerts.latencyMs.max} |`,
+    `| alert events: crossings made / distinct events read (each crossing's once) / copies redelivered | ${alerts.events.expected} / ${alerts.events.received} / ${alerts.events.redelivered} |`,
+    `| alert latency p50 by stage: gateway / evaluator / relay / delivery (ms; event loop delay p50 / p99 ${alerts.eventLoopDelayMs.p50} / ${alerts.eventLoopDelayMs.p99} ms) | ${alerts.stagesMs.gateway.p50} / ${alerts.stagesMs.evaluator.p50} / ${alerts.stagesMs.relay.p50} / ${alerts.stagesMs.delivery.p50} |`,
     `| MQTT QoS 1 ingest readings/s into the outbox, validation on (${mqtt.clients} clients × ${mqtt.window} in flight, ${mqtt.readingsPerMessage} readings a message, synchronous=${mqtt.outboxSynchronous}) | ${mqtt.readingsPerSecond} |`,
     `| MQTT QoS 1 ingest messages/s (PUBACKs) | ${mqtt.messagesPerSecond} |`,
     `| MQTT publish → PUBACK p50 / p99 / max (ms) | ${mqtt.latencyMs.p50} / ${mqtt.latencyMs.p99} / ${mqtt.latencyMs.max} |`,
