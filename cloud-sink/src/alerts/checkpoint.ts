@@ -8,7 +8,7 @@
 // another evaluator meanwhile) commits nothing.
 import { randomUUID } from 'node:crypto';
 import type { DbTx } from '../store/db.js';
-import { ALERT_COLUMNS, recordEvent, type AlertRow, type Receiver } from './events.js';
+import { ALERT_COLUMNS, recordEvents, type AlertRow, type Receiver } from './events.js';
 
 /** An alert the evaluator holds open for a series. */
 export interface OpenAlert {
@@ -119,19 +119,25 @@ export async function writeCheckpoint(
   ruleInfo: (ruleId: string) => RuleInfo,
   nowMs: number,
 ): Promise<{ events: number; adopted: Map<string, string> }> {
-  for (const [topic, next] of part.offsets) {
-    const expected = part.stored.get(topic) ?? null;
-    const cur = await tx.query<{ next_offset: string | number }>(
-      `SELECT next_offset FROM evaluator_offsets WHERE grp = $1 AND topic = $2 AND partition = $3 FOR UPDATE`,
-      [group, topic, part.partition],
-    );
-    const found = cur.rows[0] ? Number(cur.rows[0].next_offset) : null;
-    if (found !== expected) throw new Fenced(part.partition, topic);
-    if (found === next) continue;
+  // Each step is one statement whatever the number of rows: on a server every statement is a
+  // round trip, and a checkpoint that took longer would carry more changes the next time.
+  const topics = [...part.offsets.keys()];
+  const found = new Map<string, number>();
+  const cur = await tx.query<{ topic: string; next_offset: string | number }>(
+    `SELECT topic, next_offset FROM evaluator_offsets WHERE grp = $1 AND partition = $2 AND topic = ANY($3::text[]) FOR UPDATE`,
+    [group, part.partition, topics],
+  );
+  for (const r of cur.rows) found.set(r.topic, Number(r.next_offset));
+  for (const topic of topics) {
+    if ((found.get(topic) ?? null) !== (part.stored.get(topic) ?? null)) throw new Fenced(part.partition, topic);
+  }
+  const moved = topics.filter((t) => found.get(t) !== part.offsets.get(t));
+  if (moved.length > 0) {
     await tx.query(
-      `INSERT INTO evaluator_offsets (grp, topic, partition, next_offset, updated_at) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO evaluator_offsets (grp, topic, partition, next_offset, updated_at)
+       SELECT $1, u.topic, $2, u.next_offset, $4 FROM unnest($3::text[], $5::int8[]) AS u(topic, next_offset)
        ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at`,
-      [group, topic, part.partition, next, new Date(nowMs)],
+      [group, part.partition, moved, new Date(nowMs), moved.map((t) => part.offsets.get(t)!)],
     );
   }
   if (part.dirty.size > 0) {
@@ -146,43 +152,93 @@ export async function writeCheckpoint(
   if (part.removed.size > 0) {
     await tx.query(`DELETE FROM evaluator_state WHERE grp = $1 AND partition = $2 AND key = ANY($3::text[])`, [group, part.partition, [...part.removed]]);
   }
-  // A firing whose (rule, target) already has an open alert (one the database kept across a lost
-  // checkpoint of ours, say) adopts that alert instead of raising a second one.
   const adopted = new Map<string, string>();
   let events = 0;
-  for (const a of part.actions) {
-    if (a.kind === 'fire') {
-      const inserted = await tx.query<AlertRow>(
-        `INSERT INTO alerts (id, rule_id, target_key, gateway_id, device_id, metric, state, severity, value, message, started_at, raised_at, late, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'firing', $7, $8, $9, $10, $11, $12, $11)
-         ON CONFLICT (rule_id, target_key) WHERE state = 'firing' DO NOTHING
-         RETURNING ${ALERT_COLUMNS}`,
-        [a.alertId, a.ruleId, a.targetKey, a.target.gateway ?? null, a.target.device ?? null, a.target.metric ?? null, a.severity, a.value, a.message, new Date(a.startedAt), new Date(nowMs), a.late],
-      );
-      const row = inserted.rows[0];
-      if (row) {
-        await recordEvent(tx, 'firing', row, ruleInfo(a.ruleId), nowMs);
-        events++;
-      } else {
-        const open = await tx.query<{ id: string }>(`SELECT id FROM alerts WHERE rule_id = $1 AND target_key = $2 AND state = 'firing'`, [a.ruleId, a.targetKey]);
-        if (open.rows[0]) adopted.set(a.alertId, open.rows[0].id);
-      }
-    } else {
-      const id = adopted.get(a.alertId) ?? a.alertId;
-      const updated = await tx.query<AlertRow>(
-        `UPDATE alerts SET state = 'resolved', resolved_at = $2, resolved_late = $3, value = coalesce($4, value),
-                message = message || '; resolved: ' || $5, updated_at = $6
-          WHERE id = $1 AND state = 'firing'
-          RETURNING ${ALERT_COLUMNS}`,
-        [id, new Date(a.resolvedAt), a.late, a.value, a.detail, new Date(nowMs)],
-      );
-      if (updated.rows[0]) {
-        await recordEvent(tx, 'resolved', updated.rows[0], ruleInfo(a.ruleId), nowMs);
-        events++;
-      }
-    }
+  for (const round of rounds(part.actions)) {
+    const changed = [...(await insertFirings(tx, round.fires, nowMs, adopted)), ...(await applyResolutions(tx, round.resolves, adopted, nowMs))];
+    await recordEvents(tx, changed.map(({ type, alert }) => ({ type, alert, rule: ruleInfo(alert.rule_id) })), nowMs);
+    events += changed.length;
   }
   return { events, adopted };
+}
+
+type Fire = Extract<AlertAction, { kind: 'fire' }>;
+type Resolve = Extract<AlertAction, { kind: 'resolve' }>;
+
+/**
+ * The actions in runs where no series appears twice, in order: a series that fired and resolved
+ * (and fired again) within one checkpoint needs its steps applied one after the other, but
+ * different series' can go in one statement.
+ */
+function* rounds(actions: readonly AlertAction[]): Generator<{ fires: Fire[]; resolves: Resolve[] }> {
+  let seen = new Set<string>();
+  let round = { fires: [] as Fire[], resolves: [] as Resolve[] };
+  for (const a of actions) {
+    if (seen.has(a.key)) {
+      yield round;
+      seen = new Set();
+      round = { fires: [], resolves: [] };
+    }
+    seen.add(a.key);
+    if (a.kind === 'fire') round.fires.push(a);
+    else round.resolves.push(a);
+  }
+  if (round.fires.length + round.resolves.length > 0) yield round;
+}
+
+/**
+ * Inserts the firings; one whose (rule, target) already has an open alert (one the database kept
+ * across a lost checkpoint of ours, say) adopts that alert instead of raising a second one.
+ */
+async function insertFirings(tx: DbTx, fires: Fire[], nowMs: number, adopted: Map<string, string>): Promise<Array<{ type: 'firing'; alert: AlertRow }>> {
+  if (fires.length === 0) return [];
+  const inserted = await tx.query<AlertRow>(
+    `INSERT INTO alerts (id, rule_id, target_key, gateway_id, device_id, metric, state, severity, value, message, started_at, raised_at, late, updated_at)
+     SELECT u.id, u.rule_id, u.target_key, u.gateway_id, u.device_id, u.metric, 'firing', u.severity, u.value, u.message,
+            timestamptz 'epoch' + u.started_ms * INTERVAL '1 millisecond', $13, u.late, $13
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[], $10::float8[], $11::bool[], $12::int4[])
+            AS u(id, rule_id, target_key, gateway_id, device_id, metric, severity, value, message, started_ms, late, n)
+      ORDER BY u.n
+     ON CONFLICT (rule_id, target_key) WHERE state = 'firing' DO NOTHING
+     RETURNING ${ALERT_COLUMNS}`,
+    [
+      fires.map((a) => a.alertId), fires.map((a) => a.ruleId), fires.map((a) => a.targetKey),
+      fires.map((a) => a.target.gateway ?? null), fires.map((a) => a.target.device ?? null), fires.map((a) => a.target.metric ?? null),
+      fires.map((a) => a.severity), fires.map((a) => a.value), fires.map((a) => a.message), fires.map((a) => a.startedAt), fires.map((a) => a.late),
+      fires.map((_, i) => i), new Date(nowMs),
+    ],
+  );
+  const byId = new Map(inserted.rows.map((r) => [r.id, r]));
+  const refused = fires.filter((a) => !byId.has(a.alertId));
+  if (refused.length > 0) {
+    const open = await tx.query<{ id: string; rule_id: string; target_key: string }>(
+      `SELECT a.id, a.rule_id, a.target_key FROM alerts a JOIN unnest($1::text[], $2::text[]) AS u(rule_id, target_key)
+          ON a.rule_id = u.rule_id AND a.target_key = u.target_key WHERE a.state = 'firing'`,
+      [refused.map((a) => a.ruleId), refused.map((a) => a.targetKey)],
+    );
+    const openBy = new Map(open.rows.map((r) => [`${r.rule_id}\u001f${r.target_key}`, r.id]));
+    for (const a of refused) {
+      const id = openBy.get(`${a.ruleId}\u001f${a.targetKey}`);
+      if (id) adopted.set(a.alertId, id);
+    }
+  }
+  return fires.flatMap((a) => (byId.has(a.alertId) ? [{ type: 'firing' as const, alert: byId.get(a.alertId)! }] : []));
+}
+
+async function applyResolutions(tx: DbTx, resolves: Resolve[], adopted: ReadonlyMap<string, string>, nowMs: number): Promise<Array<{ type: 'resolved'; alert: AlertRow }>> {
+  if (resolves.length === 0) return [];
+  const ids = resolves.map((a) => adopted.get(a.alertId) ?? a.alertId);
+  const updated = await tx.query<AlertRow>(
+    `UPDATE alerts a SET state = 'resolved', resolved_at = timestamptz 'epoch' + u.at_ms * INTERVAL '1 millisecond', resolved_late = u.late,
+            value = coalesce(u.value, a.value), message = a.message || '; resolved: ' || u.detail, updated_at = $6
+       FROM unnest($1::text[], $2::float8[], $3::bool[], $4::float8[], $5::text[]) AS u(id, at_ms, late, value, detail)
+      WHERE a.id = u.id AND a.state = 'firing'
+      RETURNING ${ALERT_COLUMNS.split(', ').map((c) => `a.${c}`).join(', ')}`,
+    [ids, resolves.map((a) => a.resolvedAt), resolves.map((a) => a.late), resolves.map((a) => a.value), resolves.map((a) => a.detail), new Date(nowMs)],
+  );
+  // In the order the evaluator resolved them, so their events' seqs follow it.
+  const byId = new Map(updated.rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => (byId.has(id) ? [{ type: 'resolved' as const, alert: byId.get(id)! }] : []));
 }
 
 /** After a committed checkpoint: memory and database agree again. */

@@ -77,38 +77,65 @@ export interface Receiver {
   secret?: string;
 }
 
+export interface EventToRecord {
+  type: EventType;
+  /** The alert's row as it is after the change. */
+  alert: AlertRow;
+  rule: { name: string; webhook?: Receiver };
+}
+
 /**
  * Records one event of `alert` (its row as it is after the change) in the outbox, and queues it for
  * `webhook` when the rule has one. Returns the event.
  */
-export async function recordEvent(
-  tx: DbTx,
-  type: EventType,
-  alert: AlertRow,
-  rule: { name: string; webhook?: Receiver },
-  nowMs: number,
-): Promise<AlertEvent> {
-  const at = type === 'firing' ? alert.started_at : type === 'resolved' ? (alert.resolved_at ?? new Date(nowMs)) : (alert.acked_at ?? new Date(nowMs));
-  const late = type === 'firing' ? alert.late : type === 'resolved' ? alert.resolved_late === true : false;
-  const event: AlertEvent = {
-    event_id: randomUUID(),
-    type,
-    at: at.toISOString(),
-    emitted_at: new Date(nowMs).toISOString(),
-    late,
-    rule_name: rule.name,
-    alert: alertView(alert),
-  };
-  const payload = JSON.stringify(event);
+export async function recordEvent(tx: DbTx, type: EventType, alert: AlertRow, rule: { name: string; webhook?: Receiver }, nowMs: number): Promise<AlertEvent> {
+  return (await recordEvents(tx, [{ type, alert, rule }], nowMs))[0]!;
+}
+
+/**
+ * recordEvent for several changes in two statements, in the given order (their seqs follow it):
+ * the evaluator's checkpoints record a second's worth at once, and on a server each statement is a
+ * round trip.
+ */
+export async function recordEvents(tx: DbTx, items: readonly EventToRecord[], nowMs: number): Promise<AlertEvent[]> {
+  if (items.length === 0) return [];
+  const events = items.map(({ type, alert, rule }) => {
+    const at = type === 'firing' ? alert.started_at : type === 'resolved' ? (alert.resolved_at ?? new Date(nowMs)) : (alert.acked_at ?? new Date(nowMs));
+    const late = type === 'firing' ? alert.late : type === 'resolved' ? alert.resolved_late === true : false;
+    const event: AlertEvent = {
+      event_id: randomUUID(),
+      type,
+      at: at.toISOString(),
+      emitted_at: new Date(nowMs).toISOString(),
+      late,
+      rule_name: rule.name,
+      alert: alertView(alert),
+    };
+    return event;
+  });
+  const payloads = events.map((e) => JSON.stringify(e));
   await tx.query(
-    `INSERT INTO alert_events (event_id, alert_id, rule_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6)`,
-    [event.event_id, alert.id, alert.rule_id, type, payload, new Date(nowMs)],
+    `INSERT INTO alert_events (event_id, alert_id, rule_id, type, payload, created_at)
+     SELECT u.event_id, u.alert_id, u.rule_id, u.type, u.payload::jsonb, $6
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(event_id, alert_id, rule_id, type, payload, n)
+      ORDER BY u.n`,
+    [events.map((e) => e.event_id), items.map((i) => i.alert.id), items.map((i) => i.alert.rule_id), items.map((i) => i.type), payloads, new Date(nowMs)],
   );
-  if (rule.webhook) {
+  const hooks = items.flatMap((item, i) => (item.rule.webhook ? [{ i, hook: item.rule.webhook }] : []));
+  if (hooks.length > 0) {
     await tx.query(
-      `INSERT INTO webhook_deliveries (event_id, rule_id, url, secret, body, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $6)`,
-      [event.event_id, alert.rule_id, rule.webhook.url, rule.webhook.secret ?? null, payload, new Date(nowMs)],
+      `INSERT INTO webhook_deliveries (event_id, rule_id, url, secret, body, next_attempt_at, created_at)
+       SELECT u.event_id, u.rule_id, u.url, u.secret, u.body, $6, $6
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(event_id, rule_id, url, secret, body)`,
+      [
+        hooks.map(({ i }) => events[i]!.event_id),
+        hooks.map(({ i }) => items[i]!.alert.rule_id),
+        hooks.map(({ hook }) => hook.url),
+        hooks.map(({ hook }) => hook.secret ?? null),
+        hooks.map(({ i }) => payloads[i]!),
+        new Date(nowMs),
+      ],
     );
   }
-  return event;
+  return events;
 }

@@ -160,7 +160,10 @@ export class EventRelay {
     this.stats.oldestPendingMs = pending.rows[0]?.oldest?.getTime() ?? null;
     if (this.stats.backlog === 0) return { ran: true, published: 0, behind: false };
     const producer = await this.ensureProducer();
-    await this.reachable(producer);
+    // While Kafka is known to be away, ask it first, so a run does not hold the embedded
+    // database's one connection waiting for delivery reports. Not on every run: the metadata round
+    // trip cost 80 ms at the median (400 ms at worst) of each event's way out under load.
+    if (this.stats.state === 'failing') await this.reachable(producer);
 
     let failure: unknown = null;
     const result = await this.opts.db.transaction(async (tx) => {

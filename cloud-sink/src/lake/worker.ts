@@ -199,7 +199,11 @@ export class LakeWorker {
       let done!: () => void;
       const promise = new Promise<void>((r) => (done = r));
       this.drain = { done, promise };
-      await Promise.race([promise, sleep(DRAIN_TIMEOUT_MS)]);
+      // The timer is cleared once the drain is done: left running it kept the process alive 30 s
+      // after every stop.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([promise, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_TIMEOUT_MS)))]);
+      clearTimeout(timer);
     }
     await this.group.stop();
     this.writer?.close();
