@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
+import Kafka from 'node-rdkafka';
 import { startStack, type Stack } from '../devstack/stack.js';
 import { waitUntil } from '../devstack/net.js';
 import { startPostgres } from '../devstack/postgres.js';
@@ -133,11 +134,6 @@ interface Received {
   late: boolean;
 }
 
-/** The part of the evaluator's per-device state entry (`d|<device>` in evaluator_state) the bench reads. */
-interface DeviceState {
-  metrics?: Record<string, number>;
-}
-
 const crossingKey = (device: string, type: string, ts: number): string => `${device}|${type}|${ts}`;
 
 /** Runs the bench on a started stack (the suite's); the stack's cloud must run alerting with its defaults. */
@@ -235,8 +231,6 @@ export async function benchAlerts(stack: Stack, opts: AlertBenchOptions = {}): P
     loopDelay.enable();
     const loadAtStart = loadavg()[0]!;
     const start = Date.now();
-    /** Each device's last reading time: once the evaluator's checkpointed state has it, it has judged every reading of the device. */
-    const finalTs = new Map<string, number>();
     const loops = loadClients.map(async (client, i) => {
       const device = `${prefix}${i}`;
       const topic = `devices/${device}/telemetry`;
@@ -286,7 +280,6 @@ export async function benchAlerts(stack: Stack, opts: AlertBenchOptions = {}): P
       await Promise.allSettled([...inflight]);
       // A last reading under the clear level, so no alert is left open.
       send(true);
-      finalTs.set(device, lastTs);
       await Promise.allSettled([...inflight]);
     });
     await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -310,10 +303,18 @@ export async function benchAlerts(stack: Stack, opts: AlertBenchOptions = {}): P
     const missing = () => [...expected.keys()].filter((k) => !byKey.has(k));
     while (missing().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     // Judged to the end: no event can still come from a reading the evaluator has not seen.
+    // Every reading is on iot.readings by now (each is a row); the evaluator's checkpointed
+    // offsets must have reached the topic's end, partition by partition.
+    const ends = await topicEnds(stack.kafka.bootstrap, stack.cloud.cfg.kafka.readingsTopic);
     const behind = async () => {
-      const rows = (await db.query<{ key: string; state: DeviceState | string }>(`SELECT key, state FROM evaluator_state WHERE key = ANY($1::text[])`, [[...finalTs.keys()].map((d) => `d|${d}`)])).rows;
-      const judged = new Map(rows.map((r) => [r.key.slice(2), (typeof r.state === 'string' ? (JSON.parse(r.state) as DeviceState) : r.state).metrics?.[METRIC]]));
-      return [...finalTs].filter(([d, ts]) => judged.get(d) !== ts).map(([d]) => d);
+      const rows = (
+        await db.query<{ partition: number; next_offset: string | number }>(`SELECT partition, next_offset FROM evaluator_offsets WHERE grp = $1 AND topic = $2`, [
+          stack.cloud.cfg.alerts.group,
+          stack.cloud.cfg.kafka.readingsTopic,
+        ])
+      ).rows;
+      const judged = new Map(rows.map((r) => [r.partition, Number(r.next_offset)]));
+      return [...ends].filter(([p, end]) => end > 0 && (judged.get(p) ?? 0) < end).map(([p, end]) => `partition ${p} at ${judged.get(p) ?? 0} of ${end}`);
     };
     let unjudged = await behind();
     while (unjudged.length > 0 && Date.now() < deadline) {
@@ -336,7 +337,7 @@ export async function benchAlerts(stack: Stack, opts: AlertBenchOptions = {}): P
     const firings = [...expected.values()].filter((c) => c.type === 'firing').length;
     const problems = [
       stored !== acked && `${stored} of ${acked} acknowledged readings are rows`,
-      unjudged.length > 0 && `the evaluator's checkpoint lacks the last reading of ${unjudged.length} devices (first: ${unjudged[0]})`,
+      unjudged.length > 0 && `the evaluator's checkpoint has not reached the end of ${unjudged.join(', ')}`,
       lost.length > 0 && `${lost.length} of ${expected.size} crossings have no event on iot.alerts (first: ${lost[0]})`,
       doubled.length > 0 && `${doubled.length} crossings have more than one event_id (first: ${doubled[0]})`,
       foreign > 0 && `${foreign} events on iot.alerts match no crossing the devices made`,
@@ -479,3 +480,20 @@ export async function benchAlertsAlone(opts: AlertBenchOptions = {}, database = 
 
 // `node dist/bench/alerts.js` runs it alone.
 runIfMain(import.meta.url, () => benchAlertsAlone());
+
+/** The end offset of each partition of `topic` now. */
+async function topicEnds(bootstrap: string, topic: string): Promise<Map<number, number>> {
+  const c = new Kafka.KafkaConsumer({ 'metadata.broker.list': bootstrap, 'group.id': 'fieldline-bench-ends', 'enable.auto.commit': false }, {});
+  await new Promise<void>((resolve, reject) => c.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  try {
+    const md = await new Promise<Kafka.Metadata>((resolve, reject) => c.getMetadata({ topic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
+    const ends = new Map<number, number>();
+    for (const p of md.topics.find((t) => t.name === topic)?.partitions ?? []) {
+      const w = await new Promise<Kafka.WatermarkOffsets>((resolve, reject) => c.queryWatermarkOffsets(topic, p.id, 10_000, (err, o) => (err ? reject(err) : resolve(o))));
+      ends.set(p.id, Number(w.highOffset));
+    }
+    return ends;
+  } finally {
+    await new Promise<void>((resolve) => c.disconnect(() => resolve()));
+  }
+}

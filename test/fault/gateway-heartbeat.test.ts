@@ -1,11 +1,10 @@
 // Issue 11, the gateway's part: a heartbeat every interval, and while Kafka is out of reach only the
 // newest one waits. The real gateway (a child process) against a real broker that the tests stop
-// and start; what reaches iot.heartbeats is read back with kcat, a consumer from the beginning of
-// the topic. A 200 ms interval makes a few seconds of outage many missed intervals: a gateway that
+// and start; what reaches iot.heartbeats is read back by a consumer from the beginning of the topic
+// to its end. A 200 ms interval makes a few seconds of outage many missed intervals: a gateway that
 // queued one heartbeat per interval would deliver dozens of stale ones when the broker returns.
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
 import { FIELDLINE_TOPICS } from '../../devstack/topics.js';
 import type { HeartbeatLaneStatus } from '../../gateway/src/forward/heartbeat-lane.js';
 import { decodeHeartbeat } from '../../proto/src/wire.js';
+import { readTopic } from '../fleet/support.js';
 import { GatewayChild, waitUntil, type GatewayStatus } from './gateway-support.js';
 
 const INTERVAL_MS = 200;
@@ -31,46 +31,20 @@ interface OnTopic {
 
 /** Every heartbeat of `gatewayId` on iot.heartbeats, in offset order (the key keeps one gateway on one partition). */
 async function heartbeatsOnTopic(bootstrap: string, gatewayId: string): Promise<OnTopic[]> {
-  // A text line (partition, offset, headers), then the value framed by its 4-byte length.
-  const raw = await kcat(['-C', '-b', bootstrap, '-t', 'iot.heartbeats', '-o', 'beginning', '-e', '-q', '-f', '%p %o %h\\n%R%s']);
+  // To the partitions' ends as they are when it starts: kcat -e, which waits for every partition to
+  // be at its end at once, did not return while the gateway kept producing every 200 ms.
   const out: (OnTopic & { partition: number })[] = [];
-  for (let pos = 0; pos < raw.length; ) {
-    const nl = raw.indexOf(0x0a, pos);
-    if (nl < 0) throw new Error(`kcat output cut at byte ${pos}`);
-    const [p, o, h = ''] = raw.subarray(pos, nl).toString('utf8').split(' ');
-    const len = raw.readInt32BE(nl + 1);
-    const value = raw.subarray(nl + 5, nl + 5 + len);
-    pos = nl + 5 + Math.max(0, len);
-    if (!h.split(',').includes(`gateway-id=${gatewayId}`)) continue;
-    const hb = decodeHeartbeat(Buffer.from(value));
-    out.push({
-      partition: Number(p), offset: Number(o), tsMs: Number(hb.tsMs), uptimeS: hb.uptimeS, intervalMs: hb.intervalMs, delayed: hb.delayed,
-    });
+  for (const m of await readTopic(bootstrap, 'iot.heartbeats', 15_000)) {
+    if (m.headers.get('gateway-id') !== gatewayId) continue;
+    const hb = decodeHeartbeat(m.value);
+    out.push({ partition: m.partition, offset: m.offset, tsMs: Number(hb.tsMs), uptimeS: hb.uptimeS, intervalMs: hb.intervalMs, delayed: hb.delayed });
   }
   assert.ok(new Set(out.map((x) => x.partition)).size <= 1, `${gatewayId}'s heartbeats span partitions`);
   return out.sort((a, b) => a.offset - b.offset).map(({ partition: _, ...x }) => x);
 }
 
-function kcat(args: string[]): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    // Right after a broker restart kcat can wait on a partition with no leader yet; the caller reads again.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(Buffer.concat(out));
-      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${Buffer.concat(err).toString()}`));
-    });
-  });
-}
-
 /** The topic as it is now, or null while the broker cannot answer for it yet. */
-function readTopic(bootstrap: string, gatewayId: string): () => Promise<OnTopic[] | null> {
+function topicNow(bootstrap: string, gatewayId: string): () => Promise<OnTopic[] | null> {
   return () => heartbeatsOnTopic(bootstrap, gatewayId).catch(() => null);
 }
 
@@ -82,7 +56,7 @@ function readTopic(bootstrap: string, gatewayId: string): () => Promise<OnTopic[
 async function untilLive(bootstrap: string, gatewayId: string, fromMs: number, liveMs: number): Promise<OnTopic[]> {
   const hbs = await waitUntil(
     `${gatewayId}: heartbeats flowing again on iot.heartbeats`,
-    readTopic(bootstrap, gatewayId),
+    topicNow(bootstrap, gatewayId),
     (hbs) => {
       const first = hbs?.find((h) => h.tsMs >= fromMs);
       return first !== undefined && hbs!.some((h) => h.tsMs >= first.tsMs + liveMs);
@@ -171,7 +145,7 @@ describe('gateway heartbeats across a Kafka outage', () => {
       assert.equal(waiting.cloud.heartbeat.received, 1);
       const backAt = Date.now();
       await kafka.start();
-      const hbs = (await waitUntil('a heartbeat on iot.heartbeats', readTopic(kafka.bootstrap, 'gw-hb-prompt'), (h) => (h?.length ?? 0) > 0, 100_000, 500))!;
+      const hbs = (await waitUntil('a heartbeat on iot.heartbeats', topicNow(kafka.bootstrap, 'gw-hb-prompt'), (h) => (h?.length ?? 0) > 0, 100_000, 500))!;
       assert.equal(hbs.length, 1, JSON.stringify(hbs));
       const hb = hbs[0]!;
       assert.ok(hb.tsMs >= backAt, 'built after Kafka came back: fresh, not the one that waited');
