@@ -400,6 +400,8 @@ export class SinkProcess {
         maxBatchMessages: s.maxBatchMessages,
       },
       database: { poolSize: 4 },
+      // The database writer alone: the alert evaluator has its own kill test (test/alerts/kill).
+      alerts: { enabled: false },
     };
     writeFileSync(this.configFile, JSON.stringify(config, null, 2));
   }
