@@ -128,7 +128,6 @@ export class AlertEvaluator {
   private readonly now: () => number;
   private started = false;
   private stopping = false;
-  private waiting: Promise<void> = Promise.resolve();
   /** "co-partitioned", or why not; null until the cluster's metadata was read. */
   private partitioning: string | null = null;
   readonly stats: EvaluatorStats = {
@@ -161,7 +160,7 @@ export class AlertEvaluator {
    * /healthz. Resolves at once.
    */
   async start(): Promise<void> {
-    this.waiting = this.opts.rules.ready().then(
+    void this.opts.rules.ready().then(
       () => {
         if (!this.stopping) this.run();
       },
