@@ -1,13 +1,14 @@
 // /v1/rules and /v1/alerts (DESIGN.md "Cloud API"). Rules go through the RuleBook (the database,
 // then iot.rules); alerts are read from the database, and an acknowledgement is recorded there with
 // its event, like every other change of an alert (alerts/events.ts).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ALERT_COLUMNS, alertView, recordEvent, type AlertEvent, type AlertRow, type Receiver } from '../alerts/events.js';
 import { ruleView, type Rule } from '../alerts/rule.js';
 import type { RuleBook } from '../alerts/rules-publisher.js';
 import { CloudError } from '../errors.js';
 import type { Db, DbTx } from '../store/db.js';
-import { requireScope, type Principal, type Scope } from './auth.js';
+import { guard, principalOf } from './access.js';
+import type { Scope } from './auth.js';
 import type { ApiDeps } from './server.js';
 import { parseLimit } from './time.js';
 import { badCursor, decodeCursor, encodeCursor } from '../store/cursor.js';
@@ -29,47 +30,39 @@ export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const alerts = deps.alerts;
   if (!alerts) return;
   const now = alerts.now ?? Date.now;
-  const who = async (req: FastifyRequest, scope: Scope): Promise<Principal> => {
-    const p = await deps.auth.verify(req.headers.authorization);
-    requireScope(p, scope);
-    return p;
-  };
-  const guard = (scope: Scope) => async (req: FastifyRequest) => {
-    await who(req, scope);
-  };
+  const guarded = (scope: Scope) => guard(deps.auth, scope);
 
   // --- rules --------------------------------------------------------------------------------------
 
-  app.get('/v1/rules', { onRequest: guard('read:fleet') }, async () => ({ rules: (await alerts.rules.list()).map(ruleView) }));
+  app.get('/v1/rules', { onRequest: guarded('read:fleet') }, async () => ({ rules: (await alerts.rules.list()).map(ruleView) }));
 
-  app.post('/v1/rules', { onRequest: guard('write:rules') }, async (req, reply) => {
+  app.post('/v1/rules', { onRequest: guarded('write:rules') }, async (req, reply) => {
     const rule = await alerts.rules.create(req.body);
     return reply.status(201).header('location', `/v1/rules/${encodeURIComponent(rule.id)}`).send(ruleView(rule));
   });
 
-  app.get<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guard('read:fleet') }, async (req) => ruleView(await found(alerts.rules, req.params.id)));
+  app.get<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guarded('read:fleet') }, async (req) => ruleView(await found(alerts.rules, req.params.id)));
 
-  app.put<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guard('write:rules') }, async (req) => ruleView(await alerts.rules.replace(req.params.id, req.body)));
+  app.put<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guarded('write:rules') }, async (req) => ruleView(await alerts.rules.replace(req.params.id, req.body)));
 
-  app.delete<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guard('write:rules') }, async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guarded('write:rules') }, async (req, reply) => {
     await alerts.rules.remove(req.params.id);
     return reply.status(204).send();
   });
 
   // --- alerts -------------------------------------------------------------------------------------
 
-  app.get<{ Querystring: Query }>('/v1/alerts', { onRequest: guard('read:fleet') }, async (req) => listAlerts(alerts.db, req.query));
+  app.get<{ Querystring: Query }>('/v1/alerts', { onRequest: guarded('read:fleet') }, async (req) => listAlerts(alerts.db, req.query));
 
-  app.get<{ Params: { id: string } }>('/v1/alerts/:id', { onRequest: guard('read:fleet') }, async (req) => {
+  app.get<{ Params: { id: string } }>('/v1/alerts/:id', { onRequest: guarded('read:fleet') }, async (req) => {
     const r = await alerts.db.query<AlertRow>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = $1`, [req.params.id]);
     const row = r.rows[0];
     if (!row) throw new CloudError('FL_ERR_API_ALERT_NOT_FOUND', req.params.id);
     return alertView(row);
   });
 
-  app.post<{ Params: { id: string } }>('/v1/alerts/:id/ack', { onRequest: guard('write:rules') }, async (req) => {
-    // Checked again for the subject; the guard refused a bad token before the body was read.
-    const p = await who(req, 'write:rules');
+  app.post<{ Params: { id: string } }>('/v1/alerts/:id/ack', { onRequest: guarded('write:rules') }, async (req) => {
+    const p = principalOf(req);
     const note = ackNote(req.body);
     return alertView(await acknowledge(alerts.db, req.params.id, p.subject || 'unknown', note, now()));
   });

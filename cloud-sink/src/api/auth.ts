@@ -3,22 +3,32 @@
 import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
 import { CloudError } from '../errors.js';
 
-export const SCOPES = ['read:telemetry', 'read:fleet', 'write:rules', 'admin'] as const;
+export const SCOPES = ['read:telemetry', 'read:fleet', 'write:rules', 'write:commands', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 export type Role = 'viewer' | 'operator' | 'admin';
 
 export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   viewer: ['read:telemetry', 'read:fleet'],
-  operator: ['read:telemetry', 'read:fleet', 'write:rules'],
+  operator: ['read:telemetry', 'read:fleet', 'write:rules', 'write:commands'],
   admin: SCOPES,
 };
 
 export interface Principal {
   subject: string;
   scopes: Set<Scope>;
+  /**
+   * The token's `fleet` claim: the gateway ids it may see, or null for every gateway. Outside it a
+   * device or gateway does not exist for this token (404, never 403: api/access.ts).
+   */
+  fleet: ReadonlySet<string> | null;
 }
 
-export class TokenAuthority {
+/** What the API needs of whatever checks its tokens. */
+export interface Authenticator {
+  verify(header: string | undefined): Promise<Principal>;
+}
+
+export class TokenAuthority implements Authenticator {
   private readonly key: Uint8Array;
   constructor(secret: string) {
     this.key = new TextEncoder().encode(secret);
@@ -50,7 +60,8 @@ export class TokenAuthority {
       if (typeof payload.scope === 'string') {
         for (const s of payload.scope.split(' ')) if ((SCOPES as readonly string[]).includes(s)) scopes.add(s as Scope);
       }
-      return { subject: payload.sub ?? '', scopes };
+      const fleet = Array.isArray(payload.fleet) ? new Set(payload.fleet.filter((g): g is string => typeof g === 'string')) : null;
+      return { subject: payload.sub ?? '', scopes, fleet };
     } catch (err) {
       const detail = err instanceof joseErrors.JWTExpired ? 'token expired' : 'signature or claims invalid';
       throw new CloudError('FL_ERR_AUTH_INVALID', detail);

@@ -1,23 +1,22 @@
 // GET /v1/gateways and GET /v1/gateways/{id}: fleet health (DESIGN.md "Cloud API", issue 11),
 // judged by fleet/health.ts from what the fleet workers stored. Scope read:fleet.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { CloudError } from '../errors.js';
 import type { DeviceHealth, FleetHealth, GatewayHealth } from '../fleet/fleet-health.js';
-import { requireScope, type TokenAuthority } from './auth.js';
+import { guard } from './access.js';
+import type { Authenticator } from './auth.js';
 
 export interface FleetRouteDeps {
-  auth: TokenAuthority;
+  auth: Authenticator;
   fleet: FleetHealth;
 }
 
 const STATUSES = ['online', 'offline', 'degraded'] as const;
 
 export function registerFleetRoutes(app: FastifyInstance, deps: FleetRouteDeps): void {
-  const guard = async (req: FastifyRequest): Promise<void> => {
-    requireScope(await deps.auth.verify(req.headers.authorization), 'read:fleet');
-  };
+  const readFleet = guard(deps.auth, 'read:fleet');
 
-  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/gateways', { onRequest: guard }, async (req) => {
+  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/gateways', { onRequest: readFleet }, async (req) => {
     const status = req.query.status;
     if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
       throw new CloudError('FL_ERR_API_BAD_PARAM', `status=${JSON.stringify(status)} must be one of ${STATUSES.join(', ')}`);
@@ -28,7 +27,7 @@ export function registerFleetRoutes(app: FastifyInstance, deps: FleetRouteDeps):
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>(
     '/v1/gateways/:id',
-    { onRequest: guard },
+    { onRequest: readFleet },
     async (req) => {
       const c = deps.fleet.settings.completeness;
       const windowS = parseWindow(req.query.window, c.windowS, c.maxWindowS);

@@ -1,18 +1,21 @@
 // The query API (DESIGN.md "Cloud API"): fastify, /v1 prefix, bearer JWT with scopes, and every
 // error as {"error": {"code", "message"}} with its catalogued status.
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
 import { CloudError, FieldlineError } from '../errors.js';
 import type { FleetHealth } from '../fleet/fleet-health.js';
 import type { Store } from '../store/store.js';
 import { registerAlertRoutes, type AlertApiDeps } from './alert-routes.js';
-import { requireScope, type Scope, type TokenAuthority } from './auth.js';
+import { guard } from './access.js';
+import type { Authenticator } from './auth.js';
 import { registerFleetRoutes } from './fleet-routes.js';
 import { parseLimit, parseTime } from './time.js';
 
 export interface ApiDeps {
   store: Store;
-  auth: TokenAuthority;
+  auth: Authenticator;
   maxLimit: number;
   health: () => { ok: boolean; detail: Record<string, unknown> };
   /** Prometheus text format (PROMETHEUS_CONTENT_TYPE). */
@@ -30,10 +33,16 @@ const DAY_MS = 24 * 3_600_000;
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, routerOptions: { maxParamLength: 256 } });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown; validationContext?: string }, _req, reply) => {
     if (err instanceof FieldlineError) {
       if (err.statusCode >= 500) deps.counters?.count('api', 'errors');
       return reply.status(err.statusCode).send(err.toBody());
+    }
+    if (err.validation) {
+      // The route's schema refused the request; fastify's message names the part and the field
+      // ("querystring/limit must be <= 1000").
+      const code = err.validationContext === 'body' ? 'FL_ERR_API_BAD_REQUEST' : 'FL_ERR_API_BAD_PARAM';
+      return reply.status(400).send({ error: { code, message: err.message } });
     }
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) deps.counters?.count('api', 'errors');
@@ -44,10 +53,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     reply.status(404).send({ error: { code: 'FL_ERR_API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
   );
 
-  const guard = (scope: Scope) => async (req: FastifyRequest) => {
-    requireScope(await deps.auth.verify(req.headers.authorization), scope);
-  };
+  // Registered before the routes, so its onRoute hook sees every one of them (the routes are
+  // added in a plugin registered after it).
+  void app.register(swagger, { openapi: OPENAPI });
+  void app.register(swaggerUi, { routePrefix: '/docs' });
+  void app.register(async (api) => registerRoutes(api, deps));
+  return app;
+}
 
+function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/healthz', async (_req, reply) => {
     const h = deps.health();
     return reply.status(h.ok ? 200 : 503).send({ ok: h.ok, ...h.detail });
@@ -55,7 +69,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get('/metrics', async (_req, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(await deps.metrics()));
 
-  app.get('/v1/devices', { onRequest: guard('read:telemetry') }, async () => {
+  app.get('/v1/devices', { onRequest: guard(deps.auth, 'read:telemetry') }, async () => {
     const devices = await deps.store.devices();
     return {
       devices: devices.map((d) => ({
@@ -66,7 +80,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>(
     '/v1/devices/:id/readings',
-    { onRequest: guard('read:telemetry') },
+    { onRequest: guard(deps.auth, 'read:telemetry') },
     async (req) => {
       const q = req.query;
       const now = new Date();
@@ -93,5 +107,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 
   registerAlertRoutes(app, deps);
-  return app;
 }
+
+/** The OpenAPI document's own part; each route adds its path from its schema. */
+const OPENAPI: NonNullable<FastifyDynamicSwaggerOptions['openapi']> = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Fieldline cloud API',
+    version: '1',
+    description: 'Telemetry, fleet health, alert rules and alerts. Every path but /healthz, /metrics and /docs takes a bearer JWT.',
+  },
+  components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+  security: [{ bearer: [] }],
+};
