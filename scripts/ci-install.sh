@@ -24,6 +24,8 @@ packages=(
   openjdk-17-jre-headless maven ca-certificates
   # native addons (node-rdkafka builds librdkafka; better-sqlite3, lz4) through node-gyp
   build-essential python3 python3-pip pkg-config libzstd-dev libssl-dev libsasl2-dev zlib1g-dev
+  # the dashboard's browser test drives Debian's Chromium through playwright-core (no browser download)
+  chromium fonts-dejavu-core
 )
 
 missing=()

@@ -49,6 +49,8 @@ const cloud = defineCatalogue({
   FL_ERR_API_RULE_NOT_FOUND: { message: 'no such rule', status: 404 },
   FL_ERR_API_RULE_CONFLICT: { message: 'the rule changed since the version the request names', status: 409 },
   FL_ERR_API_ALERT_NOT_FOUND: { message: 'no such alert', status: 404 },
+  // The dashboard's files (api/dashboard-routes.ts).
+  FL_ERR_API_DASHBOARD_MISSING: { message: 'the dashboard is not built: run `npm run build` (it writes dist/dashboard)', status: 503 },
   // The rules topic (alerts/rules-publisher.ts, alerts/rules-table.ts): logged and on /healthz, never an HTTP answer.
   FL_ERR_RULES_PUBLISH: { message: 'rule changes could not be published to the rules topic; the sync retries them', status: 503 },
   FL_ERR_RULES_TOPIC: { message: 'the rules topic cannot be read', status: 503 },

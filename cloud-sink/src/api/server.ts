@@ -9,6 +9,7 @@ import type { FleetHealth } from '../fleet/fleet-health.js';
 import type { Store } from '../store/store.js';
 import { registerAlertRoutes, type AlertApiDeps } from './alert-routes.js';
 import { guard } from './access.js';
+import { registerDashboardRoutes, type DashboardDeps } from './dashboard-routes.js';
 import type { Authenticator } from './auth.js';
 import { registerFleetRoutes } from './fleet-routes.js';
 import { parseLimit, parseTime } from './time.js';
@@ -26,6 +27,8 @@ export interface ApiDeps {
   fleetHealth?: FleetHealth;
   /** Rules and alerts (/v1/rules, /v1/alerts); without it those paths answer 404. */
   alerts?: AlertApiDeps;
+  /** Where the built dashboard is and what its CSP allows; default dist/dashboard. */
+  dashboard?: DashboardDeps;
 }
 
 const DAY_MS = 24 * 3_600_000;
@@ -107,6 +110,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 
   registerAlertRoutes(app, deps);
+  registerDashboardRoutes(app, deps.dashboard);
 }
 
 /** The OpenAPI document's own part; each route adds its path from its schema. */
