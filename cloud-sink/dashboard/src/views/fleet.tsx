@@ -76,7 +76,7 @@ export function Fleet() {
       <div class="title-row">
         <h1 id="fleet-title">Fleet</h1>
         <p class="summary" aria-live="polite">
-          {data ? `${data.gateways.length} gateways: ` : 'loading… '}
+          {data ? `${data.gateways.length.toLocaleString('en')} gateways: ` : 'loading… '}
           <span class="status online">{counts.online} online</span> <span class="status degraded">{counts.degraded} degraded</span>{' '}
           <span class="status offline">{counts.offline} offline</span>
           {at ? <span class="muted"> · updated {new Date(at).toLocaleTimeString('en-GB')}</span> : null}
@@ -96,7 +96,7 @@ export function Fleet() {
             <option value="offline">offline</option>
           </select>
         </label>
-        <span class="muted">{rows.length} shown</span>
+        <span class="muted">{rows.length.toLocaleString('en')} shown</span>
       </div>
       <div class="grid fleet-grid" role="table" aria-label="Gateways" aria-rowcount={rows.length + 1}>
         <div class="grid-head" role="row">

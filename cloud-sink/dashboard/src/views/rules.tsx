@@ -242,7 +242,8 @@ export function Rules(props: { claims: Claims }) {
                 </td>
                 <td>{r.enabled ? 'yes' : 'no'}</td>
                 {mayWrite && (
-                  <td class="row-actions">
+                  <td>
+                    <div class="row-actions">
                     <button type="button" class="secondary" onClick={() => { setForm(fromRule(r)); setFormError(null); setNotice(null); }}>
                       Edit
                     </button>
@@ -252,6 +253,7 @@ export function Rules(props: { claims: Claims }) {
                     <button type="button" class="danger" onClick={() => void remove(r)}>
                       Delete
                     </button>
+                    </div>
                   </td>
                 )}
               </tr>
