@@ -13,6 +13,7 @@ import { registerDashboardRoutes, type DashboardDeps } from './dashboard-routes.
 import type { Authenticator } from './auth.js';
 import { registerFleetRoutes } from './fleet-routes.js';
 import { parseLimit, parseTime } from './time.js';
+import { validatorCompiler } from './validation.js';
 
 export interface ApiDeps {
   store: Store;
@@ -34,9 +35,13 @@ export interface ApiDeps {
 const DAY_MS = 24 * 3_600_000;
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 256 } });
+  const app = Fastify({
+    logger: false,
+    routerOptions: { maxParamLength: 256 },
+  });
+  app.setValidatorCompiler(validatorCompiler());
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown; validationContext?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: ValidationIssue[]; validationContext?: string }, _req, reply) => {
     if (err instanceof FieldlineError) {
       if (err.statusCode >= 500) deps.counters?.count('api', 'errors');
       return reply.status(err.statusCode).send(err.toBody());
@@ -45,7 +50,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       // The route's schema refused the request; fastify's message names the part and the field
       // ("querystring/limit must be <= 1000").
       const code = err.validationContext === 'body' ? 'FL_ERR_API_BAD_REQUEST' : 'FL_ERR_API_BAD_PARAM';
-      return reply.status(400).send({ error: { code, message: err.message } });
+      return reply.status(400).send({ error: { code, message: validationMessage(err.validationContext ?? 'request', err.validation, err.message) } });
     }
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) deps.counters?.count('api', 'errors');
@@ -111,6 +116,24 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   registerAlertRoutes(app, deps);
   registerDashboardRoutes(app, deps.dashboard);
+}
+
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** "querystring/limit must be <= 1000"; an unknown key is named, which ajv's own message does not do. */
+function validationMessage(part: string, issues: ValidationIssue[], fallback: string): string {
+  const first = issues[0];
+  if (!first) return fallback;
+  const where = `${part}${first.instancePath}`;
+  if (first.keyword === 'additionalProperties') return `${where}: unknown key ${JSON.stringify(first.params.additionalProperty)}`;
+  if (first.keyword === 'required') return `${where}: ${JSON.stringify(first.params.missingProperty)} is required`;
+  if (first.keyword === 'enum') return `${where} must be one of ${(first.params.allowedValues as unknown[]).map(String).join(', ')}`;
+  return `${where} ${first.message ?? 'is invalid'}`;
 }
 
 /** The OpenAPI document's own part; each route adds its path from its schema. */
