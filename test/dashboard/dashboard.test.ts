@@ -138,7 +138,7 @@ describe('the operators dashboard in a browser, against a real cloud (issue 12 a
     const history: Reading[] = [];
     for (let t = now - 6 * HOUR; t <= now - 60_000; t += 60_000) {
       const phase = ((t % (2 * HOUR)) / (2 * HOUR)) * 2 * Math.PI;
-      history.push({ deviceId: DEV, tsMs: t, metrics: { temperature: 60 + 8 * Math.sin(phase) + (t % 7), pressure: 2 + 0.3 * Math.cos(phase) } });
+      history.push({ deviceId: DEV, tsMs: t, metrics: { temperature: 60 + 8 * Math.sin(phase) + 1.5 * Math.sin(t / 420_000), pressure: 2 + 0.3 * Math.cos(phase) } });
     }
     await sendReadings(GW, history);
     startBeating();
@@ -220,6 +220,7 @@ describe('the operators dashboard in a browser, against a real cloud (issue 12 a
 
     const requestsBefore = aggregateRequests.length;
     const over = panel.locator('.u-over');
+    await over.scrollIntoViewIfNeeded();
     const box = (await over.boundingBox())!;
     const y = box.y + box.height / 2;
     // The last six hours of a 24 h range are the right quarter of the plot; select most of them.
@@ -249,6 +250,22 @@ describe('the operators dashboard in a browser, against a real cloud (issue 12 a
     assert.ok(drawn > 200, `${drawn} line pixels drawn on the zoomed chart`);
     assert.equal(await page.getByRole('button', { name: 'Reset zoom' }).isEnabled(), true);
     await shot('07-device-zoomed');
+  });
+
+  it('lets an operator edit the device metadata (name, type, location, tags), saved through PATCH /v1/devices/{id}', async () => {
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Name').fill('Boiler 1');
+    await page.getByLabel('Type').fill('boiler');
+    await page.getByLabel('Location').fill('pump house 2');
+    await page.getByLabel(/^Tags/).fill('site=north, floor=2');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { name: `Boiler 1 (${DEV})` }).waitFor();
+    const stored = await call<{ name: string; type: string; location: { label?: string } | null; tags: Record<string, string> }>('GET', `/v1/devices/${DEV}`);
+    assert.equal(stored.status, 200, JSON.stringify(stored.body));
+    assert.deepEqual(
+      { name: stored.body.name, type: stored.body.type, location: stored.body.location?.label, tags: stored.body.tags },
+      { name: 'Boiler 1', type: 'boiler', location: 'pump house 2', tags: { site: 'north', floor: '2' } },
+    );
   });
 
   it('shows an alert fired by a rule and its readings, and acknowledges it', async () => {

@@ -1,6 +1,7 @@
 // GET /v1/stream: live readings and alert events over a WebSocket. Browsers cannot set headers on
-// a WebSocket, so the token goes as access_token. A dropped connection is retried with doubling
-// delays (1 s up to 30 s, with jitter so a restarted API is not hit by every tab at once).
+// a WebSocket; the token goes in the subprotocols (`fieldline.v1`, `bearer.<token>`) rather than
+// the URL, which proxies log. A dropped connection is retried with doubling delays (1 s up to 30 s,
+// with jitter so a restarted API is not hit by every tab at once).
 
 import { storedToken } from './session';
 
@@ -38,10 +39,10 @@ export function openStream(
   const connect = (): void => {
     const token = storedToken();
     if (closed || !token) return;
-    const q = new URLSearchParams({ ...filter, access_token: token });
+    const q = new URLSearchParams(filter);
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     onState('connecting');
-    ws = new WebSocket(`${proto}//${location.host}/v1/stream?${q}`);
+    ws = new WebSocket(`${proto}//${location.host}/v1/stream?${q}`, ['fieldline.v1', `bearer.${token}`]);
     ws.onopen = () => {
       delay = 1000;
       onState('live');

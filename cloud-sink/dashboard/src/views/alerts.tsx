@@ -19,7 +19,7 @@ export function Alerts(props: { claims: Claims }) {
 
   useEffect(() => {
     const h = openStream(
-      { type: 'alert' },
+      { kinds: 'alerts' },
       (m) => {
         if (m.type === 'alert') void refresh();
       },

@@ -82,7 +82,7 @@ export function Device(props: { id: string; claims: Claims }) {
 
   useEffect(() => {
     const handle = openStream(
-      { device: props.id },
+      { device: props.id, kinds: 'readings' },
       (m) => {
         if (m.type !== 'reading' || m.device_id !== props.id) return;
         const ts = typeof m.ts === 'number' ? new Date(m.ts).toISOString() : m.ts;
