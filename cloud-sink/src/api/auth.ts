@@ -60,8 +60,7 @@ export class TokenAuthority implements Authenticator {
       if (typeof payload.scope === 'string') {
         for (const s of payload.scope.split(' ')) if ((SCOPES as readonly string[]).includes(s)) scopes.add(s as Scope);
       }
-      const fleet = Array.isArray(payload.fleet) ? new Set(payload.fleet.filter((g): g is string => typeof g === 'string')) : null;
-      return { subject: payload.sub ?? '', scopes, fleet };
+      return { subject: payload.sub ?? '', scopes, fleet: fleetClaim(payload.fleet) };
     } catch (err) {
       const detail = err instanceof joseErrors.JWTExpired ? 'token expired' : 'signature or claims invalid';
       throw new CloudError('FL_ERR_AUTH_INVALID', detail);
@@ -71,4 +70,11 @@ export class TokenAuthority implements Authenticator {
 
 export function requireScope(p: Principal, scope: Scope): void {
   if (!p.scopes.has(scope) && !p.scopes.has('admin')) throw new CloudError('FL_ERR_AUTH_SCOPE', `needs ${scope}`);
+}
+
+/** The `fleet` claim: absent = every gateway; a list of gateway ids; anything else is refused, never read as "all". */
+function fleetClaim(claim: unknown): ReadonlySet<string> | null {
+  if (claim === undefined) return null;
+  if (Array.isArray(claim) && claim.every((g) => typeof g === 'string')) return new Set(claim);
+  throw new CloudError('FL_ERR_AUTH_INVALID', 'the fleet claim must be a list of gateway ids');
 }

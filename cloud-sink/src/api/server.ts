@@ -2,7 +2,7 @@
 // error as {"error": {"code", "message"}} with its catalogued status.
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
 import { CloudError, FieldlineError } from '../errors.js';
 import type { FleetHealth } from '../fleet/fleet-health.js';
@@ -35,6 +35,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     logger: false,
     routerOptions: { maxParamLength: 256 },
+    // A bad URL or an over-long path parameter is answered before any route runs; in our shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const code = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'FL_ERR_API_BAD_PARAM' : 'FL_ERR_API_BAD_REQUEST';
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than 256 characters' : 'the URL is not valid';
+      void (reply as FastifyReply).code(400).send({ error: { code, message } });
+    },
   });
   app.setValidatorCompiler(validatorCompiler());
 
