@@ -29,6 +29,8 @@ export class Cloud {
   /** Heartbeats, quarantine and per-minute aggregates (sink and all roles). */
   fleet?: Fleet;
   api?: ReturnType<typeof buildApi>;
+  /** The API's own pool on a PostgreSQL server, with short timeouts (config api.database); the embedded database is shared. */
+  apiDb?: Db;
   /** Alert rules behind the API, published to alerts.rulesTopic (api and all roles). */
   rules?: RuleBook;
   /** The evaluator and its pumps (alerts role; sink and all while alerts.enabled). */
@@ -50,7 +52,7 @@ export class Cloud {
     /** The alert evaluator's clock; tests move it through hours of event time. */
     private readonly opts: { alertClock?: () => number } = {},
   ) {
-    this.auth = new TokenAuthority(cfg.api.jwtSecret ?? loadOrCreateSecret(resolve(cfg.dataDir)));
+    this.auth = tokenAuthority(cfg);
   }
 
   async start(): Promise<void> {
@@ -116,15 +118,24 @@ export class Cloud {
       const { kafka, alerts } = this.cfg;
       this.rules = new RuleBook({ db: this.db, kafka, topic: alerts.rulesTopic, syncMs: alerts.rulesSyncMs, log: this.log.child({ part: 'rules' }), counters: this.metrics });
       this.rules.start();
+      const d = this.cfg.api.database;
+      const apiDb = this.db.kind === 'postgres'
+        ? await openDb({ databaseUrl: this.cfg.database.url, poolSize: d.poolSize, connectTimeoutMs: d.connectTimeoutMs, queryTimeoutMs: d.queryTimeoutMs })
+        : this.db;
+      this.apiDb = apiDb;
       this.api = buildApi({
-        alerts: { rules: this.rules, db: this.db },
-        store: this.store,
+        alerts: { rules: this.rules, db: apiDb },
+        store: apiDb === this.db ? this.store : new Store(apiDb),
         auth: this.auth,
         maxLimit: this.cfg.api.maxLimit,
         health: () => this.health(),
         metrics: () => this.metrics.render(),
         counters: this.metrics,
-        fleetHealth: new FleetHealth(this.db, this.cfg.fleet.health),
+        fleetHealth: new FleetHealth(apiDb, this.cfg.fleet.health),
+        log: this.log.child({ part: 'api' }),
+        protection: this.cfg.api,
+        ping: () => apiDb.query('SELECT 1'),
+        ...(this.cfg.api.auth.oidc ? { oidc: this.cfg.api.auth.oidc } : {}),
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
@@ -157,6 +168,7 @@ export class Cloud {
     await this.alerting?.stop();
     await this.fleet?.stop();
     await this.lake?.stop();
+    if (this.apiDb !== this.db) await this.apiDb?.close();
     await this.db?.close();
   }
 }
@@ -167,6 +179,24 @@ function lakeHealth(l: LakeStats, location: string): Record<string, unknown> {
     filesWritten: l.filesWritten, rowsWritten: l.rowsWritten, bytesWritten: l.bytesWritten, bufferedRows: l.bufferedRows,
     messagesSkipped: l.messagesSkipped, skippedByCode: l.skippedByCode, rangesReplayed: l.rangesReplayed,
   };
+}
+
+/**
+ * The API's token checker, from config api.jwtSecret and api.auth. Made without starting anything,
+ * so `fieldline-cloud token` signs with exactly the secret, issuer and audience the API checks.
+ */
+export function tokenAuthority(cfg: CloudConfig): TokenAuthority {
+  const a = cfg.api.auth;
+  return new TokenAuthority({
+    ...(a.secretTokens ? { secret: cfg.api.jwtSecret ?? loadOrCreateSecret(resolve(cfg.dataDir)) } : {}),
+    issuer: a.issuer,
+    audience: a.audience,
+    ...(a.jwksUrl
+      ? { jwks: { url: a.jwksUrl, algorithms: a.algorithms, timeoutMs: a.jwksTimeoutMs, cooldownMs: a.jwksCooldownMs, cacheMaxAgeMs: a.jwksCacheMaxAgeMs } }
+      : {}),
+    roleClaim: a.roleClaim,
+    clockToleranceS: a.clockToleranceS,
+  });
 }
 
 /** Keeps one signing secret per data directory so tokens outlive a restart. */

@@ -98,8 +98,8 @@ describe('cloud API', () => {
   }
 
   it('refuses an expired token', async () => {
-    const expired = await new SignJWT({ role: 'viewer' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('fieldline')
-      .setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(new TextEncoder().encode(SECRET));
+    const expired = await new SignJWT({ role: 'viewer' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('fieldline').setSubject('t')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 120).sign(new TextEncoder().encode(SECRET));
     const res = await get('/v1/devices/dev-1/readings', expired);
     assert.equal(res.statusCode, 401);
     assert.match((res.json() as { error: { message: string } }).error.message, /expired/);

@@ -2,7 +2,7 @@
 // error as {"error": {"code", "message"}} with its catalogued status.
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
 import { CloudError, FieldlineError } from '../errors.js';
 import type { FleetHealth } from '../fleet/fleet-health.js';
@@ -10,7 +10,9 @@ import type { Store } from '../store/store.js';
 import { registerAlertRoutes, type AlertApiDeps } from './alert-routes.js';
 import { guard } from './access.js';
 import type { Authenticator } from './auth.js';
+import { registerAuthRoutes, type OidcSettings } from './auth-routes.js';
 import { registerFleetRoutes } from './fleet-routes.js';
+import { limitRequests, probe, registerProtection, retryAfterS, unavailableAnswer, type ProtectionSettings } from './protection.js';
 import { parseLimit, parseTime } from './time.js';
 import { validatorCompiler } from './validation.js';
 
@@ -27,13 +29,23 @@ export interface ApiDeps {
   fleetHealth?: FleetHealth;
   /** Rules and alerts (/v1/rules, /v1/alerts); without it those paths answer 404. */
   alerts?: AlertApiDeps;
+  /** Where one line per request goes (api/protection.ts); without it nothing is logged. */
+  log?: FastifyBaseLogger;
+  /** Rate limits and overload shedding (config api.rateLimit, api.underPressure); without it neither applies. */
+  protection?: ProtectionSettings;
+  /** Asks the database for an answer; /healthz is 503 while it gets none. */
+  ping?: () => Promise<unknown>;
+  /** The dashboard's OIDC login (config api.auth.oidc) for GET /v1/auth/oidc; without it that path is 404. */
+  oidc?: OidcSettings;
 }
 
 const DAY_MS = 24 * 3_600_000;
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
-    logger: false,
+    ...(deps.log ? { loggerInstance: deps.log } : { logger: false }),
+    // api/protection.ts logs one line per request itself, without the URL's query string.
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 256 },
     // A bad URL or an over-long path parameter is answered before any route runs; in our shape too.
     frameworkErrors: (err, _req, reply) => {
@@ -44,8 +56,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   app.setValidatorCompiler(validatorCompiler());
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: ValidationIssue[]; validationContext?: string }, _req, reply) => {
+  app.setErrorHandler((thrown: Error & { statusCode?: number; code?: string; validation?: ValidationIssue[]; validationContext?: string }, req, reply) => {
+    const err = unavailableAnswer(thrown) ?? thrown;
     if (err instanceof FieldlineError) {
+      if (err.statusCode === 503 && !reply.hasHeader('retry-after')) void reply.header('retry-after', retryAfterS(deps.protection));
       if (err.statusCode >= 500) deps.counters?.count('api', 'errors');
       return reply.status(err.statusCode).send(err.toBody());
     }
@@ -56,7 +70,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       return reply.status(400).send({ error: { code, message: validationMessage(err.validationContext ?? 'request', err.validation, err.message) } });
     }
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) deps.counters?.count('api', 'errors');
+    if (status === 500) {
+      deps.counters?.count('api', 'errors');
+      req.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'request failed');
+    }
     const code = status === 500 ? 'FL_ERR_API_INTERNAL' : 'FL_ERR_API_BAD_REQUEST';
     return reply.status(status).send({ error: { code, message: status === 500 ? 'internal error' : err.message } });
   });
@@ -68,14 +85,21 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // added in a plugin registered after it).
   void app.register(swagger, { openapi: OPENAPI });
   void app.register(swaggerUi, { routePrefix: '/docs' });
-  void app.register(async (api) => registerRoutes(api, deps));
+  registerProtection(app, deps.protection);
+  void app.register(async (api) => {
+    limitRequests(api, deps.protection, deps.auth);
+    registerRoutes(api, deps);
+  });
   return app;
 }
 
 function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/healthz', async (_req, reply) => {
     const h = deps.health();
-    return reply.status(h.ok ? 200 : 503).send({ ok: h.ok, ...h.detail });
+    const db = deps.ping ? await probe(deps.ping, 2_000) : undefined;
+    const ok = h.ok && db?.ok !== false;
+    const reach = db ? { database_reachable: db.ok, ...(db.error ? { database_error: db.error } : {}) } : {};
+    return reply.status(ok ? 200 : 503).send({ ok, ...h.detail, ...reach });
   });
 
   app.get('/metrics', async (_req, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(await deps.metrics()));
@@ -118,6 +142,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 
   registerAlertRoutes(app, deps);
+  registerAuthRoutes(app, deps);
 }
 
 interface ValidationIssue {
