@@ -69,7 +69,7 @@ const apiAuth = z.strictObject({
 const apiRateLimit = z.strictObject({
   enabled: z.boolean().default(true),
   /** Requests one token's subject (or, without a valid token, one client address) may make per window. */
-  max: z.number().int().min(1).default(600),
+  max: z.number().int().min(1).default(6_000),
   timeWindowMs: z.number().int().min(100).default(60_000),
 });
 
@@ -77,7 +77,7 @@ const apiRateLimit = z.strictObject({
 const apiUnderPressure = z.strictObject({
   enabled: z.boolean().default(true),
   /** Event-loop delay above which requests are turned away; 0: not checked. */
-  maxEventLoopDelayMs: z.number().int().min(0).default(1_000),
+  maxEventLoopDelayMs: z.number().int().min(0).default(2_000),
   /** Heap in use above which requests are turned away; 0: not checked. */
   maxHeapUsedBytes: z.number().int().min(0).default(0),
   /** Resident memory above which requests are turned away; 0: not checked. */
