@@ -148,10 +148,12 @@ export class TokenAuthority implements Authenticator {
       ...(this.audience !== undefined ? { audience: this.audience } : {}),
     };
     let payload: JWTPayload;
+    let fromJwks = false;
     try {
       if (alg === 'HS256' && this.secret) {
         ({ payload } = await jwtVerify(token, this.secret, { ...verifyOpts, algorithms: ['HS256'] }));
       } else if (typeof alg === 'string' && this.jwks && this.jwksAlgorithms.includes(alg)) {
+        fromJwks = true;
         ({ payload } = await jwtVerify(token, this.jwks, { ...verifyOpts, algorithms: [...this.jwksAlgorithms] }));
       } else {
         // Never echo the attacker's header back beyond a short, printable name.
@@ -159,7 +161,7 @@ export class TokenAuthority implements Authenticator {
         throw invalid(`${shown} algorithm is not accepted`);
       }
     } catch (err) {
-      throw refusal(err);
+      throw refusal(err, fromJwks);
     }
     return this.principal(payload);
   }
@@ -193,7 +195,7 @@ function invalid(reason: string): CloudError {
 }
 
 /** A short reason for each way jose refuses a token; none repeats any part of the token. */
-function refusal(err: unknown): CloudError {
+function refusal(err: unknown, fromJwks: boolean): CloudError {
   if (err instanceof CloudError) return err;
   if (err instanceof joseErrors.JWTExpired) return invalid('token expired');
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
@@ -208,8 +210,8 @@ function refusal(err: unknown): CloudError {
   }
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return invalid('signature invalid');
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return invalid('algorithm is not accepted');
-  if (err instanceof joseErrors.JOSEError) return invalid('malformed token');
-  // The key set could not be fetched at all (connection refused, an HTTP error status).
+  if (err instanceof joseErrors.JOSEError || !fromJwks) return invalid('malformed token');
+  // The key set could not be fetched at all (connection refused, DNS).
   return new CloudError('FL_ERR_AUTH_KEYS_UNAVAILABLE', 'the key set could not be fetched');
 }
 
