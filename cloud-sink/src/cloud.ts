@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { TokenAuthority } from './api/auth.js';
 import { buildApi } from './api/server.js';
+import { LiveFeed } from './api/live-feed.js';
 import { Alerting } from './alerts/alerting.js';
 import { RuleBook } from './alerts/rules-publisher.js';
 import type { CloudConfig } from './config/schema.js';
@@ -33,12 +34,14 @@ export class Cloud {
   rules?: RuleBook;
   /** The evaluator and its pumps (alerts role; sink and all while alerts.enabled). */
   alerting?: Alerting;
+  /** GET /v1/stream's one Kafka consumer and its clients (api and all roles, while api.stream.enabled). */
+  stream?: LiveFeed;
   apiPort = 0;
   readonly auth: TokenAuthority;
   /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
   readonly metrics = new CloudMetrics(
     () => this.consumer?.stats,
-    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : []), ...(this.alerting?.tallies() ?? [])],
+    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : []), ...(this.alerting?.tallies() ?? []), ...(this.stream ? [this.stream.tallies()] : [])],
     () => this.lake?.stats,
   );
   private refreshTimer?: NodeJS.Timeout;
@@ -116,6 +119,13 @@ export class Cloud {
       const { kafka, alerts } = this.cfg;
       this.rules = new RuleBook({ db: this.db, kafka, topic: alerts.rulesTopic, syncMs: alerts.rulesSyncMs, log: this.log.child({ part: 'rules' }), counters: this.metrics });
       this.rules.start();
+      if (this.cfg.api.stream.enabled) {
+        this.stream = new LiveFeed({
+          kafka, readingsTopic: kafka.readingsTopic, alertsTopic: alerts.alertsTopic, settings: this.cfg.api.stream,
+          maxBatchMessages: kafka.maxBatchMessages, log: this.log.child({ part: 'stream' }),
+        });
+        this.stream.start();
+      }
       this.api = buildApi({
         alerts: { rules: this.rules, db: this.db },
         store: this.store,
@@ -125,6 +135,7 @@ export class Cloud {
         metrics: () => this.metrics.render(),
         counters: this.metrics,
         fleetHealth: new FleetHealth(this.db, this.cfg.fleet.health),
+        stream: this.stream,
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
@@ -144,6 +155,7 @@ export class Cloud {
         ...(this.fleet ? { fleet: this.fleet.health() } : {}),
         ...(this.rules ? { rules: this.rules.stats } : {}),
         ...(this.alerting ? { alerting: this.alerting.health() } : {}),
+        ...(this.stream ? { stream: this.stream.health() } : {}),
         ...(l ? { lake: lakeHealth(l, this.lake!.location) } : {}),
       },
     };
@@ -151,6 +163,8 @@ export class Cloud {
 
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
+    // Before the API closes, so the clients get 1001 rather than the plugin's bare close.
+    await this.stream?.stop();
     await this.api?.close();
     await this.rules?.stop();
     await this.consumer?.stop();

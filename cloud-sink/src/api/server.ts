@@ -2,6 +2,7 @@
 // error as {"error": {"code", "message"}} with its catalogued status.
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
 import { CloudError, FieldlineError } from '../errors.js';
@@ -11,6 +12,8 @@ import { registerAlertRoutes, type AlertApiDeps } from './alert-routes.js';
 import { guard } from './access.js';
 import type { Authenticator } from './auth.js';
 import { registerFleetRoutes } from './fleet-routes.js';
+import type { LiveFeed } from './live-feed.js';
+import { registerStreamRoutes, streamSocketOptions } from './stream.js';
 import { parseLimit, parseTime } from './time.js';
 import { validatorCompiler } from './validation.js';
 
@@ -27,6 +30,8 @@ export interface ApiDeps {
   fleetHealth?: FleetHealth;
   /** Rules and alerts (/v1/rules, /v1/alerts); without it those paths answer 404. */
   alerts?: AlertApiDeps;
+  /** GET /v1/stream's shared consumer and clients; without it that path answers 404. */
+  stream?: LiveFeed;
 }
 
 const DAY_MS = 24 * 3_600_000;
@@ -68,6 +73,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // added in a plugin registered after it).
   void app.register(swagger, { openapi: OPENAPI });
   void app.register(swaggerUi, { routePrefix: '/docs' });
+  void app.register(websocket, streamSocketOptions());
   void app.register(async (api) => registerRoutes(api, deps));
   return app;
 }
@@ -118,6 +124,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 
   registerAlertRoutes(app, deps);
+  registerStreamRoutes(app, deps);
 }
 
 interface ValidationIssue {
