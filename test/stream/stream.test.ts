@@ -14,7 +14,7 @@ import { cloudConfigSchema } from '../../cloud-sink/src/config/schema.js';
 import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
 import { removeOnExit, waitUntil } from '../../devstack/net.js';
 import { FIELDLINE_TOPICS } from '../../devstack/topics.js';
-import { FeedProducer, firingEvent, Listener, signToken, stalledClient } from './support.js';
+import { committedOffsets, FeedProducer, firingEvent, Listener, signToken, stalledClient } from './support.js';
 
 const SECRET = 'a-stream-test-secret-long-enough-for-hs256';
 const READINGS = 'iot.readings';
@@ -147,6 +147,17 @@ describe('GET /v1/stream: live readings and alerts from Kafka, filtered and flee
 
     assert.deepEqual(telemetryOnly.readings().map((r) => r.device_id).sort(), ['a1', 'a2', 'b1']);
     assert.deepEqual(telemetryOnly.alerts(), [], 'no alerts without read:fleet');
+  });
+
+  it('one consumer in a group of its own holds every partition of both topics and commits nothing, so it moves no other reader’s place', async () => {
+    const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { stream: { state: string; group: string; partitions: number; received: number } };
+    assert.equal(health.stream.state, 'up');
+    assert.equal(health.stream.partitions, 2 * PARTITIONS);
+    assert.match(health.stream.group, /^fieldline-stream-/);
+    assert.ok(health.stream.received > 0);
+    for (const topic of [READINGS, ALERTS]) {
+      assert.deepEqual(await committedOffsets(kafka.bootstrap, health.stream.group, topic, PARTITIONS), [-1001, -1001, -1001], `${topic}: no committed offset`);
+    }
   });
 
   it('a subscribe message moves a stream to other devices without reconnecting', async () => {

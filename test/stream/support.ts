@@ -181,3 +181,19 @@ export function firingEvent(target: { gateway: string; device?: string; metric?:
     },
   };
 }
+
+/**
+ * A group's committed offsets, read by a consumer that carries the group's id but never subscribes
+ * (so it never joins the group); -1001 is "none".
+ */
+export async function committedOffsets(bootstrap: string, group: string, topic: string, partitions: number): Promise<number[]> {
+  const c = new Kafka.KafkaConsumer({ 'metadata.broker.list': bootstrap, 'group.id': group, 'enable.auto.commit': false }, {});
+  await new Promise<void>((resolve, reject) => c.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  try {
+    const asked = Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 }));
+    const got = await new Promise<Kafka.TopicPartitionOffset[]>((resolve, reject) => c.committed(asked, 10_000, (err, tps) => (err ? reject(err) : resolve(tps))));
+    return got.map((t) => t.offset ?? -1001);
+  } finally {
+    await new Promise<void>((resolve) => c.disconnect(() => resolve()));
+  }
+}
