@@ -101,6 +101,7 @@ describe('GET /v1/stream (server and WebSocket, feed fed by hand)', () => {
     const telemetry = await token({ scope: 'read:telemetry' });
     assert.deepEqual(await refused(`${base}?kinds=alerts&access_token=${telemetry}`).then((r) => [r.status, r.code]), [403, 'FL_ERR_AUTH_SCOPE']);
     assert.deepEqual(await refused(`${base}?kinds=everything&access_token=${admin}`).then((r) => [r.status, r.code]), [400, 'FL_ERR_API_BAD_PARAM']);
+    assert.deepEqual(await refused(`${base}?devices=d1&access_token=${admin}`).then((r) => [r.status, r.code]), [400, 'FL_ERR_API_BAD_PARAM'], 'an unknown parameter is refused, not ignored');
     assert.equal(feed.open(), 0);
   });
 

@@ -113,6 +113,7 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
       description: STREAM_DESCRIPTION,
       querystring: {
         type: 'object',
+        additionalProperties: false,
         properties: {
           device: list('Device ids'),
           metric: list('Metric names (a reading frame carries only these)'),
