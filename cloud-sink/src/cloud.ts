@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { TokenAuthority } from './api/auth.js';
 import { buildApi } from './api/server.js';
+import { LiveFeed } from './api/live-feed.js';
 import { Alerting } from './alerts/alerting.js';
 import { RuleBook } from './alerts/rules-publisher.js';
 import type { CloudConfig } from './config/schema.js';
@@ -35,12 +36,14 @@ export class Cloud {
   rules?: RuleBook;
   /** The evaluator and its pumps (alerts role; sink and all while alerts.enabled). */
   alerting?: Alerting;
+  /** GET /v1/stream's one Kafka consumer and its clients (api and all roles, while api.stream.enabled). */
+  stream?: LiveFeed;
   apiPort = 0;
   readonly auth: TokenAuthority;
   /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
   readonly metrics = new CloudMetrics(
     () => this.consumer?.stats,
-    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : []), ...(this.alerting?.tallies() ?? [])],
+    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : []), ...(this.alerting?.tallies() ?? []), ...(this.stream ? [this.stream.tallies()] : [])],
     () => this.lake?.stats,
   );
   private refreshTimer?: NodeJS.Timeout;
@@ -123,6 +126,13 @@ export class Cloud {
         ? await openDb({ databaseUrl: this.cfg.database.url, poolSize: d.poolSize, connectTimeoutMs: d.connectTimeoutMs, queryTimeoutMs: d.queryTimeoutMs })
         : this.db;
       this.apiDb = apiDb;
+      if (this.cfg.api.stream.enabled) {
+        this.stream = new LiveFeed({
+          kafka, readingsTopic: kafka.readingsTopic, alertsTopic: alerts.alertsTopic, settings: this.cfg.api.stream,
+          maxBatchMessages: kafka.maxBatchMessages, log: this.log.child({ part: 'stream' }),
+        });
+        this.stream.start();
+      }
       this.api = buildApi({
         alerts: { rules: this.rules, db: apiDb },
         store: apiDb === this.db ? this.store : new Store(apiDb),
@@ -137,6 +147,7 @@ export class Cloud {
         // The embedded database cannot become unreachable; a ping would only queue behind its work.
         ...(apiDb.kind === 'postgres' ? { ping: () => apiDb.query('SELECT 1') } : {}),
         ...(this.cfg.api.auth.oidc ? { oidc: this.cfg.api.auth.oidc } : {}),
+        ...(this.stream ? { stream: this.stream } : {}),
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
@@ -156,6 +167,7 @@ export class Cloud {
         ...(this.fleet ? { fleet: this.fleet.health() } : {}),
         ...(this.rules ? { rules: this.rules.stats } : {}),
         ...(this.alerting ? { alerting: this.alerting.health() } : {}),
+        ...(this.stream ? { stream: this.stream.health() } : {}),
         ...(l ? { lake: lakeHealth(l, this.lake!.location) } : {}),
       },
     };
@@ -163,6 +175,8 @@ export class Cloud {
 
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
+    // Before the API closes, so the clients get 1001 rather than the plugin's bare close.
+    await this.stream?.stop();
     await this.api?.close();
     await this.rules?.stop();
     await this.consumer?.stop();

@@ -52,6 +52,10 @@ const cloud = defineCatalogue({
   FL_ERR_API_RULE_NOT_FOUND: { message: 'no such rule', status: 404 },
   FL_ERR_API_RULE_CONFLICT: { message: 'the rule changed since the version the request names', status: 409 },
   FL_ERR_API_ALERT_NOT_FOUND: { message: 'no such alert', status: 404 },
+  // GET /v1/stream (api/stream.ts): answered before the upgrade, as plain HTTP.
+  FL_ERR_API_UPGRADE_REQUIRED: { message: 'GET /v1/stream is a WebSocket: send the request with Upgrade: websocket', status: 426 },
+  FL_ERR_API_STREAM_LIMIT: { message: 'this token holds as many live streams as api.stream.maxClientsPerToken allows', status: 429 },
+  FL_ERR_API_STREAM_BUSY: { message: 'this API process serves as many live streams as api.stream.maxClients allows', status: 503 },
   // The rules topic (alerts/rules-publisher.ts, alerts/rules-table.ts): logged and on /healthz, never an HTTP answer.
   FL_ERR_RULES_PUBLISH: { message: 'rule changes could not be published to the rules topic; the sync retries them', status: 503 },
   FL_ERR_RULES_TOPIC: { message: 'the rules topic cannot be read', status: 503 },

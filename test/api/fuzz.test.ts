@@ -23,9 +23,10 @@ interface Run {
   out: string;
 }
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<Run> {
+function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // In a scratch folder: schemathesis keeps a cache of what it found in ./.schemathesis.
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -87,7 +88,7 @@ describe('the API under schemathesis', { skip: existsSync(SCHEMATHESIS) ? false 
       '--no-color',
       '--report', 'junit',
       '--report-junit-path', join(reportDir, 'junit.xml'),
-    ], 15 * 60_000);
+    ], reportDir, 15 * 60_000);
     const tail = r.out.split('\n').slice(-400).join('\n');
     assert.equal(r.code, 0, `schemathesis failed:\n${tail}`);
     const junit = readFileSync(join(reportDir, 'junit.xml'), 'utf8');

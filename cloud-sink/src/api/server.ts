@@ -2,6 +2,7 @@
 // error as {"error": {"code", "message"}} with its catalogued status.
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
 import { CloudError, FieldlineError } from '../errors.js';
@@ -13,6 +14,8 @@ import type { Authenticator } from './auth.js';
 import { registerAuthRoutes, type OidcSettings } from './auth-routes.js';
 import { registerFleetRoutes } from './fleet-routes.js';
 import { limitRequests, probe, registerProtection, retryAfterS, unavailableAnswer, type ProtectionSettings } from './protection.js';
+import type { LiveFeed } from './live-feed.js';
+import { registerStreamRoutes, streamSocketOptions } from './stream.js';
 import { parseLimit, parseTime } from './time.js';
 import { validatorCompiler } from './validation.js';
 
@@ -37,6 +40,8 @@ export interface ApiDeps {
   ping?: () => Promise<unknown>;
   /** The dashboard's OIDC login (config api.auth.oidc) for GET /v1/auth/oidc; without it that path is 404. */
   oidc?: OidcSettings;
+  /** GET /v1/stream's shared consumer and clients; without it that path answers 404. */
+  stream?: LiveFeed;
 }
 
 const DAY_MS = 24 * 3_600_000;
@@ -86,6 +91,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   void app.register(swagger, { openapi: OPENAPI });
   void app.register(swaggerUi, { routePrefix: '/docs' });
   registerProtection(app, deps.protection);
+  void app.register(websocket, streamSocketOptions());
   void app.register(async (api) => {
     limitRequests(api, deps.protection, deps.auth);
     registerRoutes(api, deps);
@@ -143,6 +149,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   registerAlertRoutes(app, deps);
   registerAuthRoutes(app, deps);
+  registerStreamRoutes(app, deps);
 }
 
 interface ValidationIssue {

@@ -95,6 +95,28 @@ const apiDatabase = z.strictObject({
   queryTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
 });
 
+/** GET /v1/stream (api/stream.ts, api/live-feed.ts): the WebSocket of live readings and alert events. */
+const apiStream = z.strictObject({
+  /** Serve GET /v1/stream. Off: the API runs no stream consumer and the path answers 404. */
+  enabled: z.boolean().default(true),
+  /**
+   * The feed's consumer group id starts with this; each API process adds its host, pid and a random
+   * part, so it never shares a group (or committed offsets) with another reader of the topics.
+   */
+  groupPrefix: z.string().min(1).default('fieldline-stream'),
+  /** Most streams one API process serves at once; one more is refused with 503 before the upgrade. */
+  maxClients: z.number().int().min(1).max(100_000).default(1_000),
+  /** Most streams one token holds at once on one API process; one more is refused with 429 before the upgrade. */
+  maxClientsPerToken: z.number().int().min(1).max(10_000).default(10),
+  /**
+   * A client whose frames waiting to be sent pass this many bytes cannot keep up: it is closed with
+   * 1013 and counted (dropped{stage="stream",reason="slow_client"}), never buffered further.
+   */
+  maxBufferedBytes: z.number().int().min(1_024).max(1024 * 1024 * 1024).default(1024 * 1024),
+  /** Each client is pinged this often; one that has not answered the previous ping by the next is cut off. */
+  pingIntervalMs: z.number().int().min(100).max(600_000).default(30_000),
+});
+
 const api = z.strictObject({
   host: z.string().default('0.0.0.0'),
   port: port.default(8090),
@@ -109,6 +131,7 @@ const api = z.strictObject({
   rateLimit: apiRateLimit.default(() => apiRateLimit.parse({})),
   underPressure: apiUnderPressure.default(() => apiUnderPressure.parse({})),
   database: apiDatabase.default(() => apiDatabase.parse({})),
+  stream: apiStream.default(() => apiStream.parse({})),
 });
 
 const aggregates = z.strictObject({
