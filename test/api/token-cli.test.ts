@@ -78,6 +78,12 @@ describe('fieldline-cloud token', () => {
     }
   });
 
+  it('prints its usage for --help, with exit 0', async () => {
+    const r = await token(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /fieldline-cloud token \[--role viewer\|operator\|admin\]/);
+  });
+
   it('without a configured secret, signs with the one kept in the data directory, the same on every run', async () => {
     const noSecret = join(dir, 'no-secret.yaml');
     writeFileSync(noSecret, `dataDir: ${dir}/data2\napi: { auth: { issuer: cli-test } }\n`);

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CloudConfig } from '../config/schema.js';
 import { CloudError } from '../errors.js';
+import { ERROR_RESPONSES } from './schemas.js';
 
 export type OidcSettings = NonNullable<CloudConfig['api']['auth']['oidc']>;
 
@@ -28,6 +29,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: { oidc?: OidcSett
               scope: { type: 'string', description: 'space-separated scopes to ask for' },
             },
           },
+          ...ERROR_RESPONSES,
         },
       },
     },

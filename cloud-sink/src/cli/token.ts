@@ -27,6 +27,9 @@ export interface TokenRequest {
 /** A refused option: the message names it, the value and what was expected. */
 export class UsageError extends Error {}
 
+/** --help: the usage goes to stdout and the exit code is 0. */
+class HelpRequested extends Error {}
+
 /** `3600`, `90s`, `15m`, `12h`, `7d` → seconds, from 1 s to a year. */
 export function parseTtl(raw: string): number {
   const m = /^(\d{1,9})([smhd]?)$/.exec(raw.trim());
@@ -53,6 +56,7 @@ export function parseTokenArgs(argv: string[]): TokenRequest & { config?: string
         ttl: { type: 'string', default: '24h' },
         subject: { type: 'string', default: 'cli' },
         audience: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
     });
@@ -60,6 +64,7 @@ export function parseTokenArgs(argv: string[]): TokenRequest & { config?: string
     throw new UsageError((err as Error).message);
   }
   const v = parsed.values;
+  if (v.help) throw new HelpRequested();
   if (v.role !== undefined && !Object.hasOwn(ROLE_SCOPES, v.role)) {
     throw new UsageError(`--role ${JSON.stringify(v.role)}: expected one of ${Object.keys(ROLE_SCOPES).join(', ')}`);
   }
@@ -96,6 +101,10 @@ export async function tokenMain(argv: string[], loadConfig: (file: string | unde
   try {
     req = parseTokenArgs(argv);
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      console.log(`usage:\n${TOKEN_USAGE}`);
+      return 0;
+    }
     if (!(err instanceof UsageError)) throw err;
     console.error(`${err.message}\nusage:\n${TOKEN_USAGE}`);
     return 2;
