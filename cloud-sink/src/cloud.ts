@@ -12,6 +12,7 @@ import { RuleBook } from './alerts/rules-publisher.js';
 import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
+import { LakeReader } from './lake/reader.js';
 import { LakeWorker, type LakeStats } from './lake/worker.js';
 import { Fleet } from './fleet/fleet.js';
 import { FleetHealth } from './fleet/fleet-health.js';
@@ -42,6 +43,8 @@ export class Cloud {
     () => this.lake?.stats,
   );
   private refreshTimer?: NodeJS.Timeout;
+  /** The API's reader of the lake, opened by the first query older than the database's retention. */
+  private lakeOpening?: Promise<LakeReader | null>;
 
   constructor(
     readonly cfg: CloudConfig,
@@ -125,12 +128,23 @@ export class Cloud {
         metrics: () => this.metrics.render(),
         counters: this.metrics,
         fleetHealth: new FleetHealth(this.db, this.cfg.fleet.health),
+        query: { ...this.cfg.api.query, retention: { readings: this.cfg.timescale.readingsRetention, ...this.cfg.timescale.rollupRetention } },
+        lake: () => this.lakeReader(),
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
       this.apiPort = typeof addr === 'object' && addr ? addr.port : this.cfg.api.port;
       this.log.info({ port: this.apiPort }, 'api listening');
     }
+  }
+
+  /** A lake that cannot be opened is logged once and treated as none: old ranges then come from the database. */
+  private lakeReader(): Promise<LakeReader | null> {
+    this.lakeOpening ??= LakeReader.fromConfig(this.cfg, this.log.child({ part: 'lake-reader' })).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'the lake could not be opened for queries; old ranges are answered from the database');
+      return null;
+    });
+    return this.lakeOpening;
   }
 
   health(): { ok: boolean; detail: Record<string, unknown> } {
@@ -152,6 +166,7 @@ export class Cloud {
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
     await this.api?.close();
+    await (await this.lakeOpening)?.close();
     await this.rules?.stop();
     await this.consumer?.stop();
     await this.alerting?.stop();
