@@ -113,8 +113,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/v1/devices/:id', {
     onRequest: guard(deps.auth, 'write:rules'),
-    // Fastify's validator drops unknown keys silently; an operator's typo must be refused instead.
-    preValidation: async (req) => refuseUnknownKeys(req.body),
+    preValidation: async (req) => refuseLooseBody(req.body),
     schema: {
       tags: ['devices'],
       summary: 'Edit a device\'s metadata (operators: write:rules); a field left out stays, null clears it',
@@ -311,16 +310,29 @@ function deviceCursor(text: string): string {
   return id;
 }
 
-function refuseUnknownKeys(body: unknown): void {
+/**
+ * What fastify's validator lets through on its defaults and an edit must not: unknown keys (it
+ * drops them) and values of another JSON type (it coerces 5 to "5"). The schema checks the rest.
+ */
+function refuseLooseBody(body: unknown): void {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return; // the schema refuses it
-  for (const k of Object.keys(body)) {
-    if (!PATCH_FIELDS.has(k)) throw new CloudError('FL_ERR_API_BAD_REQUEST', `body/${k} is not a device field (${[...PATCH_FIELDS].join(', ')})`);
-  }
-  const loc = (body as Record<string, unknown>).location;
+  const bad = (path: string, why: string): never => {
+    throw new CloudError('FL_ERR_API_BAD_REQUEST', `body/${path} ${why}`);
+  };
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!PATCH_FIELDS.has(k)) bad(k, `is not a device field (${[...PATCH_FIELDS].join(', ')})`);
+  for (const k of ['name', 'type'] as const) if (k in b && b[k] !== null && typeof b[k] !== 'string') bad(k, 'must be a string or null');
+  if ('expected_interval_ms' in b && b.expected_interval_ms !== null && typeof b.expected_interval_ms !== 'number') bad('expected_interval_ms', 'must be a number or null');
+  const loc = b.location;
   if (typeof loc === 'object' && loc !== null && !Array.isArray(loc)) {
-    for (const k of Object.keys(loc)) {
-      if (!LOCATION_FIELDS.has(k)) throw new CloudError('FL_ERR_API_BAD_REQUEST', `body/location/${k} is not a location field (lat, lon, label)`);
+    for (const [k, v] of Object.entries(loc)) {
+      if (!LOCATION_FIELDS.has(k)) bad(`location/${k}`, 'is not a location field (lat, lon, label)');
+      if (typeof v !== (k === 'label' ? 'string' : 'number')) bad(`location/${k}`, `must be a ${k === 'label' ? 'string' : 'number'}`);
     }
+  }
+  const tags = b.tags;
+  if (typeof tags === 'object' && tags !== null && !Array.isArray(tags)) {
+    for (const [k, v] of Object.entries(tags)) if (typeof v !== 'string') bad(`tags/${k}`, 'must be a string');
   }
 }
 
