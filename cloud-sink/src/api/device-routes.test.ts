@@ -125,7 +125,7 @@ describe('device routes', () => {
     ['an unknown field', { colour: 'red' }, /colour/],
     ['an unknown location field', { location: { lat: 1, lon: 2, alt: 3 } }, /alt/],
     ['a latitude beyond 90', { location: { lat: 91, lon: 0 } }, /lat/],
-    ['a latitude without a longitude', { location: { lat: 10 } }, /lon/],
+    ['a latitude without a longitude', { location: { lat: 10 } }, /location/],
     ['a tag value that is not a string', { tags: { site: 5 } }, /tags/],
     ['an empty name', { name: '' }, /name/],
     ['a negative expected_interval_ms', { expected_interval_ms: -5 }, /expected_interval_ms/],
@@ -164,6 +164,12 @@ describe('device routes', () => {
       refused(await get(`/v1/devices/nope/${path}`), 404, 'FL_ERR_API_DEVICE_NOT_FOUND');
     }
     assert.equal((await get(`/v1/devices/dev-a/readings?from=${NOW - HOUR}&limit=1`, 'fleetA')).statusCode, 200);
+  });
+
+  it('a NUL character in a device id or a filter is a 400 naming it, not a database error', async () => {
+    refused(await get('/v1/devices/dev%00a/latest'), 400, 'FL_ERR_API_BAD_PARAM', /params\/id/);
+    refused(await get('/v1/devices?q=a%00b'), 400, 'FL_ERR_API_BAD_PARAM', /querystring\/q/);
+    refused(await get(`/v1/devices/dev-a/readings?from=-8000000000000000&to=${NOW}`), 400, 'FL_ERR_API_BAD_PARAM', /4713 BC/);
   });
 
   it('GET /v1/devices/{id}/latest answers each metric\'s newest reading', async () => {
@@ -211,6 +217,8 @@ describe('device routes', () => {
     ['a percentile that is not 50, 95 or 99', 'metric=temperature&percentiles=90', 'FL_ERR_API_BAD_PARAM', /percentiles/],
     ['a bad from', 'metric=temperature&from=yesterday', 'FL_ERR_API_BAD_PARAM', /from/],
     ['from after to', `metric=temperature&from=${NOW}&to=${NOW - 1}`, 'FL_ERR_API_BAD_PARAM', /from is after to/],
+    ['a from before the earliest time the database holds', 'metric=temperature&bucket=1d&from=-8000000000000000&to=-7999990000000000', 'FL_ERR_API_BAD_PARAM', /4713 BC/],
+    ['a NUL character in the metric', 'metric=temp%00erature', 'FL_ERR_API_BAD_PARAM', /metric/],
     ['more points than api.query.maxPoints', `metric=temperature&bucket=1m&from=${NOW - 2 * DAY}&to=${NOW}`, 'FL_ERR_API_RANGE_TOO_LARGE', /points/],
     ['percentiles over a range longer than percentilesMaxRangeMs', `metric=temperature&bucket=1h&from=${NOW - 2 * DAY}&percentiles=50`, 'FL_ERR_API_RANGE_TOO_LARGE', /percentilesMaxRangeMs/],
   ];

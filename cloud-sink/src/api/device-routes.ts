@@ -82,6 +82,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Querystring: Query }>('/v1/devices', {
     onRequest: read,
+    preValidation: refuseNul,
     schema: {
       tags: ['devices'],
       summary: 'Devices in the token\'s fleet, by device id',
@@ -108,12 +109,16 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id', {
     onRequest: read,
+    preValidation: refuseNul,
     schema: { tags: ['devices'], summary: 'One device with its metadata', params: ID_PARAMS, response: { 200: DEVICE_SCHEMA } },
   }, async (req) => deviceView(await visible(req, req.params.id)));
 
   app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/v1/devices/:id', {
     onRequest: guard(deps.auth, 'write:rules'),
-    preValidation: async (req) => refuseLooseBody(req.body),
+    preValidation: async (req) => {
+      await refuseNul(req);
+      refuseLooseBody(req.body);
+    },
     schema: {
       tags: ['devices'],
       summary: 'Edit a device\'s metadata (operators: write:rules); a field left out stays, null clears it',
@@ -137,6 +142,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Params: { id: string }; Querystring: Query }>('/v1/devices/:id/readings', {
     onRequest: read,
+    preValidation: refuseNul,
     schema: {
       tags: ['telemetry'],
       summary: 'Raw readings, oldest first, a page at a time (from and to inclusive; default the last 24 hours)',
@@ -171,6 +177,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
     const to = parseTime('to', str(q.to), new Date(now()));
     const from = parseTime('from', str(q.from), new Date(to.getTime() - DAY_MS));
     if (from > to) throw new CloudError('FL_ERR_API_BAD_PARAM', 'from is after to');
+    checkTimes(['from', from.getTime()]);
     const limit = parseLimit(str(q.limit), 1000, deps.maxLimit);
     const deviceId = req.params.id;
     await visible(req, deviceId);
@@ -188,6 +195,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Params: { id: string }; Querystring: Query }>('/v1/devices/:id/aggregates', {
     onRequest: read,
+    preValidation: refuseNul,
     schema: {
       tags: ['telemetry'],
       summary: 'Per-bucket avg, min, max, count, last (and percentiles) of one metric, from the database or the lake',
@@ -237,6 +245,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
     const to = parseTime('to', str(q.to), new Date(nowMs)).getTime();
     const from = parseTime('from', str(q.from), new Date(to - DAY_MS)).getTime();
     if (from > to) throw new CloudError('FL_ERR_API_BAD_PARAM', 'from is after to');
+    checkTimes(['from', from]);
     const metric = String(q.metric);
     const bucket = (str(q.bucket) as BucketName | undefined) ?? autoBucket(from, to);
     const span = bucketSpan(bucket, from, to);
@@ -272,6 +281,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id/latest', {
     onRequest: read,
+    preValidation: refuseNul,
     schema: {
       tags: ['telemetry'],
       summary: 'The newest reading of each metric the device sends',
@@ -296,6 +306,28 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
     for (const [m, r] of await catalog.latest(deviceId)) metrics[m] = { ts: r.ts.toISOString(), value: r.value };
     return { device_id: deviceId, metrics };
   });
+}
+
+/** PostgreSQL's earliest timestamptz (4713 BC); JS dates reach further back, and the database would fail on them. */
+const MIN_TS_MS = -210_866_803_200_000;
+
+function checkTimes(...times: [string, number][]): void {
+  for (const [name, ms] of times) {
+    if (ms < MIN_TS_MS) throw new CloudError('FL_ERR_API_BAD_PARAM', `${name} is before 4713 BC, the earliest time the database holds`);
+  }
+}
+
+/**
+ * A NUL character cannot be in a PostgreSQL text value: a path or query parameter holding one
+ * would fail in the database (a 500). No device id, metric or gateway can hold one, so it is a 400.
+ */
+async function refuseNul(req: FastifyRequest): Promise<void> {
+  for (const [part, values] of [['params', req.params], ['querystring', req.query]] as const) {
+    if (typeof values !== 'object' || values === null) continue;
+    for (const [k, v] of Object.entries(values as Record<string, unknown>)) {
+      if (typeof v === 'string' && v.includes('\u0000')) throw new CloudError('FL_ERR_API_BAD_PARAM', `${part}/${k} holds a NUL character`);
+    }
+  }
 }
 
 function parsePercentiles(raw: string | undefined): Percentile[] {
@@ -367,7 +399,8 @@ const LOCATION = {
     lon: { type: 'number', minimum: -180, maximum: 180 },
     label: { type: 'string', minLength: 1, maxLength: 200 },
   },
-  dependencies: { lat: ['lon'], lon: ['lat'] },
+  // lat and lon together or neither (anyOf rather than `dependencies`, which OpenAPI 3.1's JSON Schema renamed).
+  anyOf: [{ required: ['lat', 'lon'] }, { not: { anyOf: [{ required: ['lat'] }, { required: ['lon'] }] } }],
 };
 
 const TAGS = {
