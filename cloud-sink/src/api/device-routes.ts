@@ -15,6 +15,7 @@ import type { Store } from '../store/store.js';
 import { AggregateCache } from './aggregate-cache.js';
 import { guard, fleetFilter, principalOf, seesGateway } from './access.js';
 import type { Authenticator } from './auth.js';
+import { ERROR_RESPONSES, idParams, isoTime, pageQuery, text, timeParam } from './schemas.js';
 import { parseLimit, parseTime } from './time.js';
 
 /** The api.query config section (config/schema.ts), and what the aggregates need besides. */
@@ -53,8 +54,6 @@ const DAY_MS = 86_400_000;
 /** An automatic bucket is the narrowest that keeps the answer within this many points. */
 export const AUTO_MAX_POINTS = 1_500;
 const DEVICE_PAGE = 10_000;
-const PATCH_FIELDS = new Set(['name', 'type', 'location', 'tags', 'expected_interval_ms']);
-const LOCATION_FIELDS = new Set(['lat', 'lon', 'label']);
 
 /** The narrowest bucket giving at most AUTO_MAX_POINTS points over [fromMs, toMs]; 1d beyond. */
 export function autoBucket(fromMs: number, toMs: number): BucketName {
@@ -82,20 +81,18 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Querystring: Query }>('/v1/devices', {
     onRequest: read,
-    preValidation: refuseNul,
     schema: {
       tags: ['devices'],
       summary: 'Devices in the token\'s fleet, by device id',
       querystring: {
         type: 'object',
         properties: {
-          gateway: { type: 'string', minLength: 1, description: 'only the devices behind this gateway' },
-          q: { type: 'string', minLength: 1, maxLength: 200, description: 'case-insensitive substring of the device id or name' },
-          limit: { type: 'integer', minimum: 1, maximum: DEVICE_PAGE, default: DEVICE_PAGE },
-          cursor: { type: 'string', description: 'next_cursor of the previous page' },
+          gateway: { ...text(256), description: 'only the devices behind this gateway' },
+          q: { ...text(200), description: 'case-insensitive substring of the device id or name' },
+          ...pageQuery(DEVICE_PAGE),
         },
       },
-      response: { 200: { type: 'object', properties: { devices: { type: 'array', items: DEVICE_SCHEMA }, next_cursor: NULLABLE_STRING } } },
+      response: { ...ERROR_RESPONSES, 200: { type: 'object', properties: { devices: { type: 'array', items: DEVICE_SCHEMA }, next_cursor: NULLABLE_STRING } } },
     },
   }, async (req) => {
     const q = req.query;
@@ -109,22 +106,17 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id', {
     onRequest: read,
-    preValidation: refuseNul,
-    schema: { tags: ['devices'], summary: 'One device with its metadata', params: ID_PARAMS, response: { 200: DEVICE_SCHEMA } },
+    schema: { tags: ['devices'], summary: 'One device with its metadata', params: idParams, response: { ...ERROR_RESPONSES, 200: DEVICE_SCHEMA } },
   }, async (req) => deviceView(await visible(req, req.params.id)));
 
   app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/v1/devices/:id', {
     onRequest: guard(deps.auth, 'write:rules'),
-    preValidation: async (req) => {
-      await refuseNul(req);
-      refuseLooseBody(req.body);
-    },
     schema: {
       tags: ['devices'],
       summary: 'Edit a device\'s metadata (operators: write:rules); a field left out stays, null clears it',
-      params: ID_PARAMS,
+      params: idParams,
       body: PATCH_SCHEMA,
-      response: { 200: DEVICE_SCHEMA },
+      response: { ...ERROR_RESPONSES, 200: DEVICE_SCHEMA },
     },
   }, async (req) => {
     await visible(req, req.params.id);
@@ -142,22 +134,21 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Params: { id: string }; Querystring: Query }>('/v1/devices/:id/readings', {
     onRequest: read,
-    preValidation: refuseNul,
     schema: {
       tags: ['telemetry'],
       summary: 'Raw readings, oldest first, a page at a time (from and to inclusive; default the last 24 hours)',
-      params: ID_PARAMS,
+      params: idParams,
       querystring: {
         type: 'object',
         properties: {
-          metric: { type: 'string', minLength: 1 },
-          from: TIME_PARAM,
-          to: TIME_PARAM,
-          limit: { type: 'integer', minimum: 1, maximum: deps.maxLimit, description: `rows per page, at most ${deps.maxLimit} (default 1000)` },
-          cursor: { type: 'string' },
+          metric: text(1024),
+          from: timeParam('start (default: 24 hours before `to`)'),
+          to: timeParam('end, inclusive (default: now)'),
+          ...pageQuery(deps.maxLimit),
         },
       },
       response: {
+        ...ERROR_RESPONSES,
         200: {
           type: 'object',
           properties: {
@@ -165,7 +156,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
             metric: NULLABLE_STRING,
             readings: {
               type: 'array',
-              items: { type: 'object', properties: { ts: { type: 'string', format: 'date-time' }, metric: { type: 'string', description: 'when no metric was asked for' }, value: { type: 'number' } } },
+              items: { type: 'object', properties: { ts: isoTime, metric: { type: 'string', description: 'when no metric was asked for' }, value: { type: 'number' } } },
             },
             next_cursor: NULLABLE_STRING,
           },
@@ -195,7 +186,6 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Params: { id: string }; Querystring: Query }>('/v1/devices/:id/aggregates', {
     onRequest: read,
-    preValidation: refuseNul,
     schema: {
       tags: ['telemetry'],
       summary: 'Per-bucket avg, min, max, count, last (and percentiles) of one metric, from the database or the lake',
@@ -203,19 +193,20 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
         'Whole buckets from the one holding `from` to the one holding `to` (default: the last 24 hours). Without `bucket`, the narrowest of ' +
         `1m, 1h, 1d that gives at most ${AUTO_MAX_POINTS} points. Ranges older than the database keeps are read from the Parquet lake; ` +
         '`source` says which answered. Percentiles are computed from raw readings, for bounded ranges only.',
-      params: ID_PARAMS,
+      params: idParams,
       querystring: {
         type: 'object',
         required: ['metric'],
         properties: {
-          metric: { type: 'string', minLength: 1 },
+          metric: text(1024),
           bucket: { type: 'string', enum: Object.keys(BUCKETS) },
-          from: TIME_PARAM,
-          to: TIME_PARAM,
+          from: timeParam('start (default: 24 hours before `to`)'),
+          to: timeParam('end, inclusive (default: now)'),
           percentiles: { type: 'string', pattern: '^(50|95|99)(,(50|95|99))*$', description: 'any of 50,95,99, comma-separated' },
         },
       },
       response: {
+        ...ERROR_RESPONSES,
         200: {
           type: 'object',
           properties: {
@@ -281,19 +272,19 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id/latest', {
     onRequest: read,
-    preValidation: refuseNul,
     schema: {
       tags: ['telemetry'],
       summary: 'The newest reading of each metric the device sends',
-      params: ID_PARAMS,
+      params: idParams,
       response: {
+        ...ERROR_RESPONSES,
         200: {
           type: 'object',
           properties: {
             device_id: { type: 'string' },
             metrics: {
               type: 'object',
-              additionalProperties: { type: 'object', properties: { ts: { type: 'string', format: 'date-time' }, value: { type: 'number' } } },
+              additionalProperties: { type: 'object', properties: { ts: isoTime, value: { type: 'number' } } },
             },
           },
         },
@@ -317,19 +308,6 @@ function checkTimes(...times: [string, number][]): void {
   }
 }
 
-/**
- * A NUL character cannot be in a PostgreSQL text value: a path or query parameter holding one
- * would fail in the database (a 500). No device id, metric or gateway can hold one, so it is a 400.
- */
-async function refuseNul(req: FastifyRequest): Promise<void> {
-  for (const [part, values] of [['params', req.params], ['querystring', req.query]] as const) {
-    if (typeof values !== 'object' || values === null) continue;
-    for (const [k, v] of Object.entries(values as Record<string, unknown>)) {
-      if (typeof v === 'string' && v.includes('\u0000')) throw new CloudError('FL_ERR_API_BAD_PARAM', `${part}/${k} holds a NUL character`);
-    }
-  }
-}
-
 function parsePercentiles(raw: string | undefined): Percentile[] {
   if (raw === undefined || raw === '') return [];
   const asked = new Set(raw.split(',').map(Number));
@@ -340,32 +318,6 @@ function deviceCursor(text: string): string {
   const [id] = decodeCursor(text, 1, 1);
   if (typeof id !== 'string') throw new CloudError('FL_ERR_API_BAD_CURSOR', 'wrong field type');
   return id;
-}
-
-/**
- * What fastify's validator lets through on its defaults and an edit must not: unknown keys (it
- * drops them) and values of another JSON type (it coerces 5 to "5"). The schema checks the rest.
- */
-function refuseLooseBody(body: unknown): void {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return; // the schema refuses it
-  const bad = (path: string, why: string): never => {
-    throw new CloudError('FL_ERR_API_BAD_REQUEST', `body/${path} ${why}`);
-  };
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!PATCH_FIELDS.has(k)) bad(k, `is not a device field (${[...PATCH_FIELDS].join(', ')})`);
-  for (const k of ['name', 'type'] as const) if (k in b && b[k] !== null && typeof b[k] !== 'string') bad(k, 'must be a string or null');
-  if ('expected_interval_ms' in b && b.expected_interval_ms !== null && typeof b.expected_interval_ms !== 'number') bad('expected_interval_ms', 'must be a number or null');
-  const loc = b.location;
-  if (typeof loc === 'object' && loc !== null && !Array.isArray(loc)) {
-    for (const [k, v] of Object.entries(loc)) {
-      if (!LOCATION_FIELDS.has(k)) bad(`location/${k}`, 'is not a location field (lat, lon, label)');
-      if (typeof v !== (k === 'label' ? 'string' : 'number')) bad(`location/${k}`, `must be a ${k === 'label' ? 'string' : 'number'}`);
-    }
-  }
-  const tags = b.tags;
-  if (typeof tags === 'object' && tags !== null && !Array.isArray(tags)) {
-    for (const [k, v] of Object.entries(tags)) if (typeof v !== 'string') bad(`tags/${k}`, 'must be a string');
-  }
 }
 
 function deviceView(d: DeviceRecord): Record<string, unknown> {
@@ -386,8 +338,6 @@ function deviceView(d: DeviceRecord): Record<string, unknown> {
 // --- schemas ---------------------------------------------------------------------------------
 
 const NULLABLE_STRING = { type: ['string', 'null'] };
-const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } };
-const TIME_PARAM = { type: 'string', description: 'RFC 3339 or epoch milliseconds' };
 
 const LOCATION = {
   type: 'object',
@@ -416,8 +366,8 @@ const DEVICE_SCHEMA = {
   properties: {
     device_id: { type: 'string' },
     gateway_id: { type: 'string', description: 'the gateway that delivered its newest reading' },
-    first_seen: { type: 'string', format: 'date-time' },
-    last_seen: { type: 'string', format: 'date-time' },
+    first_seen: isoTime,
+    last_seen: isoTime,
     metrics: { type: 'array', items: { type: 'string' } },
     name: NULLABLE_STRING,
     type: NULLABLE_STRING,
@@ -434,8 +384,9 @@ const PATCH_SCHEMA = {
   properties: {
     name: { type: ['string', 'null'], minLength: 1, maxLength: 200 },
     type: { type: ['string', 'null'], minLength: 1, maxLength: 100 },
-    location: { anyOf: [{ type: 'null' }, LOCATION] },
-    tags: { anyOf: [{ type: 'null' }, TAGS] },
+    // Object keywords apply to objects only, so null passes them.
+    location: { ...LOCATION, type: ['object', 'null'] },
+    tags: { ...TAGS, type: ['object', 'null'] },
     expected_interval_ms: { type: ['integer', 'null'], minimum: 100, maximum: 7 * DAY_MS },
   },
 };
