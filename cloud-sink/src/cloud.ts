@@ -13,6 +13,7 @@ import { RuleBook } from './alerts/rules-publisher.js';
 import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
+import { LakeReader } from './lake/reader.js';
 import { LakeWorker, type LakeStats } from './lake/worker.js';
 import { Fleet } from './fleet/fleet.js';
 import { FleetHealth } from './fleet/fleet-health.js';
@@ -47,6 +48,8 @@ export class Cloud {
     () => this.lake?.stats,
   );
   private refreshTimer?: NodeJS.Timeout;
+  /** The API's reader of the lake, opened by the first query older than the database's retention. */
+  private lakeOpening?: Promise<LakeReader | null>;
 
   constructor(
     readonly cfg: CloudConfig,
@@ -148,12 +151,23 @@ export class Cloud {
         ...(apiDb.kind === 'postgres' ? { ping: () => apiDb.query('SELECT 1') } : {}),
         ...(this.cfg.api.auth.oidc ? { oidc: this.cfg.api.auth.oidc } : {}),
         ...(this.stream ? { stream: this.stream } : {}),
+        query: { ...this.cfg.api.query, retention: { readings: this.cfg.timescale.readingsRetention, ...this.cfg.timescale.rollupRetention } },
+        lake: () => this.lakeReader(),
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
       this.apiPort = typeof addr === 'object' && addr ? addr.port : this.cfg.api.port;
       this.log.info({ port: this.apiPort }, 'api listening');
     }
+  }
+
+  /** A lake that cannot be opened is logged once and treated as none: old ranges then come from the database. */
+  private lakeReader(): Promise<LakeReader | null> {
+    this.lakeOpening ??= LakeReader.fromConfig(this.cfg, this.log.child({ part: 'lake-reader' })).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'the lake could not be opened for queries; old ranges are answered from the database');
+      return null;
+    });
+    return this.lakeOpening;
   }
 
   health(): { ok: boolean; detail: Record<string, unknown> } {
@@ -178,6 +192,7 @@ export class Cloud {
     // Before the API closes, so the clients get 1001 rather than the plugin's bare close.
     await this.stream?.stop();
     await this.api?.close();
+    await (await this.lakeOpening)?.close();
     await this.rules?.stop();
     await this.consumer?.stop();
     await this.alerting?.stop();

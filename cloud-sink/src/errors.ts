@@ -13,6 +13,7 @@ const cloud = defineCatalogue({
   FL_ERR_API_DEVICE_NOT_FOUND: { message: 'no such device', status: 404 },
   FL_ERR_API_GATEWAY_NOT_FOUND: { message: 'no such gateway', status: 404 },
   FL_ERR_API_NOT_FOUND: { message: 'no such route', status: 404 },
+  FL_ERR_API_RANGE_TOO_LARGE: { message: 'the range is too large for this query; narrow it or take a wider bucket', status: 400 },
   FL_ERR_AUTH_MISSING: { message: 'a bearer token is required', status: 401 },
   FL_ERR_AUTH_INVALID: { message: 'the bearer token is not valid', status: 401 },
   FL_ERR_AUTH_SCOPE: { message: 'the token lacks the scope this needs', status: 403 },

@@ -5,8 +5,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
-import { CloudError, FieldlineError } from '../errors.js';
+import { FieldlineError } from '../errors.js';
 import type { FleetHealth } from '../fleet/fleet-health.js';
+import type { LakeReader } from '../lake/reader.js';
 import type { Store } from '../store/store.js';
 import { registerAlertRoutes, type AlertApiDeps } from './alert-routes.js';
 import { guard } from './access.js';
@@ -17,6 +18,7 @@ import { limitRequests, probe, registerProtection, retryAfterS, unavailableAnswe
 import type { LiveFeed } from './live-feed.js';
 import { registerStreamRoutes, streamSocketOptions } from './stream.js';
 import { parseLimit, parseTime } from './time.js';
+import { registerDeviceRoutes, type QuerySettings } from './device-routes.js';
 import { validatorCompiler } from './validation.js';
 
 export interface ApiDeps {
@@ -42,9 +44,11 @@ export interface ApiDeps {
   oidc?: OidcSettings;
   /** GET /v1/stream's shared consumer and clients; without it that path answers 404. */
   stream?: LiveFeed;
+  /** Aggregate limits, cache and the database's retention (api.query, timescale); defaults without it. */
+  query?: QuerySettings;
+  /** Opens the Parquet lake when an old range needs it (null: no lake); without it old ranges come from the database. */
+  lake?: () => Promise<LakeReader | null>;
 }
-
-const DAY_MS = 24 * 3_600_000;
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
@@ -110,40 +114,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/metrics', async (_req, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(await deps.metrics()));
 
-  app.get('/v1/devices', { onRequest: guard(deps.auth, 'read:telemetry') }, async () => {
-    const devices = await deps.store.devices();
-    return {
-      devices: devices.map((d) => ({
-        device_id: d.deviceId, gateway_id: d.gatewayId, first_seen: d.firstSeen.toISOString(), last_seen: d.lastSeen.toISOString(),
-      })),
-    };
-  });
-
-  app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>(
-    '/v1/devices/:id/readings',
-    { onRequest: guard(deps.auth, 'read:telemetry') },
-    async (req) => {
-      const q = req.query;
-      const now = new Date();
-      const to = parseTime('to', q.to, now);
-      const from = parseTime('from', q.from, new Date(to.getTime() - DAY_MS));
-      if (from > to) throw new CloudError('FL_ERR_API_BAD_PARAM', 'from is after to');
-      const limit = parseLimit(q.limit, 1000, deps.maxLimit);
-      const deviceId = req.params.id;
-      if (!(await deps.store.deviceExists(deviceId))) throw new CloudError('FL_ERR_API_DEVICE_NOT_FOUND', deviceId);
-      const page = await deps.store.readings({
-        deviceId, from, to, limit, ...(q.metric ? { metric: q.metric } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
-      return {
-        device_id: deviceId,
-        metric: q.metric ?? null,
-        readings: page.readings.map((r) =>
-          q.metric ? { ts: r.ts.toISOString(), value: r.value } : { ts: r.ts.toISOString(), metric: r.metric, value: r.value },
-        ),
-        next_cursor: page.nextCursor,
-      };
-    },
-  );
+  registerDeviceRoutes(app, deps);
 
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 

@@ -117,6 +117,20 @@ const apiStream = z.strictObject({
   pingIntervalMs: z.number().int().min(100).max(600_000).default(30_000),
 });
 
+/** Limits and the cache of GET /v1/devices/{id}/aggregates (api/device-routes.ts). */
+const apiQuery = z.strictObject({
+  /** Most points (buckets) one aggregate answer may hold; a longer range needs a wider bucket. */
+  maxPoints: z.number().int().min(10).max(100_000).default(10_000),
+  /** Longest range (to − from) a request with percentiles may cover: they sort every raw reading in it. */
+  percentilesMaxRangeMs: z.number().int().min(60_000).default(7 * 86_400_000),
+  /** Most readings a request with percentiles may sort (counted from readings_1h before it runs). */
+  percentilesMaxRows: z.number().int().min(1).default(2_000_000),
+  /** How long a repeated aggregate query is answered from the cache; 0 turns the cache off. */
+  cacheTtlMs: z.number().int().min(0).max(60_000).default(5_000),
+  /** Answers the cache holds at most; the oldest goes first. */
+  cacheEntries: z.number().int().min(0).max(1_000_000).default(1_000),
+});
+
 const api = z.strictObject({
   host: z.string().default('0.0.0.0'),
   port: port.default(8090),
@@ -132,6 +146,8 @@ const api = z.strictObject({
   underPressure: apiUnderPressure.default(() => apiUnderPressure.parse({})),
   database: apiDatabase.default(() => apiDatabase.parse({})),
   stream: apiStream.default(() => apiStream.parse({})),
+  /** Aggregates and percentiles (GET /v1/devices/{id}/aggregates). */
+  query: apiQuery.default(() => apiQuery.parse({})),
 });
 
 const aggregates = z.strictObject({
