@@ -13,9 +13,13 @@ const cloud = defineCatalogue({
   FL_ERR_API_DEVICE_NOT_FOUND: { message: 'no such device', status: 404 },
   FL_ERR_API_GATEWAY_NOT_FOUND: { message: 'no such gateway', status: 404 },
   FL_ERR_API_NOT_FOUND: { message: 'no such route', status: 404 },
+  FL_ERR_API_RANGE_TOO_LARGE: { message: 'the range is too large for this query; narrow it or take a wider bucket', status: 400 },
   FL_ERR_AUTH_MISSING: { message: 'a bearer token is required', status: 401 },
   FL_ERR_AUTH_INVALID: { message: 'the bearer token is not valid', status: 401 },
   FL_ERR_AUTH_SCOPE: { message: 'the token lacks the scope this needs', status: 403 },
+  FL_ERR_AUTH_KEYS_UNAVAILABLE: { message: "the identity provider's key set (api.auth.jwksUrl) cannot be read; try again later", status: 503 },
+  FL_ERR_API_RATE_LIMITED: { message: 'too many requests for this token; wait for Retry-After seconds', status: 429 },
+  FL_ERR_API_UNAVAILABLE: { message: 'the API cannot answer now (database unreachable or process overloaded); wait for Retry-After seconds', status: 503 },
   FL_ERR_API_INTERNAL: { message: 'internal error', status: 500 },
   FL_ERR_STORE_UNAVAILABLE: { message: 'the database is unavailable', status: 503 },
   FL_ERR_STORE_BAD_BATCH: { message: 'the database refused a batch; retrying it cannot succeed', status: 400 },
@@ -51,6 +55,10 @@ const cloud = defineCatalogue({
   FL_ERR_API_ALERT_NOT_FOUND: { message: 'no such alert', status: 404 },
   // The dashboard's files (api/dashboard-routes.ts).
   FL_ERR_API_DASHBOARD_MISSING: { message: 'the dashboard is not built: run `npm run build` (it writes dist/dashboard)', status: 503 },
+  // GET /v1/stream (api/stream.ts): answered before the upgrade, as plain HTTP.
+  FL_ERR_API_UPGRADE_REQUIRED: { message: 'GET /v1/stream is a WebSocket: send the request with Upgrade: websocket', status: 426 },
+  FL_ERR_API_STREAM_LIMIT: { message: 'this token holds as many live streams as api.stream.maxClientsPerToken allows', status: 429 },
+  FL_ERR_API_STREAM_BUSY: { message: 'this API process serves as many live streams as api.stream.maxClients allows', status: 503 },
   // The rules topic (alerts/rules-publisher.ts, alerts/rules-table.ts): logged and on /healthz, never an HTTP answer.
   FL_ERR_RULES_PUBLISH: { message: 'rule changes could not be published to the rules topic; the sync retries them', status: 503 },
   FL_ERR_RULES_TOPIC: { message: 'the rules topic cannot be read', status: 503 },
