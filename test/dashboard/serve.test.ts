@@ -9,13 +9,13 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_DASHBOARD_DIR } from '../../cloud-sink/src/api/dashboard-routes.js';
 import { TokenAuthority } from '../../cloud-sink/src/api/auth.js';
-import { buildApi } from '../../cloud-sink/src/api/server.js';
+import { buildApi, type ApiDeps } from '../../cloud-sink/src/api/server.js';
 import type { Store } from '../../cloud-sink/src/store/store.js';
 
 /** XML namespace names in Preact's DOM code: identifiers, never fetched. */
 const NAMESPACES = new Set(['http://www.w3.org/2000/svg', 'http://www.w3.org/1999/xhtml', 'http://www.w3.org/1998/Math/MathML', 'http://www.w3.org/1999/xlink', 'http://www.w3.org/XML/1998/namespace']);
 
-function api(dashboardDir?: string): FastifyInstance {
+function api(dashboardDir?: string, extra: Partial<ApiDeps> = {}): FastifyInstance {
   return buildApi({
     // The dashboard's routes touch no store; the API's other routes are not called here.
     store: {} as Store,
@@ -24,6 +24,7 @@ function api(dashboardDir?: string): FastifyInstance {
     health: () => ({ ok: true, detail: {} }),
     metrics: async () => '',
     ...(dashboardDir ? { dashboard: { dir: dashboardDir } } : {}),
+    ...extra,
   });
 }
 
@@ -89,6 +90,23 @@ describe('the dashboard served at /', () => {
       assert.doesNotMatch(text, /@import|@font-face/, `${f} imports no stylesheet or font`);
     }
     assert.deepEqual(external, []);
+  });
+});
+
+describe('the dashboard with an SSO login configured', () => {
+  it("adds the provider's token endpoint origin to connect-src, since the browser trades the code there itself", async () => {
+    const app = api(undefined, {
+      oidc: { authorizationUrl: 'https://sso.example.com/auth', tokenUrl: 'https://sso.example.com:8443/realms/ops/token', clientId: 'fieldline-dashboard', scope: 'openid' },
+    });
+    try {
+      const res = await app.inject({ method: 'GET', url: '/', headers: { host: 'ops.example.com' } });
+      assert.match(String(res.headers['content-security-policy']), /connect-src 'self' ws:\/\/ops\.example\.com wss:\/\/ops\.example\.com https:\/\/sso\.example\.com:8443(;|$)/);
+      const cfg = await app.inject({ method: 'GET', url: '/v1/auth/oidc' });
+      assert.equal(cfg.statusCode, 200);
+      assert.deepEqual(Object.keys(cfg.json()).sort(), ['authorization_url', 'client_id', 'scope', 'token_url'], 'the shape the login screen reads');
+    } finally {
+      await app.close();
+    }
   });
 });
 

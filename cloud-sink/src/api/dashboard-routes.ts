@@ -58,11 +58,16 @@ export function contentSecurityPolicy(host: string | undefined, connectOrigins: 
   ].join('; ');
 }
 
-export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps = {}): void {
+/**
+ * `oidc`: the SSO login the page offers (GET /v1/auth/oidc); the browser trades the code for a
+ * token at its token endpoint itself, so that origin joins connect-src.
+ */
+export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps = {}, oidc?: { tokenUrl: string }): void {
   const dir = deps.dir ?? DEFAULT_DASHBOARD_DIR;
+  const origins = [...(deps.connectOrigins ?? []), ...(oidc ? [new URL(oidc.tokenUrl).origin] : [])];
   const secure = (req: FastifyRequest, reply: FastifyReply): FastifyReply =>
     reply
-      .header('content-security-policy', contentSecurityPolicy(req.headers.host, deps.connectOrigins))
+      .header('content-security-policy', contentSecurityPolicy(req.headers.host, origins))
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer')
       .header('x-frame-options', 'DENY');

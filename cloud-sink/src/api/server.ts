@@ -122,7 +122,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 
   registerAlertRoutes(app, deps);
-  registerDashboardRoutes(app, deps.dashboard);
+  registerDashboardRoutes(app, deps.dashboard, deps.oidc);
   registerAuthRoutes(app, deps);
   registerStreamRoutes(app, deps);
 }
