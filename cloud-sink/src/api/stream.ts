@@ -130,6 +130,7 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
         426: { description: 'Not a WebSocket upgrade.', ...error },
         429: { description: 'This token holds api.stream.maxClientsPerToken streams already (Retry-After).', ...error },
         503: { description: 'This API process serves api.stream.maxClients streams already (Retry-After).', ...error },
+        '4xx': { description: 'Refused before the route: by the HTTP server itself (431 headers too large, 414) or the rate limit (429).' },
       },
     },
     onRequest: authenticate,
