@@ -10,29 +10,39 @@ export class TestProducer {
   private sent = 0;
   private readonly failures: string[] = [];
 
-  private constructor(private readonly producer: Kafka.Producer) {
+  constructor(private readonly producer: Kafka.Producer) {
     producer.on('delivery-report', (err) => {
       this.delivered++;
       if (err) this.failures.push(err.message);
     });
   }
 
-  static async connect(bootstrap: string): Promise<TestProducer> {
-    const p = new Kafka.Producer({ 'metadata.broker.list': bootstrap, 'client.id': 'fieldline-fleet-test', 'enable.idempotence': true, dr_cb: true });
+  /** Connects a producer of this class (a subclass gets its own kind). */
+  static async connect<P extends TestProducer>(this: new (producer: Kafka.Producer) => P, bootstrap: string): Promise<P> {
+    const p = new Kafka.Producer({ 'metadata.broker.list': bootstrap, 'client.id': 'fieldline-test', 'enable.idempotence': true, dr_cb: true });
     await new Promise<void>((resolve, reject) => p.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
-    p.setPollInterval(25);
-    return new TestProducer(p);
+    p.setPollInterval(20);
+    return new this(p);
   }
 
   /** Sends wire-encoded messages (key, headers, LZ4 value) or raw bytes, and waits until Kafka has them. */
   async send(topic: string, messages: readonly (EncodedMessage | { key: string; value: Buffer })[]): Promise<void> {
     for (const m of messages) {
-      const headers = 'headers' in m ? Object.entries(m.headers).map(([k, v]) => ({ [k]: v })) : undefined;
-      this.producer.produce(topic, null, m.value, m.key, Date.now(), undefined, headers);
-      this.sent++;
+      this.produce(topic, null, m.value, m.key, 'headers' in m ? Object.entries(m.headers).map(([k, v]) => ({ [k]: v })) : undefined);
     }
-    await new Promise<void>((resolve, reject) => this.producer.flush(10_000, (err) => (err ? reject(err) : resolve())));
-    const deadline = Date.now() + 10_000;
+    await this.settle();
+  }
+
+  /** Queues one message; partition null: by key. settle() waits for it. */
+  produce(topic: string, partition: number | null, value: Buffer, key: string, headers?: Kafka.MessageHeader[]): void {
+    this.producer.produce(topic, partition, value, key, Date.now(), undefined, headers);
+    this.sent++;
+  }
+
+  /** Waits until Kafka confirmed every message produced so far, and asserts none failed. */
+  async settle(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.producer.flush(30_000, (err) => (err ? reject(err) : resolve())));
+    const deadline = Date.now() + 30_000;
     while (this.delivered < this.sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(this.delivered, this.sent, 'delivery reports for every message sent');
     assert.deepEqual(this.failures, [], 'every message reached Kafka');

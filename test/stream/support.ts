@@ -9,6 +9,7 @@ import Kafka from 'node-rdkafka';
 import WebSocket from 'ws';
 import { encodeBatch, SCHEMA_VERSION } from '../../proto/src/wire.js';
 import { waitUntil } from '../../devstack/net.js';
+import { TestProducer } from '../fleet/support.js';
 
 let jti = 0;
 
@@ -108,26 +109,8 @@ export async function stalledClient(port: number, path: string): Promise<Socket>
   return socket;
 }
 
-/** Produces to explicit partitions and waits for every delivery report. */
-export class FeedProducer {
-  private delivered = 0;
-  private sent = 0;
-  private readonly failures: string[] = [];
-
-  private constructor(private readonly producer: Kafka.Producer) {
-    producer.on('delivery-report', (err) => {
-      this.delivered++;
-      if (err) this.failures.push(err.message);
-    });
-  }
-
-  static async connect(bootstrap: string): Promise<FeedProducer> {
-    const p = new Kafka.Producer({ 'metadata.broker.list': bootstrap, 'client.id': 'fieldline-stream-test', 'enable.idempotence': true, dr_cb: true, 'linger.ms': 5 });
-    await new Promise<void>((resolve, reject) => p.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
-    p.setPollInterval(20);
-    return new FeedProducer(p);
-  }
-
+/** Produces batches and alert events to chosen partitions (TestProducer: settle() waits for them). */
+export class FeedProducer extends TestProducer {
   /** A batch as a gateway sends it (LZ4-framed protobuf, key and headers); partition null: by key. */
   batch(topic: string, gatewayId: string, seq: number, readings: { device: string; ts: number; metrics: Record<string, number> }[], partition: number | null = null): void {
     const msg = encodeBatch({ gatewayId, seq, createdMs: Date.now(), schemaVersion: SCHEMA_VERSION, readings: readings.map((r) => ({ deviceId: r.device, tsMs: r.ts, metrics: r.metrics })) });
@@ -138,21 +121,6 @@ export class FeedProducer {
   alert(topic: string, event: AlertEventLike, partition: number | null = null): void {
     const headers: Kafka.MessageHeader[] = [{ 'event-id': event.event_id }, { 'event-type': event.type }, { 'content-type': 'application/json' }];
     this.produce(topic, partition, Buffer.from(JSON.stringify(event)), event.alert.id, headers);
-  }
-
-  private produce(topic: string, partition: number | null, value: Buffer, key: string, headers: Kafka.MessageHeader[]): void {
-    this.producer.produce(topic, partition, value, key, Date.now(), undefined, headers);
-    this.sent++;
-  }
-
-  async settle(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.producer.flush(30_000, (err) => (err ? reject(err) : resolve())));
-    await waitUntil(async () => this.delivered >= this.sent, { what: 'delivery reports', timeoutMs: 30_000, intervalMs: 10 });
-    assert.deepEqual(this.failures, [], 'every message reached Kafka');
-  }
-
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.producer.disconnect(() => resolve()));
   }
 }
 
