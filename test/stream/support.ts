@@ -42,9 +42,12 @@ export class Listener {
       const ws = new WebSocket(url);
       const l = new Listener(ws);
       ws.once('message', () => resolve(l));
-      ws.on('unexpected-response', (_req, res) => {
+      ws.on('unexpected-response', (req, res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
+        // Listening for this event makes ending the request ours (ws docs); left open, its socket
+        // would hold the server's close.
+        res.on('end', () => req.destroy());
         res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body: JSON.parse(body || '{}') as Frame })));
       });
       ws.on('error', reject);

@@ -46,9 +46,11 @@ function open(url: string, opts: { headers?: Record<string, string>; protocols?:
       }
       if (frames.length === 1) resolve({ ws, frames, next: (type) => new Promise((done) => waiters.push({ type, seen: frames.length, done })) });
     });
-    ws.on('unexpected-response', (_req, res) => {
+    ws.on('unexpected-response', (req, res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
+      // Listening for this event makes ending the request ours (ws docs).
+      res.on('end', () => req.destroy());
       res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body: JSON.parse(body || '{}') as Frame, headers: res.headers })));
     });
     ws.on('error', (err) => reject(err));

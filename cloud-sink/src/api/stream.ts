@@ -15,7 +15,7 @@ import { CloudError, FieldlineError } from '../errors.js';
 import { principalOf } from './access.js';
 import type { Authenticator } from './auth.js';
 import type { Admission, LiveFeed, StreamClient } from './live-feed.js';
-import { MAX_FILTER_VALUE_LENGTH, MAX_FILTER_VALUES, parseFilter, type FilterInput, type StreamFilter } from './stream-filter.js';
+import { MAX_FILTER_VALUES, parseFilter, type FilterInput, type StreamFilter } from './stream-filter.js';
 
 export const STREAM_PROTOCOL = 'fieldline.v1';
 const BEARER_PROTOCOL = 'bearer.';
@@ -23,6 +23,12 @@ const BEARER_PROTOCOL = 'bearer.';
 const MAX_CLIENT_FRAME = 256 * 1024;
 /** What Retry-After says on a 429 or 503: streams end at any time, so soon is as good a guess as any. */
 const RETRY_AFTER_S = 5;
+/**
+ * Bounds of one query parameter's values (a comma list counts as one value here): at these, even
+ * characters that percent-encode to 12 bytes keep the request within Node's 16 KB of headers.
+ */
+const QUERY_VALUES = 8;
+const QUERY_VALUE_LENGTH = 128;
 
 export interface StreamRouteDeps {
   auth: Authenticator;
@@ -96,11 +102,14 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
     pending.set(req, { filter, admission, expiresAtMs: expiry(token) });
   };
 
+  // Small enough that a query string at these bounds stays within Node's 16 KB of request headers
+  // (beyond it the server answers 431 before any route runs); larger sets go in a subscribe message.
   const list = (what: string) => ({
     type: 'array',
-    items: { type: 'string', maxLength: MAX_FILTER_VALUE_LENGTH * 4 },
-    maxItems: MAX_FILTER_VALUES,
-    description: `${what}: repeat the parameter or give a comma list. Without it, every one the token may see.`,
+    // A value of only commas and spaces names nothing, and is refused as such.
+    items: { type: 'string', minLength: 1, maxLength: QUERY_VALUE_LENGTH, pattern: '[^\\s,]' },
+    maxItems: QUERY_VALUES,
+    description: `${what}: repeat the parameter (up to ${QUERY_VALUES} times) or give a comma list. Without it, every one the token may see. More values (up to ${MAX_FILTER_VALUES}) go in a subscribe message.`,
   });
   const error = { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } };
 
@@ -118,8 +127,8 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
           device: list('Device ids'),
           metric: list('Metric names (a reading frame carries only these)'),
           gateway: list('Gateway ids'),
-          kinds: { ...list('`readings`, `alerts` or both'), description: '`readings`, `alerts` or `readings,alerts`. Default: every kind the token’s scopes allow.' },
-          access_token: { type: 'string', description: 'The bearer token, for clients that can set neither the Authorization header nor a subprotocol.' },
+          kinds: { type: 'array', items: { type: 'string', pattern: '^ *(readings|alerts) *(, *(readings|alerts) *)?$' }, maxItems: 2, description: '`readings`, `alerts` or `readings,alerts`. Default: every kind the token’s scopes allow.' },
+          access_token: { type: 'string', maxLength: 4096, pattern: '^[A-Za-z0-9_.-]+$', description: 'The bearer token, for clients that can set neither the Authorization header nor a subprotocol.' },
         },
       },
       response: {
