@@ -146,7 +146,10 @@ export class Cloud {
         counters: this.metrics,
         fleetHealth: new FleetHealth(apiDb, this.cfg.fleet.health),
         log: this.log.child({ part: 'api' }),
-        protection: this.cfg.api,
+        // The embedded database runs its queries on this thread, so a migration or a refresh lags
+        // the event loop by seconds while nothing is overloaded: shedding on loop delay would turn
+        // that into 503s. There the heap and RSS limits still apply.
+        protection: apiDb.kind === 'postgres' ? this.cfg.api : { ...this.cfg.api, underPressure: { ...this.cfg.api.underPressure, maxEventLoopDelayMs: 0 } },
         // The embedded database cannot become unreachable; a ping would only queue behind its work.
         ...(apiDb.kind === 'postgres' ? { ping: () => apiDb.query('SELECT 1') } : {}),
         ...(this.cfg.api.auth.oidc ? { oidc: this.cfg.api.auth.oidc } : {}),

@@ -76,7 +76,10 @@ const apiRateLimit = z.strictObject({
 /** 503 with Retry-After instead of queueing without bound when the process is overloaded (@fastify/under-pressure). */
 const apiUnderPressure = z.strictObject({
   enabled: z.boolean().default(true),
-  /** Event-loop delay above which requests are turned away; 0: not checked. */
+  /**
+   * Event-loop delay above which requests are turned away; 0: not checked. Not checked on the
+   * embedded database, whose queries run on the event loop (a slow query is not an overload).
+   */
   maxEventLoopDelayMs: z.number().int().min(0).default(2_000),
   /** Heap in use above which requests are turned away; 0: not checked. */
   maxHeapUsedBytes: z.number().int().min(0).default(0),
