@@ -1,0 +1,315 @@
+// Query latency (issue 12, acceptance 4): the cloud API in the `api` role over a real PostgreSQL 15
+// holding ≥ 10 M readings with their rollups, and a Parquet lake holding the year before them, asked
+// by 20 concurrent clients over keep-alive HTTP with a real token:
+//
+// - a 24 h aggregate of one device's metric (the API picks 1-minute buckets: 1,440 points),
+// - a 7-day aggregate (1-hour buckets: 168 points),
+// - a raw page of 1,000 readings,
+// - a year-long aggregate older than the database's retention, so answered from the lake (1-day
+//   buckets: 365 points; `source` must say "lake").
+//
+// Every request of a kind asks a different (device, metric, range in whole buckets), so the API's
+// aggregate cache (a few seconds, keyed by exactly that) never answers one: those are the uncached
+// figures. A second pass then repeats a few aggregates over and over, which is what the cache is for
+// (dashboards polling the same chart). Each kind is warmed up first (connections, plans, the lake
+// reader's DuckDB) and timed alone.
+//
+// Before anything is reported a sample of the timed answers is checked (query-check.ts) and the
+// rollups' count sums are checked against readings; any difference fails the bench.
+//
+// Run alone: `node dist/bench/query.js`. BENCH_QUERY_DEVICES (default 100), BENCH_QUERY_STEP_S
+// (seconds between two readings of a device, default 20), BENCH_QUERY_REQUESTS (per kind, default
+// 400), BENCH_QUERY_LAKE_REQUESTS (default 60), BENCH_QUERY_LAKE_DEVICES (default 50).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Cloud } from '../cloud-sink/src/cloud.js';
+import { cloudConfigSchema } from '../cloud-sink/src/config/schema.js';
+import { openDuck } from '../cloud-sink/src/lake/duckdb.js';
+import { openPostgres } from '../cloud-sink/src/store/db.js';
+import { Store } from '../cloud-sink/src/store/store.js';
+import { startPostgres } from '../devstack/postgres.js';
+import { summarize, type LatencySummary } from './percentile.js';
+import { ApiClient, runAll, type Answer } from './query-client.js';
+import { checkHotAggregate, checkLakeAggregate, checkRawPage, type AggregateBody, type Asked, type ReadingsBody } from './query-check.js';
+import { DAY_MS, deviceId, HOUR_MS, hotStartMs, lakeRangeMs, loadHot, MINUTE_MS, writeLake, type QueryDataShape } from './query-data.js';
+import { runIfMain } from './run-alone.js';
+
+export interface QueryBenchOptions {
+  devices?: number;
+  stepMs?: number;
+  hotDays?: number;
+  lakeDevices?: number;
+  lakeDays?: number;
+  lakeStepMs?: number;
+  clients?: number;
+  /** Timed requests per database kind. */
+  requests?: number;
+  /** Timed requests of the year-long lake range, which are slower. */
+  lakeRequests?: number;
+  /** Untimed requests per kind before its timed ones. */
+  warmup?: number;
+  /** Answers per kind checked against SQL / the lake. */
+  checks?: number;
+}
+
+export interface QueryKindResult {
+  what: string;
+  requests: number;
+  latencyMs: LatencySummary;
+  /** The bucket the API chose and the source it named (aggregates). */
+  bucket: string | null;
+  source: string | null;
+  /** Points or rows per answer, on average. */
+  itemsPerAnswer: number;
+  /** Answers compared with SQL over raw rows (or with the lake's files) and found equal. */
+  checked: number;
+}
+
+export interface QueryBenchResult {
+  backend: string;
+  clients: number;
+  data: {
+    devices: number;
+    metrics: number;
+    stepS: number;
+    hotDays: number;
+    readings: number;
+    rollups: { readings_1m: number; readings_1h: number; readings_1d: number };
+    lake: { devices: number; days: number; stepS: number; rows: number; files: number; bytes: number };
+  };
+  loadSeconds: { database: number; indexes: number; lake: number };
+  kinds: { agg24h: QueryKindResult; agg7d: QueryKindResult; raw1000: QueryKindResult; lakeYear: QueryKindResult };
+  /** The same few aggregates asked again and again within the cache's lifetime. */
+  repeated: { agg24h: QueryKindResult; agg7d: QueryKindResult; distinctQueries: number };
+  target: { p95Ms: number; aggregatesP95Ms: number; met: boolean };
+  totalSeconds: number;
+}
+
+const METRICS = ['humidity', 'pressure', 'temperature'] as const;
+const TARGET_P95_MS = 50;
+const RAW_LIMIT = 1000;
+/** The database keeps this much (the API's retention setting): the lake's year lies before it. */
+const RETENTION_DAYS = 8;
+
+/** A fixed-seed generator, so two runs ask the same questions. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * `count` distinct requests: device and metric at random, the range's start at random among
+ * `starts` whole steps of `stepMs` after `firstMs`. Distinct in (device, metric, start), which is
+ * what the cache keys on once the range is rounded to buckets.
+ */
+function distinctAsks(rand: () => number, count: number, devices: number, firstMs: number, starts: number, stepMs: number, lengthMs: number): Asked[] {
+  const seen = new Set<string>();
+  const out: Asked[] = [];
+  if (devices * METRICS.length * starts < count * 2) throw new Error(`only ${devices * METRICS.length * starts} distinct requests for ${count}`);
+  while (out.length < count) {
+    const device = Math.floor(rand() * devices);
+    const metric = Math.floor(rand() * METRICS.length);
+    const start = Math.floor(rand() * starts);
+    const key = `${device}/${metric}/${start}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const fromMs = firstMs + start * stepMs;
+    out.push({ device, metric, fromMs, toMs: fromMs + lengthMs - 1 });
+  }
+  return out;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const aggPath = (a: Asked): string => `/v1/devices/${deviceId(a.device)}/aggregates?metric=${METRICS[a.metric]}&from=${iso(a.fromMs)}&to=${iso(a.toMs)}`;
+const rawPath = (a: Asked): string => `/v1/devices/${deviceId(a.device)}/readings?metric=${METRICS[a.metric]}&from=${iso(a.fromMs)}&to=${iso(a.toMs)}&limit=${RAW_LIMIT}`;
+
+export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBenchResult> {
+  const began = performance.now();
+  const clients = opts.clients ?? 20;
+  const requests = opts.requests ?? 400;
+  const lakeRequests = opts.lakeRequests ?? 60;
+  const warmup = opts.warmup ?? 40;
+  const checks = opts.checks ?? 25;
+  const hotDays = opts.hotDays ?? RETENTION_DAYS;
+  const shape: QueryDataShape = {
+    devices: opts.devices ?? 100,
+    metrics: METRICS,
+    stepMs: opts.stepMs ?? 20_000,
+    hotDays,
+    hotEndMs: Math.floor(Date.now() / HOUR_MS) * HOUR_MS,
+    lakeDevices: opts.lakeDevices ?? 50,
+    // A year of ranges ending two days before the database's first reading, a few days apart.
+    lakeDays: opts.lakeDays ?? 370,
+    lakeStepMs: opts.lakeStepMs ?? HOUR_MS,
+    devicesPerGateway: 10,
+  };
+  if (shape.lakeDevices > shape.devices) throw new Error('the lake devices are the first of the database devices');
+  if (shape.lakeDays < 368) throw new Error('the lake needs 368 days or more: a year-long range ending two days before the database begins');
+
+  const dir = mkdtempSync(join(tmpdir(), 'fieldline-bench-query-'));
+  const lakeDir = join(dir, 'lake');
+  const server = await startPostgres({
+    // Room for the hot week in memory, as a query server would be given; the load's index builds get more work memory.
+    settings: { shared_buffers: '1GB', maintenance_work_mem: '512MB', max_wal_size: '8GB', effective_cache_size: '4GB' },
+  });
+  let cloud: Cloud | undefined;
+  let client: ApiClient | undefined;
+  const databaseUrl = await server.createDatabase('query_bench');
+  const db = await openPostgres(databaseUrl, 2);
+  const duck = await openDuck({ threads: 1, memoryLimit: '512MB', tempDirectory: join(dir, 'duck') });
+  try {
+    await new Store(db).migrate();
+    console.log(`query bench: loading ${shape.devices} devices × ${METRICS.length} metrics every ${shape.stepMs / 1000} s over ${hotDays} days into PostgreSQL…`);
+    const hot = await loadHot(db, shape);
+    const counted = (await db.query<{ r: string; m: string; h: string; d: string }>(
+      `SELECT (SELECT count(*) FROM readings) AS r, (SELECT sum(count) FROM readings_1m) AS m,
+              (SELECT sum(count) FROM readings_1h) AS h, (SELECT sum(count) FROM readings_1d) AS d`,
+    )).rows[0]!;
+    if ([counted.r, counted.m, counted.h, counted.d].some((n) => Number(n) !== hot.rows)) {
+      throw new Error(`query bench is not honest: ${hot.rows} readings loaded, counted ${JSON.stringify(counted)}`);
+    }
+    console.log(`query bench: ${hot.rows} readings in ${hot.seconds.toFixed(1)} s; writing ${shape.lakeDays} days of ${shape.lakeDevices} devices into the lake…`);
+    const lake = await writeLake(lakeDir, shape);
+    console.log(`query bench: ${lake.rows} lake rows in ${lake.files} files in ${lake.seconds.toFixed(1)} s`);
+
+    const retention = `${RETENTION_DAYS} days`;
+    const cfg = cloudConfigSchema.parse({
+      dataDir: join(dir, 'cloud'),
+      logLevel: 'warn',
+      // Nothing here produces or consumes: the api role only publishes rule changes, and none are made.
+      kafka: { brokers: '127.0.0.1:9' },
+      database: { url: databaseUrl },
+      api: { host: '127.0.0.1', port: 0 },
+      lake: { dir: lakeDir },
+      timescale: { readingsRetention: retention, rollupRetention: { readings_1m: retention, readings_1h: retention, readings_1d: retention } },
+    });
+    cloud = new Cloud(cfg, 'api', pino({ level: 'warn' }));
+    await cloud.start();
+    const token = await cloud.auth.issue({ subject: 'query-bench', role: 'viewer', ttlSeconds: 3600 });
+    client = new ApiClient(`http://127.0.0.1:${cloud.apiPort}`, token, clients);
+
+    const rand = mulberry32(12);
+    // Ranges start three hours into the database's data, past the retention boundary however long the load took.
+    const firstHot = hotStartMs(shape) + 3 * HOUR_MS;
+    const hotEnd = shape.hotEndMs;
+    const ask = {
+      agg24h: distinctAsks(rand, warmup + requests, shape.devices, firstHot, (hotEnd - DAY_MS - firstHot) / MINUTE_MS, MINUTE_MS, DAY_MS),
+      agg7d: distinctAsks(rand, warmup + requests, shape.devices, firstHot, (hotEnd - 7 * DAY_MS - firstHot) / HOUR_MS, HOUR_MS, 7 * DAY_MS),
+      // A raw page starts anywhere a full page of the metric follows, and may run to the data's end.
+      raw1000: distinctAsks(rand, warmup + requests, shape.devices, firstHot, (hotEnd - firstHot) / MINUTE_MS - Math.ceil((RAW_LIMIT * shape.stepMs) / MINUTE_MS), MINUTE_MS, 0)
+        .map((a) => ({ ...a, toMs: hotEnd })),
+      lakeYear: distinctAsks(rand, warmup + lakeRequests, shape.lakeDevices, lakeRangeMs(shape).fromMs + DAY_MS, shape.lakeDays - 367, DAY_MS, 365 * DAY_MS),
+    };
+
+    const timed = async (kind: keyof typeof ask, what: string, path: (a: Asked) => string): Promise<{ result: QueryKindResult; answers: Answer[]; asked: Asked[] }> => {
+      const all = ask[kind];
+      const n = all.length - warmup;
+      console.log(`query bench: ${what}, ${warmup} warm-up then ${n} requests from ${clients} clients…`);
+      await runAll(client!, all.slice(0, warmup).map(path), clients);
+      const asked = all.slice(warmup);
+      const answers = await runAll(client!, asked.map(path), clients);
+      return { result: kindResult(what, answers), answers, asked };
+    };
+
+    const agg24h = await timed('agg24h', '24 h aggregate', aggPath);
+    const agg7d = await timed('agg7d', '7-day aggregate', aggPath);
+    const raw1000 = await timed('raw1000', `raw page of ${RAW_LIMIT} readings`, rawPath);
+    const lakeYear = await timed('lakeYear', 'year-long aggregate from the lake', aggPath);
+
+    // Dashboards polling a few charts: 20 distinct queries asked round-robin, already cached once.
+    const distinct = 20;
+    const repeatedRun = async (asked: Asked[], what: string): Promise<QueryKindResult> => {
+      const few = asked.slice(0, distinct);
+      await runAll(client!, few.map(aggPath), clients);
+      const answers = await runAll(client!, Array.from({ length: requests }, (_, i) => aggPath(few[i % distinct]!)), clients);
+      return kindResult(what, answers);
+    };
+    console.log(`query bench: the same ${distinct} aggregates asked ${requests} times (the cache's case)…`);
+    const repeated = {
+      agg24h: await repeatedRun(agg24h.asked, '24 h aggregate, repeated'),
+      agg7d: await repeatedRun(agg7d.asked, '7-day aggregate, repeated'),
+      distinctQueries: distinct,
+    };
+
+    console.log(`query bench: checking ${checks} answers of each kind…`);
+    const sample = <T>(xs: readonly T[]): number[] => Array.from({ length: Math.min(checks, xs.length) }, (_, i) => Math.floor((i * xs.length) / Math.min(checks, xs.length)));
+    for (const i of sample(agg24h.answers)) await checkHotAggregate(db, shape, agg24h.asked[i]!, JSON.parse(agg24h.answers[i]!.body) as AggregateBody);
+    agg24h.result.checked = sample(agg24h.answers).length;
+    for (const i of sample(agg7d.answers)) await checkHotAggregate(db, shape, agg7d.asked[i]!, JSON.parse(agg7d.answers[i]!.body) as AggregateBody);
+    agg7d.result.checked = sample(agg7d.answers).length;
+    for (const i of sample(raw1000.answers)) await checkRawPage(db, shape, raw1000.asked[i]!, RAW_LIMIT, JSON.parse(raw1000.answers[i]!.body) as ReadingsBody);
+    raw1000.result.checked = sample(raw1000.answers).length;
+    const lakeSample = sample(lakeYear.answers).slice(0, 10);
+    for (const i of lakeSample) await checkLakeAggregate(duck, lakeDir, shape, lakeYear.asked[i]!, JSON.parse(lakeYear.answers[i]!.body) as AggregateBody);
+    lakeYear.result.checked = lakeSample.length;
+
+    const aggregatesP95Ms = Math.max(agg24h.result.latencyMs.p95, agg7d.result.latencyMs.p95);
+    return {
+      backend: `PostgreSQL ${(await db.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?'} (devstack/postgres.ts, shared_buffers 1GB), API pool ${cfg.database.poolSize} connections`,
+      clients,
+      data: {
+        devices: shape.devices,
+        metrics: METRICS.length,
+        stepS: shape.stepMs / 1000,
+        hotDays,
+        readings: hot.rows,
+        rollups: hot.rollupRows,
+        lake: { devices: shape.lakeDevices, days: shape.lakeDays, stepS: shape.lakeStepMs / 1000, rows: lake.rows, files: lake.files, bytes: lake.bytes },
+      },
+      loadSeconds: { database: round1(hot.seconds), indexes: round1(hot.indexSeconds), lake: round1(lake.seconds) },
+      kinds: { agg24h: agg24h.result, agg7d: agg7d.result, raw1000: raw1000.result, lakeYear: lakeYear.result },
+      repeated,
+      target: { p95Ms: TARGET_P95_MS, aggregatesP95Ms, met: aggregatesP95Ms <= TARGET_P95_MS },
+      totalSeconds: round1((performance.now() - began) / 1000),
+    };
+  } finally {
+    client?.close();
+    await cloud?.stop().catch(() => undefined);
+    duck.close();
+    await db.close();
+    await server.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function kindResult(what: string, answers: readonly Answer[]): QueryKindResult {
+  let items = 0;
+  let bucket: string | null = null;
+  let source: string | null = null;
+  for (const a of answers) {
+    const body = JSON.parse(a.body) as Partial<AggregateBody & ReadingsBody>;
+    items += body.points?.length ?? body.readings?.length ?? 0;
+    bucket ??= body.bucket ?? null;
+    source ??= body.source ?? null;
+  }
+  return {
+    what,
+    requests: answers.length,
+    latencyMs: summarize(answers.map((a) => a.ms)),
+    bucket,
+    source,
+    itemsPerAnswer: answers.length ? round1(items / answers.length) : 0,
+    checked: 0,
+  };
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+runIfMain(import.meta.url, () =>
+  benchQuery({
+    devices: Number(process.env.BENCH_QUERY_DEVICES ?? 100),
+    stepMs: Number(process.env.BENCH_QUERY_STEP_S ?? 20) * 1000,
+    requests: Number(process.env.BENCH_QUERY_REQUESTS ?? 400),
+    lakeRequests: Number(process.env.BENCH_QUERY_LAKE_REQUESTS ?? 60),
+    lakeDevices: Number(process.env.BENCH_QUERY_LAKE_DEVICES ?? 50),
+  }),
+);
