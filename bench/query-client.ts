@@ -34,7 +34,7 @@ export class ApiClient {
           res.on('error', reject);
         },
       );
-      req.setTimeout(120_000, () => req.destroy(new Error(`GET ${path}: no answer in 120 s`)));
+      req.setTimeout(600_000, () => req.destroy(new Error(`GET ${path}: no answer in 600 s`)));
       req.on('error', reject);
       req.end();
     });
