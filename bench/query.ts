@@ -19,7 +19,7 @@
 //
 // Run alone: `node dist/bench/query.js`. BENCH_QUERY_DEVICES (default 100), BENCH_QUERY_STEP_S
 // (seconds between two readings of a device, default 20), BENCH_QUERY_REQUESTS (per kind, default
-// 400), BENCH_QUERY_LAKE_REQUESTS (default 20), BENCH_QUERY_LAKE_DEVICES (default 50).
+// 400), BENCH_QUERY_LAKE_REQUESTS (default 20; 0 leaves the lake out), BENCH_QUERY_LAKE_DEVICES (default 50).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,7 +92,8 @@ export interface QueryBenchResult {
     lake: { devices: number; days: number; stepS: number; rows: number; files: number; bytes: number };
   };
   loadSeconds: { database: number; indexes: number; lake: number };
-  kinds: { agg24h: QueryKindResult; agg7d: QueryKindResult; raw1000: QueryKindResult; lakeYear: QueryKindResult };
+  kinds: { agg24h: QueryKindResult; agg7d: QueryKindResult; raw1000: QueryKindResult; /** Null when run without the lake (lakeRequests 0: a quicker run of the database kinds). */
+    lakeYear: QueryKindResult | null };
   /** The same few aggregates asked again and again within the cache's lifetime. */
   repeated: { agg24h: QueryKindResult; agg7d: QueryKindResult; distinctQueries: number };
   alone: { agg24h: AloneResult; agg7d: AloneResult };
@@ -183,7 +184,8 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
     await new Store(db).migrate();
     console.log(`query bench: loading ${shape.devices} devices × ${METRICS.length} metrics every ${shape.stepMs / 1000} s over ${hotDays} days into PostgreSQL, and ${shape.lakeDays} days of ${shape.lakeDevices} devices into the lake…`);
     // Side by side: the lake's time goes mostly to DuckDB writing ~8,900 small files, the database's to the server's COPY.
-    const lakeWritten = writeLake(lakeDir, shape);
+    const withLake = lakeRequests > 0;
+    const lakeWritten = withLake ? writeLake(lakeDir, shape) : Promise.resolve({ rows: 0, files: 0, bytes: 0, seconds: 0 });
     lakeWritten.catch(() => undefined);
     const hot = await loadHot(db, shape);
     const counted = (await db.query<{ r: string; m: string; h: string; d: string }>(
@@ -244,7 +246,7 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
     const raw1000 = await timed('raw1000', `raw page of ${RAW_LIMIT} readings`, rawPath);
     // One warm-up opens the API's lake reader; its DuckDB answers one query at a time, so 20
     // clients asking at once queue behind each other, which is part of the figure.
-    const lakeYear = await timed('lakeYear', 'year-long aggregate from the lake', aggPath, 1);
+    const lakeYear = withLake ? await timed('lakeYear', 'year-long aggregate from the lake', aggPath, 1) : null;
 
     // Dashboards polling a few charts: 20 distinct queries asked round-robin, already cached once.
     const distinct = 20;
@@ -293,9 +295,11 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
     for (const i of sample(raw1000.answers)) await checkRawPage(db, shape, raw1000.asked[i]!, RAW_LIMIT, JSON.parse(raw1000.answers[i]!.body) as ReadingsBody);
     raw1000.result.checked = sample(raw1000.answers).length;
     // Three: DuckDB reads every one of the lake's files for each.
-    const lakeSample = sample(lakeYear.answers).slice(0, 3);
-    for (const i of lakeSample) await checkLakeAggregate(duck, lakeDir, shape, lakeYear.asked[i]!, JSON.parse(lakeYear.answers[i]!.body) as AggregateBody);
-    lakeYear.result.checked = lakeSample.length;
+    if (lakeYear) {
+      const lakeSample = sample(lakeYear.answers).slice(0, 3);
+      for (const i of lakeSample) await checkLakeAggregate(duck, lakeDir, shape, lakeYear.asked[i]!, JSON.parse(lakeYear.answers[i]!.body) as AggregateBody);
+      lakeYear.result.checked = lakeSample.length;
+    }
 
     const aggregatesP95Ms = Math.max(agg24h.result.latencyMs.p95, agg7d.result.latencyMs.p95);
     return {
@@ -311,7 +315,7 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
         lake: { devices: shape.lakeDevices, days: shape.lakeDays, stepS: shape.lakeStepMs / 1000, rows: lake.rows, files: lake.files, bytes: lake.bytes },
       },
       loadSeconds: { database: round1(hot.seconds), indexes: round1(hot.indexSeconds), lake: round1(lake.seconds) },
-      kinds: { agg24h: agg24h.result, agg7d: agg7d.result, raw1000: raw1000.result, lakeYear: lakeYear.result },
+      kinds: { agg24h: agg24h.result, agg7d: agg7d.result, raw1000: raw1000.result, lakeYear: lakeYear?.result ?? null },
       repeated,
       alone,
       target: { p95Ms: TARGET_P95_MS, aggregatesP95Ms, met: aggregatesP95Ms <= TARGET_P95_MS },

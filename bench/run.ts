@@ -160,14 +160,14 @@ function sourceState(): { commit: string; uncommitted: string[] } {
 function queryRows(q: Awaited<ReturnType<typeof benchQuery>>): string[] {
   const d = q.data;
   const ms = (k: { latencyMs: { p50: number; p95: number; p99: number } }): string => `${k.latencyMs.p50} / ${k.latencyMs.p95} / ${k.latencyMs.p99}`;
-  const kind = (k: (typeof q.kinds)[keyof typeof q.kinds], detail: string): string =>
+  const kind = (k: NonNullable<(typeof q.kinds)[keyof typeof q.kinds]>, detail: string): string =>
     `| query ${k.what} (${detail}; ${k.requests} requests, ${k.checked} answers checked), p50 / p95 / p99 ms | ${ms(k)} |`;
   return [
     `| query bench data: readings in PostgreSQL (${d.devices} devices × ${d.metrics} metrics every ${d.stepS} s, ${d.hotDays} days) / lake rows (${d.lake.devices} devices every ${d.lake.stepS} s, ${d.lake.days} days, ${d.lake.files} files); load s (database / lake, side by side) | ${d.readings} / ${d.lake.rows}; ${q.loadSeconds.database} / ${q.loadSeconds.lake} |`,
     kind(q.kinds.agg24h, `bucket ${q.kinds.agg24h.bucket}, ${q.kinds.agg24h.itemsPerAnswer} points, ${q.clients} clients, uncached`),
     kind(q.kinds.agg7d, `bucket ${q.kinds.agg7d.bucket}, ${q.kinds.agg7d.itemsPerAnswer} points, uncached`),
     kind(q.kinds.raw1000, `${q.kinds.raw1000.itemsPerAnswer} rows`),
-    kind(q.kinds.lakeYear, `source ${q.kinds.lakeYear.source}, bucket ${q.kinds.lakeYear.bucket}, ${q.kinds.lakeYear.itemsPerAnswer} points`),
+    ...(q.kinds.lakeYear ? [kind(q.kinds.lakeYear, `source ${q.kinds.lakeYear.source}, bucket ${q.kinds.lakeYear.bucket}, ${q.kinds.lakeYear.itemsPerAnswer} points`)] : []),
     `| query aggregates repeated (${q.repeated.distinctQueries} distinct, the cache's case): 24 h / 7-day p95 ms | ${q.repeated.agg24h.latencyMs.p95} / ${q.repeated.agg7d.latencyMs.p95} |`,
     `| query target: aggregates' p95 ≤ ${q.target.p95Ms} ms uncached (${q.target.met ? 'met' : 'missed'}); whole query bench s | ${q.target.aggregatesP95Ms}; ${q.totalSeconds} |`,
   ];
