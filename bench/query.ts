@@ -182,7 +182,7 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
   const duck = await openDuck({ threads: 1, memoryLimit: '512MB', tempDirectory: join(dir, 'duck') });
   try {
     await new Store(db).migrate();
-    console.log(`query bench: loading ${shape.devices} devices × ${METRICS.length} metrics every ${shape.stepMs / 1000} s over ${hotDays} days into PostgreSQL, and ${shape.lakeDays} days of ${shape.lakeDevices} devices into the lake…`);
+    console.log(`query bench: loading ${shape.devices} devices × ${METRICS.length} metrics every ${shape.stepMs / 1000} s over ${hotDays} days into PostgreSQL${lakeRequests > 0 ? `, and ${shape.lakeDays} days of ${shape.lakeDevices} devices into the lake` : ''}…`);
     // Side by side: the lake's time goes mostly to DuckDB writing ~8,900 small files, the database's to the server's COPY.
     const withLake = lakeRequests > 0;
     const lakeWritten = withLake ? writeLake(lakeDir, shape) : Promise.resolve({ rows: 0, files: 0, bytes: 0, seconds: 0 });
@@ -303,7 +303,7 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
 
     const aggregatesP95Ms = Math.max(agg24h.result.latencyMs.p95, agg7d.result.latencyMs.p95);
     return {
-      backend: `PostgreSQL ${(await db.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?'} (devstack/postgres.ts, shared_buffers 1GB), API pool ${cfg.database.poolSize} connections`,
+      backend: `PostgreSQL ${(await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'} (devstack/postgres.ts, shared_buffers 1GB), API pool ${cfg.database.poolSize} connections`,
       clients,
       data: {
         devices: shape.devices,
