@@ -81,7 +81,7 @@ export async function startStack(
  * Kafka (topics created) and the cloud, in a temp dir, with no gateway: the fault tests start
  * gateways as child processes against kafka.bootstrap so they can kill them.
  */
-export async function startCloud(opts: { databaseUrl?: string } = {}): Promise<CloudStack> {
+export async function startCloud(opts: { databaseUrl?: string; api?: Record<string, unknown> } = {}): Promise<CloudStack> {
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-e2e-'));
   const kafka = await startKafka({ dataDir: join(dir, 'kafka'), logDir: dir });
   await kafka.createTopics([...FIELDLINE_TOPICS]);
@@ -92,7 +92,7 @@ export async function startCloud(opts: { databaseUrl?: string } = {}): Promise<C
       dataDir: join(dir, 'cloud'),
       kafka: { brokers: kafka.bootstrap },
       database: opts.databaseUrl ? { url: opts.databaseUrl } : {},
-      api: { host: '127.0.0.1', port: 0 },
+      api: { host: '127.0.0.1', port: 0, ...opts.api },
     }),
     'all',
     quiet,

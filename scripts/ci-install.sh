@@ -23,7 +23,9 @@ packages=(
   # Java and Maven: the test Kafka broker runs from Apache Kafka's jars (devstack/kafka.ts)
   openjdk-17-jre-headless maven ca-certificates
   # native addons (node-rdkafka builds librdkafka; better-sqlite3, lz4) through node-gyp
-  build-essential python3 python3-pip pkg-config libzstd-dev libssl-dev libsasl2-dev zlib1g-dev
+  build-essential python3 python3-pip python3-venv pkg-config libzstd-dev libssl-dev libsasl2-dev zlib1g-dev
+  # headless Chromium for the dashboard's browser test (driven by playwright-core), with a font
+  chromium fonts-dejavu-core
 )
 
 missing=()
@@ -245,6 +247,19 @@ else
   log "pyarrow: installing"
   python3 -m pip install --quiet --break-system-packages 'pyarrow==26.0.1' \
     || python3 -m pip install --quiet 'pyarrow==26.0.1'
+fi
+
+# --- schemathesis: the API fuzzer (test/api/fuzz.test.ts), in its own venv ----------------------
+# Its dependency tree (hypothesis, werkzeug, …) is large; a venv keeps it away from the system's
+# Python packages.
+st_venv="${FIELDLINE_CACHE:-$repo/.cache}/schemathesis-venv"
+if "$st_venv/bin/schemathesis" --version 2>/dev/null | grep -q '4.32.5'; then
+  log "schemathesis: installed"
+else
+  log "schemathesis: installing"
+  rm -rf "$st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install --quiet 'schemathesis==4.32.5'
 fi
 
 if wait "$weed_pid"; then

@@ -95,7 +95,9 @@ async function main(): Promise<number> {
 Fieldline demo is up.
   MQTT (devices)      mqtt://localhost:${gateway.mqtt?.boundPort ?? 1883}   topic devices/{deviceId}/telemetry
   Gateway local API   http://localhost:${gateway.apiPort}/status   (Authorization: Bearer ${gateway.token})
+  Dashboard           http://localhost:${cloud.apiPort}/   (sign in with the API token below)
   Cloud API           http://localhost:${cloud.apiPort}/v1/devices/${example}/readings?metric=temperature
+  API reference       http://localhost:${cloud.apiPort}/docs
   Kafka               ${kafka.bootstrap}
   Simulated sensors   ${sensors} at ${rate} Hz
 API token: ${token}

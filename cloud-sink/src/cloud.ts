@@ -7,11 +7,13 @@ import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { TokenAuthority } from './api/auth.js';
 import { buildApi } from './api/server.js';
+import { LiveFeed } from './api/live-feed.js';
 import { Alerting } from './alerts/alerting.js';
 import { RuleBook } from './alerts/rules-publisher.js';
 import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
+import { LakeReader } from './lake/reader.js';
 import { LakeWorker, type LakeStats } from './lake/worker.js';
 import { Fleet } from './fleet/fleet.js';
 import { FleetHealth } from './fleet/fleet-health.js';
@@ -29,19 +31,25 @@ export class Cloud {
   /** Heartbeats, quarantine and per-minute aggregates (sink and all roles). */
   fleet?: Fleet;
   api?: ReturnType<typeof buildApi>;
+  /** The API's own pool on a PostgreSQL server, with short timeouts (config api.database); the embedded database is shared. */
+  apiDb?: Db;
   /** Alert rules behind the API, published to alerts.rulesTopic (api and all roles). */
   rules?: RuleBook;
   /** The evaluator and its pumps (alerts role; sink and all while alerts.enabled). */
   alerting?: Alerting;
+  /** GET /v1/stream's one Kafka consumer and its clients (api and all roles, while api.stream.enabled). */
+  stream?: LiveFeed;
   apiPort = 0;
   readonly auth: TokenAuthority;
   /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
   readonly metrics = new CloudMetrics(
     () => this.consumer?.stats,
-    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : []), ...(this.alerting?.tallies() ?? [])],
+    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : []), ...(this.alerting?.tallies() ?? []), ...(this.stream ? [this.stream.tallies()] : [])],
     () => this.lake?.stats,
   );
   private refreshTimer?: NodeJS.Timeout;
+  /** The API's reader of the lake, opened by the first query older than the database's retention. */
+  private lakeOpening?: Promise<LakeReader | null>;
 
   constructor(
     readonly cfg: CloudConfig,
@@ -50,7 +58,7 @@ export class Cloud {
     /** The alert evaluator's clock; tests move it through hours of event time. */
     private readonly opts: { alertClock?: () => number } = {},
   ) {
-    this.auth = new TokenAuthority(cfg.api.jwtSecret ?? loadOrCreateSecret(resolve(cfg.dataDir)));
+    this.auth = tokenAuthority(cfg);
   }
 
   async start(): Promise<void> {
@@ -116,21 +124,50 @@ export class Cloud {
       const { kafka, alerts } = this.cfg;
       this.rules = new RuleBook({ db: this.db, kafka, topic: alerts.rulesTopic, syncMs: alerts.rulesSyncMs, log: this.log.child({ part: 'rules' }), counters: this.metrics });
       this.rules.start();
+      const d = this.cfg.api.database;
+      const apiDb = this.db.kind === 'postgres'
+        ? await openDb({ databaseUrl: this.cfg.database.url, poolSize: d.poolSize, connectTimeoutMs: d.connectTimeoutMs, queryTimeoutMs: d.queryTimeoutMs })
+        : this.db;
+      this.apiDb = apiDb;
+      if (this.cfg.api.stream.enabled) {
+        this.stream = new LiveFeed({
+          kafka, readingsTopic: kafka.readingsTopic, alertsTopic: alerts.alertsTopic, settings: this.cfg.api.stream,
+          maxBatchMessages: kafka.maxBatchMessages, log: this.log.child({ part: 'stream' }),
+        });
+        this.stream.start();
+      }
       this.api = buildApi({
-        alerts: { rules: this.rules, db: this.db },
-        store: this.store,
+        alerts: { rules: this.rules, db: apiDb },
+        store: apiDb === this.db ? this.store : new Store(apiDb),
         auth: this.auth,
         maxLimit: this.cfg.api.maxLimit,
         health: () => this.health(),
         metrics: () => this.metrics.render(),
         counters: this.metrics,
-        fleetHealth: new FleetHealth(this.db, this.cfg.fleet.health),
+        fleetHealth: new FleetHealth(apiDb, this.cfg.fleet.health),
+        log: this.log.child({ part: 'api' }),
+        protection: this.cfg.api,
+        // The embedded database cannot become unreachable; a ping would only queue behind its work.
+        ...(apiDb.kind === 'postgres' ? { ping: () => apiDb.query('SELECT 1') } : {}),
+        ...(this.cfg.api.auth.oidc ? { oidc: this.cfg.api.auth.oidc } : {}),
+        ...(this.stream ? { stream: this.stream } : {}),
+        query: { ...this.cfg.api.query, retention: { readings: this.cfg.timescale.readingsRetention, ...this.cfg.timescale.rollupRetention } },
+        lake: () => this.lakeReader(),
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
       this.apiPort = typeof addr === 'object' && addr ? addr.port : this.cfg.api.port;
       this.log.info({ port: this.apiPort }, 'api listening');
     }
+  }
+
+  /** A lake that cannot be opened is logged once and treated as none: old ranges then come from the database. */
+  private lakeReader(): Promise<LakeReader | null> {
+    this.lakeOpening ??= LakeReader.fromConfig(this.cfg, this.log.child({ part: 'lake-reader' })).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'the lake could not be opened for queries; old ranges are answered from the database');
+      return null;
+    });
+    return this.lakeOpening;
   }
 
   health(): { ok: boolean; detail: Record<string, unknown> } {
@@ -144,6 +181,7 @@ export class Cloud {
         ...(this.fleet ? { fleet: this.fleet.health() } : {}),
         ...(this.rules ? { rules: this.rules.stats } : {}),
         ...(this.alerting ? { alerting: this.alerting.health() } : {}),
+        ...(this.stream ? { stream: this.stream.health() } : {}),
         ...(l ? { lake: lakeHealth(l, this.lake!.location) } : {}),
       },
     };
@@ -151,12 +189,16 @@ export class Cloud {
 
   async stop(): Promise<void> {
     clearInterval(this.refreshTimer);
+    // Before the API closes, so the clients get 1001 rather than the plugin's bare close.
+    await this.stream?.stop();
     await this.api?.close();
+    await (await this.lakeOpening)?.close();
     await this.rules?.stop();
     await this.consumer?.stop();
     await this.alerting?.stop();
     await this.fleet?.stop();
     await this.lake?.stop();
+    if (this.apiDb !== this.db) await this.apiDb?.close();
     await this.db?.close();
   }
 }
@@ -167,6 +209,24 @@ function lakeHealth(l: LakeStats, location: string): Record<string, unknown> {
     filesWritten: l.filesWritten, rowsWritten: l.rowsWritten, bytesWritten: l.bytesWritten, bufferedRows: l.bufferedRows,
     messagesSkipped: l.messagesSkipped, skippedByCode: l.skippedByCode, rangesReplayed: l.rangesReplayed,
   };
+}
+
+/**
+ * The API's token checker, from config api.jwtSecret and api.auth. Made without starting anything,
+ * so `fieldline-cloud token` signs with exactly the secret, issuer and audience the API checks.
+ */
+export function tokenAuthority(cfg: CloudConfig): TokenAuthority {
+  const a = cfg.api.auth;
+  return new TokenAuthority({
+    ...(a.secretTokens ? { secret: cfg.api.jwtSecret ?? loadOrCreateSecret(resolve(cfg.dataDir)) } : {}),
+    issuer: a.issuer,
+    audience: a.audience,
+    ...(a.jwksUrl
+      ? { jwks: { url: a.jwksUrl, algorithms: a.algorithms, timeoutMs: a.jwksTimeoutMs, cooldownMs: a.jwksCooldownMs, cacheMaxAgeMs: a.jwksCacheMaxAgeMs } }
+      : {}),
+    roleClaim: a.roleClaim,
+    clockToleranceS: a.clockToleranceS,
+  });
 }
 
 /** Keeps one signing secret per data directory so tokens outlive a restart. */

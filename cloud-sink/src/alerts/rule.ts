@@ -211,3 +211,18 @@ export function targetsGateway(rule: Rule, gatewayId: string): boolean {
 export function targetKey(t: { gateway?: string; device?: string; metric?: string }): string {
   return JSON.stringify([t.gateway ?? '', t.device ?? '', t.metric ?? '']);
 }
+
+/**
+ * The body's JSON Schema, from the same zod model, for the OpenAPI document. Refinements across
+ * fields (a metric for a threshold rule, each kind's params) are not in it: parseRule checks them.
+ */
+export function ruleBodyJsonSchema(): Record<string, unknown> {
+  const { $schema: _drop, ...schema } = z.toJSONSchema(ruleBody, { io: 'input', unrepresentable: 'any', target: 'draft-7' });
+  const kinds = Object.fromEntries(
+    RULE_KINDS.map((k) => {
+      const { $schema: _d, ...p } = z.toJSONSchema(PARAMS[k], { io: 'input', unrepresentable: 'any', target: 'draft-7' });
+      return [k, p];
+    }),
+  );
+  return { ...schema, description: `params by kind: ${JSON.stringify(kinds)}` };
+}

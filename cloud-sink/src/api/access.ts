@@ -9,13 +9,28 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `guard` before the handler runs. */
     principal?: Principal;
+    /** The one verification of this request's Authorization header (verifyOnce). */
+    verification?: Promise<Principal>;
   }
+}
+
+/**
+ * Verifies the request's bearer token once, however many hooks ask: the rate limiter keys on the
+ * principal before the route's guard runs, and a second JWKS signature check would double the cost.
+ */
+export function verifyOnce(req: FastifyRequest, auth: Authenticator): Promise<Principal> {
+  if (!req.verification) {
+    req.verification = auth.verify(req.headers.authorization);
+    // A hook that only peeks (the limiter) must not leave a rejection unhandled.
+    req.verification.catch(() => {});
+  }
+  return req.verification;
 }
 
 /** An onRequest hook: 401 without a valid token, 403 without the scope; keeps the principal on the request. */
 export function guard(auth: Authenticator, scope: Scope) {
   return async (req: FastifyRequest): Promise<void> => {
-    const p = await auth.verify(req.headers.authorization);
+    const p = await verifyOnce(req, auth);
     requireScope(p, scope);
     req.principal = p;
   };

@@ -3,14 +3,14 @@
 // its event, like every other change of an alert (alerts/events.ts).
 import type { FastifyInstance } from 'fastify';
 import { ALERT_COLUMNS, alertView, recordEvent, type AlertEvent, type AlertRow, type Receiver } from '../alerts/events.js';
-import { ruleView, type Rule } from '../alerts/rule.js';
+import { ruleBodyJsonSchema, ruleView, type Rule } from '../alerts/rule.js';
 import type { RuleBook } from '../alerts/rules-publisher.js';
 import { CloudError } from '../errors.js';
 import type { Db, DbTx } from '../store/db.js';
-import { guard, principalOf } from './access.js';
-import type { Scope } from './auth.js';
+import { fleetFilter, guard, principalOf } from './access.js';
+import type { Principal, Scope } from './auth.js';
+import { ERROR_RESPONSES, idParams, isoTime, nullableIsoTime, pageQuery, text } from './schemas.js';
 import type { ApiDeps } from './server.js';
-import { parseLimit } from './time.js';
 import { badCursor, decodeCursor, encodeCursor } from '../store/cursor.js';
 
 export interface AlertApiDeps {
@@ -23,7 +23,15 @@ const STATES = ['firing', 'resolved', 'all'] as const;
 const SEVERITIES = ['info', 'warning', 'critical'] as const;
 const MAX_NOTE = 1_000;
 
-type Query = Record<string, string | undefined>;
+interface Query {
+  state?: (typeof STATES)[number];
+  severity?: (typeof SEVERITIES)[number];
+  rule_id?: string;
+  gateway?: string;
+  device?: string;
+  limit?: number;
+  cursor?: string;
+}
 
 /** Registers the routes when `deps.alerts` is set; without it they answer 404 like any unknown path. */
 export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -34,43 +42,88 @@ export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   // --- rules --------------------------------------------------------------------------------------
 
-  app.get('/v1/rules', { onRequest: guarded('read:fleet') }, async () => ({ rules: (await alerts.rules.list()).map(ruleView) }));
+  app.get('/v1/rules', { onRequest: guarded('read:fleet'), schema: RULES_LIST }, async (req) => {
+    const p = principalOf(req);
+    return { rules: (await alerts.rules.list()).filter((r) => ruleVisible(p, r)).map(ruleView) };
+  });
 
-  app.post('/v1/rules', { onRequest: guarded('write:rules') }, async (req, reply) => {
+  app.post('/v1/rules', { onRequest: guarded('write:rules'), schema: RULE_WRITE, attachValidation: true }, async (req, reply) => {
+    fleetMayWrite(principalOf(req), req.body);
     const rule = await alerts.rules.create(req.body);
     return reply.status(201).header('location', `/v1/rules/${encodeURIComponent(rule.id)}`).send(ruleView(rule));
   });
 
-  app.get<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guarded('read:fleet') }, async (req) => ruleView(await found(alerts.rules, req.params.id)));
+  app.get<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guarded('read:fleet'), schema: RULE_ONE }, async (req) =>
+    ruleView(await found(alerts.rules, req.params.id, principalOf(req))),
+  );
 
-  app.put<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guarded('write:rules') }, async (req) => ruleView(await alerts.rules.replace(req.params.id, req.body)));
+  app.put<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guarded('write:rules'), schema: { ...RULE_WRITE, params: idParams, summary: 'Replace a rule' }, attachValidation: true }, async (req) => {
+    const p = principalOf(req);
+    fleetMayChange(p, await found(alerts.rules, req.params.id, p));
+    fleetMayWrite(p, req.body);
+    return ruleView(await alerts.rules.replace(req.params.id, req.body));
+  });
 
-  app.delete<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guarded('write:rules') }, async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/v1/rules/:id', { onRequest: guarded('write:rules'), schema: RULE_DELETE }, async (req, reply) => {
+    const p = principalOf(req);
+    if (p.fleet !== null) fleetMayChange(p, await found(alerts.rules, req.params.id, p));
     await alerts.rules.remove(req.params.id);
     return reply.status(204).send();
   });
 
   // --- alerts -------------------------------------------------------------------------------------
 
-  app.get<{ Querystring: Query }>('/v1/alerts', { onRequest: guarded('read:fleet') }, async (req) => listAlerts(alerts.db, req.query));
+  app.get<{ Querystring: Query }>('/v1/alerts', { onRequest: guarded('read:fleet'), schema: ALERTS_LIST }, async (req) =>
+    listAlerts(alerts.db, req.query, fleetFilter(principalOf(req))),
+  );
 
-  app.get<{ Params: { id: string } }>('/v1/alerts/:id', { onRequest: guarded('read:fleet') }, async (req) => {
+  app.get<{ Params: { id: string } }>('/v1/alerts/:id', { onRequest: guarded('read:fleet'), schema: ALERT_ONE }, async (req) => {
     const r = await alerts.db.query<AlertRow>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = $1`, [req.params.id]);
     const row = r.rows[0];
-    if (!row) throw new CloudError('FL_ERR_API_ALERT_NOT_FOUND', req.params.id);
+    if (!row || !alertVisible(principalOf(req), row)) throw new CloudError('FL_ERR_API_ALERT_NOT_FOUND', req.params.id);
     return alertView(row);
   });
 
-  app.post<{ Params: { id: string } }>('/v1/alerts/:id/ack', { onRequest: guarded('write:rules') }, async (req) => {
+  app.post<{ Params: { id: string } }>('/v1/alerts/:id/ack', { onRequest: guarded('write:rules'), schema: ALERT_ACK }, async (req) => {
     const p = principalOf(req);
     const note = ackNote(req.body);
-    return alertView(await acknowledge(alerts.db, req.params.id, p.subject || 'unknown', note, now()));
+    return alertView(await acknowledge(alerts.db, req.params.id, p, note, now()));
   });
 }
 
-async function found(rules: RuleBook, id: string): Promise<Rule> {
+// --- the fleet claim ------------------------------------------------------------------------------
+// Rules are not owned by a fleet. A token limited to one sees the rules that target one of its
+// gateways and those that target every gateway (they apply to its gateways too), and may create,
+// change or delete only rules that name one of its gateways: a rule over every gateway would reach
+// into other fleets.
+
+function ruleVisible(p: Principal, rule: Rule): boolean {
+  return p.fleet === null || rule.target.gateway === undefined || p.fleet.has(rule.target.gateway);
+}
+
+function fleetMayChange(p: Principal, rule: Rule): void {
+  if (p.fleet !== null && rule.target.gateway === undefined) {
+    throw new CloudError('FL_ERR_AUTH_SCOPE', 'a token limited to a fleet may change only rules that name one of its gateways (target.gateway)');
+  }
+}
+
+/** Before parseRule: a fleet-limited token's rule must name one of its gateways. */
+function fleetMayWrite(p: Principal, body: unknown): void {
+  if (p.fleet === null) return;
+  const target = (body as { target?: { gateway?: unknown } } | null)?.target;
+  const gw = typeof target === 'object' && target !== null ? target.gateway : undefined;
+  if (typeof gw !== 'string' || !p.fleet.has(gw)) {
+    throw new CloudError('FL_ERR_API_BAD_RULE', 'target.gateway: a token limited to a fleet must name one of its gateways');
+  }
+}
+
+function alertVisible(p: Principal, row: AlertRow): boolean {
+  return p.fleet === null || (row.gateway_id !== null && p.fleet.has(row.gateway_id));
+}
+
+async function found(rules: RuleBook, id: string, p: Principal): Promise<Rule> {
   const rule = await rules.get(id);
-  if (!rule) throw new CloudError('FL_ERR_API_RULE_NOT_FOUND', id);
+  if (!rule || !ruleVisible(p, rule)) throw new CloudError('FL_ERR_API_RULE_NOT_FOUND', id);
   return rule;
 }
 
@@ -82,13 +135,9 @@ interface Page {
 }
 
 /** Newest first by (started_at, id); the cursor is the last row's key, so a page boundary never skips or repeats an alert. */
-async function listAlerts(db: Db, q: Query): Promise<Page> {
+async function listAlerts(db: Db, q: Query, fleet: string[] | null): Promise<Page> {
   const state = q.state ?? 'firing';
-  if (!(STATES as readonly string[]).includes(state)) throw new CloudError('FL_ERR_API_BAD_PARAM', `state=${JSON.stringify(state)}: expected one of ${STATES.join(', ')}`);
-  if (q.severity !== undefined && !(SEVERITIES as readonly string[]).includes(q.severity)) {
-    throw new CloudError('FL_ERR_API_BAD_PARAM', `severity=${JSON.stringify(q.severity)}: expected one of ${SEVERITIES.join(', ')}`);
-  }
-  const limit = parseLimit(q.limit, 100, 1_000);
+  const limit = q.limit ?? 100;
   const params: unknown[] = [];
   const where: string[] = [];
   const eq = (column: string, value: string | undefined): void => {
@@ -101,6 +150,10 @@ async function listAlerts(db: Db, q: Query): Promise<Page> {
   eq('gateway_id', q.gateway);
   eq('device_id', q.device);
   eq('severity', q.severity);
+  if (fleet !== null) {
+    params.push(fleet);
+    where.push(`gateway_id = ANY($${params.length}::text[])`);
+  }
   if (q.cursor !== undefined) {
     const c = decodeAlertsCursor(q.cursor);
     params.push(c.us, c.id);
@@ -161,19 +214,17 @@ function ackNote(body: unknown): string | undefined {
  * Sets acked_by and acked_at once and records the `acknowledged` event with it; an alert already
  * acknowledged is returned as it is, with no second event.
  */
-async function acknowledge(db: Db, id: string, subject: string, note: string | undefined, nowMs: number): Promise<AlertRow> {
+async function acknowledge(db: Db, id: string, p: Principal, note: string | undefined, nowMs: number): Promise<AlertRow> {
   return db.transaction(async (tx) => {
+    const existing = (await tx.query<AlertRow>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE`, [id])).rows[0];
+    if (!existing || !alertVisible(p, existing)) throw new CloudError('FL_ERR_API_ALERT_NOT_FOUND', id);
+    if (existing.acked_at !== null) return existing;
     const at = new Date(nowMs);
     const r = await tx.query<AlertRow>(
-      `UPDATE alerts SET acked_by = $2, acked_at = $3, updated_at = $3 WHERE id = $1 AND acked_at IS NULL RETURNING ${ALERT_COLUMNS}`,
-      [id, subject, at],
+      `UPDATE alerts SET acked_by = $2, acked_at = $3, updated_at = $3 WHERE id = $1 RETURNING ${ALERT_COLUMNS}`,
+      [id, p.subject || 'unknown', at],
     );
-    const row = r.rows[0];
-    if (!row) {
-      const existing = (await tx.query<AlertRow>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = $1`, [id])).rows[0];
-      if (!existing) throw new CloudError('FL_ERR_API_ALERT_NOT_FOUND', id);
-      return existing;
-    }
+    const row = r.rows[0]!;
     const event = await recordEvent(tx, 'acknowledged', row, await eventRule(tx, row.rule_id), nowMs);
     if (note !== undefined) await addNote(tx, event, note);
     return row;
@@ -200,3 +251,100 @@ async function addNote(tx: DbTx, event: AlertEvent, note: string): Promise<void>
   await tx.query(`UPDATE alert_events SET payload = $2::jsonb WHERE event_id = $1`, [event.event_id, payload]);
   await tx.query(`UPDATE webhook_deliveries SET body = $2 WHERE event_id = $1`, [event.event_id, payload]);
 }
+
+// --- schemas --------------------------------------------------------------------------------------
+
+const RULE = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    kind: { type: 'string' },
+    target: {
+      type: 'object',
+      properties: { device: { type: 'string' }, device_pattern: { type: 'string' }, metric: { type: 'string' }, gateway: { type: 'string' } },
+    },
+    params: { type: 'object', additionalProperties: true },
+    severity: { type: 'string', enum: [...SEVERITIES] },
+    enabled: { type: 'boolean' },
+    version: { type: 'integer' },
+    webhook: { type: 'object', properties: { url: { type: 'string' }, has_secret: { type: 'boolean' } } },
+  },
+} as const;
+
+const RULES_LIST = {
+  tags: ['rules'],
+  summary: 'Every alert rule the token may see',
+  response: { 200: { type: 'object', properties: { rules: { type: 'array', items: RULE } } }, ...ERROR_RESPONSES },
+};
+
+const RULE_ONE = { tags: ['rules'], summary: 'One rule', params: idParams, response: { 200: RULE, ...ERROR_RESPONSES } };
+
+/** The body is checked by parseRule (zod, every problem named); the schema documents it. */
+const RULE_WRITE = {
+  tags: ['rules'],
+  summary: 'Create a rule',
+  body: ruleBodyJsonSchema(),
+  response: { 200: RULE, 201: RULE, ...ERROR_RESPONSES },
+};
+
+const RULE_DELETE = {
+  tags: ['rules'],
+  summary: 'Delete a rule (its firing alerts resolve)',
+  params: idParams,
+  response: { 204: { type: 'null', description: 'deleted' }, ...ERROR_RESPONSES },
+};
+
+const ALERT = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    rule_id: { type: 'string' },
+    target: { type: 'object', properties: { device: { type: 'string' }, metric: { type: 'string' }, gateway: { type: 'string' } } },
+    state: { type: 'string', enum: ['firing', 'resolved'] },
+    severity: { type: 'string' },
+    value: { type: ['number', 'null'] },
+    started_at: isoTime,
+    resolved_at: nullableIsoTime,
+    acked_by: { type: ['string', 'null'] },
+    acked_at: nullableIsoTime,
+    message: { type: ['string', 'null'] },
+    late: { type: 'boolean' },
+    resolved_late: { type: 'boolean' },
+    raised_at: nullableIsoTime,
+  },
+} as const;
+
+const ALERTS_LIST = {
+  tags: ['alerts'],
+  summary: 'Alerts, newest first',
+  querystring: {
+    type: 'object',
+    properties: {
+      state: { type: 'string', enum: [...STATES], default: 'firing' },
+      severity: { type: 'string', enum: [...SEVERITIES] },
+      rule_id: text(256),
+      gateway: text(256),
+      device: text(256),
+      ...pageQuery(1_000),
+    },
+  },
+  response: {
+    200: { type: 'object', properties: { alerts: { type: 'array', items: ALERT }, next_cursor: { type: ['string', 'null'] } } },
+    ...ERROR_RESPONSES,
+  },
+};
+
+const ALERT_ONE = { tags: ['alerts'], summary: 'One alert', params: idParams, response: { 200: ALERT, ...ERROR_RESPONSES } };
+
+const ALERT_ACK = {
+  tags: ['alerts'],
+  summary: 'Acknowledge an alert (once; again changes nothing)',
+  params: idParams,
+  body: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: { note: { type: 'string', maxLength: MAX_NOTE } },
+  },
+  response: { 200: ALERT, ...ERROR_RESPONSES },
+};

@@ -3,8 +3,9 @@
 import type { FastifyInstance } from 'fastify';
 import { CloudError } from '../errors.js';
 import type { DeviceHealth, FleetHealth, GatewayHealth } from '../fleet/fleet-health.js';
-import { guard } from './access.js';
+import { assertGatewayVisible, guard, principalOf, seesGateway } from './access.js';
 import type { Authenticator } from './auth.js';
+import { ERROR_RESPONSES, idParams, isoTime, nullableIsoTime } from './schemas.js';
 
 export interface FleetRouteDeps {
   auth: Authenticator;
@@ -13,22 +14,101 @@ export interface FleetRouteDeps {
 
 const STATUSES = ['online', 'offline', 'degraded'] as const;
 
+const num = { type: ['number', 'null'] } as const;
+const int = { type: ['integer', 'null'] } as const;
+const str = { type: ['string', 'null'] } as const;
+
+/** gatewayItem's shape: the contract's gateway and the heartbeat's further fields, null before the first heartbeat. */
+const GATEWAY = {
+  type: 'object',
+  required: ['gateway_id', 'status', 'reasons'],
+  properties: {
+    gateway_id: { type: 'string' },
+    status: { type: 'string', enum: [...STATUSES] },
+    reasons: { type: 'array', items: { type: 'string' } },
+    last_seen: nullableIsoTime,
+    last_heartbeat_at: nullableIsoTime,
+    heartbeat_received_at: nullableIsoTime,
+    heartbeat_interval_ms: int,
+    delayed: { type: ['boolean', 'null'] },
+    firmware: str,
+    uptime_s: num,
+    cpu: num,
+    memory: { ...num, description: 'memory in use, percent' },
+    memory_used_bytes: num,
+    memory_total_bytes: num,
+    disk_free: { ...num, description: 'bytes free on the outbox disk' },
+    disk_total: num,
+    temperature: { ...num, description: '°C' },
+    outbox: {
+      type: ['object', 'null'],
+      properties: { depth: { type: 'integer' }, oldest_age_ms: { type: 'number' }, bytes: { type: 'number' }, full: { type: 'boolean' } },
+    },
+    loss: {
+      type: ['object', 'null'],
+      properties: { rate_limited: { type: 'number' }, quarantined: { type: 'number' }, evicted: { type: 'number' } },
+    },
+    adapters: {
+      type: 'array',
+      items: { type: 'object', properties: { name: { type: 'string' }, state: { type: 'string' }, detail: { type: 'string' } } },
+    },
+  },
+} as const;
+
+const DEVICE = {
+  type: 'object',
+  properties: {
+    device_id: { type: 'string' },
+    last_seen: isoTime,
+    completeness: {
+      type: 'object',
+      properties: {
+        window_s: { type: 'integer' },
+        received: { type: 'integer' },
+        expected: num,
+        ratio: num,
+        rate_source: { type: 'string', enum: ['configured', 'observed', 'unknown'] },
+      },
+    },
+  },
+} as const;
+
+const LIST_SCHEMA = {
+  tags: ['fleet'],
+  summary: 'Every gateway of the token\'s fleet with its health',
+  querystring: { type: 'object', properties: { status: { type: 'string', enum: [...STATUSES] } } },
+  response: { 200: { type: 'object', properties: { gateways: { type: 'array', items: GATEWAY } } }, ...ERROR_RESPONSES },
+};
+
+const ONE_SCHEMA = {
+  tags: ['fleet'],
+  summary: 'One gateway with its devices\' completeness over a window',
+  params: idParams,
+  querystring: {
+    type: 'object',
+    properties: { window: { type: 'string', maxLength: 16, description: 'seconds (3600), minutes (90m) or hours (2h); whole minutes' } },
+  },
+  response: {
+    200: { ...GATEWAY, properties: { ...GATEWAY.properties, devices: { type: 'array', items: DEVICE } } },
+    ...ERROR_RESPONSES,
+  },
+};
+
 export function registerFleetRoutes(app: FastifyInstance, deps: FleetRouteDeps): void {
   const readFleet = guard(deps.auth, 'read:fleet');
 
-  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/gateways', { onRequest: readFleet }, async (req) => {
+  app.get<{ Querystring: { status?: string } }>('/v1/gateways', { onRequest: readFleet, schema: LIST_SCHEMA }, async (req) => {
     const status = req.query.status;
-    if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
-      throw new CloudError('FL_ERR_API_BAD_PARAM', `status=${JSON.stringify(status)} must be one of ${STATUSES.join(', ')}`);
-    }
+    const p = principalOf(req);
     const gateways = await deps.fleet.gateways();
-    return { gateways: gateways.filter((g) => status === undefined || g.status === status).map(gatewayItem) };
+    return { gateways: gateways.filter((g) => (status === undefined || g.status === status) && seesGateway(p, g.gatewayId)).map(gatewayItem) };
   });
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>(
     '/v1/gateways/:id',
-    { onRequest: readFleet },
+    { onRequest: readFleet, schema: ONE_SCHEMA },
     async (req) => {
+      assertGatewayVisible(principalOf(req), req.params.id);
       const c = deps.fleet.settings.completeness;
       const windowS = parseWindow(req.query.window, c.windowS, c.maxWindowS);
       const detail = await deps.fleet.gateway(req.params.id, windowS * 1000);

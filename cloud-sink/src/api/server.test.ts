@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { openEmbedded } from '../store/db.js';
+import { openEmbedded, type Db } from '../store/db.js';
 import { Store } from '../store/store.js';
 import { TokenAuthority } from './auth.js';
 import { StageCounters } from '../../../common/src/metrics.js';
@@ -98,8 +98,8 @@ describe('cloud API', () => {
   }
 
   it('refuses an expired token', async () => {
-    const expired = await new SignJWT({ role: 'viewer' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('fieldline')
-      .setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(new TextEncoder().encode(SECRET));
+    const expired = await new SignJWT({ role: 'viewer' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('fieldline').setSubject('t')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 120).sign(new TextEncoder().encode(SECRET));
     const res = await get('/v1/devices/dev-1/readings', expired);
     assert.equal(res.statusCode, 401);
     assert.match((res.json() as { error: { message: string } }).error.message, /expired/);
@@ -124,10 +124,12 @@ describe('cloud API', () => {
   it('counts answers of 500 and above as errors{stage="api"}, and client errors not', async () => {
     const counters = new StageCounters();
     let failure: Error = new Error('disk on fire');
-    const failing = Object.create(store) as Store;
-    failing.devices = async () => {
+    // The database itself fails under the route, whichever query the route makes.
+    const failingDb = Object.create(store.db) as Db;
+    failingDb.query = async () => {
       throw failure;
     };
+    const failing = new Store(failingDb);
     const broken = buildApi({ store: failing, auth, maxLimit: 1000, health: () => ({ ok: true, detail: {} }), metrics: async () => '', counters });
     try {
       const headers = { authorization: `Bearer ${viewer}` };

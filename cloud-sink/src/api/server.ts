@@ -2,16 +2,24 @@
 // error as {"error": {"code", "message"}} with its catalogued status.
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, type StageCounters } from '../../../common/src/metrics.js';
-import { CloudError, FieldlineError } from '../errors.js';
+import { FieldlineError } from '../errors.js';
 import type { FleetHealth } from '../fleet/fleet-health.js';
+import type { LakeReader } from '../lake/reader.js';
 import type { Store } from '../store/store.js';
 import { registerAlertRoutes, type AlertApiDeps } from './alert-routes.js';
 import { guard } from './access.js';
 import type { Authenticator } from './auth.js';
+import { registerAuthRoutes, type OidcSettings } from './auth-routes.js';
 import { registerFleetRoutes } from './fleet-routes.js';
+import { limitRequests, probe, registerProtection, retryAfterS, unavailableAnswer, type ProtectionSettings } from './protection.js';
+import type { LiveFeed } from './live-feed.js';
+import { registerStreamRoutes, streamSocketOptions } from './stream.js';
 import { parseLimit, parseTime } from './time.js';
+import { registerDeviceRoutes, type QuerySettings } from './device-routes.js';
+import { validatorCompiler } from './validation.js';
 
 export interface ApiDeps {
   store: Store;
@@ -26,15 +34,41 @@ export interface ApiDeps {
   fleetHealth?: FleetHealth;
   /** Rules and alerts (/v1/rules, /v1/alerts); without it those paths answer 404. */
   alerts?: AlertApiDeps;
+  /** Where one line per request goes (api/protection.ts); without it nothing is logged. */
+  log?: FastifyBaseLogger;
+  /** Rate limits and overload shedding (config api.rateLimit, api.underPressure); without it neither applies. */
+  protection?: ProtectionSettings;
+  /** Asks the database for an answer; /healthz is 503 while it gets none. */
+  ping?: () => Promise<unknown>;
+  /** The dashboard's OIDC login (config api.auth.oidc) for GET /v1/auth/oidc; without it that path is 404. */
+  oidc?: OidcSettings;
+  /** GET /v1/stream's shared consumer and clients; without it that path answers 404. */
+  stream?: LiveFeed;
+  /** Aggregate limits, cache and the database's retention (api.query, timescale); defaults without it. */
+  query?: QuerySettings;
+  /** Opens the Parquet lake when an old range needs it (null: no lake); without it old ranges come from the database. */
+  lake?: () => Promise<LakeReader | null>;
 }
 
-const DAY_MS = 24 * 3_600_000;
-
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 256 } });
+  const app = Fastify({
+    ...(deps.log ? { loggerInstance: deps.log } : { logger: false }),
+    // api/protection.ts logs one line per request itself, without the URL's query string.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { maxParamLength: 256 },
+    // A bad URL or an over-long path parameter is answered before any route runs; in our shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const code = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'FL_ERR_API_BAD_PARAM' : 'FL_ERR_API_BAD_REQUEST';
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than 256 characters' : 'the URL is not valid';
+      void (reply as FastifyReply).code(400).send({ error: { code, message } });
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler());
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown; validationContext?: string }, _req, reply) => {
+  app.setErrorHandler((thrown: Error & { statusCode?: number; code?: string; validation?: ValidationIssue[]; validationContext?: string }, req, reply) => {
+    const err = unavailableAnswer(thrown) ?? thrown;
     if (err instanceof FieldlineError) {
+      if (err.statusCode === 503 && !reply.hasHeader('retry-after')) void reply.header('retry-after', retryAfterS(deps.protection));
       if (err.statusCode >= 500) deps.counters?.count('api', 'errors');
       return reply.status(err.statusCode).send(err.toBody());
     }
@@ -42,10 +76,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       // The route's schema refused the request; fastify's message names the part and the field
       // ("querystring/limit must be <= 1000").
       const code = err.validationContext === 'body' ? 'FL_ERR_API_BAD_REQUEST' : 'FL_ERR_API_BAD_PARAM';
-      return reply.status(400).send({ error: { code, message: err.message } });
+      return reply.status(400).send({ error: { code, message: validationMessage(err.validationContext ?? 'request', err.validation, err.message) } });
     }
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) deps.counters?.count('api', 'errors');
+    if (status === 500) {
+      deps.counters?.count('api', 'errors');
+      req.log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'request failed');
+    }
     const code = status === 500 ? 'FL_ERR_API_INTERNAL' : 'FL_ERR_API_BAD_REQUEST';
     return reply.status(status).send({ error: { code, message: status === 500 ? 'internal error' : err.message } });
   });
@@ -57,56 +94,51 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // added in a plugin registered after it).
   void app.register(swagger, { openapi: OPENAPI });
   void app.register(swaggerUi, { routePrefix: '/docs' });
-  void app.register(async (api) => registerRoutes(api, deps));
+  registerProtection(app, deps.protection);
+  void app.register(websocket, streamSocketOptions());
+  void app.register(async (api) => {
+    limitRequests(api, deps.protection, deps.auth);
+    registerRoutes(api, deps);
+  });
   return app;
 }
 
 function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/healthz', async (_req, reply) => {
     const h = deps.health();
-    return reply.status(h.ok ? 200 : 503).send({ ok: h.ok, ...h.detail });
+    const db = deps.ping ? await probe(deps.ping, 2_000) : undefined;
+    const ok = h.ok && db?.ok !== false;
+    const reach = db ? { database_reachable: db.ok, ...(db.error ? { database_error: db.error } : {}) } : {};
+    return reply.status(ok ? 200 : 503).send({ ok, ...h.detail, ...reach });
   });
 
   app.get('/metrics', async (_req, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(await deps.metrics()));
 
-  app.get('/v1/devices', { onRequest: guard(deps.auth, 'read:telemetry') }, async () => {
-    const devices = await deps.store.devices();
-    return {
-      devices: devices.map((d) => ({
-        device_id: d.deviceId, gateway_id: d.gatewayId, first_seen: d.firstSeen.toISOString(), last_seen: d.lastSeen.toISOString(),
-      })),
-    };
-  });
-
-  app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>(
-    '/v1/devices/:id/readings',
-    { onRequest: guard(deps.auth, 'read:telemetry') },
-    async (req) => {
-      const q = req.query;
-      const now = new Date();
-      const to = parseTime('to', q.to, now);
-      const from = parseTime('from', q.from, new Date(to.getTime() - DAY_MS));
-      if (from > to) throw new CloudError('FL_ERR_API_BAD_PARAM', 'from is after to');
-      const limit = parseLimit(q.limit, 1000, deps.maxLimit);
-      const deviceId = req.params.id;
-      if (!(await deps.store.deviceExists(deviceId))) throw new CloudError('FL_ERR_API_DEVICE_NOT_FOUND', deviceId);
-      const page = await deps.store.readings({
-        deviceId, from, to, limit, ...(q.metric ? { metric: q.metric } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
-      return {
-        device_id: deviceId,
-        metric: q.metric ?? null,
-        readings: page.readings.map((r) =>
-          q.metric ? { ts: r.ts.toISOString(), value: r.value } : { ts: r.ts.toISOString(), metric: r.metric, value: r.value },
-        ),
-        next_cursor: page.nextCursor,
-      };
-    },
-  );
+  registerDeviceRoutes(app, deps);
 
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 
   registerAlertRoutes(app, deps);
+  registerAuthRoutes(app, deps);
+  registerStreamRoutes(app, deps);
+}
+
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** "querystring/limit must be <= 1000"; an unknown key is named, which ajv's own message does not do. */
+function validationMessage(part: string, issues: ValidationIssue[], fallback: string): string {
+  const first = issues[0];
+  if (!first) return fallback;
+  const where = `${part}${first.instancePath}`;
+  if (first.keyword === 'additionalProperties') return `${where}: unknown key ${JSON.stringify(first.params.additionalProperty)}`;
+  if (first.keyword === 'required') return `${where}: ${JSON.stringify(first.params.missingProperty)} is required`;
+  if (first.keyword === 'enum') return `${where} must be one of ${(first.params.allowedValues as unknown[]).map(String).join(', ')}`;
+  return `${where} ${first.message ?? 'is invalid'}`;
 }
 
 /** The OpenAPI document's own part; each route adds its path from its schema. */

@@ -28,6 +28,109 @@ const database = z.strictObject({
   poolSize: z.number().int().min(1).max(200).default(10),
 });
 
+/** The dashboard's OIDC login (authorization code + PKCE in the browser), published at GET /v1/auth/oidc. */
+const apiAuthOidc = z.strictObject({
+  /** The provider's authorization endpoint, e.g. https://sso.example.com/realms/ops/protocol/openid-connect/auth. */
+  authorizationUrl: z.url(),
+  /** The provider's token endpoint. */
+  tokenUrl: z.url(),
+  /** A public client (no secret): the browser holds nothing it could leak. */
+  clientId: z.string().min(1),
+  /** Scopes asked for at login. */
+  scope: z.string().min(1).default('openid'),
+});
+
+/** How API tokens are checked (api/auth.ts). */
+const apiAuth = z.strictObject({
+  /** The `iss` every token must carry; `fieldline-cloud token` sets it. For an OIDC provider, its issuer URL. */
+  issuer: z.string().min(1).default('fieldline'),
+  /** The `aud` every token must carry; unset: not checked. `fieldline-cloud token` sets it. */
+  audience: z.string().min(1).optional(),
+  /** Accept HS256 tokens signed with api.jwtSecret (dev tokens); false leaves only the JWKS's tokens. */
+  secretTokens: z.boolean().default(true),
+  /** An OIDC provider's key set (Keycloak: <realm URL>/protocol/openid-connect/certs). Unset: HS256 tokens only. */
+  jwksUrl: z.url().optional(),
+  /** Algorithms a JWKS key may sign with; a token with any other header `alg` is refused unread. */
+  algorithms: z.array(z.enum(['RS256', 'ES256'])).min(1).default(['RS256', 'ES256']),
+  /** One fetch of the key set, connect to last byte. */
+  jwksTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+  /** Least time between two fetches of the key set (a token with an unknown `kid` triggers one). */
+  jwksCooldownMs: z.number().int().min(0).max(3_600_000).default(30_000),
+  /** The key set is fetched again once it is this old, even when every `kid` matches. */
+  jwksCacheMaxAgeMs: z.number().int().min(1_000).default(600_000),
+  /** Dotted path of the role claim (viewer / operator / admin, a string or an array): `realm_access.roles` for Keycloak realm roles. */
+  roleClaim: z.string().regex(/^[^.]+(\.[^.]+)*$/, 'expected a dotted claim path such as realm_access.roles').default('role'),
+  /** Leeway for exp, nbf and iat against this host's clock. */
+  clockToleranceS: z.number().int().min(0).max(300).default(30),
+  oidc: apiAuthOidc.optional(),
+}).refine((a) => a.secretTokens || a.jwksUrl !== undefined, { message: 'with secretTokens false, jwksUrl is required: no token could be checked', path: ['jwksUrl'] });
+
+/** Per-token request limits (@fastify/rate-limit); /healthz and /metrics are not limited. */
+const apiRateLimit = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Requests one token's subject (or, without a valid token, one client address) may make per window. */
+  max: z.number().int().min(1).default(6_000),
+  timeWindowMs: z.number().int().min(100).default(60_000),
+});
+
+/** 503 with Retry-After instead of queueing without bound when the process is overloaded (@fastify/under-pressure). */
+const apiUnderPressure = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Event-loop delay above which requests are turned away; 0: not checked. */
+  maxEventLoopDelayMs: z.number().int().min(0).default(2_000),
+  /** Heap in use above which requests are turned away; 0: not checked. */
+  maxHeapUsedBytes: z.number().int().min(0).default(0),
+  /** Resident memory above which requests are turned away; 0: not checked. */
+  maxRssBytes: z.number().int().min(0).default(0),
+  /** The Retry-After of every 503 the API answers (overload, database unreachable). */
+  retryAfterS: z.number().int().min(1).max(3_600).default(5),
+});
+
+/** The API's own connection pool on a PostgreSQL server, so a hung database answers 503 in seconds rather than holding requests. */
+const apiDatabase = z.strictObject({
+  poolSize: z.number().int().min(1).max(200).default(10),
+  /** Waiting for a connection (new, or free in the pool) longer than this answers 503. */
+  connectTimeoutMs: z.number().int().min(100).max(120_000).default(3_000),
+  /** A query running longer than this is cancelled (statement_timeout) and answers 503. */
+  queryTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+});
+
+/** GET /v1/stream (api/stream.ts, api/live-feed.ts): the WebSocket of live readings and alert events. */
+const apiStream = z.strictObject({
+  /** Serve GET /v1/stream. Off: the API runs no stream consumer and the path answers 404. */
+  enabled: z.boolean().default(true),
+  /**
+   * The feed's consumer group id starts with this; each API process adds its host, pid and a random
+   * part, so it never shares a group (or committed offsets) with another reader of the topics.
+   */
+  groupPrefix: z.string().min(1).default('fieldline-stream'),
+  /** Most streams one API process serves at once; one more is refused with 503 before the upgrade. */
+  maxClients: z.number().int().min(1).max(100_000).default(1_000),
+  /** Most streams one token holds at once on one API process; one more is refused with 429 before the upgrade. */
+  maxClientsPerToken: z.number().int().min(1).max(10_000).default(10),
+  /**
+   * A client whose frames waiting to be sent pass this many bytes cannot keep up: it is closed with
+   * 1013 and counted (dropped{stage="stream",reason="slow_client"}), never buffered further.
+   */
+  maxBufferedBytes: z.number().int().min(1_024).max(1024 * 1024 * 1024).default(1024 * 1024),
+  /** Each client is pinged this often; one that has not answered the previous ping by the next is cut off. */
+  pingIntervalMs: z.number().int().min(100).max(600_000).default(30_000),
+});
+
+/** Limits and the cache of GET /v1/devices/{id}/aggregates (api/device-routes.ts). */
+const apiQuery = z.strictObject({
+  /** Most points (buckets) one aggregate answer may hold; a longer range needs a wider bucket. */
+  maxPoints: z.number().int().min(10).max(100_000).default(10_000),
+  /** Longest range (to − from) a request with percentiles may cover: they sort every raw reading in it. */
+  percentilesMaxRangeMs: z.number().int().min(60_000).default(7 * 86_400_000),
+  /** Most readings a request with percentiles may sort (counted from readings_1h before it runs). */
+  percentilesMaxRows: z.number().int().min(1).default(2_000_000),
+  /** How long a repeated aggregate query is answered from the cache; 0 turns the cache off. */
+  cacheTtlMs: z.number().int().min(0).max(60_000).default(5_000),
+  /** Answers the cache holds at most; the oldest goes first. */
+  cacheEntries: z.number().int().min(0).max(1_000_000).default(1_000),
+});
+
 const api = z.strictObject({
   host: z.string().default('0.0.0.0'),
   port: port.default(8090),
@@ -38,6 +141,13 @@ const api = z.strictObject({
   jwtSecret: z.string().min(32, 'expected at least 32 characters').optional(),
   /** Largest page of readings one request may ask for. */
   maxLimit: z.number().int().min(1).max(100_000).default(10_000),
+  auth: apiAuth.default(() => apiAuth.parse({})),
+  rateLimit: apiRateLimit.default(() => apiRateLimit.parse({})),
+  underPressure: apiUnderPressure.default(() => apiUnderPressure.parse({})),
+  database: apiDatabase.default(() => apiDatabase.parse({})),
+  stream: apiStream.default(() => apiStream.parse({})),
+  /** Aggregates and percentiles (GET /v1/devices/{id}/aggregates). */
+  query: apiQuery.default(() => apiQuery.parse({})),
 });
 
 const aggregates = z.strictObject({

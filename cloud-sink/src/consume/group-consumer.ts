@@ -47,6 +47,11 @@ export interface GroupConsumerOptions {
   onRevoke?(partitions: PartitionRef[]): void;
   /** Extra librdkafka properties for this group alone (e.g. the assignment strategy). */
   groupConfig?: Record<string, string | number | boolean>;
+  /**
+   * Where a partition with no committed offset starts (default `earliest`, so nothing is skipped);
+   * `latest` for a live view that never commits (the stream's feed).
+   */
+  offsetReset?: 'earliest' | 'latest';
 }
 
 export interface GroupConsumerStats {
@@ -183,7 +188,7 @@ export class GroupConsumer {
         rebalance_cb: true,
         ...this.opts.groupConfig,
       } as Kafka.ConsumerGlobalConfig,
-      { 'auto.offset.reset': 'earliest' },
+      { 'auto.offset.reset': this.opts.offsetReset ?? 'earliest' },
     );
     consumer.on('rebalance', (err, assignment) => {
       const parts = (assignment ?? []).map((a) => ({ topic: a.topic, partition: a.partition }));

@@ -47,10 +47,18 @@ export interface OpenDbOptions {
   dataDir?: string | undefined;
   /** Connections in the pool (server backend only). */
   poolSize?: number | undefined;
+  /** Server backend: waiting longer for a connection fails with FL_ERR_STORE_UNAVAILABLE. Default 10 s. */
+  connectTimeoutMs?: number | undefined;
+  /**
+   * Server backend: statements running longer are cancelled by the server (statement_timeout,
+   * SQLSTATE 57014), and a server that stops answering altogether fails them with
+   * FL_ERR_STORE_UNAVAILABLE a second later. Unset: no limit (the sink's writes take what they take).
+   */
+  queryTimeoutMs?: number | undefined;
 }
 
 export async function openDb(opts: OpenDbOptions): Promise<Db> {
-  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize ?? 10);
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize ?? 10, opts);
   return openEmbedded(opts.dataDir);
 }
 
@@ -134,12 +142,16 @@ function parseInt8(text: string): number | bigint {
   return n > BigInt(Number.MAX_SAFE_INTEGER) || n < BigInt(Number.MIN_SAFE_INTEGER) ? n : Number(n);
 }
 
-export async function openPostgres(url: string, poolSize: number): Promise<Db> {
+export async function openPostgres(url: string, poolSize: number, timeouts: Pick<OpenDbOptions, 'connectTimeoutMs' | 'queryTimeoutMs'> = {}): Promise<Db> {
+  const q = timeouts.queryTimeoutMs;
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
     application_name: 'fieldline-cloud',
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: timeouts.connectTimeoutMs ?? 10_000,
+    // The server cancels a slow statement and keeps the connection; the client-side limit is for a
+    // server that stopped answering altogether, so it fires only after the server's own.
+    ...(q !== undefined ? { statement_timeout: q, query_timeout: q + 1_000 } : {}),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
@@ -250,7 +262,7 @@ export function isUnavailable(err: unknown): boolean {
     if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
     if (UNAVAILABLE_NODE_CODES.has(code)) return true;
   }
-  return /Connection terminated|timeout exceeded when trying to connect|PGlite is closed|Client was closed|not queryable/i.test(err.message);
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|PGlite is closed|Client was closed|not queryable/i.test(err.message);
 }
 
 function translate(err: unknown): unknown {
