@@ -34,7 +34,8 @@ export class ApiClient {
           res.on('error', reject);
         },
       );
-      req.setTimeout(600_000, () => req.destroy(new Error(`GET ${path}: no answer in 600 s`)));
+      // Long: a year from the lake queues behind the other clients' (one DuckDB query at a time).
+      req.setTimeout(1_800_000, () => req.destroy(new Error(`GET ${path}: no answer in 30 minutes`)));
       req.on('error', reject);
       req.end();
     });
