@@ -203,10 +203,12 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
     const cfg = cloudConfigSchema.parse({
       dataDir: join(dir, 'cloud'),
       logLevel: 'warn',
-      // Nothing here produces or consumes: the api role only publishes rule changes, and none are made.
+      // No broker: the api role only publishes rule changes (none are made) and feeds /v1/stream (off).
       kafka: { brokers: '127.0.0.1:9' },
       database: { url: databaseUrl },
-      api: { host: '127.0.0.1', port: 0 },
+      // The per-token rate limit is off: the 20 clients share one token here, where 20 dashboards
+      // would each have their own; the overload guard and the API's pool keep their defaults.
+      api: { host: '127.0.0.1', port: 0, rateLimit: { enabled: false }, stream: { enabled: false } },
       lake: { dir: lakeDir },
       timescale: { readingsRetention: retention, rollupRetention: { readings_1m: retention, readings_1h: retention, readings_1d: retention } },
     });
@@ -225,7 +227,7 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
       // A raw page starts anywhere a full page of the metric follows, and may run to the data's end.
       raw1000: distinctAsks(rand, warmup + requests, shape.devices, firstHot, (hotEnd - firstHot) / MINUTE_MS - Math.ceil((RAW_LIMIT * shape.stepMs) / MINUTE_MS), MINUTE_MS, 0)
         .map((a) => ({ ...a, toMs: hotEnd })),
-      lakeYear: distinctAsks(rand, warmup + lakeRequests, shape.lakeDevices, lakeRangeMs(shape).fromMs + DAY_MS, shape.lakeDays - 367, DAY_MS, 365 * DAY_MS),
+      lakeYear: withLake ? distinctAsks(rand, warmup + lakeRequests, shape.lakeDevices, lakeRangeMs(shape).fromMs + DAY_MS, shape.lakeDays - 367, DAY_MS, 365 * DAY_MS) : [],
     };
 
     const timed = async (kind: keyof typeof ask, what: string, path: (a: Asked) => string, warm = warmup): Promise<{ result: QueryKindResult; answers: Answer[]; asked: Asked[] }> => {
@@ -303,7 +305,7 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
 
     const aggregatesP95Ms = Math.max(agg24h.result.latencyMs.p95, agg7d.result.latencyMs.p95);
     return {
-      backend: `PostgreSQL ${(await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'} (devstack/postgres.ts, shared_buffers 1GB), API pool ${cfg.database.poolSize} connections`,
+      backend: `PostgreSQL ${(await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'} (devstack/postgres.ts, shared_buffers 1GB), API pool ${cfg.api.database.poolSize} connections`,
       clients,
       data: {
         devices: shape.devices,
