@@ -15,6 +15,7 @@ import { benchEndToEnd } from './e2e.js';
 import { benchLake } from './lake.js';
 import { benchModbus } from './modbus.js';
 import { benchMqttIngest } from './mqtt-ingest.js';
+import { benchQuery } from './query.js';
 import { benchSinkPg } from './sink-pg.js';
 import { benchStore } from './store.js';
 
@@ -70,6 +71,8 @@ async function main(): Promise<void> {
   const sinkPgDense = await benchSinkPg({ spacingMs: 10 });
   console.log('lake: a Kafka backlog of 200,000 readings → Parquet files in place and committed…');
   const lake = await benchLake();
+  console.log('query API: 20 clients over ≥ 10 M readings in PostgreSQL 15 and a year in the lake…');
+  const query = await benchQuery();
 
   const results = {
     date: new Date().toISOString(),
@@ -87,6 +90,7 @@ async function main(): Promise<void> {
     storeIngestPostgres: sinkPg,
     storeIngestPostgresDense: sinkPgDense,
     lake,
+    query,
   };
   const table = [
     '| figure | value |',
@@ -124,6 +128,7 @@ async function main(): Promise<void> {
     `| the same, each device every second: Store.ingest rows/s / bare COPY rows/s / ratio | ${sinkPgDense.storeRowsPerSecond} / ${sinkPgDense.bareCopyRowsPerSecond} / ${sinkPgDense.ratio} |`,
     `| lake rows/s: ${lake.readings} readings from Kafka (${lake.partitions} partitions) to zstd Parquet files in place and committed (${lake.files} files, ${lake.rowsReadBack} rows read back with DuckDB) | ${lake.rowsPerSecond} |`,
     `| lake bytes per reading on disk (${lake.bytes} bytes of Parquet) | ${lake.bytesPerReading} |`,
+    ...queryRows(query),
   ].join('\n');
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n');
@@ -149,6 +154,23 @@ function sourceState(): { commit: string; uncommitted: string[] } {
   } catch {
     return { commit: 'unknown (no git)', uncommitted: [] };
   }
+}
+
+/** The query bench's lines: one per kind, uncached then repeated (the cache's case). */
+function queryRows(q: Awaited<ReturnType<typeof benchQuery>>): string[] {
+  const d = q.data;
+  const ms = (k: { latencyMs: { p50: number; p95: number; p99: number } }): string => `${k.latencyMs.p50} / ${k.latencyMs.p95} / ${k.latencyMs.p99}`;
+  const kind = (k: NonNullable<(typeof q.kinds)[keyof typeof q.kinds]>, detail: string): string =>
+    `| query ${k.what} (${detail}; ${k.requests} requests, ${k.checked} answers checked), p50 / p95 / p99 ms | ${ms(k)} |`;
+  return [
+    `| query bench data: readings in PostgreSQL (${d.devices} devices × ${d.metrics} metrics every ${d.stepS} s, ${d.hotDays} days) / lake rows (${d.lake.devices} devices every ${d.lake.stepS} s, ${d.lake.days} days, ${d.lake.files} files); load s (database / lake, side by side) | ${d.readings} / ${d.lake.rows}; ${q.loadSeconds.database} / ${q.loadSeconds.lake} |`,
+    kind(q.kinds.agg24h, `bucket ${q.kinds.agg24h.bucket}, ${q.kinds.agg24h.itemsPerAnswer} points, ${q.clients} clients, uncached`),
+    kind(q.kinds.agg7d, `bucket ${q.kinds.agg7d.bucket}, ${q.kinds.agg7d.itemsPerAnswer} points, uncached`),
+    kind(q.kinds.raw1000, `${q.kinds.raw1000.itemsPerAnswer} rows`),
+    ...(q.kinds.lakeYear ? [kind(q.kinds.lakeYear, `source ${q.kinds.lakeYear.source}, bucket ${q.kinds.lakeYear.bucket}, ${q.kinds.lakeYear.itemsPerAnswer} points`)] : []),
+    `| query aggregates repeated (${q.repeated.distinctQueries} distinct, the cache's case): 24 h / 7-day p95 ms | ${q.repeated.agg24h.latencyMs.p95} / ${q.repeated.agg7d.latencyMs.p95} |`,
+    `| query target: aggregates' p95 ≤ ${q.target.p95Ms} ms uncached (${q.target.met ? 'met' : 'missed'}); whole query bench s | ${q.target.aggregatesP95Ms}; ${q.totalSeconds} |`,
+  ];
 }
 
 function mib(bytes: number): string {
