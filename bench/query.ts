@@ -20,15 +20,17 @@
 // Run alone: `node dist/bench/query.js`. BENCH_QUERY_DEVICES (default 100), BENCH_QUERY_STEP_S
 // (seconds between two readings of a device, default 20), BENCH_QUERY_REQUESTS (per kind, default
 // 400), BENCH_QUERY_LAKE_REQUESTS (default 20; 0 leaves the lake out), BENCH_QUERY_LAKE_DEVICES (default 50).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { Cloud } from '../cloud-sink/src/cloud.js';
+import { stringify as stringifyYaml } from 'yaml';
+import { TokenAuthority } from '../cloud-sink/src/api/auth.js';
 import { cloudConfigSchema } from '../cloud-sink/src/config/schema.js';
 import { openDuck } from '../cloud-sink/src/lake/duckdb.js';
 import { openPostgres } from '../cloud-sink/src/store/db.js';
 import { Store } from '../cloud-sink/src/store/store.js';
+import { freePort, spawnLogged, waitUntil, type LoggedProcess } from '../devstack/net.js';
 import { startPostgres } from '../devstack/postgres.js';
 import { summarize, type LatencySummary } from './percentile.js';
 import { ApiClient, runAll, type Answer } from './query-client.js';
@@ -106,6 +108,8 @@ const TARGET_P95_MS = 50;
 const RAW_LIMIT = 1000;
 /** Requests of each aggregate kind asked by one client alone. */
 const ALONE = 50;
+/** The built CLI, beside this file under dist/. */
+const CLOUD_CLI = join(import.meta.dirname, '..', 'cloud-sink', 'src', 'cli', 'main.js');
 /** The database keeps this much (the API's retention setting): the lake's year lies before it. */
 const RETENTION_DAYS = 8;
 
@@ -175,7 +179,7 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
     // Room for the hot week in memory, as a query server would be given; the load's index builds get more work memory.
     settings: { shared_buffers: '1GB', maintenance_work_mem: '512MB', max_wal_size: '8GB', effective_cache_size: '4GB' },
   });
-  let cloud: Cloud | undefined;
+  let api: LoggedProcess | undefined;
   let client: ApiClient | undefined;
   const databaseUrl = await server.createDatabase('query_bench');
   const db = await openPostgres(databaseUrl, 2);
@@ -200,7 +204,11 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
     console.log(`query bench: ${lake.rows} lake rows in ${lake.files} files in ${lake.seconds.toFixed(1)} s`);
 
     const retention = `${RETENTION_DAYS} days`;
-    const cfg = cloudConfigSchema.parse({
+    // The API runs as `fieldline-cloud api` in its own process, as it is deployed: in this one, the
+    // 20 clients' JSON parsing would share the event loop with the server they time.
+    const port = await freePort();
+    const secret = randomBytes(32).toString('hex');
+    const config = {
       dataDir: join(dir, 'cloud'),
       logLevel: 'warn',
       // No broker: the api role only publishes rule changes (none are made) and feeds /v1/stream (off).
@@ -208,14 +216,18 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
       database: { url: databaseUrl },
       // The per-token rate limit is off: the 20 clients share one token here, where 20 dashboards
       // would each have their own; the overload guard and the API's pool keep their defaults.
-      api: { host: '127.0.0.1', port: 0, rateLimit: { enabled: false }, stream: { enabled: false } },
+      api: { host: '127.0.0.1', port, jwtSecret: secret, rateLimit: { enabled: false }, stream: { enabled: false } },
       lake: { dir: lakeDir },
       timescale: { readingsRetention: retention, rollupRetention: { readings_1m: retention, readings_1h: retention, readings_1d: retention } },
-    });
-    cloud = new Cloud(cfg, 'api', pino({ level: 'warn' }));
-    await cloud.start();
-    const token = await cloud.auth.issue({ subject: 'query-bench', role: 'viewer', ttlSeconds: 3600 });
-    client = new ApiClient(`http://127.0.0.1:${cloud.apiPort}`, token, clients);
+    };
+    cloudConfigSchema.parse(config);
+    const configFile = join(dir, 'cloud.yaml');
+    writeFileSync(configFile, stringifyYaml(config));
+    api = spawnLogged(process.execPath, [CLOUD_CLI, 'api', '--config', configFile], { logDir: dir, logName: 'api.log' });
+    const base = `http://127.0.0.1:${port}`;
+    await waitUntil(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true, { what: 'the API process', timeoutMs: 60_000 });
+    const token = await new TokenAuthority(secret).issue({ subject: 'query-bench', role: 'viewer', ttlSeconds: 3600 });
+    client = new ApiClient(base, token, clients);
 
     const rand = mulberry32(12);
     // Ranges start three hours into the database's data, past the retention boundary however long the load took.
@@ -305,7 +317,7 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
 
     const aggregatesP95Ms = Math.max(agg24h.result.latencyMs.p95, agg7d.result.latencyMs.p95);
     return {
-      backend: `PostgreSQL ${(await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'} (devstack/postgres.ts, shared_buffers 1GB), API pool ${cfg.api.database.poolSize} connections`,
+      backend: `PostgreSQL ${(await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?'} (devstack/postgres.ts, shared_buffers 1GB), the API (fieldline-cloud api, its own process) with a pool of ${cloudConfigSchema.parse(config).api.database.poolSize} connections`,
       clients,
       data: {
         devices: shape.devices,
@@ -325,7 +337,7 @@ export async function benchQuery(opts: QueryBenchOptions = {}): Promise<QueryBen
     };
   } finally {
     client?.close();
-    await cloud?.stop().catch(() => undefined);
+    await api?.stop('SIGTERM', 30_000).catch(() => undefined);
     duck.close();
     await db.close();
     await server.destroy();

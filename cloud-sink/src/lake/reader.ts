@@ -64,6 +64,9 @@ export class LakeReader {
       memoryLimit: opts.memoryLimit ?? '512MB',
       tempDirectory: join(root, '_staging', 'reader-duckdb'),
     });
+    // A query over a long range opens thousands of hourly files; their footers (schema, row-group
+    // statistics) do not change once written, so each is parsed once per process, not per query.
+    await duck.conn.run('SET parquet_metadata_cache = true');
     return new LakeReader(duck, root, remote, opts.syncIntervalMs ?? 5_000);
   }
 
