@@ -42,7 +42,12 @@ const GATEWAY = {
     temperature: { ...num, description: '°C' },
     outbox: {
       type: ['object', 'null'],
-      properties: { depth: { type: 'integer' }, oldest_age_ms: { type: 'number' }, bytes: { type: 'number' }, full: { type: 'boolean' } },
+      properties: {
+        depth: { type: 'integer' },
+        oldest_age_ms: { type: 'number' },
+        bytes: { type: 'number' },
+        full: { type: ['string', 'null'], description: 'why the gateway is not acknowledging (FL_ERR_OUTBOX_FULL: …); null while it is' },
+      },
     },
     loss: {
       type: ['object', 'null'],
