@@ -253,13 +253,15 @@ fi
 # Its dependency tree (hypothesis, werkzeug, …) is large; a venv keeps it away from the system's
 # Python packages.
 st_venv="${FIELDLINE_CACHE:-$repo/.cache}/schemathesis-venv"
-if "$st_venv/bin/schemathesis" --version 2>/dev/null | grep -q '4.32.5'; then
+# openapi-spec-validator checks the OpenAPI document against the specification's own schema.
+if "$st_venv/bin/schemathesis" --version 2>/dev/null | grep -q '4.32.5' \
+  && "$st_venv/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then
   log "schemathesis: installed"
 else
   log "schemathesis: installing"
   rm -rf "$st_venv"
   python3 -m venv "$st_venv"
-  "$st_venv/bin/pip" install --quiet 'schemathesis==4.32.5'
+  "$st_venv/bin/pip" install --quiet 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
 fi
 
 if wait "$weed_pid"; then

@@ -7,7 +7,7 @@
 // in its own venv under .cache/.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +17,15 @@ import { startCloud, type CloudStack } from '../../devstack/stack.js';
 const cache = resolve(process.env.FIELDLINE_CACHE ?? join(import.meta.dirname, '..', '..', '..', '.cache'));
 const SCHEMATHESIS = join(cache, 'schemathesis-venv', 'bin', 'schemathesis');
 const T0 = Date.parse('2026-11-20T10:00:00.000Z');
+
+/** Validates the document (argv[1]) against the specification's schema; prints its version and path count. */
+const VALIDATE = [
+  'import json, sys',
+  'from openapi_spec_validator import validate',
+  'doc = json.load(open(sys.argv[1]))',
+  'validate(doc)',
+  'print("valid", doc["openapi"], len(doc["paths"]), "paths")',
+].join('\n');
 
 interface Run {
   code: number | null;
@@ -67,6 +76,15 @@ describe('the API under schemathesis', { skip: existsSync(SCHEMATHESIS) ? false 
     await stack?.stop();
     await pg?.destroy();
     rmSync(reportDir, { recursive: true, force: true });
+  });
+
+  it('serves an OpenAPI document that validates against the OpenAPI 3.1 specification', async () => {
+    const doc = await (await fetch(`${stack.apiUrl}/docs/json`)).text();
+    const file = join(reportDir, 'openapi.json');
+    writeFileSync(file, doc);
+    const r = await run(join(cache, 'schemathesis-venv', 'bin', 'python'), ['-c', VALIDATE, file], reportDir, 120_000);
+    assert.equal(r.code, 0, `openapi-spec-validator refused the document:\n${r.out}`);
+    assert.match(r.out, /^valid 3\.1\.\d+ /m);
   });
 
   it('finds no 5xx, no undocumented status and no response that breaks its schema in any operation', async () => {
