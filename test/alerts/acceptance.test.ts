@@ -112,10 +112,12 @@ describe('alerting and fleet health, end to end', () => {
     assert.equal(r.code, 0, r.stderr);
   }
 
-  it('a threshold rule created through the API applies to the next reading; it fires once, does not flap between its levels, resolves under the clear level, and a webhook receiver that fails and is down for a minute gets every event, signed', async () => {
+  it('a threshold rule created through the API applies to the next reading; it fires once, does not flap between its levels, resolves under the clear level, and a webhook receiver that fails and is down for a minute gets every event, signed', async (t) => {
     const [port] = (await freePorts(1)) as [number];
     let answered = 0;
     const hooks = new HookReceiver(port, () => (++answered <= 2 ? 500 : 200));
+    // Closed however the test ends: a receiver left listening keeps the test process alive.
+    t.after(() => hooks.close());
     await hooks.listen();
     const t0 = Date.now();
     // A reading over the level before the rule exists raises nothing.
