@@ -76,7 +76,8 @@ function makeReadings(count: number, startMs: number, firstMessage: number, stat
   return out;
 }
 
-function mulberry32(seed: number): () => number {
+/** A fixed-seed generator (mulberry32), so two runs make the same data and ask the same questions. */
+export function mulberry32(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;

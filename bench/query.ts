@@ -36,6 +36,7 @@ import { summarize, type LatencySummary } from './percentile.js';
 import { ApiClient, runAll, type Answer } from './query-client.js';
 import { checkHotAggregate, checkLakeAggregate, checkRawPage, type AggregateBody, type Asked, type ReadingsBody } from './query-check.js';
 import { DAY_MS, deviceId, HOUR_MS, hotStartMs, lakeRangeMs, loadHot, MINUTE_MS, writeLake, type QueryDataShape } from './query-data.js';
+import { mulberry32 } from './lake.js';
 import { runIfMain } from './run-alone.js';
 
 export interface QueryBenchOptions {
@@ -112,17 +113,6 @@ const ALONE = 50;
 const CLOUD_CLI = join(import.meta.dirname, '..', 'cloud-sink', 'src', 'cli', 'main.js');
 /** The database keeps this much (the API's retention setting): the lake's year lies before it. */
 const RETENTION_DAYS = 8;
-
-/** A fixed-seed generator, so two runs ask the same questions. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `count` distinct requests: device and metric at random, the range's start at random among

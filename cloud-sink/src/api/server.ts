@@ -18,7 +18,6 @@ import { registerFleetRoutes } from './fleet-routes.js';
 import { limitRequests, probe, registerProtection, retryAfterS, unavailableAnswer, type ProtectionSettings } from './protection.js';
 import type { LiveFeed } from './live-feed.js';
 import { registerStreamRoutes, streamSocketOptions } from './stream.js';
-import { parseLimit, parseTime } from './time.js';
 import { registerDeviceRoutes, type QuerySettings } from './device-routes.js';
 import { validatorCompiler } from './validation.js';
 
