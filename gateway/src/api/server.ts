@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { PROMETHEUS_CONTENT_TYPE } from '../../../common/src/metrics.js';
 import { FieldlineError, GatewayError, catalogue } from '../errors.js';
 import { ModbusFailure } from '../ingest/modbus/transport.js';
+import { configRoutes, type ConfigApiDeps } from './config-routes.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
 
 export interface LocalApiDeps {
@@ -17,6 +18,8 @@ export interface LocalApiDeps {
   devices: () => unknown;
   /** The Modbus adapter; undefined when Modbus is disabled (its routes answer 503). */
   modbus?: ModbusApiDeps | undefined;
+  /** The config file and the running gateway, for GET/PATCH /config; undefined: those routes answer 404. */
+  config?: ConfigApiDeps | undefined;
 }
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
@@ -62,5 +65,6 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     return { items: deps.quarantine(limit) };
   });
   modbusRoutes(app, deps.modbus);
+  if (deps.config) configRoutes(app, deps.config);
   return app;
 }
