@@ -163,7 +163,11 @@ export class Gateway {
       applied.push('pipeline');
     }
     for (const [name, action] of Object.entries(plan.adapters) as [AdapterName, string][]) {
-      if (action === 'none') continue;
+      // The file is back to what runs: an earlier failure no longer describes anything.
+      if (action === 'none') {
+        this.applyFailures.delete(name);
+        continue;
+      }
       const error = await this.swapAdapter(name, prev, next);
       if (error) {
         failed.push({ part: name, code: 'FL_ERR_CONFIG_APPLY', message: error });
