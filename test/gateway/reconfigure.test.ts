@@ -207,6 +207,20 @@ ${stringify({
     assert.equal(((await badName.json()) as { error: { code: string } }).error.code, 'FL_ERR_CONFIG_FILE_NAME');
   });
 
+  it('a kafka change restarts the cloud link in place while readings keep being acknowledged', async () => {
+    const old = gw.forwarder;
+    const res = await patch({ kafka: { brokers: `127.0.0.1:${await freePort()}`, heartbeatIntervalMs: 1_000 } });
+    const body = (await res.json()) as { applied: string[]; failed: unknown[]; restartRequired: string[] };
+    assert.equal(res.status, 200);
+    assert.deepEqual(body.applied, ['kafka']);
+    assert.deepEqual(body.failed, []);
+    assert.notEqual(gw.forwarder, old, 'a new forwarder runs');
+    const n = acked.size;
+    await eventually(() => acked.size >= n + 10, 'readings acknowledged after the link restart', 30_000);
+    const status = (await (await api('/status')).json()) as { cloud: { link: string } };
+    assert.notEqual(status.cloud.link, 'up', 'nothing listens on the new broker address');
+  });
+
   it('every reading acknowledged to the device through all of this is in the outbox', async () => {
     publishing = false;
     await loop;
