@@ -9,6 +9,8 @@ import { DEFAULT_READ_TIMEOUT_MS, DEFAULT_SCAN_TIMEOUT_MS, DEFAULT_SCAN_UNITS, p
 
 export const MAX_SCAN_TIMEOUT_MS = 2_000;
 export const MAX_READ_TIMEOUT_MS = 10_000;
+/** Registers a decode-"all" test read takes when it names no count or type. */
+export const DECODE_ALL_COUNT = 2;
 
 /** The types a test read decodes: the register types of conversions.ts. */
 export const READ_TYPES = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'] as const satisfies readonly RegisterType[];
@@ -66,9 +68,17 @@ export const readRequestSchema = z
     scale: finite.optional(),
     offset: finite.optional(),
     timeoutMs: z.number().int().min(10).max(MAX_READ_TIMEOUT_MS).default(DEFAULT_READ_TIMEOUT_MS),
+    /** "all": also show the registers as every type in every byte order, side by side (functions 3 and 4). */
+    decode: z.literal('all', { error: 'expected "all" (or leave decode out)' }).optional(),
   })
   .superRefine((v, ctx) => {
-    if (v.type === undefined) {
+    if (v.decode === 'all' && isBitFunction(v.fn)) {
+      ctx.addIssue({ code: 'custom', path: ['decode'], input: v.decode, message: `expected no decode: function ${v.fn} reads single bits, decoding applies to registers (functions 3 and 4)` });
+      return;
+    }
+    if (v.type === undefined && v.decode === 'all') {
+      if (v.byteOrder !== undefined) ctx.addIssue({ code: 'custom', path: ['byteOrder'], input: v.byteOrder, message: 'expected byteOrder only together with a type: decode "all" shows every order' });
+    } else if (v.type === undefined) {
       for (const key of ['byteOrder', 'scale', 'offset'] as const) {
         if (v[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], input: v[key], message: `expected ${key} only together with a type to decode` });
       }
@@ -77,11 +87,13 @@ export const readRequestSchema = z
       return;
     }
     const min = v.type === undefined ? 1 : itemCount(v.type);
-    const count = v.count ?? min;
+    const count = v.count ?? (v.type === undefined && v.decode === 'all' ? DECODE_ALL_COUNT : min);
     if (count < min) ctx.addIssue({ code: 'custom', path: ['count'], input: count, message: `expected at least ${min}: a ${v.type} takes ${min} registers` });
     else refuseRead({ ...v, count }, ctx);
   })
-  .transform((v) => ({ ...v, count: v.count ?? (v.type === undefined ? 1 : itemCount(v.type)) }));
+  // decode "all" alone reads two registers: enough for the 32-bit types, the common puzzle, without
+  // asking a device for registers it may not have (a read past its map is exception 2).
+  .transform((v) => ({ ...v, count: v.count ?? (v.type !== undefined ? itemCount(v.type) : v.decode === 'all' ? DECODE_ALL_COUNT : 1) }));
 export type ReadRequest = z.output<typeof readRequestSchema>;
 
 /**
