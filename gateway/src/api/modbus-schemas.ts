@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { BYTE_ORDERS, itemCount, type RegisterType } from '../ingest/modbus/conversions.js';
 import { MAX_ADDRESS, checkRead, isBitFunction, type ReadFunction } from '../ingest/modbus/spec.js';
+import { DEFAULT_BAUD_RATE, DEFAULT_PARITY, DEFAULT_STOP_BITS, DEFAULT_TCP_PORT } from '../ingest/modbus/config.js';
 import { DEFAULT_READ_TIMEOUT_MS, DEFAULT_SCAN_TIMEOUT_MS, DEFAULT_SCAN_UNITS, parseUnits } from '../ingest/modbus/tools.js';
 
 export const MAX_SCAN_TIMEOUT_MS = 2_000;
@@ -110,3 +111,38 @@ export function describeIssues(error: z.ZodError, names: Readonly<Record<string,
     })
     .join('; ');
 }
+
+// --- ad-hoc lines ---------------------------------------------------------------------------------
+
+const baudRate = z.number().int().min(300).max(4_000_000, 'expected a rate of 300-4000000 bit/s');
+const serialSettings = {
+  /** The serial device, e.g. /dev/ttyUSB0. */
+  path: z.string().min(1, 'expected a serial device path such as /dev/ttyUSB0'),
+  parity: z.enum(['none', 'even', 'odd']).default(DEFAULT_PARITY),
+  stopBits: z.union([z.literal(1), z.literal(2)], { error: 'expected 1 or 2' }).default(DEFAULT_STOP_BITS),
+};
+
+/** `"tcp": {"host", "port"?}`: a Modbus/TCP device no bus polls yet. */
+export const tcpLineSchema = z.strictObject({
+  host: z.string().min(1, 'expected a host name or address'),
+  port: z.number().int().min(1).max(65535).default(DEFAULT_TCP_PORT),
+});
+
+/** `"rtu": {"path", "baudRates"?, "parity"?, "stopBits"?}` for a scan: each rate is scanned in turn. */
+export const rtuScanLineSchema = z.strictObject({
+  ...serialSettings,
+  baudRates: z
+    .array(baudRate)
+    .min(1, 'expected at least one baud rate')
+    .max(16, 'expected at most 16 baud rates')
+    .transform((rates) => [...new Set(rates)])
+    .default([DEFAULT_BAUD_RATE]),
+});
+
+/** `"rtu": {"path", "baudRate"?, "parity"?, "stopBits"?}` for a test read. */
+export const rtuReadLineSchema = z.strictObject({ ...serialSettings, baudRate: baudRate.default(DEFAULT_BAUD_RATE) });
+
+export type LineRequest =
+  | { bus: string }
+  | { tcp: z.output<typeof tcpLineSchema> }
+  | { rtu: z.output<typeof rtuScanLineSchema> | z.output<typeof rtuReadLineSchema> };

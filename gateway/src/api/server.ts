@@ -7,6 +7,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../../../common/src/metrics.js';
 import { FieldlineError, GatewayError, catalogue } from '../errors.js';
 import { ModbusFailure } from '../ingest/modbus/transport.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
+import { modbusCommissioningRoutes, type ModbusCommissioningDeps } from './modbus-commissioning.js';
 
 export interface LocalApiDeps {
   token: string;
@@ -17,6 +18,8 @@ export interface LocalApiDeps {
   devices: () => unknown;
   /** The Modbus adapter; undefined when Modbus is disabled (its routes answer 503). */
   modbus?: ModbusApiDeps | undefined;
+  /** Scan jobs, ports and templates (modbus-commissioning.ts); they work with Modbus off too. */
+  modbusCommissioning?: Omit<ModbusCommissioningDeps, 'adapter'>;
 }
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
@@ -62,5 +65,6 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     return { items: deps.quarantine(limit) };
   });
   modbusRoutes(app, deps.modbus);
+  modbusCommissioningRoutes(app, { ...deps.modbusCommissioning, adapter: deps.modbus });
   return app;
 }
