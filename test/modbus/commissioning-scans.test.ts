@@ -22,6 +22,8 @@ const TOKEN = 'commissioning-scans-token-0123456789';
 const VOLTAGE = 231.5;
 const FLOW = -12.375;
 const SLAVE_BAUD = 19200;
+// Probes of units that must be found wait 300 ms: a pymodbus slave on a loaded two-core machine has
+// been seen to take over 100 ms to answer.
 
 const unhandled = watchUnhandledRejections();
 const scratch = scratchDir('commissioning-scans');
@@ -108,7 +110,7 @@ after(async () => {
 describe('Modbus commissioning back end on a fresh gateway (Modbus off, no bus)', () => {
   test('an ad-hoc TCP scan job answers 202, its progress and found list grow while polled, and it ends done with the units that answered', async () => {
     const api = client(await freshGateway());
-    const res = await api.post('/modbus/scans', { tcp: { host: '127.0.0.1', port: tcpSlave.port }, units: '1-12', timeoutMs: 100 });
+    const res = await api.post('/modbus/scans', { tcp: { host: '127.0.0.1', port: tcpSlave.port }, units: '1-8', timeoutMs: 300 });
     assert.equal(res.status, 202, JSON.stringify(res.json));
     assert.deepEqual(Object.keys(res.json), ['id']);
     const views = await api.follow(res.json.id as string);
@@ -119,19 +121,19 @@ describe('Modbus commissioning back end on a fresh gateway (Modbus off, no bus)'
       [`tcp:127.0.0.1:${tcpSlave.port}`, null, 1, 'data', null],
       [`tcp:127.0.0.1:${tcpSlave.port}`, null, 2, 'exception', 'illegal data address'],
     ]);
-    assert.deepEqual(last.progress, { probed: 12, total: 12, percent: 100, etaMs: 0, current: null });
+    assert.deepEqual(last.progress, { probed: 8, total: 8, percent: 100, etaMs: 0, current: null });
     assert.ok(last.finishedAt && last.startedAt <= last.finishedAt);
-    const midway = views.filter((v) => v.state === 'running' && v.progress.probed > 0 && v.progress.probed < 12);
+    const midway = views.filter((v) => v.state === 'running' && v.progress.probed > 0 && v.progress.probed < 8);
     assert.ok(midway.length >= 2, `saw ${midway.length} running views with some units probed`);
     assert.ok(midway.every((v) => typeof v.progress.etaMs === 'number' && v.progress.current !== null && v.progress.percent < 100));
     assert.ok(new Set(midway.map((v) => v.progress.probed)).size >= 2, 'progress moved between polls');
-    assert.ok(midway.some((v) => v.found.length === 2 && v.progress.probed < 12), 'found shows units before the scan ends');
+    assert.ok(midway.some((v) => v.found.length === 2 && v.progress.probed < 8), 'found shows units before the scan ends');
   });
 
   test('an ad-hoc RTU scan across 9600 and 19200 baud finds the slave only at 19200, its own rate', async () => {
     const api = client(gateways[0]!);
     const droppedBefore = rtuLine.dropped();
-    const res = await api.post('/modbus/scans', { rtu: { path: rtuLine.a, baudRates: [9600, SLAVE_BAUD], parity: 'none' }, units: [4, 5, 6], timeoutMs: 100 });
+    const res = await api.post('/modbus/scans', { rtu: { path: rtuLine.a, baudRates: [9600, SLAVE_BAUD], parity: 'none' }, units: [4, 5, 6], timeoutMs: 300 });
     assert.equal(res.status, 202, JSON.stringify(res.json));
     const views = await api.follow(res.json.id as string);
     const last = views.at(-1)!;
@@ -205,7 +207,7 @@ describe('Modbus commissioning back end on a gateway with buses', () => {
     gateways.push(gw);
     const api = client(gw);
     const manualBefore = gw.modbus!.stats().buses[0]!.manualRequests;
-    const quick = await api.post('/modbus/scans', { bus: 'plant', units: '1-4', timeoutMs: 100 });
+    const quick = await api.post('/modbus/scans', { bus: 'plant', units: '1-4', timeoutMs: 300 });
     assert.equal(quick.status, 202, JSON.stringify(quick.json));
     const done = (await api.follow(quick.json.id as string)).at(-1)!;
     assert.equal(done.state, 'done', JSON.stringify(done));
@@ -248,17 +250,17 @@ describe('Modbus commissioning back end on a gateway with buses', () => {
 
 describe('fieldline-gateway modbus scan in a terminal', () => {
   test('under a pty the scan draws a progress bar whose percent moves, with an ETA, and lists the unit found at its baud rate', async () => {
-    const cmd = [process.execPath, CLI, 'modbus', 'scan', '--rtu', rtuLine.a, '--baud', `9600,${SLAVE_BAUD}`, '--parity', 'none', '--units', '1-8', '--timeout', '100'].join(' ');
+    const cmd = [process.execPath, CLI, 'modbus', 'scan', '--rtu', rtuLine.a, '--baud', `9600,${SLAVE_BAUD}`, '--parity', 'none', '--units', '3-7', '--timeout', '300'].join(' ');
     const res = await run('script', ['-qfec', cmd, '/dev/null'], { timeoutMs: 60_000, env: { ...process.env, COLUMNS: '120', LINES: '40' } });
     assert.equal(res.code, 0, res.stdout + res.stderr);
     const screen = res.stdout;
-    const percents = new Set([...screen.matchAll(/\] (\d+)% \| (\d+)\/16 units/g)].map((m) => Number(m[1])));
+    const percents = new Set([...screen.matchAll(/\] (\d+)% \| (\d+)\/10 units/g)].map((m) => Number(m[1])));
     assert.ok(percents.size >= 4, `percents drawn: ${[...percents].join(', ')}`);
     assert.ok(percents.has(100));
     assert.match(screen, /ETA \d+ s/);
     assert.match(screen, /found 1 \|/);
     assert.match(screen, new RegExp(`at ${SLAVE_BAUD} baud:\\r?\\nunit  answer[^\\n]*\\r?\\n {3}5  data`));
-    const plain = await run(process.execPath, [CLI, 'modbus', 'scan', '--rtu', rtuLine.a, '--baud', String(SLAVE_BAUD), '--parity', 'none', '--units', '5', '--timeout', '100', '--json']);
+    const plain = await run(process.execPath, [CLI, 'modbus', 'scan', '--rtu', rtuLine.a, '--baud', String(SLAVE_BAUD), '--parity', 'none', '--units', '5', '--timeout', '1000', '--json']);
     assert.equal(plain.code, 0, plain.stderr);
     assert.doesNotMatch(plain.stderr, /%/, 'no bar when stderr is not a terminal');
     assert.deepEqual((JSON.parse(plain.stdout) as Json).units.map((u: Json) => u.unitId), [5]);

@@ -243,7 +243,7 @@ function fail(error: Failure, json: boolean): number {
 
 function describeLine(line: Line): string {
   if (line.kind === 'tcp') return `${line.host}:${line.port}`;
-  if (line.kind === 'rtu') return `${line.path} (${line.baudRate} ${line.parity[0]?.toUpperCase()}8${line.stopBits})`;
+  if (line.kind === 'rtu') return `${line.path} (${line.baudRates.join(', ')} ${line.parity[0]?.toUpperCase()}8${line.stopBits})`;
   return `bus ${JSON.stringify(line.bus)} of the gateway at ${line.url}`;
 }
 
@@ -346,12 +346,16 @@ function readTable(r: TestReadResult): string {
   return lines.join('\n');
 }
 
-/** Every type in every order, one row each, the values right-aligned so equal magnitudes line up. */
+/**
+ * Every type in every order, one row each: the value at the address in a right-aligned column (the
+ * one a tech compares down the table), then the further values the read held.
+ */
 function decodingsTable(rows: readonly Decoding[]): string[] {
-  const shown = rows.map((d) => ({ name: `${d.type} ${d.byteOrder}`, values: d.values.map(formatValue).join('  ') }));
-  const width = Math.max(...shown.map((r) => r.name.length), 'type order'.length);
-  const valueWidth = Math.max(...shown.map((r) => r.values.length), 'value'.length);
-  return [`${'type order'.padEnd(width)}  ${'value'.padStart(valueWidth)}`, ...shown.map((r) => `${r.name.padEnd(width)}  ${r.values.padStart(valueWidth)}`)];
+  const shown = rows.map((d) => ({ name: `${d.type} ${d.byteOrder}`, first: formatValue(d.value), more: d.values.slice(1).map(formatValue).join('  ') }));
+  const nameWidth = Math.max(...shown.map((r) => r.name.length), 'type order'.length);
+  const firstWidth = Math.max(...shown.map((r) => r.first.length), 'value'.length);
+  const header = `${'type order'.padEnd(nameWidth)}  ${'value'.padStart(firstWidth)}${shown.some((r) => r.more) ? '  next values' : ''}`;
+  return [header, ...shown.map((r) => `${r.name.padEnd(nameWidth)}  ${r.first.padStart(firstWidth)}${r.more ? `  ${r.more}` : ''}`)];
 }
 
 /** Floats to 7 significant digits (a float32 holds about that many), integers as they are. */
