@@ -265,4 +265,16 @@ describe('fieldline-gateway modbus scan in a terminal', () => {
     assert.doesNotMatch(plain.stderr, /%/, 'no bar when stderr is not a terminal');
     assert.deepEqual((JSON.parse(plain.stdout) as Json).units.map((u: Json) => u.unitId), [5]);
   });
+
+  test('with --bus in a terminal the bar follows the gateway\'s scan job, and the table lists what the job found', async () => {
+    const gw = gateways[1]!;
+    const cmd = [process.execPath, CLI, 'modbus', 'scan', '--bus', 'plant', '--api', `http://127.0.0.1:${gw.apiPort}`, '--token', TOKEN, '--units', '1-6', '--timeout', '300'].join(' ');
+    const res = await run('script', ['-qfec', cmd, '/dev/null'], { timeoutMs: 60_000, env: { ...process.env, COLUMNS: '120', LINES: '40' } });
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const percents = new Set([...res.stdout.matchAll(/\] (\d+)% \| (\d+)\/6 units/g)].map((m) => Number(m[1])));
+    assert.ok(percents.size >= 2 && percents.has(100), `percents drawn: ${[...percents].join(', ')}`);
+    assert.match(res.stdout, /\r?\n {3}1  data/);
+    assert.match(res.stdout, /\r?\n {3}2  exception 2 \(illegal data address\)/);
+    assert.match(res.stdout, /2 of 6 unit ids answered \(1 with an exception\), 4 silent, 0 garbled/);
+  });
 });

@@ -15,7 +15,8 @@ import { exceptionName } from '../ingest/modbus/spec.js';
 import { checkUnits, scanUnits, testRead, transportReader, type ScanResult, type TestReadResult } from '../ingest/modbus/tools.js';
 import { ModbusFailure, RtuTransport, TcpTransport, type Transport } from '../ingest/modbus/transport.js';
 import type { Decoding } from '../ingest/modbus/conversions.js';
-import { scanProgressBar } from './scan-progress.js';
+import type { ScanJobView } from '../api/scan-jobs.js';
+import { scanProgressBar, type ScanProgressBar } from './scan-progress.js';
 
 export const MODBUS_USAGE = `usage:
   fieldline-gateway modbus scan LINE [--units 1-247] [--fn 3] [--address 0] [--count 1] [--timeout 200] [--json]
@@ -198,7 +199,9 @@ interface Failure {
 async function scan(line: Line, req: ScanRequest, json: boolean): Promise<number> {
   if (!json) console.error(`scanning ${req.units.length} unit id${req.units.length === 1 ? '' : 's'} on ${describeLine(line)} (${req.timeoutMs} ms each for a silent one)…`);
   if (line.kind === 'api') {
-    const outcome = await callApi<ScanResult>(line, '/modbus/scan', { bus: line.bus, ...req });
+    // In a terminal, the gateway's scan job shows its progress; otherwise one request, as before.
+    const bar = json ? undefined : scanProgressBar(req.units.length);
+    const outcome = bar ? await busScanJob(line, req, bar) : await callApi<ScanResult>(line, '/modbus/scan', { bus: line.bus, ...req });
     if ('error' in outcome) return fail(outcome.error, json);
     if (json) console.log(JSON.stringify(outcome.result, null, 2));
     else console.log(scanTable(outcome.result));
@@ -275,14 +278,15 @@ async function onOwnLine<T>(line: Extract<Line, { kind: 'tcp' | 'rtu' }>, work: 
 }
 
 /** POSTs to the gateway's local API; no client timeout, since a long scan is legitimately slow. */
-async function callApi<T>(line: Extract<Line, { kind: 'api' }>, path: string, body: unknown): Promise<{ result: T } | { error: Failure }> {
+async function callApi<T>(line: Extract<Line, { kind: 'api' }>, path: string, body: unknown, method: 'POST' | 'GET' = 'POST'): Promise<{ result: T } | { error: Failure }> {
   const url = new URL(line.url + path);
-  const payload = Buffer.from(JSON.stringify(body));
+  const payload = Buffer.from(method === 'GET' ? '' : JSON.stringify(body));
   let answer: { status: number; text: string };
   try {
     answer = await new Promise((resolve, reject) => {
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = send(url, { method: 'POST', headers: { authorization: `Bearer ${line.token}`, 'content-type': 'application/json', 'content-length': payload.length } }, (res) => {
+      const headers = method === 'GET' ? { authorization: `Bearer ${line.token}` } : { authorization: `Bearer ${line.token}`, 'content-type': 'application/json', 'content-length': payload.length };
+      const req = send(url, { method, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -300,11 +304,45 @@ async function callApi<T>(line: Extract<Line, { kind: 'api' }>, path: string, bo
   } catch {
     return { error: { code: 'FL_ERR_API_INTERNAL', message: `the gateway answered ${answer.status} with something other than JSON: ${answer.text.slice(0, 200)}` } };
   }
-  if (answer.status === 200) return { result: parsed as T };
+  if (answer.status === 200 || answer.status === 202) return { result: parsed as T };
   const error = (parsed as { error?: Failure }).error ?? { code: 'FL_ERR_API_INTERNAL', message: `HTTP ${answer.status}` };
   // What only the gateway can check (a bus by that name, units 1-247 on a serial bus) is still a bad argument.
   if (answer.status === 400 || error.code === 'FL_ERR_MODBUS_UNKNOWN_BUS') throw new UsageError(`the gateway refused the request: ${error.message}`);
   return { error };
+}
+
+/** POST /modbus/scans on the bus, then polls the job, moving the bar, until it ends; its result as scanUnits reports one. */
+async function busScanJob(line: Extract<Line, { kind: 'api' }>, req: ScanRequest, bar: ScanProgressBar): Promise<{ result: ScanResult } | { error: Failure }> {
+  try {
+    const started = await callApi<{ id: string }>(line, '/modbus/scans', { bus: line.bus, ...req });
+    if ('error' in started) return started;
+    for (;;) {
+      const got = await callApi<ScanJobView>(line, `/modbus/scans/${encodeURIComponent(started.result.id)}`, undefined, 'GET');
+      if ('error' in got) return got;
+      const job = got.result;
+      bar.show(job.progress.probed, job.found.length, job.progress.etaMs, job.progress.current === null ? '' : `unit ${job.progress.current.unitId}`);
+      if (job.state === 'failed') return { error: job.error ?? { code: 'FL_ERR_API_INTERNAL', message: 'the scan failed' } };
+      if (job.state !== 'running') return { result: jobAsScanResult(job, req) };
+      await new Promise((r) => setTimeout(r, BUS_SCAN_POLL_MS));
+    }
+  } finally {
+    bar.stop();
+  }
+}
+
+const BUS_SCAN_POLL_MS = 200;
+
+function jobAsScanResult(job: ScanJobView, req: ScanRequest): ScanResult {
+  const units = job.found.map(({ unitId, answer, exception, exceptionCode, ms }) => ({ unitId, answer, ms, ...(exceptionCode === undefined ? {} : { exceptionCode, exception }) }));
+  const exceptions = units.filter((u) => u.answer === 'exception').length;
+  const { probed } = job.progress;
+  return {
+    fn: req.fn, address: req.address, count: req.count, timeoutMs: req.timeoutMs, units, probed, found: units.length, exceptions,
+    silent: probed - units.length - job.garbled.length,
+    garbled: job.garbled.map(({ unitId, kind, message }) => ({ unitId, kind: kind as ScanResult['garbled'][number]['kind'], message })),
+    complete: job.state === 'done',
+    elapsedMs: job.finishedAt === null ? 0 : Date.parse(job.finishedAt) - Date.parse(job.startedAt),
+  };
 }
 
 // --- tables ---------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import type { ScanOptions } from '../ingest/modbus/tools.js';
 export interface ScanProgressBar {
   /** Hooks for scanUnits; `baudRate` labels the pass (null on TCP or a bus). */
   hooks(baudRate: number | null): Pick<ScanOptions, 'beforeUnit' | 'onUnit'>;
+  /** Draws a state reported by someone else (a gateway's scan job). */
+  show(probed: number, found: number, etaMs: number | null, current: string): void;
   stop(): void;
 }
 
@@ -48,6 +50,11 @@ export function scanProgressBar(total: number, stream: NodeJS.WriteStream = proc
         bar.update(probed, payload(''));
       },
     }),
+    show: (p, f, etaMs, current) => {
+      probed = p;
+      found = f;
+      bar.update(p, { found, etaText: formatEta(etaMs), current });
+    },
     stop: () => bar.stop(),
   };
 }
