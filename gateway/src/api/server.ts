@@ -8,6 +8,7 @@ import { FieldlineError, GatewayError, catalogue } from '../errors.js';
 import { ModbusFailure } from '../ingest/modbus/transport.js';
 import { configRoutes, type ConfigApiDeps } from './config-routes.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
+import { modbusCommissioningRoutes, type ModbusCommissioningDeps } from './modbus-commissioning.js';
 
 export interface LocalApiDeps {
   token: string;
@@ -20,6 +21,8 @@ export interface LocalApiDeps {
   modbus?: ModbusApiDeps | undefined;
   /** The config file and the running gateway, for GET/PATCH /config; undefined: those routes answer 404. */
   config?: ConfigApiDeps | undefined;
+  /** Scan jobs, ports and templates (modbus-commissioning.ts); they work with Modbus off too. */
+  modbusCommissioning?: Omit<ModbusCommissioningDeps, 'adapter'>;
 }
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
@@ -66,5 +69,6 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   });
   modbusRoutes(app, deps.modbus);
   if (deps.config) configRoutes(app, deps.config);
+  modbusCommissioningRoutes(app, { ...deps.modbusCommissioning, adapter: deps.modbus });
   return app;
 }
