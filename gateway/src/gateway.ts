@@ -18,6 +18,8 @@ import { Metrics } from './metrics.js';
 import { SqliteOutbox, outboxOptions } from './outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from './pipeline/pipeline.js';
 import { DeviceRegistry } from './pipeline/registry.js';
+import { pkiDir } from './pki/names.js';
+import { listCertificates } from './pki/store.js';
 import { VERSION } from './version.js';
 
 const NO_HOST_SAMPLE: HostSample = {
@@ -55,7 +57,7 @@ export class Gateway {
     this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry), this.outbox, this.metrics);
     this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
     if (cfg.mqtt.enabled) {
-      this.mqtt = new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log.child({ part: 'mqtt' }), dataDir);
+      this.mqtt = new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log.child({ part: 'mqtt' }), dataDir, cfg.gatewayId);
       this.adapters.push(this.mqtt);
     }
     if (cfg.coap.enabled) {
@@ -85,6 +87,7 @@ export class Gateway {
         })),
         quarantine: (limit) => this.outbox.recentQuarantine(limit).map((q) => ({ ...q, raw: q.raw.toString('base64') })),
         modbus: this.modbus,
+        mqtt: { clients: this.mqtt ? () => this.mqtt!.connectedClients() : undefined, pkiDevices: () => listCertificates(pkiDir(resolve(this.cfg.dataDir))) },
       });
       await this.api.listen({ port: this.cfg.api.port, host: this.cfg.api.host });
       const addr = this.api.server.address();

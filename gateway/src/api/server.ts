@@ -7,6 +7,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../../../common/src/metrics.js';
 import { FieldlineError, GatewayError, catalogue } from '../errors.js';
 import { ModbusFailure } from '../ingest/modbus/transport.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
+import { mqttRoutes, type MqttApiDeps } from './mqtt-routes.js';
 
 export interface LocalApiDeps {
   token: string;
@@ -17,6 +18,8 @@ export interface LocalApiDeps {
   devices: () => unknown;
   /** The Modbus adapter; undefined when Modbus is disabled (its routes answer 503). */
   modbus?: ModbusApiDeps | undefined;
+  /** Connected MQTT clients and the device CA's certificates (mqtt-routes.ts). */
+  mqtt?: MqttApiDeps | undefined;
 }
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
@@ -62,5 +65,6 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     return { items: deps.quarantine(limit) };
   });
   modbusRoutes(app, deps.modbus);
+  mqttRoutes(app, deps.mqtt);
   return app;
 }
