@@ -50,6 +50,16 @@ describe('gateway CA', () => {
     for (const san of ['DNS:gw-7', 'DNS:localhost', 'IP Address:127.0.0.1']) assert.ok(server.subjectAltName?.includes(san), `${san} in ${server.subjectAltName}`);
   });
 
+  it('ensureGatewayPki called twice at once (as by a gateway starting during device add) makes one CA, under the file lock', async () => {
+    const both = join(root, 'race');
+    const [a, b] = await Promise.all([ensureGatewayPki(both, 'gw-9'), ensureGatewayPki(both, 'gw-9')]);
+    assert.equal(Number(a.created) + Number(b.created), 1);
+    const ca = cert(join(pkiDir(both), PKI.caCert));
+    const key = (await import('node:crypto')).createPrivateKey(readFileSync(join(pkiDir(both), PKI.caKey)));
+    assert.ok(ca.checkPrivateKey(key), 'the CA key is the CA certificate\'s');
+    assert.ok(cert(a.serverCertFile).checkPrivateKey((await import('node:crypto')).createPrivateKey(readFileSync(a.serverKeyFile))));
+  });
+
   it('is idempotent: a second call keeps the CA and the server certificate', async () => {
     const before = { ca: readFileSync(join(dir, PKI.caCert), 'utf8'), key: readFileSync(join(dir, PKI.caKey), 'utf8'), server: readFileSync(join(dir, PKI.serverCert), 'utf8') };
     const again = await ensureGatewayPki(dataDir, 'gw-7');
@@ -146,9 +156,13 @@ describe('gateway CA', () => {
     }
   });
 
-  it('refuses to replace half a CA (the key gone) rather than orphan every enrolled device', async () => {
+  it('refuses to replace half a CA (the key gone) rather than orphan the enrolled devices; with none enrolled it starts over', async () => {
     const other = join(root, 'half');
     await ensureGatewayPki(other, 'gw-8');
+    unlinkSync(join(pkiDir(other), PKI.caKey));
+    const fresh = await ensureGatewayPki(other, 'gw-8');
+    assert.equal(fresh.created, true, 'nothing was issued yet: a new CA');
+    await addDevice({ dataDir: other, gatewayId: 'gw-8', deviceId: 'd-1', outDir: join(root, 'out4') });
     unlinkSync(join(pkiDir(other), PKI.caKey));
     await assert.rejects(ensureGatewayPki(other, 'gw-8'), code('FL_ERR_PKI_DAMAGED'));
     await assert.rejects(revokeDevice(join(root, 'none'), 'x'), code('FL_ERR_PKI_NO_CA'));

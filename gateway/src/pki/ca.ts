@@ -3,13 +3,14 @@
 // the client certificates `fieldline-gateway device add` issues. Everything is made with
 // @peculiar/x509 on node:crypto's WebCrypto (no openssl shell-outs, so it works the same on a
 // balena image that ships no openssl binary); node:crypto's X509Certificate reads them back.
-import { X509Certificate, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { ensurePrivateDir, writeAtomic } from './files.js';
 import { PKI, pkiDir } from './names.js';
+import { readIndex, withPkiLock } from './store.js';
 import { EC_ALG, x509 } from './x509.js';
 
 export { PKI, normalizeSerial, pkiDir } from './names.js';
@@ -52,25 +53,29 @@ export interface LoadedCa {
 export async function ensureGatewayPki(dataDir: string, gatewayId: string): Promise<GatewayPki> {
   const dir = pkiDir(dataDir);
   ensurePrivateDir(dir);
-  const caCertFile = join(dir, PKI.caCert);
-  const caKeyFile = join(dir, PKI.caKey);
-  let created = false;
-  if (!existsSync(caCertFile) || !existsSync(caKeyFile)) {
-    if (existsSync(caCertFile) !== existsSync(caKeyFile)) {
-      // Half a CA: making a new one would silently orphan every enrolled device.
-      throw new GatewayError('FL_ERR_PKI_DAMAGED', `${existsSync(caCertFile) ? caKeyFile : caCertFile} is missing beside its pair; restore pki/ from a backup (docs/OPERATIONS.md)`);
+  // Under the writers' lock: a gateway starting while `device add` runs must not make two CAs.
+  return withPkiLock(dir, async () => {
+    const caCertFile = join(dir, PKI.caCert);
+    const caKeyFile = join(dir, PKI.caKey);
+    let created = false;
+    if (!existsSync(caCertFile) || !existsSync(caKeyFile)) {
+      // Half a CA with devices enrolled: making a new one would silently orphan them. Without any
+      // (a power cut while the CA was first written) starting over costs nothing.
+      if (existsSync(caCertFile) !== existsSync(caKeyFile) && readIndex(dir).length > 0) {
+        throw new GatewayError('FL_ERR_PKI_DAMAGED', `${existsSync(caCertFile) ? caKeyFile : caCertFile} is missing beside its pair; restore pki/ from a backup (docs/OPERATIONS.md)`);
+      }
+      await createCa(dir, gatewayId);
+      created = true;
     }
-    await createCa(dir, gatewayId);
-    created = true;
-  }
-  const ca = await loadCa(dir);
-  const serverCertFile = join(dir, PKI.serverCert);
-  const serverKeyFile = join(dir, PKI.serverKey);
-  const names = hostNames(gatewayId);
-  const serverReissued = !serverCertFits(serverCertFile, serverKeyFile, ca, names);
-  if (serverReissued) await issueServerCertificate(dir, ca, names);
-  if (created || !existsSync(join(dir, PKI.crl))) await writeCrl(dir, ca, []);
-  return { caCertFile, serverCertFile, serverKeyFile, created, serverReissued };
+    const ca = await loadCa(dir);
+    const serverCertFile = join(dir, PKI.serverCert);
+    const serverKeyFile = join(dir, PKI.serverKey);
+    const names = hostNames(gatewayId);
+    const serverReissued = !serverCertFits(serverCertFile, serverKeyFile, ca, names);
+    if (serverReissued) await issueServerCertificate(dir, ca, names);
+    if (created || !existsSync(join(dir, PKI.crl))) await writeCrl(dir, ca, []);
+    return { caCertFile, serverCertFile, serverKeyFile, created, serverReissued };
+  });
 }
 
 async function createCa(dir: string, gatewayId: string): Promise<void> {
@@ -157,6 +162,12 @@ function serverCertFits(certFile: string, keyFile: string, ca: LoadedCa, names: 
   }
   const caCert = new X509Certificate(ca.certPem);
   if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) return false;
+  // A power cut between writing the new key and the new certificate leaves a mismatched pair.
+  try {
+    if (!cert.checkPrivateKey(createPrivateKey(readFileSync(keyFile)))) return false;
+  } catch {
+    return false;
+  }
   if (Date.parse(cert.validTo) - Date.now() < SERVER_RENEW_MS) return false;
   const san = new Set((cert.subjectAltName ?? '').split(', ').map((s) => s.replace(/^IP Address:/, 'IP:')));
   return names.dns.every((n) => san.has(`DNS:${n}`)) && names.ips.every((ip) => san.has(`IP:${canonicalIp(ip)}`));

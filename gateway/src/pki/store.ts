@@ -65,13 +65,24 @@ const LOCK_WAIT_MS = 10_000;
  * process that died is taken over; one held by a live process is waited for up to 10 s.
  */
 export async function updateIndex<T>(dir: string, change: (records: CertRecord[]) => Promise<{ records: CertRecord[]; result: T }>): Promise<T> {
-  const lock = join(dir, 'index.lock');
-  await acquire(lock);
-  try {
+  return withPkiLock(dir, async () => {
     const { records, result } = await change(readIndex(dir));
     const body: IndexFile = { version: 1, certificates: records };
     writeAtomic(join(dir, PKI.index), JSON.stringify(body, null, 2) + '\n', 0o600);
     return result;
+  });
+}
+
+/**
+ * Runs `fn` holding pki/index.lock: every writer of pki/ (the index, the CRL, and the CA and server
+ * certificate with their keys, which must never be written as a mismatched pair by two processes).
+ * Not reentrant.
+ */
+export async function withPkiLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = join(dir, 'index.lock');
+  await acquire(lock);
+  try {
+    return await fn();
   } finally {
     rmSync(lock, { force: true });
   }
