@@ -3,7 +3,7 @@
 // and by the registry and the MQTT listener's revocation check that consume the files.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -154,6 +154,19 @@ describe('gateway CA', () => {
     } finally {
       registry.close();
     }
+  });
+
+  it('run as root for a data dir of a service user, hands every new file under pki/ and the registry to that user', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const svc = join(root, 'svc');
+    mkdirSync(svc);
+    chownSync(svc, 65534, 65534);
+    await addDevice({ dataDir: svc, gatewayId: 'gw-svc', deviceId: 'd-1', outDir: join(root, 'out5') });
+    const owned = (p: string) => statSync(p).uid === 65534 && statSync(p).gid === 65534;
+    for (const f of [PKI.caKey, PKI.caCert, PKI.serverKey, PKI.serverCert, PKI.crl, PKI.index, PKI.issued]) {
+      assert.ok(owned(join(pkiDir(svc), f)), `${f} belongs to the service user`);
+    }
+    assert.ok(owned(pkiDir(svc)));
+    assert.ok(owned(join(svc, 'devices.db')));
   });
 
   it('refuses to replace half a CA (the key gone) rather than orphan the enrolled devices; with none enrolled it starts over', async () => {

@@ -1,13 +1,13 @@
 // Device enrolment, the operations behind `fieldline-gateway device add | revoke | list` and
 // GET /pki/devices. All state is in files under <dataDir> (pki/ and devices.db), so they work with
 // the gateway stopped or running; a running gateway sees a change at the next connection.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { isDeviceId } from '../ingest/device-id.js';
 import { setEnrolled } from '../pipeline/registry.js';
 import { PKI, ensureGatewayPki, loadCa, issueDeviceCertificate, pkiDir, writeCrl } from './ca.js';
-import { ensurePrivateDir, writeAtomic } from './files.js';
+import { ensurePrivateDir, matchOwner, writeAtomic } from './files.js';
 import { listCertificates, stateOf, updateIndex, type CertRecord, type PkiCertificateRow } from './store.js';
 
 /** Device certificates last this long unless `--days` says otherwise: sensors are rarely re-flashed. */
@@ -80,7 +80,7 @@ export async function addDevice(o: AddDeviceOptions): Promise<AddedDevice> {
     };
     return { records: [...records, rec], result: rec };
   });
-  setEnrolled(registryFile(dataDir), o.deviceId, true);
+  enrol(dataDir, o.deviceId, true);
   return { deviceId: o.deviceId, serial: issued.serial, notAfter: issued.notAfter, caCreated: created, files };
 }
 
@@ -115,13 +115,20 @@ export async function revokeDevice(dataDir: string, deviceId: string, reason?: s
     await writeCrl(dir, ca, all);
     return { records: next, result: now };
   });
-  setEnrolled(registryFile(root), deviceId, false);
+  enrol(root, deviceId, false);
   return { deviceId, revoked, crlFile: join(dir, PKI.crl) };
 }
 
 /** Every certificate the gateway's CA issued, with its state; none when there is no CA yet. */
 export function listDevices(dataDir: string): PkiCertificateRow[] {
   return listCertificates(pkiDir(resolve(dataDir)));
+}
+
+function enrol(dataDir: string, deviceId: string, enrolled: boolean): void {
+  const file = registryFile(dataDir);
+  setEnrolled(file, deviceId, enrolled);
+  // As root, a registry this command created must still be the service user's to write.
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) matchOwner(f, dataDir);
 }
 
 function checkDeviceId(id: string): void {

@@ -9,8 +9,10 @@ import { randomBytes } from 'node:crypto';
 
 /** Creates `dir` (and parents) and makes it private: 0700. */
 export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const made = mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
   chmodSync(dir, 0o700);
+  // Made by root for a service user's data dir: the directory is the service user's too.
+  if (made) matchOwner(dir, dirname(dir));
 }
 
 /** Writes `data` to `path` atomically with `mode` (0600 for keys, 0644 for certificates). */
