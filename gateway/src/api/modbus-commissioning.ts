@@ -224,7 +224,7 @@ async function listPorts(deps: ModbusCommissioningDeps, typed: readonly string[]
  * view that follows reconfiguration and answers FL_ERR_MODBUS_DISABLED while no adapter runs: the
  * ad-hoc lines need no adapter, so that is "no buses" here, not an error.
  */
-function configuredBuses(adapter: ModbusApiDeps | undefined): BusInfo[] {
+export function configuredBuses(adapter: ModbusApiDeps | undefined): BusInfo[] {
   if (!adapter) return [];
   try {
     return adapter.busInfo();

@@ -11,7 +11,7 @@ import type { ReadFunction } from '../ingest/modbus/spec.js';
 import { checkUnits, scanUnits, testRead, type ReadFn } from '../ingest/modbus/tools.js';
 import type { z } from 'zod';
 import { onLine, type AdHocLine } from '../ingest/modbus/lines.js';
-import { refuseOwnedPort, splitLine } from './modbus-commissioning.js';
+import { configuredBuses, refuseOwnedPort, splitLine } from './modbus-commissioning.js';
 import { describeIssues, readRequestSchema, scanRequestSchema, type rtuReadLineSchema } from './modbus-schemas.js';
 
 /** What the routes need from the Modbus adapter (ModbusAdapter has these). */
@@ -74,7 +74,7 @@ async function adHocRead(body: unknown, modbus: ModbusApiDeps | undefined): Prom
   if ('tcp' in line) adhoc = { kind: 'tcp', ...line.tcp };
   else if ('rtu' in line) {
     const rtu = line.rtu as z.output<typeof rtuReadLineSchema>;
-    refuseOwnedPort(rtu.path, modbus?.busInfo() ?? []);
+    refuseOwnedPort(rtu.path, configuredBuses(modbus));
     adhoc = { kind: 'rtu', path: rtu.path, baudRate: rtu.baudRate, parity: rtu.parity, stopBits: rtu.stopBits };
   } else throw new GatewayError('FL_ERR_API_BAD_REQUEST', 'expected one of bus, tcp, rtu');
   const badUnit = checkUnits([parsed.data.unit], adhoc.kind);
