@@ -43,6 +43,9 @@ const cloud = defineCatalogue({
   FL_ERR_DLQ_DELIVERY: { message: 'Kafka did not confirm a replayed message; its DLQ offset stays uncommitted', status: 503 },
   FL_ERR_DLQ_COMMIT: { message: "the replay's progress was not committed; a second run would feed the same messages again", status: 503 },
   FL_ERR_DLQ_BUSY: { message: 'another member of the replay group holds DLQ partitions; run one replay at a time', status: 409 },
+  // fieldline-cloud outbox import (cli/outbox.ts); a bad file is the wire catalogue's FL_ERR_WIRE_FILE_*.
+  FL_ERR_IMPORT_KAFKA: { message: 'Kafka cannot be reached to import the outbox export; nothing was imported', status: 503 },
+  FL_ERR_IMPORT_DELIVERY: { message: 'Kafka did not confirm an imported batch; run the import again (batches already stored are skipped)', status: 503 },
   // The fleet workers (fleet/): the first three go in a DLQ message's `error` header.
   FL_ERR_FLEET_BAD_HEARTBEAT: { message: 'the heartbeat names no gateway or carries no usable time', status: 400 },
   FL_ERR_FLEET_BAD_QUARANTINE: { message: 'the quarantined reading names no gateway', status: 400 },

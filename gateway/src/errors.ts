@@ -54,6 +54,10 @@ const gateway = defineCatalogue({
   FL_ERR_CONFIG_WRITE: { status: 500, message: 'the config file could not be written; it is unchanged' },
   FL_ERR_CONFIG_NOT_PEM: { status: 400, message: 'expected PEM text (-----BEGIN …----- … -----END …-----)' },
   FL_ERR_CONFIG_FILE_NAME: { status: 400, message: 'a file name must be 1-100 characters of a-z 0-9 . _ - and start with a letter or digit' },
+  // fieldline-gateway outbox export / status (cli/outbox.ts, cli/status.ts).
+  FL_ERR_OUTBOX_MISSING: { status: 404, message: 'no outbox file at the configured path (check --config and dataDir; the gateway creates it at its first start)' },
+  FL_ERR_OUTBOX_DAMAGED: { status: 500, message: 'the outbox file fails its integrity check; nothing was exported (start the gateway: it moves the file aside)' },
+  FL_ERR_OUTBOX_EXPORT_WRITE: { status: 507, message: 'the export file could not be written (stick full, read-only or pulled?); no file was left under its name' },
   FL_ERR_OUTBOX_EVICTED: { status: 410, message: 'evicted from the outbox at its size bound (outbox.onFull: drop-oldest) before it reached the cloud' },
   FL_ERR_PKI_NO_CA: { status: 404, message: 'the gateway has no device CA yet; `fieldline-gateway device add` or provisioning creates it under <dataDir>/pki' },
   FL_ERR_PKI_DAMAGED: { status: 500, message: 'a file of the gateway CA under <dataDir>/pki is missing or unreadable' },

@@ -110,7 +110,11 @@ export class Gateway {
       version: VERSION,
       uptimeS: Math.round((Date.now() - this.startedMs) / 1000),
       adapters: this.adapterStatuses(),
-      outbox: { ...o, oldestAgeMs: o.oldestMs === null ? 0 : Date.now() - o.oldestMs },
+      outbox: {
+        ...o,
+        oldestAgeMs: o.oldestMs === null ? 0 : Date.now() - o.oldestMs,
+        bound: { maxMessages: this.cfg.outbox.maxMessages, maxBytes: this.cfg.outbox.maxBytes, onFull: this.cfg.outbox.onFull },
+      },
       cloud: this.forwarder.status(o.depthValues),
       loss: this.metrics.loss,
       deviceLoss: Object.fromEntries(this.metrics.deviceLoss),

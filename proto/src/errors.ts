@@ -12,6 +12,12 @@ const wire = defineCatalogue({
   FL_ERR_WIRE_SCHEMA_VERSION: { status: 400, message: 'schema_version is of a major this reader does not know' },
   // What the sink wraps any uncatalogued failure in before dead-lettering the message.
   FL_ERR_WIRE_DECODE: { status: 400, message: 'the message could not be decoded' },
+  // The backlog file a field tech carries (outbox-file.ts): `outbox export` writes it, `outbox import` refuses a bad one.
+  FL_ERR_WIRE_FILE_NOT_EXPORT: { status: 400, message: 'the file is not a Fieldline outbox export (no FLOUTBOX magic at its start)' },
+  FL_ERR_WIRE_FILE_VERSION: { status: 400, message: 'the outbox export is of a format version this program does not read' },
+  FL_ERR_WIRE_FILE_TRUNCATED: { status: 400, message: 'the outbox export ends early (a stick pulled while copying?); copy it again' },
+  FL_ERR_WIRE_FILE_CHECKSUM: { status: 400, message: 'the outbox export is damaged: a checksum does not match; copy it again' },
+  FL_ERR_WIRE_FILE_HEADER: { status: 400, message: "the outbox export's header is malformed or disagrees with its records" },
 });
 
 export const catalogue = wire.catalogue;

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // fieldline-gateway --config gateway.yaml            run the gateway
 // fieldline-gateway outbox stats [--config F]        what waits in the outbox (works offline)
+// fieldline-gateway outbox export FILE               the backlog to one file for a USB stick (cli/outbox.ts)
+// fieldline-gateway status                           one screen for the field tech (cli/status.ts)
 // fieldline-gateway modbus scan | read …              commissioning: find slaves, read registers (cli/modbus.ts)
 // fieldline-gateway hash-password < password         an scrypt hash for mqtt.credentials
 // fieldline-gateway provision [--config F] …          name the gateway, set its cloud link (cli/provision.ts)
@@ -18,6 +20,8 @@ import { provisionCli } from './provision.js';
 const USAGE = `usage:
   fieldline-gateway [--config gateway.yaml]       run the gateway
   fieldline-gateway outbox stats [--config F]     show what waits in the outbox
+  fieldline-gateway outbox export FILE [--config F] [--json]    the backlog to one file (USB stick)
+  fieldline-gateway status [--config F] [--api URL] [--token T] [--json]   adapters, link, backlog, loss
   fieldline-gateway modbus scan|read …            find Modbus slaves, test-read registers (modbus --help)
   fieldline-gateway hash-password < FILE          read a password on stdin, print its scrypt hash for mqtt.credentials
   fieldline-gateway provision [--config F] …      set gateway id, Kafka brokers/TLS/SASL, admin token (provision --help)
@@ -31,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'hash-password') return hashPasswordCmd();
   if (argv[0] === 'provision') return provisionCli(argv.slice(1));
   if (argv[0] === 'device') return deviceCli(argv.slice(1));
+  if (argv[0] === 'outbox' && argv[1] === 'export') return (await import('./outbox.js')).outboxExportCli(argv.slice(2));
+  if (argv[0] === 'status') return (await import('./status.js')).statusCli(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },

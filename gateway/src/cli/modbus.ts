@@ -6,12 +6,12 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
-import { loadConfig } from '../../../common/src/config.js';
 import { describeIssues, readRequestSchema, scanRequestSchema, type ReadRequest, type ScanRequest } from '../api/modbus-schemas.js';
-import { GATEWAY_ENV_PREFIX, gatewayConfigSchema } from '../config/schema.js';
+import { GATEWAY_ENV_PREFIX } from '../config/schema.js';
 import { catalogue } from '../errors.js';
 import { DEFAULT_BAUD_RATE, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_PARITY, DEFAULT_STOP_BITS, DEFAULT_TCP_PORT, defaultInterFrameDelayMs } from '../ingest/modbus/config.js';
 import { exceptionName } from '../ingest/modbus/spec.js';
+import { localApiTarget, UsageError } from './local-api.js';
 import { checkUnits, scanUnits, testRead, transportReader, type ScanResult, type TestReadResult } from '../ingest/modbus/tools.js';
 import { ModbusFailure, RtuTransport, TcpTransport, type Transport } from '../ingest/modbus/transport.js';
 import type { Decoding } from '../ingest/modbus/conversions.js';
@@ -69,8 +69,6 @@ const OPTION_NAMES: Record<string, string> = {
   byteOrder: '--order', scale: '--scale', offset: '--offset', timeoutMs: '--timeout',
 };
 
-/** A bad command line: exit 2 with the message and the usage. */
-class UsageError extends Error {}
 
 type Line =
   | { kind: 'tcp'; host: string; port: number }
@@ -137,20 +135,8 @@ function serialLine(path: string, v: Values): Line {
 }
 
 function apiLine(bus: string, v: Values): Line {
-  let url = v.api;
-  let token = v.token;
-  if (url === undefined || token === undefined) {
-    // The gateway's own settings say where its API listens and which token it takes.
-    const cfg = loadConfig(gatewayConfigSchema, { file: v.config, envPrefix: GATEWAY_ENV_PREFIX });
-    const host = cfg.api.host === '0.0.0.0' || cfg.api.host === '::' ? '127.0.0.1' : cfg.api.host;
-    url ??= `http://${host.includes(':') ? `[${host}]` : host}:${cfg.api.port}`;
-    token ??= cfg.api.adminToken;
-  }
-  if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--api: expected a URL like http://127.0.0.1:8080 (got ${JSON.stringify(url)})`);
-  if (token === undefined) {
-    throw new UsageError(`--token: the gateway's admin token is needed; pass --token, or set api.adminToken in --config FILE or ${GATEWAY_ENV_PREFIX}API__ADMIN_TOKEN`);
-  }
-  return { kind: 'api', bus, url: url.replace(/\/+$/, ''), token };
+  const { url, token } = localApiTarget(v);
+  return { kind: 'api', bus, url, token: token as string };
 }
 
 /** Numbers as numbers (0x10 works), anything else left as text so the schema names it. */

@@ -5,12 +5,13 @@
 // one message each, and are marked forwarded only after their delivery reports. Heartbeats share
 // the producer through their own lane (heartbeat-lane.ts).
 import type { Logger } from 'pino';
-import { encodeBatchFromEncoded, encodeQuarantined, type EncodedMessage } from '../../../proto/src/wire.js';
+import { encodeQuarantined, type EncodedMessage } from '../../../proto/src/wire.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { failpoint } from '../failpoints.js';
 import type { Metrics } from '../metrics.js';
 import type { LeasedBatch, Outbox } from '../outbox/outbox.js';
 import { DrainMeter, type DrainProgress } from './drain.js';
+import { encodeLeasedBatch } from './encode.js';
 import { HeartbeatLane, type HeartbeatLaneStatus } from './heartbeat-lane.js';
 import { KafkaLink, type LinkState } from './kafka.js';
 
@@ -34,6 +35,8 @@ interface QuarantineOpaque {
 }
 
 const QUARANTINE_CHUNK = 200;
+/** How often the forwarder looks for batches another process leased (outbox export). */
+const ADOPT_CHECK_MS = 1_000;
 
 export class Forwarder {
   private readonly link: KafkaLink;
@@ -53,6 +56,7 @@ export class Forwarder {
   private readonly quarantineInflight = new Set<number>();
   private quarantineDelivered: number[] = [];
   private deliveredQuarantined = 0;
+  private nextAdoptCheckMs = 0;
 
   constructor(
     private readonly cfg: GatewayConfig['kafka'],
@@ -96,6 +100,7 @@ export class Forwarder {
     const producer = this.link.producer;
     if (!producer || !this.link.ready || Date.now() < this.pausedUntil) return;
     this.pumpQuarantine(producer);
+    this.adoptForeignLeases();
     while (this.inflight.size < this.cfg.maxInflightBatches) {
       const batch = this.queue.shift() ?? this.outbox.lease(this.cfg.batchMaxReadings);
       if (!batch) return;
@@ -113,6 +118,21 @@ export class Forwarder {
         return;
       }
     }
+  }
+
+  /**
+   * `outbox export` run beside this process leases what it exports; those rows are behind this
+   * forwarder's lease pointer, so it would never send them until a restart. Once a second, when
+   * the retry queue is empty, it takes every leased batch it does not track into the queue.
+   */
+  private adoptForeignLeases(): void {
+    const now = Date.now();
+    if (this.queue.length > 0 || now < this.nextAdoptCheckMs) return;
+    this.nextAdoptCheckMs = now + ADOPT_CHECK_MS;
+    const foreign = new Set(this.outbox.leasedSeqs().filter((seq) => !this.inflight.has(seq)));
+    if (foreign.size === 0) return;
+    this.queue = this.outbox.unacked().filter((b) => foreign.has(b.seq));
+    if (this.queue.length) this.log.info({ batches: this.queue.length, seqs: [this.queue[0]!.seq, this.queue.at(-1)!.seq] }, 'sending batches leased by another process (outbox export)');
   }
 
   /** Sends the next chunk of pending quarantine records once the previous chunk is settled. */
@@ -153,10 +173,7 @@ export class Forwarder {
   }
 
   private encode(batch: LeasedBatch): EncodedMessage {
-    return encodeBatchFromEncoded(
-      { gatewayId: this.gatewayId, seq: batch.seq, createdMs: batch.createdMs, values: batch.values },
-      batch.readings,
-    );
+    return encodeLeasedBatch(this.gatewayId, batch);
   }
 
   private onDelivery(err: { message: string } | null, opaque: unknown): void {

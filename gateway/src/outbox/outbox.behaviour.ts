@@ -108,6 +108,7 @@ export function outboxBehaviour(kind: string, factory: OutboxFactory): void {
       assert.deepEqual(again.map((x) => x.seq), [b2.seq]);
       assert.deepEqual(again[0]!.readings.map((r) => Buffer.from(r)), b2.readings.map((r) => Buffer.from(r)));
       assert.equal(again[0]!.createdMs, b2.createdMs);
+      assert.deepEqual(b.leasedSeqs(), [b2.seq], 'leasedSeqs names the same batches as unacked, without their readings');
       assert.equal(b.lease(10), null, 'rows of an unacked batch are not leased twice');
       b.ack(b2.seq);
       assert.equal(b.stats().depthMessages, 0);

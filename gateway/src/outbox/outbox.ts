@@ -144,6 +144,11 @@ export interface Outbox extends HeartbeatSlot {
    * the same seq and content, so the sink's ledger can drop the copy it already has.
    */
   unacked(): LeasedBatch[];
+  /**
+   * The seqs of the batches leased and not acked, oldest first: cheap, no readings. The forwarder
+   * compares them with the batches it tracks, to pick up leases made by another process (`outbox export`).
+   */
+  leasedSeqs(): number[];
   /** Takes the oldest unleased readings, up to maxValues values, under the next seq; null when none. */
   lease(maxValues: number): LeasedBatch | null;
   /** The batch is in the cloud: its readings leave the outbox. */

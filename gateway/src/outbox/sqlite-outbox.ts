@@ -113,7 +113,7 @@ export class SqliteOutbox implements Outbox {
   private closed = false;
   private stmt!: ReturnType<SqliteOutbox['prepare']>;
   private commitGroup!: (items: Pending[], encoded: (Uint8Array | null)[]) => Eviction | null;
-  private leaseTx!: (maxValues: number, now: number) => LeasedBatch | null;
+  private leaseTx!: Database.Transaction<(maxValues: number, now: number) => LeasedBatch | null>;
   private ackTx!: (seq: number) => { n: number; v: number; b: number } | null;
   private markForwardedTx!: (ids: readonly number[]) => void;
   /** The store's side of an eviction, for the bound. */
@@ -227,6 +227,7 @@ export class SqliteOutbox implements Outbox {
       setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
       insertBatch: this.db.prepare('INSERT INTO batches (seq, first_id, last_id, n_values, created_ms) VALUES (?, ?, ?, ?, ?)'),
       batches: this.db.prepare('SELECT seq, first_id, last_id, n_values, created_ms FROM batches ORDER BY seq'),
+      batchSeqs: this.db.prepare('SELECT seq FROM batches ORDER BY seq'),
       batchRows: this.db.prepare('SELECT payload FROM readings WHERE id BETWEEN ? AND ? ORDER BY id'),
       batch: this.db.prepare('SELECT first_id, last_id, n_values FROM batches WHERE seq = ?'),
       rangeBytes: this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(payload)), 0) AS b FROM readings WHERE id BETWEEN ? AND ?'),
@@ -440,6 +441,30 @@ export class SqliteOutbox implements Outbox {
     }));
   }
 
+  leasedSeqs(): number[] {
+    const seqs = (this.stmt.batchSeqs.all() as { seq: number }[]).map((r) => r.seq);
+    return this.deferredAcks.length ? seqs.filter((s) => !this.deferredAcks.includes(s)) : seqs;
+  }
+
+  /**
+   * Every leased, unacked batch, read in one snapshot (a read transaction), so an ack by a running
+   * gateway in another process cannot tear a batch between its row and its readings. `use` gets the
+   * batches without their readings, and reads each one's readings when it wants them.
+   */
+  withUnacked<T>(use: (batches: readonly Omit<LeasedBatch, 'readings'>[], readingsOf: (seq: number) => Uint8Array[]) => T): T {
+    return this.db.transaction(() => {
+      const rows = this.stmt.batches.all() as { seq: number; first_id: number; last_id: number; n_values: number; created_ms: number }[];
+      const bySeq = new Map(rows.map((b) => [b.seq, b]));
+      return use(
+        rows.map((b) => ({ seq: b.seq, createdMs: b.created_ms, values: b.n_values })),
+        (seq) => {
+          const b = bySeq.get(seq);
+          return b ? (this.stmt.batchRows.all(b.first_id, b.last_id) as { payload: Buffer }[]).map((r) => r.payload) : [];
+        },
+      );
+    })();
+  }
+
   /** Deletes and marks that found no room, done in order before anything new is leased. */
   private retryDeferred(): boolean {
     while (this.deferredAcks.length > 0) {
@@ -465,7 +490,9 @@ export class SqliteOutbox implements Outbox {
   lease(maxValues: number): LeasedBatch | null {
     if (!this.retryDeferred()) return null;
     let batch: LeasedBatch | null = null;
-    this.disk.attempt(() => (batch = this.leaseTx(maxValues, this.now())));
+    // IMMEDIATE: `outbox export` may lease from a second process; a deferred transaction that read
+    // MAX(last_id) before the other process's lease committed could not upgrade to a write.
+    this.disk.attempt(() => (batch = this.leaseTx.immediate(maxValues, this.now())));
     return batch;
   }
 
