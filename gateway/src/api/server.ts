@@ -7,6 +7,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../../../common/src/metrics.js';
 import { FieldlineError, GatewayError, catalogue } from '../errors.js';
 import { ModbusFailure } from '../ingest/modbus/transport.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
+import { pageRoutes, type PageDeps } from './page-routes.js';
 
 export interface LocalApiDeps {
   token: string;
@@ -17,6 +18,8 @@ export interface LocalApiDeps {
   devices: () => unknown;
   /** The Modbus adapter; undefined when Modbus is disabled (its routes answer 503). */
   modbus?: ModbusApiDeps | undefined;
+  /** The commissioning page at `/` (page-routes.ts); default: the built page in dist/commissioning. */
+  page?: PageDeps | undefined;
 }
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
@@ -43,7 +46,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   });
 
   app.addHook('onRequest', async (req) => {
-    if (req.url === '/healthz') return;
+    if (req.url === '/healthz' || req.routeOptions.config.public) return;
     const got = Buffer.from(req.headers.authorization ?? '');
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
       throw new GatewayError('FL_ERR_API_UNAUTHORIZED');
@@ -62,5 +65,6 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     return { items: deps.quarantine(limit) };
   });
   modbusRoutes(app, deps.modbus);
+  pageRoutes(app, deps.page);
   return app;
 }
