@@ -203,9 +203,10 @@ export interface ScanJob {
   state: 'running' | 'done' | 'failed' | 'cancelled';
   line: unknown;
   progress: { probed: number; total: number; percent: number; etaMs: number | null; current: { baudRate?: number; unitId: number } | null };
-  found: { port: string; baudRate?: number; unitId: number; answer: string; exception?: number; ms: number }[];
-  garbled: unknown[];
-  error?: string;
+  /** `port`: the bus name, "tcp:host:port" or the serial path; `baudRate` null on a bus or TCP. */
+  found: { port: string; baudRate: number | null; unitId: number; answer: 'data' | 'exception'; exception?: string; exceptionCode?: number; ms: number }[];
+  garbled: { port: string; baudRate: number | null; unitId: number; kind: string; message: string }[];
+  error?: { code: string; message: string };
   startedAt: number | string;
   finishedAt: number | string | null;
 }
@@ -233,8 +234,8 @@ export interface TemplateSummary {
   id: string;
   name: string;
   description: string;
-  manufacturer: string;
-  model: string;
+  manufacturer?: string;
+  model?: string;
   defaults: { unitId?: number; baudRate?: number; parity?: Parity; pollIntervalMs?: number };
   tagCount: number;
 }

@@ -164,7 +164,8 @@ export function DeviceEditor({
                 <option value="">blank (one register)</option>
                 {list.map((t) => (
                   <option key={t.id} value={t.id}>
-                    {t.name} — {t.manufacturer} {t.model} ({t.tagCount} tags)
+                    {t.name}
+                    {t.manufacturer || t.model ? ` — ${[t.manufacturer, t.model].filter(Boolean).join(' ')}` : ''} ({t.tagCount} tags)
                   </option>
                 ))}
               </select>

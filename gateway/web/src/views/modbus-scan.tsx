@@ -46,7 +46,7 @@ export function Scan({ onSelect, selected }: { onSelect: (t: Target) => void; se
   const [error, setError] = useState<string | null>(null);
   const timer = useRef<number | undefined>(undefined);
   const modbus = usePolling(() => api<ModbusView>('GET', '/modbus'), 0);
-  const ports = usePolling(() => api<{ ports: { path: string; manufacturer?: string }[] }>('GET', '/modbus/ports'), 0);
+  const ports = usePolling(() => api<{ ports: { path: string; manufacturer: string | null; ownedBy: string | null }[] }>('GET', '/modbus/ports'), 0);
 
   useEffect(() => () => window.clearTimeout(timer.current), []);
 
@@ -120,7 +120,7 @@ export function Scan({ onSelect, selected }: { onSelect: (t: Target) => void; se
                 <datalist id="serial-ports">
                   {(ports.data?.ports ?? []).map((sp) => (
                     <option key={sp.path} value={sp.path}>
-                      {sp.manufacturer ?? ''}
+                      {[sp.manufacturer, sp.ownedBy ? `bus ${sp.ownedBy}: scan it as a configured bus` : null].filter(Boolean).join(' · ')}
                     </option>
                   ))}
                 </datalist>
@@ -201,12 +201,18 @@ export function Scan({ onSelect, selected }: { onSelect: (t: Target) => void; se
               )}
               {job.state === 'running' && p.etaMs !== null && <> · about {duration(p.etaMs)} left</>}
               {' '}· {job.found.length} found
+              {job.garbled.length > 0 && ` · ${job.garbled.length} garbled`}
             </span>
           </div>
-          {job.error && <p class="error">{job.error}</p>}
+          {job.error && (
+            <p class="error">
+              {job.error.message} ({job.error.code})
+            </p>
+          )}
           {job.garbled.length > 0 && (
             <p class="warn-text">
-              <Badge tone="warn">{job.garbled.length} garbled answers</Badge> something answered with CRC errors or malformed frames: another baud rate or parity, or two devices with one address.
+              <Badge tone="warn">{job.garbled.length} garbled answers</Badge> something answered with CRC errors or malformed frames (
+              {[...new Set(job.garbled.map((g) => `${g.baudRate ? `${g.baudRate} baud ` : ''}unit ${g.unitId}`))].slice(0, 6).join(', ')}): another baud rate or parity, or two devices with one address.
             </p>
           )}
           {job.found.length > 0 && scanOf && (
@@ -231,7 +237,7 @@ export function Scan({ onSelect, selected }: { onSelect: (t: Target) => void; se
                       <td>{h.port}</td>
                       <td class="num">{h.baudRate ?? '—'}</td>
                       <td class="num">{h.unitId}</td>
-                      <td>{h.answer === 'data' ? <Badge tone="ok">data</Badge> : <Badge tone="warn">exception {h.exception ?? ''}</Badge>}</td>
+                      <td>{h.answer === 'data' ? <Badge tone="ok">data</Badge> : <Badge tone="warn">exception {h.exceptionCode ?? ''} {h.exception ?? ''}</Badge>}</td>
                       <td class="num">{h.ms} ms</td>
                       <td>
                         <button type="button" class={isSel ? 'small' : 'secondary small'} onClick={() => onSelect({ line, unit: h.unitId, label })}>
