@@ -185,17 +185,20 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
     await page.fill('input[name="units"]', '1-20');
     await page.fill('input[name="timeoutMs"]', '100');
     await page.click('button:has-text("Start scan")');
-    // Caught mid-scan: some units probed, not all, and the page says where it is.
-    const mid = await page.waitForFunction(
-      `(() => {
-        const el = document.querySelector('[data-testid="scan-progress"]');
-        const probed = Number(el?.dataset.probed);
-        return el?.dataset.state === 'running' && probed > 0 && probed < Number(el.dataset.total) ? el.innerText : false;
-      })()`,
-      undefined,
-      { timeout: 30_000, polling: 50 },
+    // Caught mid-scan: some units probed, not all, and the page says where it is. (Read from here:
+    // the page's CSP refuses the string evaluation waitForFunction would need.)
+    const progress = page.locator('[data-testid="scan-progress"]');
+    let mid = '';
+    await waitUntil(
+      async () => {
+        const [state, probed, total] = await Promise.all(['data-state', 'data-probed', 'data-total'].map((a) => progress.getAttribute(a, { timeout: 30_000 })));
+        if (state !== 'running' || !(Number(probed) > 0 && Number(probed) < Number(total))) return false;
+        mid = await progress.innerText();
+        return true;
+      },
+      { what: 'the scan progress between the first and the last unit', timeoutMs: 30_000, intervalMs: 20 },
     );
-    assert.match(String(await mid.jsonValue()), /of 40 probed .*now \d+ baud, unit \d+/s);
+    assert.match(mid, /of 40 probed .*now \d+ baud, unit \d+/s);
     await shot('03-scan-progress');
     await scanState('done');
     const rows = await page.$$eval('[data-testid="scan-found"] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent?.trim())));
@@ -285,7 +288,7 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
     await page.click('[data-testid="device-editor"] button:has-text("Done")');
     await shot('07-modbus-polling');
     await tab('overview');
-    await page.waitForFunction(`/^[1-9]/.test(document.querySelector('[data-testid="outbox-depth"] strong')?.textContent ?? '')`, undefined, { timeout: 15_000 });
+    await page.waitForSelector('[data-testid="outbox-depth"] strong:text-matches("^[1-9]")', { timeout: 15_000 });
     await shot('08-overview-outbox');
   });
 
@@ -320,7 +323,7 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
 
   test('a token the gateway no longer accepts brings the sign-in prompt back, with the reason', async () => {
     await page.evaluate(() => sessionStorage.setItem('fieldline.gateway.token', 'a-stale-token-from-another-gateway'));
-    await tab('overview');
+    await page.click('nav.tabs a[href="#/overview"]');
     await page.waitForSelector('.login .error:has-text("Signed out")', { timeout: 15_000 });
     assert.match(await page.innerText('.login .error'), /FL_ERR_API_UNAUTHORIZED/);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('fieldline.gateway.token')), null, 'the refused token is forgotten');

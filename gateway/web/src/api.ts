@@ -73,6 +73,11 @@ export async function api<T>(method: string, path: string, body?: unknown, conte
 
 export const enc = encodeURIComponent;
 
+/** An issue's message without the dotted key it starts with, for showing it next to that field. */
+export function withoutKey(issue: Issue): string {
+  return issue.message.startsWith(`${issue.path}: `) ? issue.message.slice(issue.path.length + 2) : issue.message;
+}
+
 export function describe(err: unknown): string {
   if (err instanceof ApiError) return `${err.message} (${err.code})`;
   return err instanceof Error ? err.message : String(err);
@@ -116,14 +121,17 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 export type JsonObject = { [k: string]: Json };
 
 export interface ConfigView {
-  file: string;
-  /** The file as written; secrets read "********". */
-  config: JsonObject;
+  /** null: the gateway was started without --config, so nothing can be saved. */
+  file: string | null;
+  /** The file as written; secrets read "********". null when there is no file or it does not parse. */
+  config: JsonObject | null;
   /** With every default filled in. */
   effective: JsonObject;
   /** Dotted paths an environment variable overrides. */
   envOverrides: string[];
   writable: boolean;
+  /** What is wrong with a file someone broke by hand (the gateway runs on what it loaded before). */
+  issues?: Issue[];
 }
 
 export interface PatchResult {

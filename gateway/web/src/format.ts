@@ -38,9 +38,9 @@ export function bytes(n: number | null | undefined): string {
 
 /** A decoded register value: integers as they are, floats with enough digits to tell orders apart. */
 export function value(v: number): string {
-  if (Number.isInteger(v)) return String(v);
   if (!Number.isFinite(v)) return String(v);
   const abs = Math.abs(v);
+  if (Number.isInteger(v) && abs < 1e15) return String(v);
   if (abs !== 0 && (abs < 1e-4 || abs >= 1e9)) return v.toExponential(4);
   return String(Number(v.toPrecision(8)));
 }

@@ -3,7 +3,7 @@
 // the file with a backup and applied without a restart. TLS material is uploaded as PEM files the
 // gateway stores beside its config; the fields then hold their paths.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, SECRET, api, describe, type ConfigView, type Issue, type Json, type JsonObject, type PatchResult } from '../api';
+import { ApiError, SECRET, api, describe, withoutKey, type ConfigView, type Issue, type Json, type JsonObject, type PatchResult } from '../api';
 import { ErrorLine, Field, Panel } from '../ui';
 
 /** The librdkafka properties a field tech sets, under kafka.rdkafka. */
@@ -49,7 +49,7 @@ function str(v: Json | undefined): string {
 }
 
 function formOf(view: ConfigView): Form {
-  const file = view.config;
+  const file = view.config ?? {};
   const eff = view.effective;
   const rd = { ...obj(obj(eff.kafka).rdkafka), ...obj(obj(file.kafka).rdkafka) };
   return {
@@ -79,7 +79,8 @@ export function issuesByField(issues: Issue[], paths: Record<string, string>): {
   const other: Issue[] = [];
   for (const issue of issues) {
     const field = Object.entries(paths).find(([, p]) => issue.path === p || issue.path.startsWith(`${p}.`))?.[0];
-    if (field) byField[field] = byField[field] ? `${byField[field]}; ${issue.message}` : issue.message;
+    const text = withoutKey(issue);
+    if (field) byField[field] = byField[field] ? `${byField[field]}; ${text}` : text;
     else other.push(issue);
   }
   return { byField, other };
@@ -205,10 +206,21 @@ export function CloudSettings() {
       <div class="title-row">
         <h1>Cloud & identity</h1>
         <span class="muted">
-          config file <code>{view.file}</code>
+          config file <code>{view.file ?? 'none'}</code>
         </span>
       </div>
-      {!view.writable && <p class="error">The config file is read-only for the gateway; settings can be viewed but not saved here.</p>}
+      {!view.file && <p class="error">The gateway was started without a config file (--config); settings can be viewed but not saved here.</p>}
+      {view.file && !view.writable && <p class="error">The config file is read-only for the gateway; settings can be viewed but not saved here.</p>}
+      {view.issues && view.issues.length > 0 && (
+        <div class="error" role="alert">
+          The config file has problems (the gateway runs on the settings it loaded before):
+          <ul>
+            {view.issues.map((i) => (
+              <li key={`${i.path}:${i.message}`}>{i.message}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       <form
         onSubmit={(e) => {
           e.preventDefault();

@@ -3,7 +3,7 @@
 // line is not configured yet) and sends the whole section with PATCH /config. The gateway checks it
 // with the same schema as the YAML file and starts polling without a restart.
 import { useState } from 'preact/hooks';
-import { ApiError, api, describe, type ConfigView, type Json, type JsonObject, type Line, type PatchResult, type Tag, type TagGroup, type Template, type TemplateSummary } from '../api';
+import { ApiError, api, describe, withoutKey, type ConfigView, type Json, type JsonObject, type Line, type PatchResult, type Tag, type TagGroup, type Template, type TemplateSummary } from '../api';
 import { usePolling } from '../poll';
 import { ErrorLine, Field, Panel } from '../ui';
 import { PatchOutcome } from './cloud';
@@ -121,6 +121,7 @@ export function DeviceEditor({
     setResult(null);
     try {
       const view = await api<ConfigView>('GET', '/config');
+      if (!view.file || !view.config) throw new Error('the gateway has no readable config file to save the device in (started without --config, or the file is broken: see Cloud & identity)');
       const { section, prefix } = withDevice(isObj(view.config.modbus) ? view.config.modbus : {}, draft);
       try {
         const r = await api<PatchResult>('PATCH', '/config', { modbus: section });
@@ -134,8 +135,8 @@ export function DeviceEditor({
         for (const i of err.issues) {
           if (i.path.startsWith(prefix)) {
             const key = i.path.slice(prefix.length);
-            mine[key] = mine[key] ? `${mine[key]}; ${i.message}` : i.message;
-          } else rest.push(`${i.path}: ${i.message}`);
+            mine[key] = mine[key] ? `${mine[key]}; ${withoutKey(i)}` : withoutKey(i);
+          } else rest.push(i.message);
         }
         setIssues(mine);
         setOther(rest);
