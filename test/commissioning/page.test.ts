@@ -312,6 +312,9 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
     await field.waitFor();
     assert.equal(await field.inputValue(), GW_ID);
     await field.fill('bad id!');
+    // SASL over TLS shows every field the cloud link can need.
+    await page.selectOption('select[name="kafka.rdkafka.security.protocol"]', 'SASL_SSL');
+    await page.selectOption('select[name="kafka.rdkafka.sasl.mechanisms"]', 'SCRAM-SHA-512');
     await page.click('button:has-text("Check only")');
     const issue = page.locator('label.field.invalid:has(input[name="gatewayId"]) .issue');
     await issue.waitFor({ timeout: 15_000 });

@@ -148,7 +148,7 @@ export function CloudSettings() {
         const { byField, other } = issuesByField(err.issues, PATHS);
         setIssues(byField);
         setOtherIssues(other);
-        setMessage({ kind: 'error', text: 'The gateway refused these settings; see the fields marked below.' });
+        setMessage({ kind: 'error', text: 'The gateway refused these settings; the marked fields say why. Nothing was saved.' });
       } else setMessage({ kind: 'error', text: describe(err) });
     } finally {
       setBusy(false);

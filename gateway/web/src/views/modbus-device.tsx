@@ -140,7 +140,7 @@ export function DeviceEditor({
         }
         setIssues(mine);
         setOther(rest);
-        setError('The gateway refused the device; see the fields marked below.');
+        setError('The gateway refused the device; the marked fields say why. Nothing was saved.');
       }
     } catch (err) {
       setError(describe(err));

@@ -116,7 +116,7 @@ export function Scan({ onSelect, selected }: { onSelect: (t: Target) => void; se
           {form.kind === 'rtu' && (
             <>
               <Field label="Serial port">
-                <input name="path" list="serial-ports" value={form.path} placeholder="/dev/ttyUSB0" onInput={(e) => set('path', e.currentTarget.value)} required />
+                <input name="path" class="wide-input" list="serial-ports" value={form.path} placeholder="/dev/ttyUSB0" onInput={(e) => set('path', e.currentTarget.value)} required />
                 <datalist id="serial-ports">
                   {(ports.data?.ports ?? []).map((sp) => (
                     <option key={sp.path} value={sp.path}>

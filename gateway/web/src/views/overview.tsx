@@ -54,7 +54,8 @@ export function Overview() {
             </dd>
             <dt>Drain</dt>
             <dd>
-              out {d.cloud.drain.sentPerSecond.toFixed(0)}/s · in {d.cloud.drain.inPerSecond.toFixed(0)}/s · empty in {d.cloud.drain.etaS === null ? 'not shrinking' : duration(d.cloud.drain.etaS * 1000)}
+              out {d.cloud.drain.sentPerSecond.toFixed(0)}/s · in {d.cloud.drain.inPerSecond.toFixed(0)}/s ·{' '}
+              {d.outbox.depthValues === 0 ? 'outbox empty' : d.cloud.drain.etaS === null ? 'backlog not shrinking' : `empty in ${duration(d.cloud.drain.etaS * 1000)}`}
             </dd>
           </dl>
         </Panel>
