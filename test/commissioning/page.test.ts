@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { connectAsync } from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startBaudLine, type BaudLine } from '../../devstack/baud-line.js';
 import { defaultLogDir, freePort, repoRoot, run, spawnLogged, waitUntil, type LoggedProcess } from '../../devstack/net.js';
@@ -306,6 +307,23 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
     await shot('09-quarantine');
   });
 
+  test('a connected MQTT sensor shows among the clients with its device id and listener', async () => {
+    const client = await connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'sensor-12', reconnectPeriod: 0 });
+    try {
+      await tab('mqtt');
+      const row = page.locator('[data-testid="mqtt-clients"] tr', { hasText: 'sensor-12' });
+      await row.waitFor({ timeout: 15_000 });
+      const cells = (await row.locator('td').allInnerTexts()).map((t) => t.trim());
+      assert.equal(cells[0], 'sensor-12', 'client id');
+      assert.equal(cells[1], 'sensor-12', 'device id: the client id on the plain listener');
+      assert.equal(cells[2], 'plain TCP', 'listener');
+      assert.match(cells[3] ?? '', /127\.0\.0\.1/, 'remote address');
+      await shot('10-mqtt-clients');
+    } finally {
+      await client.endAsync();
+    }
+  });
+
   test('cloud settings refuse a bad gateway id next to the field, without saving', async () => {
     await tab('cloud');
     const field = page.locator('input[name="gatewayId"]');
@@ -319,7 +337,7 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
     const issue = page.locator('label.field.invalid:has(input[name="gatewayId"]) .issue');
     await issue.waitFor({ timeout: 15_000 });
     assert.match(await issue.innerText(), /.+/);
-    await shot('10-cloud-invalid');
+    await shot('11-cloud-invalid');
     await page.click('button:has-text("Undo changes")');
     assert.equal((await status()).gatewayId, GW_ID, 'nothing was applied');
   });

@@ -4,17 +4,21 @@ import { ago, clock } from '../format';
 import { usePolling } from '../poll';
 import { Badge, Panel, Stale } from '../ui';
 
+const LISTENERS: Record<string, string> = { tcp: 'plain TCP', tls: 'TLS', ws: 'WebSocket' };
+
 export function MqttClients() {
   const s = usePolling(() => api<{ clients: MqttClient[] }>('GET', '/mqtt/clients'), 5_000);
   const missing = s.error?.includes('FL_ERR_API_NOT_FOUND');
+  const off = s.error?.includes('FL_ERR_MQTT_DISABLED');
   const clients = s.data?.clients ?? [];
   return (
     <div>
       <div class="title-row">
         <h1>MQTT clients</h1>
-        <Stale at={s.at} error={missing ? null : s.error} />
+        <Stale at={s.at} error={missing || off ? null : s.error} />
       </div>
       {missing && <p class="notice">This gateway's version does not list MQTT clients.</p>}
+      {off && <p class="notice">MQTT is off on this gateway (mqtt.enabled: false).</p>}
       <Panel title={`Connected now: ${clients.length}`}>
         {clients.length === 0 ? (
           <p class="muted">No client is connected. A sensor shows here from its CONNECT on.</p>
@@ -35,7 +39,7 @@ export function MqttClients() {
                 <tr key={c.clientId}>
                   <td>{c.clientId}</td>
                   <td>{c.deviceId}</td>
-                  <td>{c.listener}</td>
+                  <td>{LISTENERS[c.listener] ?? c.listener}</td>
                   <td>{c.remoteAddress}</td>
                   <td title={clock(c.connectedAt)}>{ago(typeof c.connectedAt === 'number' ? c.connectedAt : Date.parse(c.connectedAt))}</td>
                   <td>{c.certificateSerial ? <Badge tone="ok">certificate {c.certificateSerial}</Badge> : <Badge tone="idle">password / none</Badge>}</td>
