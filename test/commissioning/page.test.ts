@@ -9,7 +9,7 @@
 // reach the outbox. A bad reading sent over MQTT shows in the quarantine view. Screenshots of each
 // step go to test-artifacts/commissioning/.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connectAsync } from 'mqtt';
@@ -333,6 +333,14 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
     // SASL over TLS shows every field the cloud link can need.
     await page.selectOption('select[name="kafka.rdkafka.security.protocol"]', 'SASL_SSL');
     await page.selectOption('select[name="kafka.rdkafka.sasl.mechanisms"]', 'SCRAM-SHA-512');
+    // The CA certificate uploaded from the laptop lands beside the gateway's data and fills the path.
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2FiaW5ldC0wNyB0ZXN0IENBMAoGCCqGSM49BAMC\n-----END CERTIFICATE-----\n';
+    await page.setInputFiles('input[aria-label="Upload CA certificate (PEM)"]', { name: 'site-ca.pem', mimeType: 'application/x-pem-file', buffer: Buffer.from(pem) });
+    const ca = page.locator('input[name="kafka.rdkafka.ssl.ca.location"]');
+    await page.waitForSelector('.notice:has-text("Uploaded site-ca.pem")', { timeout: 15_000 });
+    const caPath = await ca.inputValue();
+    assert.equal(caPath, join(scratch.dir, 'data', 'certs', 'kafka-ca.pem'));
+    assert.equal(readFileSync(caPath, 'utf8'), pem, 'the file on the gateway is the one uploaded');
     await page.click('button:has-text("Check only")');
     const issue = page.locator('label.field.invalid:has(input[name="gatewayId"]) .issue');
     await issue.waitFor({ timeout: 15_000 });
