@@ -324,7 +324,7 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
     }
   });
 
-  test('cloud settings refuse a bad gateway id next to the field, without saving', async () => {
+  test('cloud settings: an uploaded CA certificate fills its field; a bad gateway id is refused next to the field, without saving', async () => {
     await tab('cloud');
     const field = page.locator('input[name="gatewayId"]');
     await field.waitFor();
