@@ -45,7 +45,8 @@ export function Scan({ onSelect, selected }: { onSelect: (t: Target) => void; se
   const [job, setJob] = useState<ScanJob | null>(null);
   const [error, setError] = useState<string | null>(null);
   const timer = useRef<number | undefined>(undefined);
-  const modbus = usePolling(() => api<ModbusView>('GET', '/modbus'), 0);
+  // Refreshed: a device saved below adds its bus to the "Configured bus" choices.
+  const modbus = usePolling(() => api<ModbusView>('GET', '/modbus'), 5_000);
   const ports = usePolling(() => api<{ ports: { path: string; manufacturer: string | null; ownedBy: string | null }[] }>('GET', '/modbus/ports'), 0);
 
   useEffect(() => () => window.clearTimeout(timer.current), []);
