@@ -16,9 +16,16 @@ export const catalogue = config.catalogue;
 
 /** Stops start-up (exit 78, common/src/cli.ts); the message lists the problems, one a line. */
 export class ConfigError extends config.ErrorClass {
-  constructor(readonly problems: string[]) {
+  /** @param issues the same problems with the dotted key each names, for APIs that point at a field. */
+  constructor(readonly problems: string[], readonly issues: ConfigIssue[] = problems.map((message) => ({ path: '', message }))) {
     super('FL_ERR_CONFIG_INVALID', `\n  - ${problems.join('\n  - ')}`);
   }
+}
+
+/** One problem: the dotted key it is about ('' for the file as a whole) and the start-up message. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
 }
 
 type Tree = Record<string, unknown>;
@@ -94,10 +101,26 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadOptions): z
     }
     fromFile = (parsed as Tree | null) ?? {};
   }
+  return checkConfig(schema, fromFile, opts);
+}
+
+/**
+ * What loadConfig does after reading the file: environment overrides and `overrides` on top of
+ * `fromFile`, then the schema. For callers that hold the file's settings already (an edit to check
+ * before it is written), so their refusals read exactly as start-up's.
+ */
+export function checkConfig<S extends z.ZodType>(schema: S, fromFile: Tree, opts: Omit<LoadOptions, 'file'>): z.infer<S> {
   const merged = deepMerge(deepMerge(fromFile, envOverrides(opts.env ?? process.env, opts.envPrefix)), opts.overrides ?? {});
   const result = schema.safeParse(merged, { reportInput: true });
-  if (!result.success) throw new ConfigError(result.error.issues.map(describeIssue));
+  if (!result.success) throw new ConfigError(result.error.issues.map(describeIssue), result.error.issues.flatMap(issueKeys));
   return result.data;
+}
+
+function issueKeys(issue: z.core.$ZodIssue): ConfigIssue[] {
+  const at = issue.path.map(String);
+  // One entry per unknown key, so each points at the key to remove.
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ path: [...at, k].join('.'), message: `unknown key ${k}${at.length ? ` under ${at.join('.')}` : ''}` }));
+  return [{ path: at.join('.'), message: describeIssue(issue) }];
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

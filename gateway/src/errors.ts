@@ -43,8 +43,16 @@ const gateway = defineCatalogue({
   FL_ERR_MODBUS_DISABLED: { status: 503, message: 'Modbus is not enabled on this gateway (modbus.enabled)' },
   FL_ERR_MODBUS_UNKNOWN_BUS: { status: 404, message: 'no Modbus bus by that name is configured' },
   FL_ERR_MODBUS_BUSY: { status: 429, message: 'too many manual Modbus requests wait on this bus; retry when they have finished' },
+  FL_ERR_MODBUS_SCAN_RUNNING: { status: 409, message: 'a scan is already running on this line; wait for it or cancel it (DELETE /modbus/scans/{id})' },
+  FL_ERR_MODBUS_PORT_OWNED: { status: 409, message: 'a configured bus owns this serial port; scan or read it through that bus ("bus": NAME) so its polls and the port are not disturbed' },
+  FL_ERR_MODBUS_TEMPLATE_INVALID: { status: 500, message: 'a register-map template file is not valid' },
   FL_ERR_OUTBOX_FULL: { status: 503, message: 'the outbox is at its size bound (outbox.onFull: refuse-new); nothing is acknowledged until the cloud takes readings' },
   FL_ERR_OUTBOX_DISK_FULL: { status: 507, message: 'the data filesystem is below outbox.minFreeBytes or full; nothing is acknowledged until space is freed' },
+  FL_ERR_CONFIG_NO_FILE: { status: 409, message: 'the gateway was started without --config, so there is no config file to change; start it with --config FILE' },
+  FL_ERR_CONFIG_APPLY: { status: 500, message: 'a changed setting is in the file but could not be applied to the running gateway' },
+  FL_ERR_CONFIG_WRITE: { status: 500, message: 'the config file could not be written; it is unchanged' },
+  FL_ERR_CONFIG_NOT_PEM: { status: 400, message: 'expected PEM text (-----BEGIN …----- … -----END …-----)' },
+  FL_ERR_CONFIG_FILE_NAME: { status: 400, message: 'a file name must be 1-100 characters of a-z 0-9 . _ - and start with a letter or digit' },
   FL_ERR_OUTBOX_EVICTED: { status: 410, message: 'evicted from the outbox at its size bound (outbox.onFull: drop-oldest) before it reached the cloud' },
 });
 

@@ -6,10 +6,13 @@ import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Heartbeat } from '../../proto/src/wire.js';
 import { buildLocalApi } from './api/server.js';
+import type { ModbusApiDeps } from './api/modbus.js';
+import { planApply, runningConfig, type AdapterName, type ApplyFailure, type ApplyResult } from './config/apply.js';
 import type { GatewayConfig } from './config/schema.js';
+import { GatewayError } from './errors.js';
 import { Forwarder } from './forward/forwarder.js';
 import { buildHeartbeat, sampleHost, type HostSample } from './health/heartbeat.js';
-import type { Adapter } from './ingest/adapter.js';
+import type { Adapter, AdapterStatus, Ingest } from './ingest/adapter.js';
 import { CoapAdapter } from './ingest/coap/adapter.js';
 import { ModbusAdapter } from './ingest/modbus/adapter.js';
 import { MqttAdapter } from './ingest/mqtt/adapter.js';
@@ -24,23 +27,34 @@ const NO_HOST_SAMPLE: HostSample = {
   cpuPercent: 0, memoryUsedBytes: 0, memoryTotalBytes: 0, diskFreeBytes: 0, diskTotalBytes: 0, temperatureC: null,
 };
 
+export interface GatewayOptions {
+  /** The YAML file the config came from: the local API edits it (PATCH /config). None: read-only. */
+  configFile?: string | undefined;
+}
+
 export class Gateway {
   readonly metrics = new Metrics();
   readonly outbox: SqliteOutbox;
-  readonly forwarder: Forwarder;
-  readonly mqtt?: MqttAdapter;
-  readonly coap?: CoapAdapter;
-  readonly modbus?: ModbusAdapter;
-  readonly adapters: Adapter[] = [];
+  // Replaced by reconfigure(): read them afresh rather than keeping a reference.
+  forwarder: Forwarder;
+  mqtt?: MqttAdapter | undefined;
+  coap?: CoapAdapter | undefined;
+  modbus?: ModbusAdapter | undefined;
+  adapters: Adapter[] = [];
   readonly token: string;
-  readonly registry: DeviceRegistry;
+  registry: DeviceRegistry;
   apiPort = 0;
-  private readonly pipeline: Pipeline;
+  private pipeline: Pipeline;
+  /** Adapters hand readings to whichever pipeline is current when each one arrives. */
+  private readonly ingest: Ingest = (env) => this.pipeline.process(env);
+  /** Why an adapter runs its previous settings, or is down, after a failed reconfigure. */
+  private readonly applyFailures = new Map<AdapterName, string>();
+  private applying: Promise<unknown> = Promise.resolve();
   private readonly startedMs = Date.now();
   private api?: ReturnType<typeof buildLocalApi>;
   private host: HostSample | null = null;
 
-  constructor(readonly cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel })) {
+  constructor(public cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel }), readonly options: GatewayOptions = {}) {
     const dataDir = resolve(cfg.dataDir);
     this.outbox = new SqliteOutbox({
       ...outboxOptions(cfg.outbox, dataDir),
@@ -54,25 +68,15 @@ export class Gateway {
     this.registry = new DeviceRegistry(join(dataDir, 'devices.db'), cfg.devices);
     this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry), this.outbox, this.metrics);
     this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
-    if (cfg.mqtt.enabled) {
-      this.mqtt = new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log.child({ part: 'mqtt' }), dataDir);
-      this.adapters.push(this.mqtt);
-    }
-    if (cfg.coap.enabled) {
-      this.coap = new CoapAdapter(cfg.coap, this.metrics, log.child({ part: 'coap' }));
-      this.adapters.push(this.coap);
-    }
-    if (cfg.modbus.enabled) {
-      this.modbus = new ModbusAdapter(cfg.modbus, this.metrics, log.child({ part: 'modbus' }));
-      this.adapters.push(this.modbus);
-    }
+    for (const name of ['mqtt', 'coap', 'modbus'] as const) if (cfg[name].enabled) this.install(name, this.makeAdapter(name, cfg));
     this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
     this.metrics.gauge('outbox_depth_readings', 'readings waiting in the outbox', () => this.outbox.stats().depthValues);
   }
 
   async start(): Promise<void> {
+    const dataDir = resolve(this.cfg.dataDir);
     this.forwarder.start();
-    for (const adapter of this.adapters) await adapter.start((env) => this.pipeline.process(env));
+    for (const adapter of this.adapters) await adapter.start(this.ingest);
     if (this.cfg.api.enabled) {
       this.api = buildLocalApi({
         token: this.token,
@@ -84,7 +88,8 @@ export class Gateway {
           refusals: Object.fromEntries(this.metrics.deviceRefusals.get(d.deviceId) ?? []),
         })),
         quarantine: (limit) => this.outbox.recentQuarantine(limit).map((q) => ({ ...q, raw: q.raw.toString('base64') })),
-        modbus: this.modbus,
+        modbus: this.modbusApi(),
+        config: { file: this.options.configFile ?? null, dataDir, running: () => this.cfg, reconfigure: (next) => this.reconfigure(next) },
       });
       await this.api.listen({ port: this.cfg.api.port, host: this.cfg.api.host });
       const addr = this.api.server.address();
@@ -101,7 +106,7 @@ export class Gateway {
       gatewayId: this.cfg.gatewayId,
       version: VERSION,
       uptimeS: Math.round((Date.now() - this.startedMs) / 1000),
-      adapters: this.adapters.map((a) => a.status()),
+      adapters: this.adapterStatuses(),
       outbox: { ...o, oldestAgeMs: o.oldestMs === null ? 0 : Date.now() - o.oldestMs },
       cloud: this.forwarder.status(o.depthValues),
       loss: this.metrics.loss,
@@ -123,10 +128,137 @@ export class Gateway {
       host: this.host ?? NO_HOST_SAMPLE,
       outbox,
       drain: this.forwarder.drain(outbox.depthValues),
-      adapters: this.adapters.map((a) => a.status()),
+      adapters: this.adapterStatuses(),
       metrics: this.metrics,
       intervalMs: this.cfg.kafka.heartbeatIntervalMs,
     });
+  }
+
+  /**
+   * Runs `next` without a restart (config/apply.ts decides what changes): adapters restart one at a
+   * time (stop() lets in-flight messages finish first), the pipeline is rebuilt, the forwarder
+   * restarts. An adapter whose new settings fail to start is started again with its previous ones
+   * and reported in `failed` and in its status. Calls are serialised.
+   */
+  reconfigure(next: GatewayConfig): Promise<ApplyResult> {
+    const run = this.applying.then(() => this.applyNow(next));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(next: GatewayConfig): Promise<ApplyResult> {
+    const prev = this.cfg;
+    const plan = planApply(prev, next);
+    const applied: string[] = [];
+    const failed: ApplyFailure[] = [];
+    const kept: AdapterName[] = [];
+    if (plan.pipeline) {
+      const registry = new DeviceRegistry(join(resolve(prev.dataDir), 'devices.db'), next.devices);
+      // Steps run synchronously inside process(), so once the swap is made no step of the old
+      // pipeline runs again and its registry can close.
+      const old = this.registry;
+      this.registry = registry;
+      this.pipeline = new Pipeline(prev.gatewayId, defaultSteps(next, registry), this.outbox, this.metrics);
+      old.close();
+      applied.push('pipeline');
+    }
+    for (const [name, action] of Object.entries(plan.adapters) as [AdapterName, string][]) {
+      // The file is back to what runs: an earlier failure no longer describes anything.
+      if (action === 'none') {
+        this.applyFailures.delete(name);
+        continue;
+      }
+      const error = await this.swapAdapter(name, prev, next);
+      if (error) {
+        failed.push({ part: name, code: 'FL_ERR_CONFIG_APPLY', message: error });
+        kept.push(name);
+      } else applied.push(name);
+    }
+    if (plan.kafka) {
+      await this.forwarder.stop();
+      // The lane's unsent heartbeat is this run's, and the new lane sends a fresh one at once.
+      const waiting = this.outbox.waitingHeartbeat();
+      if (waiting) this.outbox.clearHeartbeat(Number(waiting.tsMs ?? 0));
+      this.forwarder = new Forwarder(next.kafka, prev.gatewayId, this.outbox, this.metrics, this.log.child({ part: 'forward' }));
+      this.forwarder.start();
+      this.forwarder.heartbeats.start(() => this.freshHeartbeat());
+      applied.push('kafka');
+    }
+    this.cfg = runningConfig(prev, next, kept);
+    this.log.info({ applied, restartRequired: plan.restartRequired, failed }, 'configuration applied');
+    return { applied, restartRequired: plan.restartRequired, failed };
+  }
+
+  /** Stops the running adapter, starts one with the new settings; on failure back to the old ones. Returns the failure. */
+  private async swapAdapter(name: AdapterName, prev: GatewayConfig, next: GatewayConfig): Promise<string | null> {
+    const old = this[name];
+    if (old) {
+      await old.stop();
+      this.uninstall(name);
+    }
+    this.applyFailures.delete(name);
+    if (!next[name].enabled) return null;
+    const tryStart = async (cfg: GatewayConfig): Promise<string | null> => {
+      const adapter = this.makeAdapter(name, cfg);
+      try {
+        await adapter.start(this.ingest);
+        this.install(name, adapter);
+        return null;
+      } catch (err) {
+        await adapter.stop().catch(() => undefined);
+        return (err as Error).message;
+      }
+    };
+    const error = await tryStart(next);
+    if (!error) return null;
+    const message = `the new ${name} settings did not start: ${error}`;
+    const restored = prev[name].enabled && old ? await tryStart(prev) : 'it was not running before';
+    this.applyFailures.set(name, restored ? `${message}; ${name} is down (${restored})` : `${message}; running the previous settings`);
+    this.log.error({ part: name, error, restored: restored === null }, 'reconfigure: adapter failed to start');
+    return this.applyFailures.get(name)!;
+  }
+
+  private makeAdapter(name: AdapterName, cfg: GatewayConfig): Adapter {
+    const log = this.log.child({ part: name });
+    if (name === 'mqtt') return new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log, resolve(cfg.dataDir));
+    if (name === 'coap') return new CoapAdapter(cfg.coap, this.metrics, log);
+    return new ModbusAdapter(cfg.modbus, this.metrics, log);
+  }
+
+  /** Keeps `adapters` in the fixed order mqtt, coap, modbus. */
+  private install(name: AdapterName, adapter: Adapter): void {
+    (this as Record<AdapterName, Adapter | undefined>)[name] = adapter;
+    this.adapters = (['mqtt', 'coap', 'modbus'] as const).flatMap((n) => this[n] ?? []);
+  }
+
+  private uninstall(name: AdapterName): void {
+    this[name] = undefined;
+    this.adapters = this.adapters.filter((a) => a.name !== name);
+  }
+
+  /** Every adapter's status, with a failed reconfigure's reason (and an adapter it left down). */
+  private adapterStatuses(): AdapterStatus[] {
+    const out = this.adapters.map((a): AdapterStatus => {
+      const failure = this.applyFailures.get(a.name as AdapterName);
+      const s = a.status();
+      return failure ? { ...s, state: s.state === 'up' ? 'degraded' : s.state, detail: `${failure}; ${s.detail}` } : s;
+    });
+    for (const [name, failure] of this.applyFailures) if (!this[name]) out.push({ name, state: 'down', detail: failure });
+    return out;
+  }
+
+  /** The local API's Modbus deps, following whichever adapter runs now (reconfigure replaces it). */
+  private modbusApi(): ModbusApiDeps {
+    const current = (): ModbusAdapter => {
+      if (!this.modbus) throw new GatewayError('FL_ERR_MODBUS_DISABLED');
+      return this.modbus;
+    };
+    return {
+      busInfo: () => current().busInfo(),
+      request: (...args) => current().request(...args),
+      stats: () => current().stats(),
+      plan: () => current().plan(),
+    };
   }
 
   /** A new host sample, then the heartbeat: what the heartbeat lane sends every interval. */
@@ -136,6 +268,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    await this.applying;
     for (const adapter of this.adapters) await adapter.stop();
     await this.api?.close();
     await this.forwarder.stop();

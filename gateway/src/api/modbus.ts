@@ -9,7 +9,10 @@ import { GatewayError } from '../errors.js';
 import type { BusInfo } from '../ingest/modbus/adapter.js';
 import type { ReadFunction } from '../ingest/modbus/spec.js';
 import { checkUnits, scanUnits, testRead, type ReadFn } from '../ingest/modbus/tools.js';
-import { describeIssues, readRequestSchema, scanRequestSchema } from './modbus-schemas.js';
+import type { z } from 'zod';
+import { onLine, type AdHocLine } from '../ingest/modbus/lines.js';
+import { refuseOwnedPort, splitLine } from './modbus-commissioning.js';
+import { describeIssues, readRequestSchema, scanRequestSchema, type rtuReadLineSchema } from './modbus-schemas.js';
 
 /** What the routes need from the Modbus adapter (ModbusAdapter has these). */
 export interface ModbusApiDeps {
@@ -44,8 +47,13 @@ export function modbusRoutes(app: FastifyInstance, modbus: ModbusApiDeps | undef
     return { bus, ...(await scanUnits(read, { ...parsed.data, signal: whenClientLeaves(reply) })) };
   });
 
-  // Body: {"bus", "unit", "fn"?: 3, "address", "count"?, "type"?, "byteOrder"?, "scale"?, "offset"?, "timeoutMs"?: 1000}
+  // Body: {"bus", "unit", "fn"?: 3, "address", "count"?, "type"?, "byteOrder"?, "scale"?, "offset"?, "timeoutMs"?: 1000,
+  // "decode"?: "all"}; instead of "bus", an ad-hoc line no bus polls: "tcp": {"host", "port"?} or
+  // "rtu": {"path", "baudRate"?, "parity"?, "stopBits"?} (modbus-commissioning.ts), opened for this read only.
   app.post('/modbus/read', async (req) => {
+    const body = req.body as Record<string, unknown> | null;
+    const adHoc = typeof body === 'object' && body !== null && (body.tcp !== undefined || body.rtu !== undefined);
+    if (adHoc) return adHocRead(body, modbus);
     const m = adapter();
     const { bus, fields } = splitBus(req.body);
     const parsed = readRequestSchema.safeParse(fields, { reportInput: true });
@@ -56,6 +64,22 @@ export function modbusRoutes(app: FastifyInstance, modbus: ModbusApiDeps | undef
     const read: ReadFn = (...args) => m.request(bus, ...args);
     return { bus, ...(await testRead(read, parsed.data)) };
   });
+}
+
+async function adHocRead(body: unknown, modbus: ModbusApiDeps | undefined): Promise<unknown> {
+  const { line, fields } = splitLine(body, 'read');
+  const parsed = readRequestSchema.safeParse(fields, { reportInput: true });
+  if (!parsed.success) throw new GatewayError('FL_ERR_API_BAD_REQUEST', describeIssues(parsed.error));
+  let adhoc: AdHocLine;
+  if ('tcp' in line) adhoc = { kind: 'tcp', ...line.tcp };
+  else if ('rtu' in line) {
+    const rtu = line.rtu as z.output<typeof rtuReadLineSchema>;
+    refuseOwnedPort(rtu.path, modbus?.busInfo() ?? []);
+    adhoc = { kind: 'rtu', path: rtu.path, baudRate: rtu.baudRate, parity: rtu.parity, stopBits: rtu.stopBits };
+  } else throw new GatewayError('FL_ERR_API_BAD_REQUEST', 'expected one of bus, tcp, rtu');
+  const badUnit = checkUnits([parsed.data.unit], adhoc.kind);
+  if (badUnit) throw new GatewayError('FL_ERR_API_BAD_REQUEST', `unit: ${badUnit}`);
+  return { ...line, ...(await onLine(adhoc, (read) => testRead(read, parsed.data))) };
 }
 
 function splitBus(body: unknown): { bus: string; fields: Record<string, unknown> } {

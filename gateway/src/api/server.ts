@@ -6,7 +6,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { PROMETHEUS_CONTENT_TYPE } from '../../../common/src/metrics.js';
 import { FieldlineError, GatewayError, catalogue } from '../errors.js';
 import { ModbusFailure } from '../ingest/modbus/transport.js';
+import { configRoutes, type ConfigApiDeps } from './config-routes.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
+import { modbusCommissioningRoutes, type ModbusCommissioningDeps } from './modbus-commissioning.js';
 import { pageRoutes, type PageDeps } from './page-routes.js';
 
 export interface LocalApiDeps {
@@ -18,6 +20,10 @@ export interface LocalApiDeps {
   devices: () => unknown;
   /** The Modbus adapter; undefined when Modbus is disabled (its routes answer 503). */
   modbus?: ModbusApiDeps | undefined;
+  /** The config file and the running gateway, for GET/PATCH /config; undefined: those routes answer 404. */
+  config?: ConfigApiDeps | undefined;
+  /** Scan jobs, ports and templates (modbus-commissioning.ts); they work with Modbus off too. */
+  modbusCommissioning?: Omit<ModbusCommissioningDeps, 'adapter'>;
   /** The commissioning page at `/` (page-routes.ts); default: the built page in dist/commissioning. */
   page?: PageDeps | undefined;
 }
@@ -65,6 +71,8 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     return { items: deps.quarantine(limit) };
   });
   modbusRoutes(app, deps.modbus);
+  if (deps.config) configRoutes(app, deps.config);
+  modbusCommissioningRoutes(app, { ...deps.modbusCommissioning, adapter: deps.modbus });
   pageRoutes(app, deps.page);
   return app;
 }

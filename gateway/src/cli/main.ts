@@ -3,6 +3,7 @@
 // fieldline-gateway outbox stats [--config F]        what waits in the outbox (works offline)
 // fieldline-gateway modbus scan | read …              commissioning: find slaves, read registers (cli/modbus.ts)
 // fieldline-gateway hash-password < password         an scrypt hash for mqtt.credentials
+// fieldline-gateway provision [--config F] …          name the gateway, set its cloud link (cli/provision.ts)
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
@@ -10,12 +11,14 @@ import { runCli } from '../../../common/src/cli.js';
 import { loadConfig } from '../../../common/src/config.js';
 import { GATEWAY_ENV_PREFIX, gatewayConfigSchema, type GatewayConfig } from '../config/schema.js';
 import { modbusCli } from './modbus.js';
+import { provisionCli } from './provision.js';
 
 const USAGE = `usage:
   fieldline-gateway [--config gateway.yaml]       run the gateway
   fieldline-gateway outbox stats [--config F]     show what waits in the outbox
   fieldline-gateway modbus scan|read …            find Modbus slaves, test-read registers (modbus --help)
   fieldline-gateway hash-password < FILE          read a password on stdin, print its scrypt hash for mqtt.credentials
+  fieldline-gateway provision [--config F] …      set gateway id, Kafka brokers/TLS/SASL, admin token (provision --help)
 Settings come from the YAML file and ${GATEWAY_ENV_PREFIX}* environment variables
 (${GATEWAY_ENV_PREFIX}KAFKA__BROKERS=host:9092 sets kafka.brokers).`;
 
@@ -23,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
   // The Modbus tools take options of their own.
   if (argv[0] === 'modbus') return modbusCli(argv.slice(1));
   if (argv[0] === 'hash-password') return hashPasswordCmd();
+  if (argv[0] === 'provision') return provisionCli(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
@@ -34,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const cfg = loadConfig(gatewayConfigSchema, { file: values.config, envPrefix: GATEWAY_ENV_PREFIX });
   const [cmd, sub] = positionals;
-  if (cmd === undefined) return run(cfg);
+  if (cmd === undefined) return run(cfg, values.config);
   if (cmd === 'outbox' && sub === 'stats') return outboxStats(cfg);
   console.error(`unknown command: ${positionals.join(' ')}\n${USAGE}`);
   return 2;
@@ -42,9 +46,9 @@ async function main(argv: string[]): Promise<number> {
 
 // The gateway and the outbox are loaded only by the commands that use them: the field-tech
 // commands start twice as fast without MQTT, Kafka and SQLite.
-async function run(cfg: GatewayConfig): Promise<number> {
+async function run(cfg: GatewayConfig, configFile: string | undefined): Promise<number> {
   const { Gateway } = await import('../gateway.js');
-  const gw = new Gateway(cfg);
+  const gw = new Gateway(cfg, undefined, { configFile: configFile === undefined ? undefined : resolve(configFile) });
   await gw.start();
   await new Promise<void>((done) => {
     const stop = () => {

@@ -35,6 +35,11 @@ export interface BusInfo {
   name: string;
   type: 'tcp' | 'rtu';
   connected: boolean;
+  /** The serial port of an RTU bus, so ad-hoc scans can refuse a port a bus owns. */
+  path?: string;
+  /** The address of a TCP bus. */
+  host?: string;
+  port?: number;
 }
 
 export interface ModbusAdapterOptions {
@@ -103,7 +108,12 @@ export class ModbusAdapter implements Adapter {
 
   /** The configured buses, for the local API's scan and test read. */
   busInfo(): BusInfo[] {
-    return this.buses.map((b) => ({ name: b.cfg.name, type: b.cfg.type, connected: b.connected }));
+    return this.buses.map((b) => ({
+      name: b.cfg.name,
+      type: b.cfg.type,
+      connected: b.connected,
+      ...(b.cfg.type === 'rtu' ? { path: b.cfg.path } : { host: b.cfg.host, port: b.cfg.port }),
+    }));
   }
 
   /**

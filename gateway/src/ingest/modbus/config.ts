@@ -100,7 +100,8 @@ const tagSchema = z.strictObject({
   unit: z.string().max(32).optional(),
 });
 
-const tagGroupSchema = z.strictObject({
+/** One tag group as the config holds it; register-map templates (templates.ts) are checked with it too. */
+export const tagGroupSchema = z.strictObject({
   /** Shown in logs and the quarantine record; default `group-<index>`. */
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
   /** How often the group is read. Each poll of a group becomes one reading per device. */

@@ -105,3 +105,40 @@ export function decodeTag(data: Buffer, item: number, tag: DecodableTag): number
   if (end > data.length) throw new RangeError(`registers ${item}..${end / 2 - 1} are beyond the ${data.length / 2}-register response`);
   return applyScale(decodeRegisters(data.subarray(start, end), tag.type, tag.byteOrder), tag.scale, tag.offset);
 }
+
+/** One reading of a test read's registers as one type in one byte order (decodeAll). */
+export interface Decoding {
+  type: RegisterType;
+  byteOrder: ByteOrder;
+  /** The value at the first register read, × scale + offset. */
+  value: number;
+  /** Every whole value of the type in the registers read, from the first on. */
+  values: number[];
+}
+
+/**
+ * The orders worth showing per width: a 16-bit value has no word order, so CDAB and DCBA would
+ * repeat ABCD and BADC.
+ */
+const ORDERS_BY_WIDTH: Record<1 | 2 | 4, readonly ByteOrder[]> = { 1: ['ABCD', 'BADC'], 2: BYTE_ORDERS, 4: BYTE_ORDERS };
+const DECODE_ALL_TYPES: readonly RegisterType[] = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'];
+
+/**
+ * `registers` (2 bytes each, as off the wire) read as every register type in every distinct byte
+ * order that fits, so a tech can pick the one whose value looks right. Types wider than the read are
+ * left out.
+ */
+export function decodeAll(registers: Buffer, scale = 1, offset = 0): Decoding[] {
+  const count = Math.floor(registers.length / 2);
+  const out: Decoding[] = [];
+  for (const type of DECODE_ALL_TYPES) {
+    const width = REGISTERS[type] as 1 | 2 | 4;
+    if (width > count) continue;
+    for (const byteOrder of ORDERS_BY_WIDTH[width]) {
+      const tag = { type, byteOrder, scale, offset };
+      const values = Array.from({ length: Math.floor(count / width) }, (_, i) => decodeTag(registers, i * width, tag));
+      out.push({ type, byteOrder, value: values[0] as number, values });
+    }
+  }
+  return out;
+}

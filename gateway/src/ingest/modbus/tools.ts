@@ -3,7 +3,7 @@
 // runs through a running gateway's bus (Bus.request, never interleaved with its polls) and over a
 // Transport the CLI opens itself when no gateway runs. They take plain typed options; the HTTP
 // request bodies that become those options are checked in the API layer (api/modbus-schemas.ts).
-import { decodeTag, itemCount, type ByteOrder, type RegisterType } from './conversions.js';
+import { decodeAll, decodeTag, itemCount, type ByteOrder, type Decoding, type RegisterType } from './conversions.js';
 import { MAX_SERIAL_SLAVE, MIN_SERIAL_SLAVE, checkRead, exceptionHandling, exceptionName, isBitFunction, type ReadFunction } from './spec.js';
 import { keepSilence } from './bus.js';
 import { realClock, type BusClock } from './clock.js';
@@ -114,8 +114,10 @@ export interface ScanOptions {
   timeoutMs?: number;
   /** Stops the scan between two units. */
   signal?: AbortSignal;
-  /** Told after each unit, for progress output. */
-  onUnit?: (unitId: number, index: number, total: number) => void;
+  /** Told before each unit is probed, for progress output ("probing unit 17"). */
+  beforeUnit?: (unitId: number, index: number, total: number) => void;
+  /** Told after each unit, for progress output; `outcome` is what the unit did (neither: silent). */
+  onUnit?: (unitId: number, index: number, total: number, outcome: { hit?: ScanHit; garbled?: ScanProblem }) => void;
 }
 
 /**
@@ -138,6 +140,7 @@ export async function scanUnits(read: ReadFn, opts: ScanOptions = {}): Promise<S
       result.complete = false;
       break;
     }
+    opts.beforeUnit?.(unitId, index, units.length);
     const t0 = performance.now();
     let failure: ModbusFailure | undefined;
     try {
@@ -149,14 +152,17 @@ export async function scanUnits(read: ReadFn, opts: ScanOptions = {}): Promise<S
     }
     result.probed++;
     const ms = Math.round(performance.now() - t0);
-    if (!failure) result.units.push({ unitId, answer: 'data', ms });
+    const outcome: { hit?: ScanHit; garbled?: ScanProblem } = {};
+    if (!failure) outcome.hit = { unitId, answer: 'data', ms };
     else if (failure.kind === 'exception' && exceptionHandling(failure.exceptionCode ?? 0) !== 'dead') {
       const code = failure.exceptionCode ?? 0;
-      result.units.push({ unitId, answer: 'exception', exceptionCode: code, exception: exceptionName(code), ms });
+      outcome.hit = { unitId, answer: 'exception', exceptionCode: code, exception: exceptionName(code), ms };
       result.exceptions++;
     } else if (failure.kind === 'timeout' || failure.kind === 'exception') result.silent++;
-    else result.garbled.push({ unitId, kind: failure.kind, message: failure.message });
-    opts.onUnit?.(unitId, index, units.length);
+    else outcome.garbled = { unitId, kind: failure.kind, message: failure.message };
+    if (outcome.hit) result.units.push(outcome.hit);
+    if (outcome.garbled) result.garbled.push(outcome.garbled);
+    opts.onUnit?.(unitId, index, units.length, outcome);
   }
   result.found = result.units.length;
   result.elapsedMs = Math.round(performance.now() - started);
@@ -175,6 +181,8 @@ export interface TestReadOptions {
   scale?: number;
   offset?: number;
   timeoutMs?: number;
+  /** 'all': also decode the registers as every type in every byte order (TestReadResult.decodings). */
+  decode?: 'all';
 }
 
 export interface TestReadResult {
@@ -200,6 +208,8 @@ export interface TestReadResult {
     /** Every whole value of `type` in the registers read, from `address` on. */
     values: number[];
   };
+  /** With decode 'all': the registers as every type and byte order that fits, × scale + offset. */
+  decodings?: Decoding[];
 }
 
 /**
@@ -234,5 +244,6 @@ export async function testRead(read: ReadFn, opts: TestReadOptions): Promise<Tes
     const values = Array.from({ length: Math.floor(count / width) }, (_, i) => decodeTag(data, i * width, tag));
     result.decoded = { ...tag, value: values[0] as number, values };
   }
+  if (opts.decode === 'all') result.decodings = decodeAll(data, opts.scale ?? 1, opts.offset ?? 0);
   return result;
 }
