@@ -21,6 +21,8 @@ const gateway = defineCatalogue({
   FL_ERR_VALIDATE_UNKNOWN_DEVICE: { status: 403, message: 'device is not registered with this gateway' },
   FL_ERR_MQTT_ACL_DENIED: { status: 403, message: 'a device may publish and subscribe only under devices/{its id}/' },
   FL_ERR_MQTT_AUTH: { status: 401, message: 'MQTT connection refused: no valid certificate or login' },
+  FL_ERR_MQTT_CERT_REVOKED: { status: 403, message: 'MQTT connection refused: the client certificate was revoked (fieldline-gateway device revoke)' },
+  FL_ERR_MQTT_DISABLED: { status: 503, message: 'MQTT is not enabled on this gateway (mqtt.enabled)' },
   FL_ERR_MQTT_CLIENT_ID: { status: 400, message: 'MQTT connection refused: the client id is reserved (it names a JavaScript object property)' },
   FL_ERR_RATE_LIMITED: { status: 429, message: 'too many messages; slow down' },
   FL_ERR_VALIDATE_TIMESTAMP: { status: 400, message: 'ts must be epoch milliseconds within the accepted window' },
@@ -54,6 +56,12 @@ const gateway = defineCatalogue({
   FL_ERR_CONFIG_NOT_PEM: { status: 400, message: 'expected PEM text (-----BEGIN …----- … -----END …-----)' },
   FL_ERR_CONFIG_FILE_NAME: { status: 400, message: 'a file name must be 1-100 characters of a-z 0-9 . _ - and start with a letter or digit' },
   FL_ERR_OUTBOX_EVICTED: { status: 410, message: 'evicted from the outbox at its size bound (outbox.onFull: drop-oldest) before it reached the cloud' },
+  FL_ERR_PKI_NO_CA: { status: 404, message: 'the gateway has no device CA yet; `fieldline-gateway device add` or provisioning creates it under <dataDir>/pki' },
+  FL_ERR_PKI_DAMAGED: { status: 500, message: 'a file of the gateway CA under <dataDir>/pki is missing or unreadable' },
+  FL_ERR_PKI_LOCKED: { status: 409, message: 'another device command is changing the certificate index; retry when it has finished' },
+  FL_ERR_PKI_ALREADY_ENROLLED: { status: 409, message: 'the device already holds a valid certificate; pass --renew to issue another, or revoke it first' },
+  FL_ERR_PKI_NOT_ENROLLED: { status: 404, message: 'no certificate of this gateway CA was issued to that device' },
+  FL_ERR_PKI_BAD_ARGUMENT: { status: 400, message: 'bad device command argument' },
 });
 
 export const catalogue = gateway.catalogue;

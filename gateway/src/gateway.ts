@@ -15,12 +15,14 @@ import { buildHeartbeat, sampleHost, type HostSample } from './health/heartbeat.
 import type { Adapter, AdapterStatus, Ingest } from './ingest/adapter.js';
 import { CoapAdapter } from './ingest/coap/adapter.js';
 import { ModbusAdapter } from './ingest/modbus/adapter.js';
-import { MqttAdapter } from './ingest/mqtt/adapter.js';
+import { MqttAdapter, type MqttClientInfo } from './ingest/mqtt/adapter.js';
 import { MqttResendScreen } from './ingest/mqtt/redelivery.js';
 import { Metrics } from './metrics.js';
 import { SqliteOutbox, outboxOptions } from './outbox/sqlite-outbox.js';
 import { Pipeline, defaultSteps } from './pipeline/pipeline.js';
 import { DeviceRegistry } from './pipeline/registry.js';
+import { pkiDir } from './pki/names.js';
+import { listCertificates } from './pki/store.js';
 import { VERSION } from './version.js';
 
 const NO_HOST_SAMPLE: HostSample = {
@@ -90,6 +92,7 @@ export class Gateway {
         quarantine: (limit) => this.outbox.recentQuarantine(limit).map((q) => ({ ...q, raw: q.raw.toString('base64') })),
         modbus: this.modbusApi(),
         config: { file: this.options.configFile ?? null, dataDir, running: () => this.cfg, reconfigure: (next) => this.reconfigure(next) },
+        mqtt: { clients: () => this.connectedMqttClients(), pkiDevices: () => listCertificates(pkiDir(resolve(this.cfg.dataDir))) },
       });
       await this.api.listen({ port: this.cfg.api.port, host: this.cfg.api.host });
       const addr = this.api.server.address();
@@ -220,7 +223,7 @@ export class Gateway {
 
   private makeAdapter(name: AdapterName, cfg: GatewayConfig): Adapter {
     const log = this.log.child({ part: name });
-    if (name === 'mqtt') return new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log, resolve(cfg.dataDir));
+    if (name === 'mqtt') return new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log, resolve(cfg.dataDir), cfg.gatewayId);
     if (name === 'coap') return new CoapAdapter(cfg.coap, this.metrics, log);
     return new ModbusAdapter(cfg.modbus, this.metrics, log);
   }
@@ -245,6 +248,12 @@ export class Gateway {
     });
     for (const [name, failure] of this.applyFailures) if (!this[name]) out.push({ name, state: 'down', detail: failure });
     return out;
+  }
+
+  /** The clients of whichever MQTT adapter runs now (reconfigure replaces it); MQTT off answers 503. */
+  private connectedMqttClients(): MqttClientInfo[] {
+    if (!this.mqtt) throw new GatewayError('FL_ERR_MQTT_DISABLED');
+    return this.mqtt.connectedClients();
   }
 
   /** The local API's Modbus deps, following whichever adapter runs now (reconfigure replaces it). */

@@ -9,6 +9,7 @@ import { ModbusFailure } from '../ingest/modbus/transport.js';
 import { configRoutes, type ConfigApiDeps } from './config-routes.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
 import { modbusCommissioningRoutes, type ModbusCommissioningDeps } from './modbus-commissioning.js';
+import { mqttRoutes, type MqttApiDeps } from './mqtt-routes.js';
 import { pageRoutes, type PageDeps } from './page-routes.js';
 
 export interface LocalApiDeps {
@@ -24,6 +25,8 @@ export interface LocalApiDeps {
   config?: ConfigApiDeps | undefined;
   /** Scan jobs, ports and templates (modbus-commissioning.ts); they work with Modbus off too. */
   modbusCommissioning?: Omit<ModbusCommissioningDeps, 'adapter'>;
+  /** Connected MQTT clients and the device CA's certificates (mqtt-routes.ts). */
+  mqtt?: MqttApiDeps | undefined;
   /** The commissioning page at `/` (page-routes.ts); default: the built page in dist/commissioning. */
   page?: PageDeps | undefined;
 }
@@ -73,6 +76,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   modbusRoutes(app, deps.modbus);
   if (deps.config) configRoutes(app, deps.config);
   modbusCommissioningRoutes(app, { ...deps.modbusCommissioning, adapter: deps.modbus });
+  mqttRoutes(app, deps.mqtt);
   pageRoutes(app, deps.page);
   return app;
 }

@@ -4,12 +4,14 @@
 // fieldline-gateway modbus scan | read …              commissioning: find slaves, read registers (cli/modbus.ts)
 // fieldline-gateway hash-password < password         an scrypt hash for mqtt.credentials
 // fieldline-gateway provision [--config F] …          name the gateway, set its cloud link (cli/provision.ts)
+// fieldline-gateway device add | revoke | list        enrol MQTT devices with the gateway's CA (cli/device.ts)
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { runCli } from '../../../common/src/cli.js';
 import { loadConfig } from '../../../common/src/config.js';
 import { GATEWAY_ENV_PREFIX, gatewayConfigSchema, type GatewayConfig } from '../config/schema.js';
+import { deviceCli } from './device.js';
 import { modbusCli } from './modbus.js';
 import { provisionCli } from './provision.js';
 
@@ -19,6 +21,7 @@ const USAGE = `usage:
   fieldline-gateway modbus scan|read …            find Modbus slaves, test-read registers (modbus --help)
   fieldline-gateway hash-password < FILE          read a password on stdin, print its scrypt hash for mqtt.credentials
   fieldline-gateway provision [--config F] …      set gateway id, Kafka brokers/TLS/SASL, admin token (provision --help)
+  fieldline-gateway device add|revoke|list …      enrol MQTT devices: client certificates from the gateway's CA (device --help)
 Settings come from the YAML file and ${GATEWAY_ENV_PREFIX}* environment variables
 (${GATEWAY_ENV_PREFIX}KAFKA__BROKERS=host:9092 sets kafka.brokers).`;
 
@@ -27,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'modbus') return modbusCli(argv.slice(1));
   if (argv[0] === 'hash-password') return hashPasswordCmd();
   if (argv[0] === 'provision') return provisionCli(argv.slice(1));
+  if (argv[0] === 'device') return deviceCli(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },

@@ -2,7 +2,7 @@
 // answering prompts). The written file must load the way start-up loads it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -57,6 +57,11 @@ describe('fieldline-gateway provision', () => {
     assert.equal(statSync(join(data, 'certs', 'kafka-key.pem')).mode & 0o777, 0o600);
     assert.equal(statSync(join(data, 'certs')).mode & 0o777, 0o700);
     assert.equal(existsSync(`${file}.bak`), false);
+    // The device CA is made at provisioning, its key readable only by the service user.
+    const ca = /device CA\s+created: (\S+)/.exec(r.stdout)?.[1];
+    assert.ok(ca && existsSync(ca), r.stdout);
+    assert.ok(readdirSync(join(data, 'pki')).includes('ca.key'), `a CA key in ${join(data, 'pki')}`);
+    assert.equal(statSync(join(data, 'pki', 'ca.key')).mode & 0o777, 0o600);
 
     // Again with new brokers: the previous file becomes the backup, the token stays and is not shown.
     const first = readFileSync(file, 'utf8');

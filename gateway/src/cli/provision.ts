@@ -258,16 +258,13 @@ export interface PkiResult {
 }
 
 /**
- * THE DEVICE CA CALL SITE. gateway/src/pki/ (another part of issue 13) exports
- * ensureGatewayPki(dataDir, gatewayId); once it is merged, this body becomes
- *   return wanted ? ensureGatewayPki(dataDir, gatewayId) : null;
- * Until then provision reports that no CA was made.
+ * The device CA and the MQTT TLS listener's certificate (gateway/src/pki/), made once and kept on
+ * later runs; loaded only when wanted, so --no-ca never touches the crypto code.
  */
 export async function provisionPki(dataDir: string, gatewayId: string, wanted: boolean): Promise<PkiResult | null> {
-  void dataDir;
-  void gatewayId;
-  void wanted;
-  return null;
+  if (!wanted) return null;
+  const { ensureGatewayPki } = await import('../pki/ca.js');
+  return ensureGatewayPki(resolve(dataDir), gatewayId);
 }
 
 function summary(file: string, created: boolean, backup: string | null, a: ProvisionAnswers, copied: CopiedTls, pki: PkiResult | null): string {

@@ -5,7 +5,7 @@
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js';
 import { Level } from 'level';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { ErrorCode } from '../../errors.js';
 import { failpoint } from '../../failpoints.js';
 import type { Metrics } from '../../metrics.js';
+import { normalizeSerial, pkiDir } from '../../pki/names.js';
+import { RevocationIndex } from '../../pki/revocation.js';
 import type { Adapter, AdapterStatus, Ingest } from '../adapter.js';
 import { isDeviceId } from '../device-id.js';
 import { isPrototypeName, mayPublish, maySubscribe } from './acl.js';
@@ -28,20 +30,38 @@ import { redeliveryOf } from './redelivery.js';
 import { parseTopic } from './topic.js';
 
 type Listener = Server | TlsServer | HttpServer;
+type ListenerKind = 'tcp' | 'tls' | 'ws';
+
+/** One connected client, as GET /mqtt/clients shows it. */
+export interface MqttClientInfo {
+  clientId: string;
+  deviceId: string;
+  listener: ListenerKind;
+  remoteAddress: string;
+  /** RFC 3339. */
+  connectedAt: string;
+  /** The client certificate's serial (upper-case hex), on the TLS listener. */
+  certificateSerial?: string;
+}
 
 export class MqttAdapter implements Adapter {
   readonly name = 'mqtt';
   private broker?: Aedes;
   private level?: Level<string, string>;
-  private readonly listeners: { kind: 'tcp' | 'tls' | 'ws'; server: Listener; port: number }[] = [];
+  private readonly listeners: { kind: ListenerKind; server: Listener; port: number }[] = [];
   private wss?: WebSocketServer;
   private clients = 0;
-  private readonly counts = { refusedConnections: 0, refusedSubscriptions: 0, abuseDisconnects: 0 };
+  private readonly counts = { refusedConnections: 0, refusedSubscriptions: 0, abuseDisconnects: 0, revokedRefusals: 0, revokedDisconnects: 0 };
   private ingest?: Ingest;
   /** The device each connected client speaks for. */
   private readonly identity = new WeakMap<Client, string>();
   private readonly throttled = new WeakMap<Client, number>();
   private readonly creds: CredentialStore;
+  /** Where each connection came in; keyed by the stream aedes keeps as client.conn. */
+  private readonly origin = new WeakMap<Duplex, { kind: ListenerKind; remoteAddress: string }>();
+  private readonly serials = new WeakMap<Client, string>();
+  private readonly connected = new Map<Client, MqttClientInfo>();
+  private revocation?: RevocationIndex;
   boundPort = 0;
   tlsPort = 0;
   wsPort = 0;
@@ -52,6 +72,8 @@ export class MqttAdapter implements Adapter {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly dataDir?: string,
+    /** Names the server certificate when the gateway's own CA is used (mqtt.tls without files). */
+    private readonly gatewayId = 'fieldline-gateway',
   ) {
     this.creds = new CredentialStore(cfg.credentials);
   }
@@ -73,6 +95,7 @@ export class MqttAdapter implements Adapter {
     });
     this.broker.on('client', (client) => {
       this.clients++;
+      this.track(client);
       // aedes registers a client after its session steps, which are asynchronous with LevelDB
       // persistence. A connection closed in that window was not unregistered (it was not registered
       // yet) and would stay in the client table for good: let it go now.
@@ -80,35 +103,102 @@ export class MqttAdapter implements Adapter {
       const broker = this.broker as unknown as { clients: Record<string, Client>; unregisterClient(c: Client): void };
       if (client.closed && broker.clients[client.id] === client) broker.unregisterClient(client);
     });
-    this.broker.on('clientDisconnect', () => this.clients--);
+    this.broker.on('clientDisconnect', (client) => {
+      this.clients--;
+      this.connected.delete(client);
+    });
     this.broker.on('clientError', (client, err) => this.countError(client?.id, err));
     this.broker.on('connectionError', (_client, err) => this.countError(undefined, err));
 
-    const handle = (socket: Duplex) => this.broker!.handle(guardedConnection(socket, this.cfg.maxPacketBytes));
-    if (this.cfg.plainEnabled) this.boundPort = await this.listen('tcp', createServer(handle), this.cfg.port);
+    const accept = (kind: ListenerKind, socket: Duplex, remoteAddress: string | undefined) => {
+      const conn = guardedConnection(socket, this.cfg.maxPacketBytes);
+      this.origin.set(conn, { kind, remoteAddress: remoteAddress ?? '' });
+      return conn;
+    };
+    const handle = (kind: ListenerKind) => (socket: Duplex & { remoteAddress?: string }) => this.broker!.handle(accept(kind, socket, socket.remoteAddress));
+    if (this.cfg.plainEnabled) this.boundPort = await this.listen('tcp', createServer(handle('tcp')), this.cfg.port);
     if (this.cfg.tls.enabled) {
-      const t = this.cfg.tls;
+      const files = await this.tlsFiles();
       const server = createTlsServer(
         {
-          cert: readFileSync(t.certFile!), key: readFileSync(t.keyFile!), ca: readFileSync(t.caFile!),
+          cert: readFileSync(files.cert), key: readFileSync(files.key), ca: readFileSync(files.ca),
           requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2',
         },
-        handle,
+        handle('tls'),
       );
       // A handshake without a certificate, or with one from another CA, never reaches the broker.
       server.on('tlsClientError', (err) => this.countError(undefined, err));
-      this.tlsPort = await this.listen('tls', server, t.port);
+      this.tlsPort = await this.listen('tls', server, this.cfg.tls.port);
     }
     if (this.cfg.websocket.enabled) {
       const http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
       this.wss = new WebSocketServer({ server: http, maxPayload: this.cfg.maxPacketBytes });
       // maxPayload bounds one WebSocket frame; an MQTT packet may span many, so the guard applies too.
-      this.wss.on('connection', (ws, req) => this.broker!.handle(guardedConnection(createWebSocketStream(ws), this.cfg.maxPacketBytes), req));
+      this.wss.on('connection', (ws, req) => this.broker!.handle(accept('ws', createWebSocketStream(ws), req.socket.remoteAddress), req));
       this.wsPort = await this.listen('ws', http, this.cfg.websocket.port);
     }
   }
 
-  private async listen(kind: 'tcp' | 'tls' | 'ws', server: Listener, port: number): Promise<number> {
+  /**
+   * The TLS listener's PEM files: the configured ones, or else the gateway's own CA under
+   * <dataDir>/pki (made on first use). Either way, revocations recorded there are honoured.
+   */
+  private async tlsFiles(): Promise<{ cert: string; key: string; ca: string }> {
+    const t = this.cfg.tls;
+    let files: { cert: string; key: string; ca: string };
+    if (t.certFile && t.keyFile && t.caFile) {
+      files = { cert: t.certFile, key: t.keyFile, ca: t.caFile };
+    } else {
+      // config.ts allows all three files or none; the gateway always passes its data dir.
+      if (!this.dataDir) throw new Error('mqtt.tls without certFile/keyFile/caFile needs the gateway data dir for its own CA');
+      // Loaded here: the X.509 library is needed only by a TLS listener on the gateway's own CA.
+      const { ensureGatewayPki } = await import('../../pki/ca.js');
+      const pki = await ensureGatewayPki(this.dataDir, this.gatewayId);
+      if (pki.created) this.log.warn({ ca: pki.caCertFile }, 'created the gateway device CA; back up its pki/ directory (docs/OPERATIONS.md)');
+      if (pki.serverReissued) this.log.info({ cert: pki.serverCertFile }, 'issued the MQTT TLS server certificate');
+      files = { cert: pki.serverCertFile, key: pki.serverKeyFile, ca: pki.caCertFile };
+    }
+    if (this.dataDir && existsSync(pkiDir(this.dataDir))) {
+      this.revocation = new RevocationIndex(
+        pkiDir(this.dataDir),
+        (serials) => this.dropRevoked(serials),
+        (err) => this.log.error({ err: err.message }, 'cannot read the certificate index; revocations from the last good copy apply'),
+      );
+      this.revocation.watch();
+    }
+    return files;
+  }
+
+  /** Closes the connections of certificates revoked while they were connected. */
+  private dropRevoked(serials: Set<string>): void {
+    for (const [client, info] of this.connected) {
+      if (info.certificateSerial === undefined || !serials.has(info.certificateSerial)) continue;
+      this.counts.revokedDisconnects++;
+      this.metrics.refuse(info.deviceId, 'FL_ERR_MQTT_CERT_REVOKED');
+      this.log.warn({ client: info.clientId, device: info.deviceId, serial: info.certificateSerial }, 'mqtt: certificate revoked; closing the connection');
+      client.close();
+    }
+  }
+
+  private track(client: Client): void {
+    const origin = this.origin.get(client.conn as unknown as Duplex);
+    const serial = this.serials.get(client);
+    this.connected.set(client, {
+      clientId: client.id,
+      deviceId: this.identity.get(client) ?? client.id,
+      listener: origin?.kind ?? 'tcp',
+      remoteAddress: origin?.remoteAddress ?? '',
+      connectedAt: new Date().toISOString(),
+      ...(serial === undefined ? {} : { certificateSerial: serial }),
+    });
+  }
+
+  /** The clients connected now, oldest connection first. */
+  connectedClients(): MqttClientInfo[] {
+    return [...this.connected].filter(([c]) => !c.closed).map(([, info]) => info);
+  }
+
+  private async listen(kind: ListenerKind, server: Listener, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.cfg.host, () => {
@@ -142,12 +232,12 @@ export class MqttAdapter implements Adapter {
     client: Client, username: string | undefined, password: Buffer | undefined,
     cb: (err: AuthenticateError | null, ok: boolean | null) => void,
   ): void {
-    const refuse = (returnCode: number, why: string) => {
+    const refuse = (returnCode: number, why: string, code: 'FL_ERR_MQTT_AUTH' | 'FL_ERR_MQTT_CERT_REVOKED' = 'FL_ERR_MQTT_AUTH', device?: string) => {
       this.metrics.count('mqtt', 'dropped');
-      // Counted against the device the client claimed to be (its user name, else its client id).
-      this.metrics.refuse(username || client.id || null, 'FL_ERR_MQTT_AUTH');
+      // Counted against the device the client claimed to be (its certificate, user name, else client id).
+      this.metrics.refuse(device || username || client.id || null, code);
       this.counts.refusedConnections++;
-      this.log.info({ client: client.id, why }, 'mqtt connection refused');
+      this.log[code === 'FL_ERR_MQTT_AUTH' ? 'info' : 'warn']({ client: client.id, code, why }, 'mqtt connection refused');
       cb(Object.assign(new Error(why), { returnCode }) as AuthenticateError, false);
     };
     const socket = (client.conn as unknown as { socket?: Duplex }).socket;
@@ -155,7 +245,15 @@ export class MqttAdapter implements Adapter {
       const id = this.certificateIdentity(socket);
       // [MQTT-3.2.2-3] return code 5: not authorized.
       if (!id) return refuse(5, 'client certificate carries no usable device id');
+      const cert = socket.getPeerCertificate(true);
+      const revoked = this.revocation?.check(cert.serialNumber, cert.issuerCertificate?.fingerprint256);
+      if (revoked) {
+        this.counts.revokedRefusals++;
+        const why = `certificate ${revoked.serial} of ${id} was revoked at ${revoked.revokedAt}${revoked.reason ? ` (${revoked.reason})` : ''}`;
+        return refuse(5, why, 'FL_ERR_MQTT_CERT_REVOKED', id);
+      }
       this.identity.set(client, id);
+      this.serials.set(client, normalizeSerial(cert.serialNumber));
       return cb(null, true);
     }
     if (username !== undefined && username !== '') {
@@ -268,6 +366,7 @@ export class MqttAdapter implements Adapter {
     const broker = this.broker;
     // The broker first: it disconnects the clients, which server.close() would otherwise wait for.
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+    this.revocation?.close();
     this.wss?.close();
     for (const l of this.listeners) {
       if ('closeAllConnections' in l.server) l.server.closeAllConnections();

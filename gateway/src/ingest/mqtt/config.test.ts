@@ -57,13 +57,13 @@ describe('MQTT settings', () => {
     assert.deepEqual(problems({ port: 0, credentials: [{ username: 'u', password: 'p', deviceId: 'dev-1' }] }), []);
   });
 
-  test('TLS without its PEM files stops start-up naming each missing file (and no password), alone or inside the gateway config', () => {
+  test('TLS with only some of its PEM files stops start-up naming each missing file (and no password), alone or inside the gateway config', () => {
     for (const s of [schema, gatewayConfigSchema]) {
       const found = problems({ tls: { enabled: true, certFile: '/etc/gw.crt' }, credentials: [{ username: 'u', password: 'hunter2hunter2' }] }, s);
-      assert.deepEqual(found, [
-        'mqtt.tls.keyFile: expected a PEM file path when mqtt.tls.enabled is true (got undefined)',
-        'mqtt.tls.caFile: expected a PEM file path when mqtt.tls.enabled is true (got undefined)',
-      ]);
+      const why = "expected a PEM file path beside certFile (set certFile, keyFile and caFile together, or none to use the gateway's own CA under dataDir/pki) (got undefined)";
+      assert.deepEqual(found, [`mqtt.tls.keyFile: ${why}`, `mqtt.tls.caFile: ${why}`]);
+      // None of the three: the gateway's own CA.
+      assert.deepEqual(problems({ tls: { enabled: true } }, s), []);
       // With MQTT off the TLS listener never opens, so its files are not needed.
       assert.deepEqual(problems({ enabled: false, tls: { enabled: true } }, s), []);
     }

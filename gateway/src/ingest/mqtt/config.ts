@@ -10,7 +10,11 @@ const tlsSchema = z.strictObject({
   /** MQTT over TLS with client certificates (mutual TLS). */
   enabled: z.boolean().default(false),
   port: port.default(8883),
-  /** PEM files: the gateway's certificate and key, and the CA that signs device certificates. */
+  /**
+   * PEM files: the gateway's certificate and key, and the CA that signs device certificates. Set
+   * all three, or none: then the gateway's own CA under <dataDir>/pki is used (made at first start;
+   * `fieldline-gateway device add` issues device certificates from it).
+   */
   certFile: z.string().optional(),
   keyFile: z.string().optional(),
   caFile: z.string().optional(),
@@ -58,9 +62,18 @@ export const mqttConfigSchema = z
   .superRefine((cfg, ctx) => {
     // Checked here rather than when the listener opens, so start-up stops before anything listens.
     if (!cfg.enabled || !cfg.tls.enabled) return;
-    for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
+    const keys = ['certFile', 'keyFile', 'caFile'] as const;
+    const given = keys.filter((k) => cfg.tls[k]);
+    // None: the gateway's own CA. Some: a half-configured listener, which is surely a mistake.
+    if (given.length === 0) return;
+    for (const key of keys) {
       // The missing value as `input`: left out, zod reports the whole section, credentials included.
-      if (!cfg.tls[key]) ctx.addIssue({ code: 'custom', path: ['tls', key], input: cfg.tls[key], message: 'expected a PEM file path when mqtt.tls.enabled is true' });
+      if (!cfg.tls[key]) {
+        ctx.addIssue({
+          code: 'custom', path: ['tls', key], input: cfg.tls[key],
+          message: `expected a PEM file path beside ${given.join(' and ')} (set certFile, keyFile and caFile together, or none to use the gateway's own CA under dataDir/pki)`,
+        });
+      }
     }
   });
 
