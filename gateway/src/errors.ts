@@ -30,6 +30,7 @@ const gateway = defineCatalogue({
   FL_ERR_API_NOT_FOUND: { status: 404, message: 'no such resource' },
   FL_ERR_API_BAD_REQUEST: { status: 400, message: 'the request is malformed' },
   FL_ERR_API_INTERNAL: { status: 500, message: 'internal error' },
+  FL_ERR_API_PAGE_MISSING: { status: 503, message: 'the commissioning page is not built: run `npm run build` (it writes dist/commissioning)' },
   FL_ERR_INGEST_UNAVAILABLE: { status: 503, message: 'readings cannot be stored right now; nothing was kept, retry later' },
   FL_ERR_COAP_NOT_FOUND: { status: 404, message: 'no such CoAP resource; readings go to POST /telemetry/{deviceId}' },
   FL_ERR_COAP_METHOD: { status: 405, message: 'method not allowed; the telemetry resource takes POST' },

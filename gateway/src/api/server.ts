@@ -10,6 +10,7 @@ import { configRoutes, type ConfigApiDeps } from './config-routes.js';
 import { modbusRoutes, type ModbusApiDeps } from './modbus.js';
 import { modbusCommissioningRoutes, type ModbusCommissioningDeps } from './modbus-commissioning.js';
 import { mqttRoutes, type MqttApiDeps } from './mqtt-routes.js';
+import { pageRoutes, type PageDeps } from './page-routes.js';
 
 export interface LocalApiDeps {
   token: string;
@@ -26,6 +27,8 @@ export interface LocalApiDeps {
   modbusCommissioning?: Omit<ModbusCommissioningDeps, 'adapter'>;
   /** Connected MQTT clients and the device CA's certificates (mqtt-routes.ts). */
   mqtt?: MqttApiDeps | undefined;
+  /** The commissioning page at `/` (page-routes.ts); default: the built page in dist/commissioning. */
+  page?: PageDeps | undefined;
 }
 
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
@@ -52,7 +55,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   });
 
   app.addHook('onRequest', async (req) => {
-    if (req.url === '/healthz') return;
+    if (req.url === '/healthz' || req.routeOptions.config.public) return;
     const got = Buffer.from(req.headers.authorization ?? '');
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
       throw new GatewayError('FL_ERR_API_UNAUTHORIZED');
@@ -74,5 +77,6 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   if (deps.config) configRoutes(app, deps.config);
   modbusCommissioningRoutes(app, { ...deps.modbusCommissioning, adapter: deps.modbus });
   mqttRoutes(app, deps.mqtt);
+  pageRoutes(app, deps.page);
   return app;
 }
