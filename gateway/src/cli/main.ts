@@ -46,6 +46,9 @@ async function run(cfg: GatewayConfig): Promise<number> {
   const { Gateway } = await import('../gateway.js');
   const gw = new Gateway(cfg);
   await gw.start();
+  const { systemdNotifier, gatewayHealthy, gatewayStatusLine } = await import('../health/watchdog.js');
+  const sd = systemdNotifier({ env: process.env, healthy: () => gatewayHealthy(gw), status: () => gatewayStatusLine(gw) });
+  await sd.ready(gatewayStatusLine(gw));
   await new Promise<void>((done) => {
     const stop = () => {
       process.off('SIGINT', stop);
@@ -55,6 +58,7 @@ async function run(cfg: GatewayConfig): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  await sd.stopping('stopping: flushing the outbox');
   await gw.stop();
   return 0;
 }
