@@ -51,6 +51,19 @@ else
   sample=cloud-sink/cloud.sample.yaml
 fi
 
+# --- shared libraries the native modules link (node-rdkafka: SASL, zstd, OpenSSL) -------------------
+if [ -z "$root" ] && command -v dpkg-query >/dev/null 2>&1; then
+  missing=()
+  for pkg in libsasl2-2 libzstd1 libssl3; do
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)" = installed ] || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    say "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" ||
+      die "could not install ${missing[*]} (run apt-get update first?)"
+  fi
+fi
+
 # --- the service user -------------------------------------------------------------------------------
 if [ -z "$root" ]; then
   if ! id fieldline >/dev/null 2>&1; then
