@@ -26,6 +26,8 @@ packages=(
   build-essential python3 python3-pip python3-venv pkg-config libzstd-dev libssl-dev libsasl2-dev zlib1g-dev
   # headless Chromium for the dashboard's browser test (driven by playwright-core), with a font
   chromium fonts-dejavu-core
+  # the deploy tests: a Debian root made by debootstrap, booted under systemd-nspawn
+  debootstrap systemd-container
 )
 
 missing=()

@@ -73,6 +73,10 @@ export class Gateway {
     for (const name of ['mqtt', 'coap', 'modbus'] as const) if (cfg[name].enabled) this.install(name, this.makeAdapter(name, cfg));
     this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
     this.metrics.gauge('outbox_depth_readings', 'readings waiting in the outbox', () => this.outbox.stats().depthValues);
+    this.metrics.gauge('outbox_oldest_age_seconds', 'age of the oldest reading waiting in the outbox (0 when empty): how far the cloud lags', () => {
+      const oldest = this.outbox.stats().oldestMs;
+      return oldest === null ? 0 : (Date.now() - oldest) / 1000;
+    });
   }
 
   async start(): Promise<void> {

@@ -60,7 +60,7 @@ async function run(cfg: GatewayConfig, configFile: string | undefined): Promise<
   const { Gateway } = await import('../gateway.js');
   const gw = new Gateway(cfg, undefined, { configFile: configFile === undefined ? undefined : resolve(configFile) });
   await gw.start();
-  await new Promise<void>((done) => {
+  const stopped = new Promise<void>((done) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -69,6 +69,12 @@ async function run(cfg: GatewayConfig, configFile: string | undefined): Promise<
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  // READY=1 after the signal handlers are in place: systemd may send SIGTERM the moment it has it.
+  const { systemdNotifier, gatewayHealthy, gatewayStatusLine } = await import('../health/watchdog.js');
+  const sd = systemdNotifier({ env: process.env, healthy: () => gatewayHealthy(gw), status: () => gatewayStatusLine(gw) });
+  await sd.ready(gatewayStatusLine(gw));
+  await stopped;
+  await sd.stopping('stopping: flushing the outbox');
   await gw.stop();
   return 0;
 }
