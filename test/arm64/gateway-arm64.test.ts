@@ -62,7 +62,7 @@ test(
       t.diagnostic(`running ${files.length} files on arm64: ${files.map((f) => relative(dist, f)).join(' ')}`);
 
       const runStart = Date.now();
-      const child = spawn(join(arm64, 'bin', 'node'), ['--test', '--test-concurrency=1', '--test-timeout=300000', '--test-reporter=tap', ...files], {
+      const child = spawn(join(arm64, 'bin', 'node'), [join(dist, 'test', 'arm64', 'runner.js'), ...files], {
         cwd: stage,
         env: { ...process.env, FIELDLINE_CACHE: cacheDir() },
         stdio: ['ignore', 'pipe', 'pipe'],

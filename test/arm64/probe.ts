@@ -43,6 +43,9 @@ test('node-rdkafka (cross-compiled with librdkafka) has TLS, SASL and zstd built
 });
 
 test('classic-level (its arm64 prebuild) stores and reads a key', async () => {
+  const gypBuild = require('node-gyp-build') as { path(dir: string): string };
+  const { dirname } = await import('node:path');
+  assert.match(gypBuild.path(dirname(require.resolve('classic-level/package.json'))), /prebuilds\/linux-arm64\//);
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-arm64-level-'));
   try {
     const db = new Level<string, string>(dir);
@@ -54,7 +57,11 @@ test('classic-level (its arm64 prebuild) stores and reads a key', async () => {
   }
 });
 
-test('@serialport/bindings-cpp (its arm64 prebuild) loads and lists ports', async () => {
-  const { autoDetect } = require('@serialport/bindings-cpp') as { autoDetect(): { list(): Promise<unknown[]> } };
-  assert.ok(Array.isArray(await autoDetect().list()));
+test('@serialport/bindings-cpp loads its linux-arm64 prebuild, whose native open() reports a missing port', async () => {
+  const gypBuild = require('node-gyp-build') as { path(dir: string): string };
+  const { dirname } = await import('node:path');
+  const dir = dirname(require.resolve('@serialport/bindings-cpp/package.json'));
+  assert.match(gypBuild.path(dir), /prebuilds\/linux-arm64\//);
+  const { autoDetect } = require('@serialport/bindings-cpp') as { autoDetect(): { open(o: { path: string; baudRate: number }): Promise<unknown> } };
+  await assert.rejects(autoDetect().open({ path: '/dev/fieldline-no-such-port', baudRate: 9600 }), /no such file|ENOENT|cannot open/i);
 });
