@@ -212,6 +212,9 @@ else
   printf '%s\n' "$want" >"$stamp"
 fi
 
+# arm64 Node.js, sysroot and cross-built addons for test/arm64 (when the emulator is installed).
+if command -v qemu-aarch64-static >/dev/null 2>&1; then scripts/arm64-prepare.sh "$node_want"; fi
+
 # --- Kafka jars ------------------------------------------------------------------------------------
 # Same layout and marker as ensureKafkaJars() in devstack/kafka.ts: the marker holds the SHA-256
 # of the pom the jars were fetched with; the fetch goes to a scratch dir renamed into place.
