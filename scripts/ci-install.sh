@@ -28,6 +28,9 @@ packages=(
   chromium fonts-dejavu-core
   # the deploy tests: a Debian root made by debootstrap, booted under systemd-nspawn
   debootstrap systemd-container
+  # the gateway's tests on arm64 (scripts/arm64-prepare.sh, test/arm64): the emulator, a cross
+  # compiler for the native addons, and file(1) to check what was built
+  qemu-user-static g++-aarch64-linux-gnu file
 )
 
 missing=()

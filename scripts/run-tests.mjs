@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs every compiled test file (tests live beside the code and under test/) with Node's built-in
-// runner. Files run one at a time: integration tests start real brokers and databases, and two
-// cores do not run two of those at once well. No single test may take over 10 minutes (30 in a soak
-// run), so a hang fails the run instead of eating CI's time. Pass paths or substrings to run a subset.
+// runner. Two files run at a time (FIELDLINE_TEST_CONCURRENCY sets it; 1 runs them one by one): the
+// slow integration tests spend most of their time waiting out outages, restarts and intervals, not
+// on the CPU, and every test takes free ports and its own temp dirs, so two of them share the
+// machine. No single test may take over 10 minutes (30 in a soak run), so a hang fails the run
+// instead of eating CI's time. Pass paths or substrings to run a subset.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -37,6 +39,11 @@ if (files.length === 0) {
 }
 // The soak runs (npm run test:soak, FIELDLINE_SOAK=1) hold a 10-minute outage, so they get 30.
 const timeoutMs = process.env.FIELDLINE_SOAK === '1' ? 1_800_000 : 600_000;
-console.log(`run-tests: ${files.length} files on node ${process.version} (${process.execPath})`);
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const concurrency = Number(process.env.FIELDLINE_TEST_CONCURRENCY ?? 2);
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`FIELDLINE_TEST_CONCURRENCY: expected a whole number ≥ 1, got ${JSON.stringify(process.env.FIELDLINE_TEST_CONCURRENCY)}`);
+  process.exit(2);
+}
+console.log(`run-tests: ${files.length} files, ${concurrency} at a time, on node ${process.version} (${process.execPath})`);
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
