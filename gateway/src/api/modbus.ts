@@ -11,7 +11,7 @@ import type { ReadFunction } from '../ingest/modbus/spec.js';
 import { checkUnits, scanUnits, testRead, type ReadFn } from '../ingest/modbus/tools.js';
 import type { z } from 'zod';
 import { onLine, type AdHocLine } from '../ingest/modbus/lines.js';
-import { configuredBuses, refuseOwnedPort, splitLine } from './modbus-commissioning.js';
+import { configuredBuses, refuseOwnedPort, splitLine, usableBus } from './modbus-commissioning.js';
 import { describeIssues, readRequestSchema, scanRequestSchema, type rtuReadLineSchema } from './modbus-schemas.js';
 
 /** What the routes need from the Modbus adapter (ModbusAdapter has these). */
@@ -91,17 +91,6 @@ function splitBus(body: unknown): { bus: string; fields: Record<string, unknown>
     throw new GatewayError('FL_ERR_API_BAD_REQUEST', `bus: expected the name of a configured bus${bus === undefined ? '' : ` (got ${JSON.stringify(bus)})`}`);
   }
   return { bus, fields };
-}
-
-function usableBus(m: ModbusApiDeps, name: string): BusInfo {
-  const buses = m.busInfo();
-  const bus = buses.find((b) => b.name === name);
-  if (!bus) {
-    const names = buses.map((b) => JSON.stringify(b.name)).join(', ') || 'none';
-    throw new GatewayError('FL_ERR_MODBUS_UNKNOWN_BUS', `${JSON.stringify(name)}; configured: ${names}`);
-  }
-  if (!bus.connected) throw new GatewayError('FL_ERR_MODBUS_UNREACHABLE', `bus ${JSON.stringify(name)} is not connected (see GET /modbus for its last error)`);
-  return bus;
 }
 
 /** Aborts when the client closes the connection before the answer is sent: a scan stops there. */

@@ -9,11 +9,12 @@ import type { z } from 'zod';
 import { describeIssues, readRequestSchema, scanRequestSchema, type ReadRequest, type ScanRequest } from '../api/modbus-schemas.js';
 import { GATEWAY_ENV_PREFIX } from '../config/schema.js';
 import { catalogue } from '../errors.js';
-import { DEFAULT_BAUD_RATE, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_PARITY, DEFAULT_STOP_BITS, DEFAULT_TCP_PORT, defaultInterFrameDelayMs } from '../ingest/modbus/config.js';
+import { DEFAULT_BAUD_RATE, DEFAULT_PARITY, DEFAULT_STOP_BITS, DEFAULT_TCP_PORT } from '../ingest/modbus/config.js';
+import { openLine, type OpenLine } from '../ingest/modbus/lines.js';
 import { exceptionName } from '../ingest/modbus/spec.js';
 import { localApiTarget, UsageError } from './local-api.js';
-import { checkUnits, scanUnits, testRead, transportReader, type ScanResult, type TestReadResult } from '../ingest/modbus/tools.js';
-import { ModbusFailure, RtuTransport, TcpTransport, type Transport } from '../ingest/modbus/transport.js';
+import { checkUnits, scanUnits, testRead, type ReadFn, type ScanResult, type TestReadResult } from '../ingest/modbus/tools.js';
+import { ModbusFailure } from '../ingest/modbus/transport.js';
 import type { Decoding } from '../ingest/modbus/conversions.js';
 import type { ScanJobView } from '../api/scan-jobs.js';
 import { scanProgressBar, type ScanProgressBar } from './scan-progress.js';
@@ -237,29 +238,24 @@ function describeLine(line: Line): string {
 }
 
 /** Opens the line, runs `work` on it, closes it; a Modbus failure becomes a Failure. */
-async function onOwnLine<T>(line: Extract<Line, { kind: 'tcp' | 'rtu' }>, work: (read: ReturnType<typeof transportReader>) => Promise<T>): Promise<{ result: T } | { error: Failure }> {
-  const transport: Transport =
-    line.kind === 'tcp'
-      ? new TcpTransport(line.host, line.port, DEFAULT_CONNECT_TIMEOUT_MS)
-      : new RtuTransport({ path: line.path, baudRate: line.baudRate, parity: line.parity, dataBits: 8, stopBits: line.stopBits });
-  const gapMs = line.kind === 'rtu' ? defaultInterFrameDelayMs({ ...line, dataBits: 8 }) : 0;
+async function onOwnLine<T>(line: Extract<Line, { kind: 'tcp' | 'rtu' }>, work: (read: ReadFn) => Promise<T>): Promise<{ result: T } | { error: Failure }> {
+  let open: OpenLine;
   try {
-    try {
-      await transport.open();
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (line.kind === 'rtu' && /Cannot lock port|Resource temporarily unavailable/i.test(message)) {
-        return { error: { code: 'FL_ERR_MODBUS_UNREACHABLE', message: `${line.path} is in use by another program (a running gateway?); go through the gateway with --bus NAME instead` } };
-      }
-      return { error: { code: 'FL_ERR_MODBUS_UNREACHABLE', message } };
-    }
-    return { result: await work(transportReader(transport, gapMs)) };
+    open = await openLine(line);
+  } catch (err) {
+    if (!(err instanceof ModbusFailure)) throw err;
+    // On the command line the way through the gateway is a flag.
+    const message = err.message.replace("go through the gateway's bus instead", 'go through the gateway with --bus NAME instead');
+    return { error: { code: 'FL_ERR_MODBUS_UNREACHABLE', message } };
+  }
+  try {
+    return { result: await work(open.read) };
   } catch (err) {
     if (!(err instanceof ModbusFailure)) throw err;
     const exception = err.exceptionCode === undefined ? {} : { exceptionCode: err.exceptionCode };
     return { error: { code: err.code, message: `${catalogue[err.code].message}: ${err.message}`, ...exception } };
   } finally {
-    await transport.close();
+    await open.close();
   }
 }
 
