@@ -148,7 +148,8 @@ for name in "${natives[@]}"; do
   native_specs+=("$name@$(node -p 'require(process.argv[1]).version.replace(/^v/, "")' "$src_modules/$name/package.json")")
 done
 modules="$out/node_modules"
-modules_digest="$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1) node-$node_want ${native_specs[*]} $(cat "$sysroot/.fetched" | tr ' ' _)"
+addon_digest="node-$node_want $(cat "$sysroot/.fetched" | tr ' ' _)"
+modules_digest="$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1) ${native_specs[*]} $addon_digest"
 # The prebuilt addons the gateway loads, checked in the copy after the build.
 prebuilt=(
   "@serialport/bindings-cpp/prebuilds/linux-arm64"
@@ -183,6 +184,15 @@ else
     name="${natives[$i]}"
     dest="$scratch/$name"
     mkdir -p "$dest"
+    # A built addon is kept apart under addons/, keyed by its version, the Node.js and the sysroot:
+    # a lockfile change that leaves the addons alone (a new pure-JS package) only relinks the copy.
+    keep="$out/addons/${native_specs[$i]//\//-}"
+    if built "$keep" "$addon_digest"; then
+      log "node_modules: ${native_specs[$i]} for arm64 already built in $keep"
+      cp -a "$keep/." "$dest/"
+      rm -f "$dest/.fetched"
+      continue
+    fi
     tar -xzf "$packs/$(echo "${name#@}" | tr / -)-"*.tgz -C "$dest" --strip-components=1
     log "node_modules: building ${native_specs[$i]} for arm64"
     build_log="$out/build-${name//\//-}.log"
@@ -196,6 +206,10 @@ else
       tail -40 "$build_log" >&2
       die "building ${native_specs[$i]} for arm64 failed (last lines above; whole log in $build_log)"
     fi
+    mkdir -p "$out/addons"
+    keep_scratch="$(mktemp -d "$keep.building-XXXXXX")"
+    cp -a "$dest/." "$keep_scratch/"
+    finish "$keep_scratch" "$keep" "$addon_digest"
   done
   rm -rf "$packs"
   # Every addon the gateway loads must be an aarch64 ELF; an x64 one here would only fail at run time.

@@ -524,7 +524,17 @@ export interface DeviceCheck {
  * Waits until every acknowledged seq of every device is in the database (or the time runs out),
  * then reports per device what is missing and what is stored more than once.
  */
-export async function checkExactlyOnce(cloud: CloudStack, acked: ReadonlyMap<string, ReadonlySet<number>>, timeoutMs: number): Promise<DeviceCheck[]> {
+/**
+ * Reads back every acknowledged message of every device until `settled` holds (by default: nothing
+ * missing) or `timeoutMs` passes, and returns the last reading. A test that expects some to be
+ * missing (evicted ones) passes a `settled` that says how many, so it waits for the sink to catch up.
+ */
+export async function checkExactlyOnce(
+  cloud: CloudStack,
+  acked: ReadonlyMap<string, ReadonlySet<number>>,
+  timeoutMs: number,
+  settled: (r: DeviceCheck[]) => boolean = (r) => r.every((d) => d.missing.length === 0),
+): Promise<DeviceCheck[]> {
   const read = async (): Promise<DeviceCheck[]> => {
     const out: DeviceCheck[] = [];
     for (const [device, seqs] of acked) {
@@ -537,7 +547,7 @@ export async function checkExactlyOnce(cloud: CloudStack, acked: ReadonlyMap<str
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await read();
-    if (r.every((d) => d.missing.length === 0) || Date.now() > deadline) return r;
+    if (settled(r) || Date.now() > deadline) return r;
     await sleep(1_000);
   }
 }

@@ -1,7 +1,8 @@
 // @peculiar/x509 on node:crypto's WebCrypto. Import x509 from here, never from the package: the
 // package resolves its algorithms through tsyringe, which refuses to load without the Reflect
-// metadata API, and the shim that provides it must be evaluated first (ESM evaluates imports in order).
-import './reflect-shim.js';
+// metadata API, and reflect-metadata (the polyfill tsyringe documents) must be evaluated first (ESM
+// evaluates imports in order).
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
