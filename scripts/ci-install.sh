@@ -150,6 +150,12 @@ weed_log="$(mktemp -t fieldline-weed-build-XXXXXX.log)"
 ) >"$weed_log" 2>&1 &
 weed_pid=$!
 
+# --- the Debian root the install test boots (test/deploy/install-nspawn.test.ts) ---------------------
+# debootstrap takes minutes on a cold machine; made here in the background, the test only unpacks it.
+debian_log="$(mktemp -t fieldline-debian-root-XXXXXX.log)"
+FIELDLINE_CACHE="${FIELDLINE_CACHE:-$repo/.cache}" "$repo/scripts/debian-root.sh" >"$debian_log" 2>&1 &
+debian_pid=$!
+
 # --- Node.js 24 ------------------------------------------------------------------------------------
 # Fieldline targets Node.js 24 LTS (Node 20 reached end of life in April 2026). On a machine whose
 # Node is older, the official binary and its headers come from the npm registry's node-linux-<arch>
@@ -278,6 +284,15 @@ if wait "$weed_pid"; then
 else
   cat "$weed_log" >&2
   log "weed: the build failed (log above)" >&2
+  exit 1
+fi
+
+if wait "$debian_pid"; then
+  log "debian root: $(tail -1 "$debian_log")"
+  rm -f "$debian_log"
+else
+  cat "$debian_log" >&2
+  log "debian root: debootstrap failed (log above)" >&2
   exit 1
 fi
 
