@@ -184,7 +184,7 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
     assert.ok(await page.isChecked('input[name="baud"][value="19200"]'));
     await page.selectOption('select[name="parity"]', 'none');
     await page.fill('input[name="units"]', '1-20');
-    await page.fill('input[name="timeoutMs"]', '100');
+    await page.fill('input[name="timeoutMs"]', '250');
     await page.click('button:has-text("Start scan")');
     // Caught mid-scan: some units probed, not all, and the page says where it is. (Read from here:
     // the page's CSP refuses the string evaluation waitForFunction would need.)
@@ -213,7 +213,7 @@ describe('the commissioning page in a browser, against a gateway and two Modbus 
     await page.fill('input[name="host"]', '127.0.0.1');
     await page.fill('input[name="port"]', String(tcpPort));
     await page.fill('input[name="units"]', '1-5');
-    await page.fill('input[name="timeoutMs"]', '150');
+    await page.fill('input[name="timeoutMs"]', '300');
     await page.click('button:has-text("Start scan")');
     await scanState('done');
     const rows = await page.$$eval('[data-testid="scan-found"] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 4).map((td) => td.textContent?.trim())));

@@ -24,6 +24,8 @@ let line: PtyPair;
 let slave: PySlave;
 let gw: Gateway | undefined;
 
+/** A present slave answers a probe within this, also with another test file on the two cores. */
+const SCAN_TIMEOUT_MS = 300;
 const cli = (...args: string[]) => run(process.execPath, [CLI, 'modbus', ...args], { timeoutMs: 30_000 });
 const serial = () => ['--rtu', line.a, '--baud', '19200', '--parity', 'none'];
 
@@ -53,7 +55,7 @@ after(async () => {
 
 describe('Modbus commissioning over RTU', () => {
   test('standalone CLI on the serial port: the scan finds units 1, 2 and 3 (by its exception); the read decodes float32 CDAB', async () => {
-    const scan = await cli('scan', ...serial(), '--units', '1-6', '--timeout', '100', '--json');
+    const scan = await cli('scan', ...serial(), '--units', '1-6', '--timeout', String(SCAN_TIMEOUT_MS), '--json');
     assert.equal(scan.code, 0, scan.stderr);
     const result = JSON.parse(scan.stdout) as ScanResult;
     assert.deepEqual(result.units.map((u) => [u.unitId, u.answer, u.exceptionCode ?? null]), [[1, 'data', null], [2, 'data', null], [3, 'exception', 2]]);
@@ -93,7 +95,7 @@ describe('Modbus commissioning over RTU', () => {
     };
     // A scan and two reads at once, from two clients, while the polls go on.
     const [scan, flow, viaCli] = await Promise.all([
-      post('/modbus/scan', { bus: 'line', units: '1-6', timeoutMs: 100 }),
+      post('/modbus/scan', { bus: 'line', units: '1-6', timeoutMs: SCAN_TIMEOUT_MS }),
       post('/modbus/read', { bus: 'line', unit: 1, address: 0, type: 'float32', byteOrder: 'CDAB' }),
       cli('read', '--bus', 'line', '--api', api, '--token', TOKEN, '--unit', '2', '--address', '0', '--count', '2', '--json'),
     ]);
