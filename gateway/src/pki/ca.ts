@@ -186,29 +186,42 @@ function canonicalIp(ip: string): string {
 async function issueServerCertificate(dir: string, ca: LoadedCa, names: HostNames): Promise<void> {
   const keys = await webcrypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify']);
   const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: newSerial(),
-    subject: [{ CN: [names.dns[0] ?? 'fieldline-gateway'] }],
-    issuer: ca.cert.subjectName,
+  const cert = await signLeaf(ca, keys.publicKey, {
+    serial: newSerial(),
+    cn: names.dns[0] ?? 'fieldline-gateway',
     notBefore: new Date(now - BACKDATE_MS),
     notAfter: new Date(Math.min(now + SERVER_DAYS * DAY_MS, ca.cert.notAfter.getTime())),
+    usage: x509.ExtendedKeyUsage.serverAuth,
+    sans: [...names.dns.map((value) => ({ type: 'dns' as const, value })), ...names.ips.map((value) => ({ type: 'ip' as const, value }))],
+  });
+  writeAtomic(join(dir, PKI.serverKey), await keyPem(keys.privateKey), 0o600);
+  writeAtomic(join(dir, PKI.serverCert), cert.toString('pem') + '\n', 0o644);
+}
+
+/** An end-entity certificate signed by the CA: not a CA itself, digitalSignature, one extended usage. */
+async function signLeaf(
+  ca: LoadedCa,
+  publicKey: webcrypto.CryptoKey,
+  leaf: { serial: string; cn: string; notBefore: Date; notAfter: Date; usage: string; sans: { type: 'dns' | 'ip'; value: string }[] },
+): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create({
+    serialNumber: leaf.serial,
+    subject: [{ CN: [leaf.cn] }],
+    issuer: ca.cert.subjectName,
+    notBefore: leaf.notBefore,
+    notAfter: leaf.notAfter,
     signingAlgorithm: EC_ALG,
-    publicKey: keys.publicKey,
+    publicKey,
     signingKey: ca.key,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        ...names.dns.map((value) => ({ type: 'dns' as const, value })),
-        ...names.ips.map((value) => ({ type: 'ip' as const, value })),
-      ]),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      new x509.ExtendedKeyUsageExtension([leaf.usage]),
+      new x509.SubjectAlternativeNameExtension(leaf.sans),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey),
     ],
   });
-  writeAtomic(join(dir, PKI.serverKey), await keyPem(keys.privateKey), 0o600);
-  writeAtomic(join(dir, PKI.serverCert), cert.toString('pem') + '\n', 0o644);
 }
 
 export interface IssuedCertificate {
@@ -232,23 +245,8 @@ export async function issueDeviceCertificate(ca: LoadedCa, deviceId: string, day
     const left = Math.floor((ca.cert.notAfter.getTime() - now) / DAY_MS);
     throw new GatewayError('FL_ERR_PKI_BAD_ARGUMENT', `--days ${days} would outlive the CA, which ends ${ca.cert.notAfter.toISOString()} (at most ${left} days)`);
   }
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial,
-    subject: [{ CN: [deviceId] }],
-    issuer: ca.cert.subjectName,
-    notBefore,
-    notAfter,
-    signingAlgorithm: EC_ALG,
-    publicKey: keys.publicKey,
-    signingKey: ca.key,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: deviceId }]),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey),
-    ],
+  const cert = await signLeaf(ca, keys.publicKey, {
+    serial, cn: deviceId, notBefore, notAfter, usage: x509.ExtendedKeyUsage.clientAuth, sans: [{ type: 'dns', value: deviceId }],
   });
   return { serial, certPem: cert.toString('pem') + '\n', keyPem: await keyPem(keys.privateKey), notBefore, notAfter };
 }
