@@ -2,8 +2,8 @@
 // when the outbox file is lost: corrupt and moved aside, or deleted by hand. The outbox therefore
 // reserves seqs in blocks in a small file beside it, written atomically before any seq of a block
 // is handed out. A fresh outbox starts above the last reservation. One fsync per block, not per batch.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileDurably } from '../durable-file.js';
 
 export const SEQ_BLOCK = 10_000;
 
@@ -24,7 +24,7 @@ export class SeqReservation {
   ensure(seq: number): void {
     if (seq < this.reserved) return;
     const next = seq + SEQ_BLOCK;
-    writeDurably(this.file, `${next}\n`);
+    writeFileDurably(this.file, `${next}\n`);
     this.reserved = next;
   }
 }
@@ -35,24 +35,5 @@ function readReservation(file: string): number {
     return Number.isSafeInteger(n) && n > 0 ? n : 0;
   } catch {
     return 0;
-  }
-}
-
-/** Write to a temp file, fsync it, rename over the target, fsync the directory. */
-function writeDurably(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dir = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
   }
 }
