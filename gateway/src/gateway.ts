@@ -24,6 +24,7 @@ import { DeviceRegistry } from './pipeline/registry.js';
 import { pkiDir } from './pki/names.js';
 import { listCertificates } from './pki/store.js';
 import { VERSION } from './version.js';
+import { oldestAgeMs } from './outbox/outbox.js';
 
 const NO_HOST_SAMPLE: HostSample = {
   cpuPercent: 0, memoryUsedBytes: 0, memoryTotalBytes: 0, diskFreeBytes: 0, diskTotalBytes: 0, temperatureC: null,
@@ -74,8 +75,7 @@ export class Gateway {
     this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
     this.metrics.gauge('outbox_depth_readings', 'readings waiting in the outbox', () => this.outbox.stats().depthValues);
     this.metrics.gauge('outbox_oldest_age_seconds', 'age of the oldest reading waiting in the outbox (0 when empty): how far the cloud lags', () => {
-      const oldest = this.outbox.stats().oldestMs;
-      return oldest === null ? 0 : (Date.now() - oldest) / 1000;
+      return oldestAgeMs(this.outbox.stats()) / 1000;
     });
   }
 
@@ -116,7 +116,7 @@ export class Gateway {
       adapters: this.adapterStatuses(),
       outbox: {
         ...o,
-        oldestAgeMs: o.oldestMs === null ? 0 : Date.now() - o.oldestMs,
+        oldestAgeMs: oldestAgeMs(o),
         bound: { maxMessages: this.cfg.outbox.maxMessages, maxBytes: this.cfg.outbox.maxBytes, onFull: this.cfg.outbox.onFull },
       },
       cloud: this.forwarder.status(o.depthValues),

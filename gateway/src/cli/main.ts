@@ -16,6 +16,7 @@ import { GATEWAY_ENV_PREFIX, gatewayConfigSchema, type GatewayConfig } from '../
 import { deviceCli } from './device.js';
 import { modbusCli } from './modbus.js';
 import { provisionCli } from './provision.js';
+import { oldestAgeMs } from '../outbox/outbox.js';
 
 const USAGE = `usage:
   fieldline-gateway [--config gateway.yaml]       run the gateway
@@ -90,7 +91,7 @@ async function outboxStats(cfg: GatewayConfig): Promise<number> {
   const outbox = new SqliteOutbox({ path, readOnly: true });
   const s = outbox.stats();
   outbox.close();
-  console.log(JSON.stringify({ ...s, oldestAgeMs: s.oldestMs === null ? 0 : Date.now() - s.oldestMs }, null, 2));
+  console.log(JSON.stringify({ ...s, oldestAgeMs: oldestAgeMs(s) }, null, 2));
   return 0;
 }
 

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../../common/src/config.js';
 import type { AdapterStatus } from '../ingest/adapter.js';
 import type { ModbusBusStats } from '../ingest/modbus/adapter.js';
-import type { OutboxStats } from '../outbox/outbox.js';
+import { oldestAgeMs, type OutboxStats } from '../outbox/outbox.js';
 import { GATEWAY_ENV_PREFIX, gatewayConfigSchema, type GatewayConfig } from '../config/schema.js';
 import { localApiTarget, UsageError, type LocalApiTarget } from './local-api.js';
 
@@ -123,7 +123,7 @@ async function offlineStatus(cfg: GatewayConfig, api: string, reason: string): P
     const o = new SqliteOutbox({ path, readOnly: true });
     try {
       const s = o.stats();
-      outbox = { ...s, oldestAgeMs: s.oldestMs === null ? 0 : Date.now() - s.oldestMs };
+      outbox = { ...s, oldestAgeMs: oldestAgeMs(s) };
     } finally {
       o.close();
     }

@@ -5,7 +5,7 @@ import type { Heartbeat } from '../../../proto/src/wire.js';
 import type { DrainProgress } from '../forward/drain.js';
 import type { AdapterStatus } from '../ingest/adapter.js';
 import type { Metrics } from '../metrics.js';
-import type { OutboxStats } from '../outbox/outbox.js';
+import { oldestAgeMs, type OutboxStats } from '../outbox/outbox.js';
 
 export interface HostSample {
   cpuPercent: number;
@@ -64,7 +64,7 @@ export function buildHeartbeat(args: {
     diskTotalBytes: host.diskTotalBytes,
     ...(host.temperatureC === null ? {} : { temperatureC: host.temperatureC }),
     outboxDepth: outbox.depthValues,
-    outboxOldestAgeMs: outbox.oldestMs === null ? 0 : now - outbox.oldestMs,
+    outboxOldestAgeMs: oldestAgeMs(outbox, now),
     adapters: args.adapters,
     loss: { ...metrics.loss },
     deviceLoss: Object.fromEntries([...metrics.deviceLoss].map(([id, l]) => [id, { ...l }])),

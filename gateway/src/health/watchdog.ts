@@ -8,6 +8,7 @@
 // still alive, and attributable to the unit's cgroup, when systemd looks it up. A child that fails
 // or hangs costs one ping; pings come at half the interval, so one loss does not trip the watchdog.
 import { execFile } from 'node:child_process';
+import { oldestAgeMs } from '../outbox/outbox.js';
 
 export interface WatchdogOptions {
   /** Usually process.env: NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID are read from it. */
@@ -144,7 +145,7 @@ export function gatewayHealthy(gw: WatchedGateway): boolean {
 export function gatewayStatusLine(gw: WatchedGateway): string {
   try {
     const o = gw.outbox.stats();
-    const age = o.oldestMs === null ? 0 : Math.round((Date.now() - o.oldestMs) / 1000);
+    const age = Math.round(oldestAgeMs(o) / 1000);
     return `outbox ${o.depthValues} readings, oldest ${age}s${o.full ? `, refusing: ${o.full.code}` : ''}`;
   } catch (err) {
     return `outbox unreadable: ${(err as Error).message}`;

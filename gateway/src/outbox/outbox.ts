@@ -35,6 +35,11 @@ export interface OutboxStats {
   recovery: OutboxRecovery | null;
 }
 
+/** How long the oldest waiting message has waited, in ms at `nowMs`; 0 when nothing waits. */
+export function oldestAgeMs(stats: Pick<OutboxStats, 'oldestMs'>, nowMs = Date.now()): number {
+  return stats.oldestMs === null ? 0 : nowMs - stats.oldestMs;
+}
+
 export interface OutboxFull {
   code: Extract<ErrorCode, 'FL_ERR_OUTBOX_FULL' | 'FL_ERR_OUTBOX_DISK_FULL'>;
   reason: string;
