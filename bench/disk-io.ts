@@ -27,6 +27,11 @@ export function processIo(): ProcIo {
   return parseIo(readFileSync('/proc/self/io', 'utf8'));
 }
 
+/** Another process, every thread summed (the benches' gateway and sink children). */
+export function pidIo(pid: number): ProcIo {
+  return parseIo(readFileSync(`/proc/${pid}/io`, 'utf8'));
+}
+
 /** The calling thread only (a worker thread reads its own). */
 export function threadIo(): ProcIo {
   return parseIo(readFileSync('/proc/thread-self/io', 'utf8'));
