@@ -18,6 +18,9 @@ log() { printf 'ci-install: %s\n' "$*"; }
 packages=(
   # clients and tools the tests drive real services with
   mosquitto-clients kcat lz4 protobuf-compiler socat libcoap3-bin
+  # the Mosquitto broker the MQTT bench compares the gateway with (bench/mqtt-compare.ts); only
+  # ever started by the bench on a free port, never as the system service
+  mosquitto
   # PostgreSQL 15 server (devstack/postgres.ts)
   postgresql-15
   # Java and Maven: the test Kafka broker runs from Apache Kafka's jars (devstack/kafka.ts)
@@ -46,6 +49,11 @@ else
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends "${packages[@]}"
+fi
+# Debian's mosquitto package starts a broker on port 1883 where systemd runs, which is the demo's
+# MQTT port: the bench starts its own, so the system one stays off.
+if command -v systemctl > /dev/null && systemctl is-enabled mosquitto > /dev/null 2>&1; then
+  systemctl disable --now mosquitto > /dev/null 2>&1 || true
 fi
 
 # --- Go ----------------------------------------------------------------------------------------
