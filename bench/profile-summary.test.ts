@@ -59,10 +59,12 @@ it('self time rolls up by our folder, by npm package (scoped and nested), node i
       frame(10, 'JSON.parse', ''),
       frame(11, 'normalize', `file://${root}/dist/gateway/src/pipeline/steps.js`),
       frame(12, 'wire', `file://${root}/dist/proto/src/wire.js`),
+      frame(13, 'decode', `file://${root}/dist/proto/gen/telemetry.js`),
+      frame(14, 'benchWire', `file://${root}/dist/bench/wire.js`),
     ];
     // Each sample lasts until the next one, 1 ms later, and the last until endTime, 1 ms after it:
     // each id below gets 1 ms per appearance; the 1 ms before the first sample is no one's.
-    const samples = [2, 2, 2, 2, 3, 4, 11, 5, 6, 7, 8, 9, 10, 12, 4];
+    const samples = [2, 2, 2, 2, 3, 4, 11, 5, 6, 7, 8, 9, 10, 12, 13, 14, 4];
     const profile = { nodes, startTime: 0, endTime: (samples.length + 1) * 1000, samples, timeDeltas: samples.map(() => 1000) };
     const path = join(dir, 'synthetic.cpuprofile');
     writeFileSync(path, JSON.stringify(profile));
@@ -70,14 +72,14 @@ it('self time rolls up by our folder, by npm package (scoped and nested), node i
     const area = Object.fromEntries(s.byArea.map((a) => [a.area, a.selfMs]));
     assert.deepEqual(area, {
       '(idle)': 4, 'gateway/src/pipeline': 3, '(garbage collector)': 1, aedes: 1, '@scope/pkg': 1, fastfall: 1,
-      'cloud-sink/src/store': 1, 'node internals': 1, '(native)': 1, 'proto/src': 1,
+      'cloud-sink/src/store': 1, 'node internals': 1, '(native)': 1, 'proto/src': 1, 'proto/gen': 1, bench: 1,
     });
-    assert.equal(s.totalMs, 15, 'the first sample starts the clock; the last lasts to endTime');
-    assert.equal(s.busyMs, 11);
-    assert.equal(s.idlePct, 26.7);
-    assert.equal(s.gcPct, 6.7);
+    assert.equal(s.totalMs, 17, 'the first sample starts the clock; the last lasts to endTime');
+    assert.equal(s.busyMs, 13);
+    assert.equal(s.idlePct, 23.5);
+    assert.equal(s.gcPct, 5.9);
     // The same function at two call sites is one row; idle is never a "function".
-    assert.deepEqual(s.topFunctions[0], { fn: 'normalize', where: 'gateway/src/pipeline/steps.js:10', area: 'gateway/src/pipeline', selfMs: 3, pct: 20, busyPct: 27.3 });
+    assert.deepEqual(s.topFunctions[0], { fn: 'normalize', where: 'gateway/src/pipeline/steps.js:10', area: 'gateway/src/pipeline', selfMs: 3, pct: 17.6, busyPct: 23.1 });
     assert.ok(!s.topFunctions.some((f) => f.fn === '(idle)'));
     assert.ok(s.topFunctions.some((f) => f.where === 'node_modules/aedes/lib/handlers/publish.js:10'));
   } finally {

@@ -148,11 +148,11 @@ function locate(url: string, functionName: string, root: string): { area: string
   return { area: ourArea(ours), file: ours };
 }
 
-/** gateway/src/ingest/mqtt/adapter.js → gateway/src/ingest; proto/src/wire.js → proto/src; bench/x.js → bench. */
+/** gateway/src/ingest/mqtt/adapter.js → gateway/src/ingest; proto/src/wire.js → proto/src; proto/gen/x.js → proto/gen; bench/x.js → bench. */
 function ourArea(rel: string): string {
   const parts = rel.split('/');
-  if (parts[1] === 'src') return parts.length > 3 ? parts.slice(0, 3).join('/') : parts.slice(0, 2).join('/');
-  return parts[0]!;
+  if (parts[1] === 'src' && parts.length > 3) return parts.slice(0, 3).join('/');
+  return parts.length > 2 ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
 /** Every .cpuprofile in `dir`, newest first (by modification time); none when the directory is missing. */
