@@ -8,7 +8,8 @@
 // RTU frames carry no length field and PC serial drivers and ptys deliver bytes with gaps that
 // break timing-based framing, so the frame end comes from the expected length of the answer.
 import { EventEmitter } from 'node:events';
-import { SerialPort } from 'serialport';
+import { createRequire } from 'node:module';
+import type { SerialPort } from 'serialport';
 import { EXCEPTION_FLAG } from './spec.js';
 
 export interface RtuLineSettings {
@@ -59,7 +60,9 @@ export class RtuFramedPort extends EventEmitter {
 
   constructor(line: RtuLineSettings) {
     super();
-    this.serial = new SerialPort({
+    // Required here rather than imported: see ModbusRTU() in transport.ts.
+    const { SerialPort: Port } = createRequire(import.meta.url)('serialport') as typeof import('serialport');
+    this.serial = new Port({
       path: line.path,
       baudRate: line.baudRate,
       parity: line.parity,

@@ -8,7 +8,15 @@ import { RtuFramedPort, type RtuLineSettings } from './rtu-port.js';
 import { exceptionName, type ReadFunction } from './spec.js';
 
 // modbus-serial is CommonJS and sets module.exports to the client class.
-const ModbusRTU = createRequire(import.meta.url)('modbus-serial') as new (port?: unknown) => ModbusClient;
+type ModbusClientClass = new (port?: unknown) => ModbusClient;
+let modbusRtu: ModbusClientClass | undefined;
+/**
+ * Loaded at the first Modbus connection, not at start-up: modbus-serial brings serialport and its
+ * native bindings (about 17 MB of RSS), which a gateway with Modbus off (the default) never uses.
+ */
+function ModbusRTU(): ModbusClientClass {
+  return (modbusRtu ??= createRequire(import.meta.url)('modbus-serial') as ModbusClientClass);
+}
 
 export type FailureKind = 'timeout' | 'crc' | 'exception' | 'connection' | 'protocol';
 
@@ -150,7 +158,8 @@ abstract class ClientTransport implements Transport {
 
   /** A client whose errors are recorded, never thrown: an 'error' event without a listener would crash the process. */
   protected newClient(port?: unknown): ModbusClient {
-    const client = port === undefined ? new ModbusRTU() : new ModbusRTU(port);
+    const Client = ModbusRTU();
+    const client = port === undefined ? new Client() : new Client(port);
     client.on('error', (err: unknown) => this.onError(classify(err)));
     return client;
   }

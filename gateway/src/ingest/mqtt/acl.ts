@@ -8,8 +8,11 @@ export function isPrototypeName(s: string): boolean {
   return PROTOTYPE_NAMES.has(s);
 }
 
+const OWN_PREFIX = 'devices/';
+
+/** Asked for every PUBLISH, so it compares in place rather than building `devices/${deviceId}/`. */
 export function mayPublish(deviceId: string, topic: string): boolean {
-  return topic.startsWith(`devices/${deviceId}/`);
+  return topic.startsWith(OWN_PREFIX) && topic.startsWith(deviceId, OWN_PREFIX.length) && topic.charCodeAt(OWN_PREFIX.length + deviceId.length) === 0x2f;
 }
 
 /** [MQTT-4.7.1]: '#' and '+' are wildcards; a device may only subscribe inside its own subtree. */
