@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GatewayChild } from '../devstack/gateway-child.js';
+import { DEPLOYED_GATEWAY_ENV, GatewayChild } from '../devstack/gateway-child.js';
 import { freePort, repoRoot, spawnLogged, waitForPort, type LoggedProcess } from '../devstack/net.js';
 import { SqliteOutbox } from '../gateway/src/outbox/sqlite-outbox.js';
 import { benchDataDir } from './data-dir.js';
@@ -128,7 +128,7 @@ async function runGateway(dir: string, name: string, synchronous: 'FULL' | 'NORM
     config: { logLevel: 'warn', outbox: { synchronous } },
   });
   let run: BrokerRun;
-  await gw.start();
+  await gw.start(DEPLOYED_GATEWAY_ENV);
   try {
     run = await measure(`gateway (outbox synchronous=${synchronous})`, gw.pid, { ...load, url: gw.mqttUrl });
   } finally {

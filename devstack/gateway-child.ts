@@ -6,6 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GENEROUS_LIMITS } from './stack.js';
 import { freePorts, repoRoot, spawnLogged, type LoggedProcess, type ProcessExit } from './net.js';
 
+/**
+ * The environment the shipped gateway runs with (deploy/systemd/fieldline-gateway.service and
+ * deploy/balena/Dockerfile.template set the same NODE_OPTIONS): the benches start it this way so
+ * its memory is what a deployed one's is. The V8 young generation otherwise grows to 64 MB under
+ * steady ingest (docs/profiles/gateway-ingest.md).
+ */
+export const DEPLOYED_GATEWAY_ENV: Record<string, string> = { NODE_OPTIONS: '--max-semi-space-size=8' };
+
 export const GATEWAY_CHILD_ADMIN_TOKEN = 'fault-test-admin-token';
 const GATEWAY_MAIN = join(repoRoot(), 'dist', 'gateway', 'src', 'cli', 'main.js');
 
