@@ -18,12 +18,6 @@ const kafka = z.strictObject({
   sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
   /** Most messages taken from Kafka and written in one transaction. */
   maxBatchMessages: z.number().int().min(1).max(10_000).default(256),
-  /**
-   * Most readings in one database transaction: a poll holding more is written as several, in
-   * order, its offsets committed after the last. Larger amortises the per-transaction rollup and
-   * ledger work; smaller bounds how long a batch waits for its commit (docs/profiles/sink.md).
-   */
-  maxTransactionReadings: z.number().int().min(1).max(10_000_000).default(50_000),
   /** Extra librdkafka properties (security.protocol, sasl.*, ssl.*), passed through as given. */
   rdkafka: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
 });

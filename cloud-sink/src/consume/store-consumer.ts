@@ -5,7 +5,7 @@
 // untouched, and the partition moves on past it.
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
-import { countValues, Header, SCHEMA_VERSION, WireError } from '../../../proto/src/wire.js';
+import { Header, SCHEMA_VERSION, WireError } from '../../../proto/src/wire.js';
 import type { CloudConfig } from '../config/schema.js';
 import { FieldlineError } from '../errors.js';
 import type { IngestBatch, Store, TimeRange } from '../store/store.js';
@@ -113,29 +113,18 @@ export class StoreConsumer {
       }
     }
     if (decoded.length === 0) return;
+    let stored = decoded.map((d) => d.batch);
     let fresh: TimeRange | null = null;
     const widen = (r: TimeRange | null): void => {
       if (r) fresh = fresh ? { fromMs: Math.min(fresh.fromMs, r.fromMs), toMs: Math.max(fresh.toMs, r.toMs) } : r;
     };
-    // A poll of a backlog can hold hundreds of thousands of readings; as one transaction, every
-    // batch in it would wait for one multi-second COPY. Transactions of at most
-    // maxTransactionReadings commit (and become visible) in turn; the offsets are still committed
-    // only after the last, and a replay of the ones already in is a no-op in the ledger.
-    const stored: IngestBatch[] = [];
-    for (const chunk of byReadings(decoded, this.cfg.maxTransactionReadings)) stored.push(...(await this.ingestChunk(chunk, widen)));
-    if (this.afterStore && stored.length > 0) await this.afterStoreRetrying(stored, fresh);
-  }
-
-  /** One transaction of batches; returns those stored (or already in the ledger), dead-lettering any the database refuses. */
-  private async ingestChunk(decoded: { msg: Kafka.Message; batch: IngestBatch }[], widen: (r: TimeRange | null) => void): Promise<IngestBatch[]> {
     try {
-      widen(await this.ingestRetrying(decoded.map((d) => d.batch)));
-      return decoded.map((d) => d.batch);
+      widen(await this.ingestRetrying(stored));
     } catch (err) {
       if (!isBadBatch(err)) throw err;
       // Some batch the database refuses however often it is retried: find it by writing the
       // batches one at a time, and dead-letter only that one.
-      const stored: IngestBatch[] = [];
+      stored = [];
       for (const d of decoded) {
         try {
           widen(await this.ingestRetrying([d.batch]));
@@ -145,8 +134,8 @@ export class StoreConsumer {
           await this.deadLetter(d.msg, e as Error);
         }
       }
-      return stored;
     }
+    if (this.afterStore && stored.length > 0) await this.afterStoreRetrying(stored, fresh);
   }
 
   private async afterStoreRetrying(batches: readonly IngestBatch[], fresh: TimeRange | null): Promise<void> {
@@ -214,25 +203,6 @@ export class StoreConsumer {
     // Flushed before the source offset is committed, so a crash cannot lose the bad message.
     await flushProducer(dlq);
   }
-}
-
-/** Consecutive runs of batches holding at most `max` readings each (a bigger batch goes alone). */
-export function byReadings<T extends { batch: IngestBatch }>(items: readonly T[], max: number): T[][] {
-  const out: T[][] = [];
-  let cur: T[] = [];
-  let n = 0;
-  for (const it of items) {
-    const values = countValues(it.batch.readings);
-    if (cur.length > 0 && n + values > max) {
-      out.push(cur);
-      cur = [];
-      n = 0;
-    }
-    cur.push(it);
-    n += values;
-  }
-  if (cur.length > 0) out.push(cur);
-  return out;
 }
 
 function isBadBatch(err: unknown): boolean {
