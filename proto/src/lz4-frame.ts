@@ -7,8 +7,10 @@
 // item (about 12 % of self time, and much of the garbage collector's). Here every block decodes
 // into one scratch buffer that lives as long as the process, and only the decoded bytes are copied
 // out. What is checked stays the same as lz4.decode: magic, version, header checksum, block and
-// content checksums when the frame has them, truncation; concatenated and skippable frames are read
-// as lz4.decode reads them.
+// content checksums when the frame has them, truncation. Unlike lz4.decode, a truncated frame
+// throws (lz4.decode emitted an 'error' event after returning, which ends the process), and
+// concatenated and skippable frames are read as the frame format says (lz4.decode fails the
+// second frame's checksum and hangs on a skippable one).
 import lz4 from 'lz4';
 
 const MAGIC = 0x184d2204;
