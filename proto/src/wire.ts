@@ -2,6 +2,7 @@
 // as one LZ4 frame, so `lz4 -d` opens it, with headers that let a consumer route and deduplicate
 // without decompressing.
 import lz4 from 'lz4';
+import { unframe } from './lz4-frame.js';
 import $protobuf from 'protobufjs/minimal.js';
 import { fieldline } from '../gen/telemetry.js';
 import { WireError } from './errors.js';
@@ -88,7 +89,7 @@ export function lz4Frame(bytes: Uint8Array): Buffer {
 }
 
 export function lz4Unframe(frame: Buffer): Buffer {
-  return lz4.decode(frame);
+  return unframe(frame);
 }
 
 /** Counts readings the way every throughput figure does: one per (device, metric, time) value. */
