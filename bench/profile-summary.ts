@@ -2,8 +2,8 @@
 // function and rolled up by area (our folders, each npm package, Node's internals, GC, idle), in a
 // form docs/BENCHMARKS.md can show before and after a change.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The parts of V8's CPU profile format (Profiler.Profile in the DevTools protocol) read here. */
 interface CpuProfile {
@@ -192,4 +192,9 @@ export function profileMarkdown(s: CpuProfileSummary, title: string): string {
     ...s.topFunctions.map((f) => `| ${cell(f.fn)} | ${cell(f.where || f.area)} | ${f.selfMs} | ${f.busyPct} |`),
   ];
   return lines.join('\n') + '\n';
+}
+
+// `node dist/bench/profile-summary.js <file.cpuprofile> [top]` prints the two tables.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2]) {
+  console.log(profileMarkdown(summarizeCpuProfile(process.argv[2], { top: Number(process.argv[3] ?? 15) }), basename(process.argv[2])));
 }
