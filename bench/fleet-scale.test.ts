@@ -26,6 +26,7 @@ it('benchFleetScale stores every reading of 10 and then 100 gateways exactly onc
     // The rate is the step's readings over the time the sink took, as reported.
     assert.ok(s.sink.seconds > 0, detail);
     assert.ok(Math.abs(s.sink.readingsPerSecond - s.readings / s.sink.seconds) / s.sink.readingsPerSecond < 0.01, detail);
+    assert.ok(s.sink.cpuSecondsPerMillion.sink > 0 && s.sink.cpuSecondsPerMillion.postgres > 0, detail);
     const t = s.db.tables;
     const storedBytes = t.readings! + t.readings_1m! + t.readings_1h! + t.readings_1d! + t.ingested_batches!;
     assert.equal(s.db.bytesPerReading, Math.round((storedBytes / stored) * 10) / 10, detail);

@@ -28,13 +28,14 @@ import { cloudConfigSchema } from '../cloud-sink/src/config/schema.js';
 import { openPostgres, type Db } from '../cloud-sink/src/store/db.js';
 import { Store } from '../cloud-sink/src/store/store.js';
 import { startKafka } from '../devstack/kafka.js';
-import { freePort, spawnLogged, waitUntil, type LoggedProcess } from '../devstack/net.js';
+import { freePort, removeOnExit, spawnLogged, waitUntil, type LoggedProcess } from '../devstack/net.js';
 import { startPostgres } from '../devstack/postgres.js';
 import { FIELDLINE_TOPICS } from '../devstack/topics.js';
 import { deviceId, deviceSchedule, METRICS, type FleetLoadParams, type FleetLoadReport } from './fleet-load.js';
 import { mulberry32 } from './lake.js';
 import { summarize, type LatencySummary } from './percentile.js';
 import { ApiClient, runAll, type Answer } from './query-client.js';
+import { processCpuSeconds, processTreeCpuSeconds } from './proc-cpu.js';
 import { runIfMain } from './run-alone.js';
 
 export interface FleetScaleOptions {
@@ -88,6 +89,12 @@ export interface FleetStep {
     seconds: number;
     /** Process spawn to the first ledger row (start-up, migration check, group join). */
     startSeconds: number;
+    /**
+     * CPU time per million readings stored, spawn to the last reading counted: the sink process's
+     * own (start-up included), and the PostgreSQL server's (every backend, the bench's 100 ms polls
+     * and autovacuum included). Less sensitive to other jobs on the machine than the rate.
+     */
+    cpuSecondsPerMillion: { sink: number; postgres: number };
   };
   /** Counted back with SQL before the figures were kept; lost and duplicated are 0 or the bench fails. */
   counted: { rows: number; distinctRows: number; valueSum: number; ledgerBatches: number; gatewaysWithAllSeqs: number; rollup1m: number; rollup1h: number; rollup1d: number; lost: number; duplicated: number };
@@ -158,7 +165,7 @@ const storedBytes = (s: Record<string, number>): number => STORED_TABLES.reduce(
 export async function benchFleetScale(opts: FleetScaleOptions = {}): Promise<FleetScaleResult> {
   const began = performance.now();
   const fleets = opts.gateways ?? [10, 100, 1000, 10_000];
-  const readingsPerStep = opts.readingsPerStep ?? 1_000_000;
+  const readingsPerStep = opts.readingsPerStep ?? Number(process.env.BENCH_FLEET_READINGS ?? 1_000_000);
   const readingsPerBatch = opts.readingsPerBatch ?? 100;
   const devicesPerGateway = opts.devicesPerGateway ?? 5;
   const partitions = opts.partitions ?? 3;
@@ -173,6 +180,7 @@ export async function benchFleetScale(opts: FleetScaleOptions = {}): Promise<Fle
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-bench-fleet-'));
+  const forgetDir = removeOnExit(dir);
   const broker = await startKafka();
   let server: Awaited<ReturnType<typeof startPostgres>> | undefined;
   let db: Db | undefined;
@@ -229,6 +237,8 @@ export async function benchFleetScale(opts: FleetScaleOptions = {}): Promise<Fle
       if (load.readings !== readingsPerStep) throw new Error(`the load tool produced ${load.readings} readings, ${readingsPerStep} were asked for`);
 
       console.log(`fleet scale: one sink catching up on ${load.readings} readings…`);
+      const postmaster = Number(readFileSync(join(server.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const pgCpuBefore = processTreeCpuSeconds(postmaster);
       const spawned = Date.now();
       sink = spawnLogged(process.execPath, [CLI, 'sink', '--config', join(dir, 'sink.yaml')], { logDir: dir, logName: `sink-${index + 1}.log`, truncate: true, env });
       let doneAt = 0;
@@ -245,6 +255,8 @@ export async function benchFleetScale(opts: FleetScaleOptions = {}): Promise<Fle
         firstAt = r.first!.getTime();
         return true;
       }, { what: `the sink storing step ${index + 1}'s ${readingsPerStep} readings`, timeoutMs, intervalMs: 100, process: sink });
+      const sinkCpu = processCpuSeconds(sink.pid);
+      const pgCpu = processTreeCpuSeconds(postmaster) - pgCpuBefore;
       await sink.stop('SIGTERM', 30_000);
       sink = undefined;
       const sinkSeconds = (doneAt - firstAt) / 1000;
@@ -277,7 +289,9 @@ export async function benchFleetScale(opts: FleetScaleOptions = {}): Promise<Fle
           wireBytesPerReading: round2(load.valueBytes / load.readings),
           wireBytesPerReadingWithHeaders: round2(load.messageBytes / load.readings),
         },
-        sink: { readingsPerSecond: Math.round(readingsPerStep / sinkSeconds), seconds: Math.round(sinkSeconds * 1000) / 1000, startSeconds: round1((firstAt - spawned) / 1000) },
+        sink: { readingsPerSecond: Math.round(readingsPerStep / sinkSeconds), seconds: Math.round(sinkSeconds * 1000) / 1000, startSeconds: round1((firstAt - spawned) / 1000),
+          cpuSecondsPerMillion: { sink: round1((sinkCpu * 1e6) / readingsPerStep), postgres: round1((pgCpu * 1e6) / readingsPerStep) },
+        },
         counted,
         storedRows,
         db: dbSize,
@@ -313,6 +327,7 @@ export async function benchFleetScale(opts: FleetScaleOptions = {}): Promise<Fle
     await server?.destroy().catch(() => undefined);
     await broker.destroy().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+    forgetDir();
   }
 }
 
@@ -447,6 +462,30 @@ async function askApi(client: ApiClient, db: Db, a: Ask): Promise<FleetStep['que
   f.fig.checked = 1;
 
   return { raw1h: r.fig, day1m: g.fig, latest: l.fig, fleet: f.fig };
+}
+
+/**
+ * The sweep as markdown table rows (`| figure | value |`, as bench/run.ts's table), one group per
+ * fleet size; a reader sees the load the figures were made under in the first row.
+ */
+export function fleetScaleRows(r: FleetScaleResult): string[] {
+  const s = r.setup;
+  const rows = [
+    `| fleet scale: ${s.readingsPerStep} readings a step in batches of ${s.readingsPerBatch} (${s.messagesPerBatch} messages × ${s.metricsPerMessage} metrics), ${s.devicesPerGateway} devices a gateway, ${s.partitions} partitions, one sink process, rows accumulating across steps; query p95 with ${s.queryClients} clients | gateways: ${r.steps.map((x) => x.gateways).join(' / ')} |`,
+  ];
+  const each = (f: (x: FleetStep) => string | number): string => r.steps.map(f).join(' / ');
+  rows.push(
+    `| fleet scale: sink readings/s, one instance, a Kafka backlog into PostgreSQL 15 (every reading counted back: lost ${each((x) => x.counted.lost)}) | ${each((x) => x.sink.readingsPerSecond)} |`,
+    `| fleet scale: CPU-seconds per million readings stored, sink process / PostgreSQL server | ${each((x) => `${x.sink.cpuSecondsPerMillion.sink} + ${x.sink.cpuSecondsPerMillion.postgres}`)} |`,
+    `| fleet scale: database bytes per reading, readings + rollups + ledger, what the step added / all stored (rows stored ${each((x) => x.storedRows)}) | ${each((x) => `${x.db.stepBytesPerReading} / ${x.db.bytesPerReading}`)} |`,
+    `| fleet scale: catalog bytes (gateways + devices tables) | ${each((x) => x.db.catalogBytes)} |`,
+    `| fleet scale: Kafka value bytes per reading (LZ4 batches) | ${each((x) => x.load.wireBytesPerReading)} |`,
+    `| fleet scale: p95 ms, one device's last hour raw (${r.steps[0]?.queries.raw1h.path ?? ''}) | ${each((x) => x.queries.raw1h.latencyMs.p95)} |`,
+    `| fleet scale: p95 ms, one device's day in 1-minute buckets | ${each((x) => x.queries.day1m.latencyMs.p95)} |`,
+    `| fleet scale: p95 ms, one device's latest | ${each((x) => x.queries.latest.latencyMs.p95)} |`,
+    `| fleet scale: p95 ms, the fleet list GET /v1/gateways (gateways listed ${each((x) => x.queries.fleet.itemsPerAnswer)}) | ${each((x) => x.queries.fleet.latencyMs.p95)} |`,
+  );
+  return rows;
 }
 
 function round1(n: number): number {
