@@ -51,6 +51,12 @@ export interface FleetScaleOptions {
   requests?: number;
   /** Concurrent API clients. */
   clients?: number;
+  /**
+   * The sink's per-minute aggregates publisher (fleet.aggregates), on as deployed. The step's
+   * readings are up to a day old when stored, so it takes nearly every minute for a late one and
+   * queues it in aggregate_late: off, the figures are the database writer's alone.
+   */
+  aggregatesPublisher?: boolean;
 }
 
 export interface QueryFigure {
@@ -119,6 +125,7 @@ export interface FleetScaleResult {
     queryClients: number;
     /** The database keeps every step's rows: step n is measured on top of steps 1..n-1. */
     accumulates: true;
+    aggregatesPublisher: boolean;
   };
   steps: FleetStep[];
   totalSeconds: number;
@@ -171,6 +178,7 @@ export async function benchFleetScale(opts: FleetScaleOptions = {}): Promise<Fle
   const partitions = opts.partitions ?? 3;
   const requests = opts.requests ?? 100;
   const clients = opts.clients ?? 4;
+  const aggregatesPublisher = opts.aggregatesPublisher ?? true;
   if (readingsPerBatch % METRICS.length !== 0) throw new Error(`readingsPerBatch must be a multiple of ${METRICS.length}, got ${readingsPerBatch}`);
   const messagesPerBatch = readingsPerBatch / METRICS.length;
   for (const g of fleets) {
@@ -203,7 +211,7 @@ export async function benchFleetScale(opts: FleetScaleOptions = {}): Promise<Fle
       // The database writer alone: the evaluator is not what this bench sizes.
       alerts: { enabled: false },
     };
-    const sinkConfig = { ...base, dataDir: join(dir, 'sink') };
+    const sinkConfig = { ...base, dataDir: join(dir, 'sink'), fleet: { aggregates: { enabled: aggregatesPublisher } } };
     const apiConfig = {
       ...base,
       dataDir: join(dir, 'api'),
@@ -315,6 +323,7 @@ export async function benchFleetScale(opts: FleetScaleOptions = {}): Promise<Fle
         sinkPoolSize: sinkParsed.database.poolSize,
         queryClients: clients,
         accumulates: true,
+        aggregatesPublisher,
       },
       steps,
       totalSeconds: round1((performance.now() - began) / 1000),
@@ -471,7 +480,7 @@ async function askApi(client: ApiClient, db: Db, a: Ask): Promise<FleetStep['que
 export function fleetScaleRows(r: FleetScaleResult): string[] {
   const s = r.setup;
   const rows = [
-    `| fleet scale: ${s.readingsPerStep} readings a step in batches of ${s.readingsPerBatch} (${s.messagesPerBatch} messages × ${s.metricsPerMessage} metrics), ${s.devicesPerGateway} devices a gateway, ${s.partitions} partitions, one sink process, rows accumulating across steps; query p95 with ${s.queryClients} clients | gateways: ${r.steps.map((x) => x.gateways).join(' / ')} |`,
+    `| fleet scale: ${s.readingsPerStep} readings a step in batches of ${s.readingsPerBatch} (${s.messagesPerBatch} messages × ${s.metricsPerMessage} metrics), ${s.devicesPerGateway} devices a gateway, ${s.partitions} partitions, one sink process (aggregates publisher ${s.aggregatesPublisher ? 'on' : 'off'}), rows accumulating across steps; query p95 with ${s.queryClients} clients | gateways: ${r.steps.map((x) => x.gateways).join(' / ')} |`,
   ];
   const each = (f: (x: FleetStep) => string | number): string => r.steps.map(f).join(' / ');
   rows.push(
@@ -502,5 +511,6 @@ runIfMain(import.meta.url, () =>
     readingsPerStep: Number(process.env.BENCH_FLEET_READINGS ?? 1_000_000),
     readingsPerBatch: Number(process.env.BENCH_FLEET_BATCH ?? 100),
     requests: Number(process.env.BENCH_FLEET_REQUESTS ?? 100),
+    aggregatesPublisher: process.env.BENCH_FLEET_AGGREGATES !== '0',
   }),
 );
