@@ -4,9 +4,7 @@
 // interval; the steady figure is the median RSS over the last half of the run, after warm-up growth.
 import { readFileSync } from 'node:fs';
 import { pidIo } from './disk-io.js';
-
-/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 on every Linux that Node supports. */
-const CLOCK_TICKS_PER_SECOND = 100;
+import { processCpuSeconds } from './proc-cpu.js';
 
 export interface ProcSample {
   /** Seconds since sampling began. */
@@ -36,18 +34,13 @@ export interface RawSample {
   at: number;
   rssKb: number;
   hwmKb: number;
-  ticks: number;
+  cpuSeconds: number;
 }
 
 function read(pid: number): RawSample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN);
-  // The command name (field 2) may hold spaces and parentheses: count fields from the last ')'.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm) ".
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { at: performance.now(), rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), ticks };
+  return { at: performance.now(), rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), cpuSeconds: processCpuSeconds(pid) };
 }
 
 const mb = (kb: number): number => Math.round(kb / 102.4) / 10;
@@ -91,11 +84,11 @@ export function series(raws: readonly RawSample[], diskWriteBytes: number): Proc
   const samples: ProcSample[] = raws.slice(1).map((r, i) => {
     const prev = raws[i]!;
     const secs = (r.at - prev.at) / 1000;
-    return { t: Math.round(((r.at - first.at) / 1000) * 10) / 10, rssMb: mb(r.rssKb), cpuPct: secs > 0 ? Math.round(((r.ticks - prev.ticks) / CLOCK_TICKS_PER_SECOND / secs) * 1000) / 10 : 0 };
+    return { t: Math.round(((r.at - first.at) / 1000) * 10) / 10, rssMb: mb(r.rssKb), cpuPct: secs > 0 ? Math.round(((r.cpuSeconds - prev.cpuSeconds) / secs) * 1000) / 10 : 0 };
   });
   const secondHalf = raws.slice(Math.floor(raws.length / 2)).map((r) => r.rssKb).sort((a, b) => a - b);
   const seconds = (last.at - first.at) / 1000;
-  const cpuSeconds = (last.ticks - first.ticks) / CLOCK_TICKS_PER_SECOND;
+  const cpuSeconds = last.cpuSeconds - first.cpuSeconds;
   return {
     samples,
     peakRssMb: mb(last.hwmKb),

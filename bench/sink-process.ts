@@ -12,7 +12,7 @@
 //
 // Checked before anything is reported: readings, ingested_batches and each rollup's count sum must
 // equal what was produced, every (device, metric, ts) once, and the values' sum must match.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Kafka from 'node-rdkafka';
@@ -22,6 +22,7 @@ import { startKafka, type KafkaBroker } from '../devstack/kafka.js';
 import { defaultLogDir, repoRoot, spawnLogged, waitUntil, type LoggedProcess } from '../devstack/net.js';
 import { startPostgres, type PgServer } from '../devstack/postgres.js';
 import { summarize, type LatencySummary } from './percentile.js';
+import { processCpuSeconds, processTreeCpuSeconds } from './proc-cpu.js';
 import { runIfMain } from './run-alone.js';
 
 export interface SinkProcessBenchOptions {
@@ -171,36 +172,9 @@ class BatchProducer {
   }
 }
 
-/** /proc/<pid>/stat's fields after the command name (which may hold spaces), or null when the process is gone. */
-function statFields(pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-/** utime + stime of a process, in seconds (clock ticks are 100 Hz on Linux). */
-export function processCpuSeconds(pid: number): number {
-  const f = statFields(pid);
-  return f ? (Number(f[11]) + Number(f[12])) / 100 : 0;
-}
-
-/**
- * CPU seconds of a PostgreSQL server: the postmaster's own and its reaped children's (cutime,
- * cstime: backends that have exited), plus every live child's (backends, WAL writer, checkpointer).
- */
-export function serverCpuSeconds(serverDir: string): number {
-  const postmaster = Number(readFileSync(join(serverDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const own = statFields(postmaster);
-  let ticks = own ? Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]) : 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const f = statFields(Number(entry));
-    if (f && Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / 100;
+/** CPU-seconds of a PostgreSQL server so far: the postmaster, its reaped and its live backends. */
+function serverCpuSeconds(serverDir: string): number {
+  return processTreeCpuSeconds(Number(readFileSync(join(serverDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]));
 }
 
 export async function benchSinkProcess(opts: SinkProcessBenchOptions = {}): Promise<SinkProcessBenchResult> {
