@@ -97,6 +97,8 @@ export interface PipelineBenchResult {
   readingsPerSecond: number;
   /** Readings PUBACKed per second inside the load's measured window. */
   acceptedReadingsPerSecond: number;
+  /** Every reading the load generator got a PUBACK for (warm-up and the last in-flight ones included). */
+  ackedReadings: number;
   /** From the first publish until the last load row was visible. */
   storedSeconds: number;
   /** After the load stopped, until the last row was visible (the backlog's drain). */
@@ -118,8 +120,8 @@ export interface PipelineBenchResult {
 }
 
 const GATEWAY_ID = 'gw-bench-pipeline';
-const LOAD_PREFIX = 'bench-pl-d';
-const PROBE_ID = 'bench-pl-probe';
+export const LOAD_PREFIX = 'bench-pl-d';
+export const PROBE_ID = 'bench-pl-probe';
 const CLOUD_MAIN = (): string => join(repoRoot(), 'dist', 'cloud-sink', 'src', 'cli', 'main.js');
 /** A fixed secret for the embedded run's API, so this process can sign the token it polls with. */
 const JWT_SECRET = 'bench-pipeline-secret-0123456789abcdef';
@@ -278,9 +280,16 @@ function startCloudProcess(o: { dir: string; role: 'sink' | 'all'; brokers: stri
   return spawnLogged(process.execPath, [...o.nodeArgs, CLOUD_MAIN(), o.role, '--config', file], { logDir: o.dir, logName: `cloud-${o.role}.log`, truncate: true, env });
 }
 
-/** Row-by-row check of the load devices' rows against the load generator's report. */
-async function checkRows(db: Db, report: LoadReport, metricsPerMessage: number, probe: Probe): Promise<LossCheck> {
-  const devices = report.devices;
+/**
+ * Row-by-row check of the load devices' rows (device ids starting with LOAD_PREFIX) against what
+ * the load generator had acknowledged, and of the probe's rows against its acknowledged seqs.
+ */
+export async function checkRows(
+  db: Db,
+  devices: readonly { deviceId: string; lastSeq: number }[],
+  metricsPerMessage: number,
+  probeAcked: ReadonlySet<number>,
+): Promise<LossCheck> {
   const names = metricNames(metricsPerMessage);
   const lastSeq = new Map(devices.map((d) => [d.deviceId, d.lastSeq]));
   const perMetric = (await db.query<{ device_id: string; metric: string; n: number | string; in_range: number | string; out_of_range: number | string; total: number | string }>(
@@ -332,11 +341,11 @@ async function checkRows(db: Db, report: LoadReport, metricsPerMessage: number, 
   )).rows[0]?.n ?? 0);
   const probeRows = (await db.query<{ v: number }>(`SELECT value AS v FROM readings WHERE device_id = $1 AND metric = 'seq'`, [PROBE_ID])).rows.map((r) => Number(r.v));
   const probeSet = new Set(probeRows);
-  const probeFound = [...probe.acked].filter((s) => probeSet.has(s)).length;
+  const probeFound = [...probeAcked].filter((s) => probeSet.has(s)).length;
   const expectedRows = devices.reduce((s, d) => s + d.lastSeq, 0) * metricsPerMessage;
   const probeDup = probeRows.length - probeSet.size;
   const clean = lost === 0 && duplicated === 0 && extra === 0 && valueMismatches === 0 && incompleteMessages === 0 && rows === expectedRows
-    && probeFound === probe.acked.size && probeDup === 0;
+    && probeFound === probeAcked.size && probeDup === 0;
   return {
     devices: devices.length,
     expectedRows,
@@ -346,7 +355,7 @@ async function checkRows(db: Db, report: LoadReport, metricsPerMessage: number, 
     extra,
     valueMismatches,
     incompleteMessages,
-    probe: { acked: probe.acked.size, found: probeFound, duplicated: probeDup },
+    probe: { acked: probeAcked.size, found: probeFound, duplicated: probeDup },
     clean,
   };
 }
@@ -500,14 +509,14 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
     if (pg) {
       const db = await openPostgres(pg.url, 1);
       try {
-        check = await checkRows(db, report, opts.metricsPerMessage, probe);
+        check = await checkRows(db, report.devices, opts.metricsPerMessage, probe.acked);
       } finally {
         await db.close();
       }
     } else {
       const db = await openEmbedded(join(dir, 'cloud', 'pgdata'));
       try {
-        check = await checkRows(db, report, opts.metricsPerMessage, probe);
+        check = await checkRows(db, report.devices, opts.metricsPerMessage, probe.acked);
       } finally {
         await db.close();
       }
@@ -529,6 +538,7 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
       seconds: opts.seconds,
       readingsPerSecond: Math.round(loadRows / storedSeconds),
       acceptedReadingsPerSecond: Math.round(report.readingsPerSecond),
+      ackedReadings: report.totalAcks * opts.metricsPerMessage,
       storedSeconds: round1(storedSeconds),
       drainSeconds: round1((lastRowAt - loadEnd) / 1000),
       latencyMs: summarize(lat.map((l) => l.ms)),
