@@ -13,7 +13,8 @@
 // every other metric has exactly lastSeq rows whose values sum to what the seqs imply, and every
 // message (device, ts) holds all its metrics. A run that is not clean fails unless `reportLoss`.
 // Run alone: `node dist/bench/pipeline.js` (BENCH_PIPELINE_SECONDS, BENCH_PIPELINE_RATE,
-// BENCH_PIPELINE_DB=postgres|embedded, BENCH_PIPELINE_PROFILE_DIR).
+// BENCH_PIPELINE_DB=postgres|embedded, BENCH_PIPELINE_PROFILE_DIR, BENCH_PIPELINE_REPORT_LOSS=1,
+// BENCH_PIPELINE_DRAIN_S).
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -103,6 +104,12 @@ export interface PipelineBenchResult {
   storedSeconds: number;
   /** After the load stopped, until the last row was visible (the backlog's drain). */
   drainSeconds: number;
+  /**
+   * False when the backlog had not reached the database by drainTimeoutS: the readings still in the
+   * gateway's outbox or in Kafka (undrainedReadings) then show up as lost in `loss`.
+   */
+  drained: boolean;
+  undrainedReadings: number;
   /** Publish → row visible, probe messages (poll interval included: ~50 ms PostgreSQL, ~100 ms embedded). */
   latencyMs: LatencySummary;
   /** Publish → PUBACK of the load, from the load generator. */
@@ -480,9 +487,12 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
     const want = report.totalAcks * opts.metricsPerMessage + probe.acked.size;
     const drainLimitMs = (opts.drainTimeoutS ?? Math.max(120, 3 * opts.seconds)) * 1000;
     let lastRowAt = performance.now();
+    let storedAtEnd = 0;
     for (;;) {
       const stored = await watcher.stored().catch(() => -1);
       lastRowAt = performance.now();
+      // Both sides count every device's readings, the warm-up probe's included.
+      storedAtEnd = Math.max(storedAtEnd, stored);
       if (stored >= want) break;
       if (lastRowAt - loadEnd > drainLimitMs) break;
       if (!cloud.running()) throw new Error(`the cloud process exited during the drain\n${cloud.logTail(4000)}`);
@@ -541,6 +551,8 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
       ackedReadings: report.totalAcks * opts.metricsPerMessage,
       storedSeconds: round1(storedSeconds),
       drainSeconds: round1((lastRowAt - loadEnd) / 1000),
+      drained: storedAtEnd >= want,
+      undrainedReadings: Math.max(0, want - storedAtEnd),
       latencyMs: summarize(lat.map((l) => l.ms)),
       pubackLatencyMs: { p50: report.latencyMs.p50, p99: report.latencyMs.p99, max: report.latencyMs.max },
       loss: check,
@@ -615,5 +627,6 @@ runIfMain(import.meta.url, () =>
     metricsPerMessage: 10,
     ...(process.env.BENCH_PIPELINE_PROFILE_DIR ? { cpuProfileDir: process.env.BENCH_PIPELINE_PROFILE_DIR } : {}),
     reportLoss: process.env.BENCH_PIPELINE_REPORT_LOSS === '1',
+    ...(process.env.BENCH_PIPELINE_DRAIN_S ? { drainTimeoutS: Number(process.env.BENCH_PIPELINE_DRAIN_S) } : {}),
   }),
 );
