@@ -28,6 +28,7 @@ function assertCleanRun(r: PipelineBenchResult): void {
   assert.ok(r.latencyMs.samples > 0 && r.latencyMs.p50 > 0 && r.latencyMs.p50 <= r.latencyMs.p99, detail);
   assert.ok(r.readingsPerSecond > 0 && r.storedSeconds > 0, detail);
   assert.ok(r.timeline.length > 0, detail);
+  assert.ok(r.polling.polls > 0, detail);
   // The samplers read real processes: both held memory and used CPU while the load ran.
   for (const p of [r.gateway, r.sink]) assert.ok(p.steadyRssMb > 0 && p.cpuSeconds > 0 && p.samples.length > 0, detail);
 }

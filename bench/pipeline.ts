@@ -115,6 +115,8 @@ export interface PipelineBenchResult {
   /** Publish → PUBACK of the load, from the load generator. */
   pubackLatencyMs: { p50: number; p99: number; max: number };
   loss: LossCheck;
+  /** How promptly the bench saw the database: slow polls coarsen the latency and the timeline. */
+  polling: PollStats;
   loadFailures: number;
   timeline: PipelineTimelinePoint[];
   gateway: ProcSeries;
@@ -206,7 +208,7 @@ interface Watcher {
 }
 
 async function pgWatcher(url: string): Promise<Watcher> {
-  const db = await openPostgres(url, 2);
+  const db = await openPostgres(url, 6);
   return {
     async probeSeqs(fromMs) {
       const rows = (await db.query<{ v: number }>(
@@ -245,25 +247,49 @@ async function apiWatcher(apiUrl: string): Promise<Watcher> {
   };
 }
 
-/** Polls for probe rows until stopped; a query failing under load is retried, not fatal. */
-function pollProbe(w: Watcher, probe: Probe, intervalMs: number): { stop(): Promise<void> } {
+export interface PollStats {
+  polls: number;
+  /** The slowest probe poll: a figure's resolution is no better than the gap between polls. */
+  maxPollMs: number;
+  /** The slowest timeline sample (stored counter and gateway /status). */
+  maxSampleMs: number;
+}
+
+/**
+ * Polls for probe rows until stopped. A new poll starts every interval even while earlier ones are
+ * still out (up to four), so one query stalled behind a checkpoint does not stop the clock. A row
+ * counts as visible when the first poll that found it returned: the poll's snapshot may be taken
+ * any time between sending and answering (it can wait for a connection or behind other queries),
+ * so only the answer's time is sure to come after the row was visible.
+ */
+function pollProbe(w: Watcher, probe: Probe, intervalMs: number, stats: PollStats): { stop(): Promise<void> } {
   let running = true;
+  const inFlight = new Set<Promise<void>>();
+  const pollOnce = async (): Promise<void> => {
+    // From the oldest probe message not yet seen (a second early for clock granularity).
+    let from = Number.POSITIVE_INFINITY;
+    for (const [seq, ts] of probe.tsOf) if (!probe.seenAt.has(seq)) from = Math.min(from, ts);
+    if (!Number.isFinite(from)) return;
+    const sentAt = performance.now();
+    try {
+      const seqs = await w.probeSeqs(from - 1_000);
+      const now = performance.now();
+      for (const s of seqs) if (!probe.seenAt.has(s)) probe.seenAt.set(s, now);
+    } catch {
+      // the database is busy; the next poll catches up
+    }
+    stats.polls++;
+    stats.maxPollMs = Math.max(stats.maxPollMs, Math.round(performance.now() - sentAt));
+  };
   const loop = (async () => {
     while (running) {
-      // From the oldest probe message not yet seen (a second early for clock granularity).
-      let from = Number.POSITIVE_INFINITY;
-      for (const [seq, ts] of probe.tsOf) if (!probe.seenAt.has(seq)) from = Math.min(from, ts);
-      if (Number.isFinite(from)) {
-        try {
-          const seqs = await w.probeSeqs(from - 1_000);
-          const now = performance.now();
-          for (const s of seqs) if (!probe.seenAt.has(s)) probe.seenAt.set(s, now);
-        } catch {
-          // the database is busy; the next poll catches up
-        }
+      if (inFlight.size < 4) {
+        const p = pollOnce().finally(() => inFlight.delete(p));
+        inFlight.add(p);
       }
       await sleep(intervalMs);
     }
+    await Promise.allSettled([...inFlight]);
   })();
   return {
     async stop() {
@@ -440,7 +466,8 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
 
     // Warm: the probe's first rows prove the whole path (consumer groups assigned, schema made).
     probe = await startProbe(gateway.mqttUrl);
-    poller = pollProbe(watcher, probe, opts.database === 'postgres' ? 50 : 100);
+    const pollStats: PollStats = { polls: 0, maxPollMs: 0, maxSampleMs: 0 };
+    poller = pollProbe(watcher, probe, opts.database === 'postgres' ? 50 : 100, pollStats);
     const warmStart = Date.now();
     while (probe.seenAt.size === 0) {
       if (!cloud.running()) throw new Error(`the cloud process exited\n${cloud.logTail(4000)}`);
@@ -471,6 +498,7 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
         try {
           const [stored, status] = await Promise.all([watcher!.stored(), gateway!.status()]);
           samples.push({ t, stored: stored - storedBefore, outbox: status.outbox.depthValues });
+          pollStats.maxSampleMs = Math.max(pollStats.maxSampleMs, Math.round((performance.now() - loadStart) - t * 1000));
         } catch {
           // a busy moment; the next sample comes in a second
         }
@@ -556,6 +584,7 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
       latencyMs: summarize(lat.map((l) => l.ms)),
       pubackLatencyMs: { p50: report.latencyMs.p50, p99: report.latencyMs.p99, max: report.latencyMs.max },
       loss: check,
+      polling: pollStats,
       loadFailures: report.failures,
       timeline,
       gateway: gatewaySeries,
@@ -595,13 +624,23 @@ function buildTimeline(
   const BUCKET = 5;
   const end = Math.max(samples.at(-1)?.t ?? 0, report.timeline.at(-1)?.t ?? 0);
   const out: PipelineTimelinePoint[] = [];
+  // Samples come late when the database is busy: the counter is read between two samples by
+  // straight-line interpolation, so a slow sample spreads its rows over the time they took instead
+  // of showing as a zero and then a spike.
+  const storedAt = (t: number): number => {
+    const after = samples.findIndex((x) => x.t >= t);
+    if (after === -1) return samples.at(-1)?.stored ?? 0;
+    const b = samples[after]!;
+    const a = samples[after - 1];
+    if (!a || b.t === a.t) return b.stored;
+    return a.stored + ((b.stored - a.stored) * (t - a.t)) / (b.t - a.t);
+  };
   let prevStored = 0;
   for (let t0 = 0; t0 < end; t0 += BUCKET) {
     const t1 = t0 + BUCKET;
     const acks = report.timeline.filter((p) => p.t >= t0 && p.t < t1).reduce((s, p) => s + p.acks, 0);
-    const inBucket = samples.filter((s) => s.t < t1);
-    const last = inBucket.at(-1);
-    const stored = last?.stored ?? prevStored;
+    const last = samples.filter((s) => s.t < t1).at(-1);
+    const stored = storedAt(Math.min(t1, end));
     const span = Math.min(t1, end) - t0;
     const l = summarize(lat.filter((x) => x.t >= t0 && x.t < t1).map((x) => x.ms));
     out.push({
