@@ -532,6 +532,9 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
     poller = undefined;
     sampling = false;
     await sampler;
+    // The drain's own last reading of the counter, so the timeline's end does not rest on a sample
+    // the busy database never answered.
+    if (storedAtEnd > 0) samples.push({ t: (lastRowAt - loadStart) / 1000, stored: storedAtEnd - storedBefore, outbox: samples.at(-1)?.outbox ?? 0 });
     const gatewaySeries = gwSampler.stop();
     const sinkSeries = sinkSampler.stop();
     await watcher.close();
