@@ -14,7 +14,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GatewayChild } from '../devstack/gateway-child.js';
+import { DEPLOYED_GATEWAY_ENV, GatewayChild } from '../devstack/gateway-child.js';
 import { startKafka, type KafkaBroker } from '../devstack/kafka.js';
 import { FIELDLINE_TOPICS } from '../devstack/topics.js';
 import { benchDataDir } from './data-dir.js';
@@ -87,7 +87,7 @@ async function atRate(kafka: KafkaBroker, dir: string, rate: number, o: Required
   const gateway = await GatewayChild.create({ dir, gatewayId: GATEWAY_ID, brokers: kafka.bootstrap });
   try {
     gateway.writeConfig({ kafka: DEPLOYED_KAFKA });
-    await gateway.start();
+    await gateway.start(DEPLOYED_GATEWAY_ENV);
     // Start-up's own allocations (modules, the outbox's first pages) settle before idle is read.
     await sleep(3_000);
     const idleSampler = sampleProcess(gateway.pid, 500);

@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import { TokenAuthority } from '../cloud-sink/src/api/auth.js';
 import { openEmbedded, openPostgres, type Db } from '../cloud-sink/src/store/db.js';
-import { GatewayChild } from '../devstack/gateway-child.js';
+import { DEPLOYED_GATEWAY_ENV, GatewayChild } from '../devstack/gateway-child.js';
 import { startKafka, type KafkaBroker } from '../devstack/kafka.js';
 import { freePort, repoRoot, spawnLogged, type LoggedProcess } from '../devstack/net.js';
 import { startPostgres, type PgServer } from '../devstack/postgres.js';
@@ -449,7 +449,7 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
     cloud = startCloudProcess({ dir, role, brokers: kafka.bootstrap, ...(databaseUrl ? { databaseUrl } : {}), apiPort, nodeArgs: profileArgs(profileDirs?.sink) });
     gateway = await GatewayChild.create({ dir: join(dir, 'gateway'), gatewayId: GATEWAY_ID, brokers: kafka.bootstrap, ...(profileDirs ? { nodeArgs: profileArgs(profileDirs.gateway) } : {}) });
     gateway.writeConfig({ kafka: DEPLOYED_KAFKA });
-    await gateway.start();
+    await gateway.start(DEPLOYED_GATEWAY_ENV);
 
     if (databaseUrl) {
       watcher = await pgWatcher(databaseUrl);

@@ -3,7 +3,7 @@
 // drain (its own broker) and the ingest benches (MQTT, CoAP, Modbus), so those have the two cores
 // to themselves.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startStack } from '../devstack/stack.js';
@@ -18,6 +18,15 @@ import { benchMqttIngest } from './mqtt-ingest.js';
 import { benchQuery } from './query.js';
 import { benchSinkPg } from './sink-pg.js';
 import { benchStore } from './store.js';
+import { replaceLatestSection } from './doc-section.js';
+import { benchFleetScale, fleetScaleRows } from './fleet-scale.js';
+import { benchGatewayResources } from './gateway-resources.js';
+import { benchMqttCompare } from './mqtt-compare.js';
+import { benchPipeline } from './pipeline.js';
+import { writePlots } from './plots.js';
+import { benchSinkProcess } from './sink-process.js';
+import { namedFigures, pipelineProfiles, plots, profilesMarkdown, targets, targetsMarkdown } from './summary.js';
+import { benchWire } from './wire.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -34,6 +43,7 @@ async function main(): Promise<void> {
   };
   const source = sourceState();
   console.log(`machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}; source ${source.commit}${source.uncommitted.length ? ` + ${source.uncommitted.length} uncommitted files` : ''}`);
+  rmSync(join(ROOT, 'bench', 'results', 'partial.json'), { force: true });
   const latencyRate = Number(process.env.BENCH_LATENCY_RATE ?? 10_000);
   const stack = await startStack();
   let e2e: Awaited<ReturnType<typeof benchEndToEnd>>;
@@ -73,11 +83,64 @@ async function main(): Promise<void> {
   const lake = await benchLake();
   console.log('query API: 20 clients over ≥ 10 M readings in PostgreSQL 15 and a year in the lake…');
   const query = await benchQuery();
+  checkpoint({ e2e, steady, alerts, drain, mqtt, mqttNormal, coap, modbus, store, sinkPg, sinkPgDense, lake, query });
+
+  // Issue 14: side by side with the alternatives, the whole pipeline as deployed, the fleet sweep.
+  console.log(`MQTT QoS 1 ingest side by side: Mosquitto, plain aedes, the gateway (NORMAL, FULL), the Go load generator, ${seconds} s each…`);
+  const compare = await benchMqttCompare({ seconds });
+  console.log('bytes on the wire per reading: LZ4 protobuf batches, protobuf alone, JSON per message…');
+  const wire = { load: await benchWire(), noisy: await benchWire({ values: 'noisy' }) };
+  const rssSeconds = Number(process.env.BENCH_RSS_SECONDS ?? 60);
+  console.log(`the gateway process at 1,000 and 10,000 readings/s forwarding to Kafka, ${rssSeconds} s each: RSS, CPU, disk…`);
+  const resources = await benchGatewayResources({ rates: [1_000, 10_000], seconds: rssSeconds });
+  const sinkRate = Number(process.env.BENCH_SINK_RATE ?? 50_000);
+  console.log(`the sink process alone: ${sinkRate} readings/s produced live into Kafka → PostgreSQL 15, 30 s…`);
+  const sinkLive = await benchSinkProcess({ rate: sinkRate, seconds: 30 });
+  const pipelineSeconds = Number(process.env.BENCH_PIPELINE_SECONDS ?? 300);
+  const pipelineRate = Number(process.env.BENCH_PIPELINE_RATE ?? 50_000);
+  const profileDir = mkdtempSync(join(tmpdir(), 'fieldline-bench-prof-'));
+  const pipelineLoad = { seconds: pipelineSeconds, clients: 100, window: 20, metricsPerMessage: 10, reportLoss: true } as const;
+  console.log(`whole pipeline as deployed: Go load → gateway process → Kafka → sink process → PostgreSQL 15 (durable), ${pipelineRate} readings/s offered, ${pipelineSeconds} s, CPU profiles on…`);
+  const pipelinePg = await benchPipeline({ ...pipelineLoad, database: 'postgres', rate: pipelineRate, cpuProfileDir: profileDir });
+  const profiles = pipelineProfiles(pipelinePg);
+  rmSync(profileDir, { recursive: true, force: true });
+  const lowRate = Number(process.env.BENCH_PIPELINE_LOW_RATE ?? 20_000);
+  console.log(`…again into PostgreSQL at ${lowRate} readings/s offered for 60 s: the latency when the pipeline has room…`);
+  const pipelinePgLow = await benchPipeline({ ...pipelineLoad, seconds: 60, database: 'postgres', rate: lowRate });
+  checkpoint({ compare, wire, resources, sinkLive, pipelinePg, pipelinePgLow });
+  const embeddedRate = Number(process.env.BENCH_PIPELINE_EMBEDDED_RATE ?? 20_000);
+  console.log(`…and into the embedded TimescaleDB (fieldline-cloud all, the demo's set-up), ${embeddedRate} readings/s offered, ${pipelineSeconds} s…`);
+  const pipelineEmbedded = await benchPipeline({ ...pipelineLoad, database: 'embedded', rate: embeddedRate });
+  const fleetGateways = (process.env.BENCH_FLEET_GATEWAYS ?? '10,100,1000,10000').split(',').map(Number);
+  console.log(`fleet sweep: ${fleetGateways.join(', ')} gateway ids feeding Kafka, one sink into PostgreSQL 15, rows accumulating…`);
+  const fleet = await benchFleetScale({
+    gateways: fleetGateways,
+    readingsPerStep: Number(process.env.BENCH_FLEET_READINGS ?? 400_000),
+    readingsPerBatch: Number(process.env.BENCH_FLEET_BATCH ?? 40),
+    requests: Number(process.env.BENCH_FLEET_REQUESTS ?? 100),
+    aggregatesPublisher: process.env.BENCH_FLEET_AGGREGATES !== '0',
+  });
+
+  const summaryInputs = {
+    compare,
+    wire,
+    resources,
+    pipelinePg,
+    pipelineEmbedded,
+    pipelinePgLow,
+    sinkVsCopy: { ratio: sinkPg.ratio, ratioDense: sinkPgDense.ratio, storeRowsPerSecond: sinkPg.storeRowsPerSecond, bareCopyRowsPerSecond: sinkPg.bareCopyRowsPerSecond },
+    drain: { drainReadingsPerSecond: drain.drain.readingsPerSecond, liveReadingsPerSecond: mqtt.readingsPerSecond },
+    fleet,
+  };
+  const figures = namedFigures(summaryInputs);
+  const goals = targets(figures);
 
   const results = {
     date: new Date().toISOString(),
     machine,
     source,
+    ...figures,
+    targets: goals,
     endToEnd: e2e,
     steady: { offeredReadingsPerSecond: latencyRate, ...steady },
     alertLatency: alerts,
@@ -91,6 +154,14 @@ async function main(): Promise<void> {
     storeIngestPostgresDense: sinkPgDense,
     lake,
     query,
+    mqttCompare: compare,
+    wire,
+    gatewayResources: resources,
+    sinkLive,
+    pipelinePg: { ...pipelinePg, profiles },
+    pipelinePgLow,
+    pipelineEmbedded,
+    fleetScale: fleet,
   };
   const table = [
     '| figure | value |',
@@ -129,6 +200,8 @@ async function main(): Promise<void> {
     `| lake rows/s: ${lake.readings} readings from Kafka (${lake.partitions} partitions) to zstd Parquet files in place and committed (${lake.files} files, ${lake.rowsReadBack} rows read back with DuckDB) | ${lake.rowsPerSecond} |`,
     `| lake bytes per reading on disk (${lake.bytes} bytes of Parquet) | ${lake.bytesPerReading} |`,
     ...queryRows(query),
+    ...issue14Rows(summaryInputs, figures, sinkLive),
+    ...fleetScaleRows(fleet),
   ].join('\n');
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n');
@@ -138,7 +211,89 @@ async function main(): Promise<void> {
       `Source: ${source.commit}${source.uncommitted.length ? `, with uncommitted changes in ${source.uncommitted.join(', ')}` : ''}\n\n${table}\n`,
   );
   console.log(table);
+
+  // The plots and the latest-run section of docs/BENCHMARKS.md.
+  const written = await writePlots(join(ROOT, 'docs', 'bench'), plots(summaryInputs));
+  const when = `${results.date.slice(0, 16).replace('T', ' ')} UTC`;
+  const body = [
+    `## Latest run (${when}, source ${source.commit}${source.uncommitted.length ? ` with uncommitted changes in ${source.uncommitted.join(', ')}` : ''})`,
+    '',
+    `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; data directories in ${machine.tmpdir}. Every figure below comes from this one run; bench/results/latest.json holds them all.`,
+    '',
+    '### Targets (issue 14, 2 cores)',
+    '',
+    targetsMarkdown(goals),
+    '',
+    '### Plots',
+    '',
+    ...Object.keys(written).map((name) => `![${name}](bench/${name}.svg)`),
+    '',
+    '### Where the time goes: CPU profiles of the whole-pipeline run (--cpu-prof)',
+    '',
+    profilesMarkdown(profiles, pipelineRate),
+    '',
+    '### Every figure',
+    '',
+    table,
+  ].join('\n');
+  const docPath = join(ROOT, 'docs', 'BENCHMARKS.md');
+  writeFileSync(docPath, replaceLatestSection(readFileSync(docPath, 'utf8'), body));
+  console.log(`wrote bench/results/latest.json, latest.md, docs/bench/*.svg and the latest run in docs/BENCHMARKS.md`);
 }
+
+/**
+ * What the suite has measured so far, in bench/results/partial.json (not committed): a bench that
+ * fails an hour in does not take the figures before it along.
+ */
+function checkpoint(figures: Record<string, unknown>): void {
+  const file = join(ROOT, 'bench', 'results', 'partial.json');
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  let sofar: Record<string, unknown> = {};
+  try {
+    sofar = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // first checkpoint of the run
+  }
+  writeFileSync(file, JSON.stringify({ ...sofar, ...figures, checkpointAt: new Date().toISOString() }, null, 2) + '\n');
+}
+
+/** The table's rows for issue 14's comparisons and the whole pipeline. */
+function issue14Rows(
+  s: Parameters<typeof namedFigures>[0],
+  f: ReturnType<typeof namedFigures>,
+  sinkLive: Awaited<ReturnType<typeof benchSinkProcess>>,
+): string[] {
+  const c = s.compare;
+  const run = (r: typeof c.aedes) => `${r.readingsPerSecond} (p99 ${r.latencyMs.p99} ms, RSS ${r.process.steadyRssMb} MB, CPU ${r.process.cpuPct} %)`;
+  const pipe = (p: typeof s.pipelinePg) =>
+    `${p.readingsPerSecond} stored / ${p.acceptedReadingsPerSecond} accepted; p50 ${p.latencyMs.p50} / p99 ${p.latencyMs.p99} ms; ${p.loss.lost} lost, ${p.loss.duplicated} doubled (${p.loss.rows} rows checked)`;
+  const r1k = s.resources.rates['at_1k'];
+  const r10k = s.resources.rates['at_10k'];
+  return [
+    `| MQTT QoS 1 side by side (${c.load.clients} clients × ${c.load.window} in flight, ${c.load.readingsPerMessage} readings a message, ${c.load.seconds} s, ${c.load.generator}): Mosquitto ${c.mosquitto.version}, persistence false, readings/s | ${run(c.mosquitto)} |`,
+    `| … plain aedes (in-memory, no pipeline), readings/s | ${run(c.aedes)} |`,
+    `| … gateway, outbox synchronous=NORMAL, readings/s | ${run(c.gatewayNormal)} |`,
+    `| … gateway as shipped, synchronous=FULL (validated, fsynced before PUBACK), readings/s | ${run(c.gateway)} |`,
+    `| mqtt_vs_mosquitto.ratio / mqtt_vs_aedes.ratio / pipeline (NORMAL ÷ aedes) / fsync (FULL ÷ NORMAL) | ${c.ratioToMosquitto} / ${c.ratioToAedes} / ${c.pipelineRatio} / ${c.durabilityRatio} |`,
+    `| bytes on the wire per reading, noisy sensor values: LZ4 batch / protobuf batch / JSON per message (wire.ratio_to_json) | ${s.wire.noisy.bytesPerReading.lz4Batch} / ${s.wire.noisy.bytesPerReading.protobufBatch} / ${s.wire.noisy.bytesPerReading.jsonPerMessage} (${s.wire.noisy.ratioToJson}) |`,
+    `| … the load generator's values (seq, cycling temperature and humidity) | ${s.wire.load.bytesPerReading.lz4Batch} / ${s.wire.load.bytesPerReading.protobufBatch} / ${s.wire.load.bytesPerReading.jsonPerMessage} (${s.wire.load.ratioToJson}) |`,
+    `| backlog drain ÷ live MQTT ingest (drain_vs_live.ratio: ${f.drain_vs_live.drain_readings_per_s} ÷ ${f.drain_vs_live.live_readings_per_s} readings/s) | ${f.drain_vs_live.ratio} |`,
+    `| sink into PostgreSQL ÷ bare COPY of the same rows (sink_vs_copy: each device every 100 s / every second) | ${f.sink_vs_copy.ratio} / ${f.sink_vs_copy.ratio_dense} |`,
+    ...(r1k && r10k
+      ? [
+          `| gateway process RSS idle / at 1,000 / at 10,000 readings/s, most sampled (steady; VmHWM) MB, forwarding to Kafka, ${s.resources.seconds} s each | ${f.gateway_rss_mb.idle} / ${f.gateway_rss_mb.at_1k} (${f.gateway_rss_mb.steady_at_1k}; ${f.gateway_rss_mb.hwm_at_1k}) / ${f.gateway_rss_mb.at_10k} (${f.gateway_rss_mb.steady_at_10k}; ${f.gateway_rss_mb.hwm_at_10k}) |`,
+          `| gateway process CPU % of one core / disk bytes written per reading, at 1,000 and 10,000 readings/s (accepted ${r1k.acceptedReadingsPerSecond} and ${r10k.acceptedReadingsPerSecond}) | ${r1k.cpuPct} / ${r1k.diskBytesPerReading}; ${r10k.cpuPct} / ${r10k.diskBytesPerReading} |`,
+        ]
+      : []),
+    `| sink process alone, ${sinkLive.readings} readings produced live at ${sinkLive.offeredRate ?? 'backlog'} readings/s into PostgreSQL 15: stored readings/s; produced → ledger p50 / p99 ms; CPU µs per reading sink / server | ${sinkLive.readingsPerSecond}; ${sinkLive.latencyMs?.p50 ?? '–'} / ${sinkLive.latencyMs?.p99 ?? '–'}; ${us(sinkLive.cpuSecondsPerMillion)} / ${us(sinkLive.server.cpuSecondsPerMillion)} |`,
+    `| whole pipeline into PostgreSQL 15 as deployed (${s.pipelinePg.offeredReadingsPerSecond} readings/s offered, ${s.pipelinePg.readingsPerMessage} a message, ${s.pipelinePg.clients} devices, ${s.pipelinePg.seconds} s; ${s.pipelinePg.databaseSetup}) | ${pipe(s.pipelinePg)} |`,
+    `| … the same at ${s.pipelinePgLow.offeredReadingsPerSecond} readings/s offered for ${s.pipelinePgLow.seconds} s (pipeline_pg_low) | ${pipe(s.pipelinePgLow)} |`,
+    `| whole pipeline into the embedded TimescaleDB (fieldline-cloud all; ${s.pipelineEmbedded.offeredReadingsPerSecond} readings/s offered, ${s.pipelineEmbedded.seconds} s) | ${pipe(s.pipelineEmbedded)} |`,
+  ];
+}
+
+/** CPU seconds per million readings are CPU microseconds per reading. */
+const us = (cpuSecondsPerMillion: number): number => Math.round(cpuSecondsPerMillion * 100) / 100;
 
 /**
  * The commit the benches were built from, and the files under the measured code that differed from
