@@ -41,17 +41,18 @@ type LayerItem = Extract<TopLevelSpec, { layer: unknown }>['layer'][number];
 const WIDTH = 720;
 const HEIGHT = 300;
 
+/** What every chart shares: size, title, a white background (the SVG is read on light and dark pages). */
+function frame(title: string) {
+  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, width: WIDTH, height: HEIGHT, background: 'white' } as const;
+}
+
 /** Series over time: throughput, p50/p99 latency per second, RSS. One colour per series, named in the legend. */
 export function lineChartSvg(opts: LineChartOptions): Promise<string> {
   const values = opts.series.flatMap((s) =>
     s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!opts.yLog || p.y > 0)).map((p) => ({ series: s.name, x: p.x, y: p.y })),
   );
   const spec: TopLevelSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: opts.title,
-    width: WIDTH,
-    height: HEIGHT,
-    background: 'white',
+    ...frame(opts.title),
     data: { values },
     mark: { type: 'line', point: values.length <= 200, strokeWidth: 1.5 },
     encoding: {
@@ -77,11 +78,7 @@ export function barChartSvg(opts: BarChartOptions): Promise<string> {
   // Headroom above the tallest bar for its value label.
   const top = Math.max(0, opts.rule?.value ?? 0, ...values.map((v) => v.value).filter(Number.isFinite));
   const spec: TopLevelSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: opts.title,
-    width: WIDTH,
-    height: HEIGHT,
-    background: 'white',
+    ...frame(opts.title),
     data: { values },
     encoding: {
       y: { field: 'value', type: 'quantitative', title: opts.yTitle, scale: top > 0 ? { domainMax: top * 1.12 } : {} },
