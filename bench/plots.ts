@@ -64,7 +64,7 @@ export function lineChartSvg(opts: LineChartOptions): Promise<string> {
         scale: opts.yLog ? { type: 'log' } : { zero: true },
       },
       // The domain lists every series, so one with no finite point still shows in the legend.
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: opts.series.map((s) => s.name) }, legend: { orient: 'top' } },
+      color: { field: 'series', type: 'nominal', title: null, scale: { domain: opts.series.map((s) => s.name) }, legend: { orient: 'top', columns: 2, labelLimit: WIDTH / 2 - 30 } },
     },
   };
   return render(spec);
@@ -88,7 +88,7 @@ export function barChartSvg(opts: BarChartOptions): Promise<string> {
         // x lives here, not on the whole chart, so the target line spans the chart instead of
         // taking a slot of its own among the bars. Labels keep the caller's order ("ours" first).
         encoding: {
-          x: { field: 'label', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0, labelLimit: Math.floor(WIDTH / Math.max(1, values.length)) - 8 } },
+          x: { field: 'label', type: 'nominal', title: null, sort: null, axis: { labelAngle: values.length > 4 ? -25 : 0, labelLimit: values.length > 4 ? 220 : Math.floor(WIDTH / Math.max(1, values.length)) - 8 } },
         },
         layer: [
           {

@@ -18,14 +18,13 @@ import { benchMqttIngest } from './mqtt-ingest.js';
 import { benchQuery } from './query.js';
 import { benchSinkPg } from './sink-pg.js';
 import { benchStore } from './store.js';
-import { replaceLatestSection } from './doc-section.js';
 import { benchFleetScale, fleetScaleRows } from './fleet-scale.js';
 import { benchGatewayResources } from './gateway-resources.js';
 import { benchMqttCompare } from './mqtt-compare.js';
 import { benchPipeline } from './pipeline.js';
-import { writePlots } from './plots.js';
+import { writeReport } from './report.js';
 import { benchSinkProcess } from './sink-process.js';
-import { namedFigures, pipelineProfiles, plots, profilesMarkdown, targets, targetsMarkdown } from './summary.js';
+import { namedFigures, pipelineProfiles, targets } from './summary.js';
 import { benchWire } from './wire.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -212,32 +211,8 @@ async function main(): Promise<void> {
   );
   console.log(table);
 
-  // The plots and the latest-run section of docs/BENCHMARKS.md.
-  const written = await writePlots(join(ROOT, 'docs', 'bench'), plots(summaryInputs));
-  const when = `${results.date.slice(0, 16).replace('T', ' ')} UTC`;
-  const body = [
-    `## Latest run (${when}, source ${source.commit}${source.uncommitted.length ? ` with uncommitted changes in ${source.uncommitted.join(', ')}` : ''})`,
-    '',
-    `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; data directories in ${machine.tmpdir}. Every figure below comes from this one run; bench/results/latest.json holds them all.`,
-    '',
-    '### Targets (issue 14, 2 cores)',
-    '',
-    targetsMarkdown(goals),
-    '',
-    '### Plots',
-    '',
-    ...Object.keys(written).map((name) => `![${name}](bench/${name}.svg)`),
-    '',
-    '### Where the time goes: CPU profiles of the whole-pipeline run (--cpu-prof)',
-    '',
-    profilesMarkdown(profiles, pipelineRate),
-    '',
-    '### Every figure',
-    '',
-    table,
-  ].join('\n');
-  const docPath = join(ROOT, 'docs', 'BENCHMARKS.md');
-  writeFileSync(docPath, replaceLatestSection(readFileSync(docPath, 'utf8'), body));
+  // The plots and the latest-run section of docs/BENCHMARKS.md, from the files just written.
+  await writeReport(ROOT);
   console.log(`wrote bench/results/latest.json, latest.md, docs/bench/*.svg and the latest run in docs/BENCHMARKS.md`);
 }
 
