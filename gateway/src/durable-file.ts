@@ -1,6 +1,6 @@
 // Replacing a small file so that a power cut leaves the old content or the new, never a mix or an
 // empty file: write beside the final name, fsync, rename over it, fsync the directory. The outbox's
-// seq reservation and the device CA's keys and index are written this way.
+// seq reservation, the device CA's keys and index, and the config file are written this way.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,8 @@ export interface DurableWrite {
   mode?: number;
   /** Runs on the synced temp file just before it replaces `path` (e.g. to hand it to another owner). */
   beforeRename?: (tmp: string) => void;
+  /** Go on when the filesystem refuses to fsync the directory (the rename is done either way). Default: throw. */
+  dirSyncOptional?: boolean;
 }
 
 export function writeFileDurably(path: string, data: string | Buffer, opts: DurableWrite = {}): void {
@@ -33,7 +35,11 @@ export function writeFileDurably(path: string, data: string | Buffer, opts: Dura
     rmSync(tmp, { force: true });
     throw err;
   }
-  syncDir(dir);
+  try {
+    syncDir(dir);
+  } catch (err) {
+    if (!opts.dirSyncOptional) throw err;
+  }
 }
 
 /** fsyncs a directory, so a rename in it survives a power cut. */

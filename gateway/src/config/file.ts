@@ -5,10 +5,11 @@
 // synced, so a power cut leaves the old file or the new one, never half of each. The previous file
 // is kept as <file>.bak, older ones as <file>.bak.1 … .bak.<backups-1>.
 import {
-  closeSync, copyFileSync, existsSync, fchownSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync,
-  accessSync, constants, chmodSync, mkdirSync,
+  closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync,
+  accessSync, constants, chmodSync, chownSync, mkdirSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { writeFileDurably } from '../durable-file.js';
 import { isDeepStrictEqual } from 'node:util';
 import { Document, isMap, isSeq, parseDocument } from 'yaml';
 import { ConfigError, checkConfig, envOverrides, type ConfigIssue } from '../../../common/src/config.js';
@@ -141,37 +142,25 @@ function syncNode(doc: Document, path: (string | number)[], want: unknown): void
  * visible. Returns the backup path of the previous file, or null when there was none.
  */
 export function writeConfigAtomic(file: string, text: string, backups = DEFAULT_BACKUPS): string | null {
-  const dir = dirname(file);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dirname(file), { recursive: true });
   const previous = existsSync(file) ? statSync(file) : null;
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-    // A root-run provision rewriting the service user's file must leave it readable by that user.
-    if (previous && fstatSync(fd).uid !== previous.uid) {
-      try {
-        fchownSync(fd, previous.uid, previous.gid);
-      } catch {
-        // not root: the file stays ours, which is who wrote it
-      }
-    }
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
   let backup: string | null = null;
-  try {
-    if (previous) backup = keepBackup(file, backups);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  syncDir(dir);
+  writeFileDurably(file, text, {
+    mode: 0o600,
+    // Some filesystems refuse fsync on a directory; the config is in place either way.
+    dirSyncOptional: true,
+    beforeRename: (tmp) => {
+      // A root-run provision rewriting the service user's file must leave it readable by that user.
+      if (previous && statSync(tmp).uid !== previous.uid) {
+        try {
+          chownSync(tmp, previous.uid, previous.gid);
+        } catch {
+          // not root: the file stays ours, which is who wrote it
+        }
+      }
+      if (previous) backup = keepBackup(file, backups);
+    },
+  });
   return backup;
 }
 
@@ -191,17 +180,6 @@ function keepBackup(file: string, backups: number): string | null {
     closeSync(fd);
   }
   return bak;
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } catch {
-    // some filesystems refuse fsync on a directory; the rename is done either way
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export type { ConfigIssue };
