@@ -66,6 +66,17 @@ const gateway = defineCatalogue({
   FL_ERR_PKI_ALREADY_ENROLLED: { status: 409, message: 'the device already holds a valid certificate; pass --renew to issue another, or revoke it first' },
   FL_ERR_PKI_NOT_ENROLLED: { status: 404, message: 'no certificate of this gateway CA was issued to that device' },
   FL_ERR_PKI_BAD_ARGUMENT: { status: 400, message: 'bad device command argument' },
+  // Commands from the cloud (commands/*): the reason a command ends failed or expired on iot.command-status.
+  FL_ERR_COMMAND_MALFORMED: { status: 400, message: 'the command message is not the iot.commands JSON shape (id, gateway_id, device_id, name, created_ms, expires_ms)' },
+  FL_ERR_COMMAND_UNKNOWN_DEVICE: { status: 404, message: 'this gateway does not know the device the command is for' },
+  FL_ERR_COMMAND_EXPIRED: { status: 410, message: 'the command was past its expiry (by the gateway clock) before it could be handed to the device; not delivered' },
+  FL_ERR_COMMAND_UNKNOWN_TAG: { status: 404, message: 'the device\'s register map has no tag by that name' },
+  FL_ERR_COMMAND_NOT_WRITABLE: { status: 403, message: 'the tag is not writable (register map: writable: true, on a coil or holding register tag)' },
+  FL_ERR_COMMAND_BAD_VALUE: { status: 400, message: 'the value does not fit the tag (a boolean for a coil, a number for a register, no more items than consecutive writable tags)' },
+  FL_ERR_COMMAND_OUT_OF_RANGE: { status: 400, message: 'the value is outside the tag\'s min/max or what its register type can hold' },
+  FL_ERR_COMMAND_REJECTED: { status: 502, message: 'the device answered the command with ok: false' },
+  FL_ERR_COMMAND_UNCONFIRMED: { status: 504, message: 'the command was handed to the device\'s connection but no PUBACK came before it expired; it is not sent again (at most once)' },
+  FL_ERR_COMMAND_INTERRUPTED: { status: 500, message: 'the gateway stopped while handing the command to the device; it is not sent again (at most once)' },
 });
 
 export const catalogue = gateway.catalogue;

@@ -6,6 +6,7 @@
 import { realClock, type BusClock } from '../../gateway/src/ingest/modbus/clock.js';
 import { ModbusFailure, type Transport } from '../../gateway/src/ingest/modbus/transport.js';
 import type { ReadFunction } from '../../gateway/src/ingest/modbus/spec.js';
+import type { WriteRequest } from '../../gateway/src/ingest/modbus/writes.js';
 
 export type FakeBehaviour =
   | { kind: 'ok' }
@@ -55,6 +56,18 @@ export class FakeTransport implements Transport {
 
   async close(): Promise<void> {
     this.isOpen = false;
+  }
+
+  /** Writes as they reached the line, in order. */
+  readonly writes: { unitId: number; req: WriteRequest }[] = [];
+
+  async write(unitId: number, req: WriteRequest): Promise<void> {
+    await this.clock.sleep(this.latencyMs);
+    if (!this.isOpen) throw new ModbusFailure('connection', 'not connected');
+    const behaviour = this.behaviour.get(unitId) ?? { kind: 'ok' };
+    if (behaviour.kind === 'exception') throw new ModbusFailure('exception', `exception ${behaviour.code}`, behaviour.code);
+    if (behaviour.kind === 'silent') throw new ModbusFailure('timeout', 'no response within the timeout');
+    this.writes.push({ unitId, req });
   }
 
   async read(unitId: number, fn: ReadFunction, address: number, count: number, timeoutMs: number): Promise<Buffer> {

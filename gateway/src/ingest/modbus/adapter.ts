@@ -14,6 +14,7 @@ import type { BusClock } from './clock.js';
 import type { BusConfig, ModbusConfig } from './config.js';
 import type { ReadFunction } from './spec.js';
 import { RtuTransport, TcpTransport, type Transport } from './transport.js';
+import type { WriteRequest } from './writes.js';
 
 /** What became of the readings a device's polls produced. */
 export interface IngestCounters {
@@ -127,6 +128,23 @@ export class ModbusAdapter implements Adapter {
       return Promise.reject(new GatewayError('FL_ERR_MODBUS_UNKNOWN_BUS', `${JSON.stringify(busName)}; configured: ${names}`));
     }
     return bus.request(unitId, fn, address, count, timeoutMs);
+  }
+
+  /**
+   * The device configured under `deviceId` and the bus it is on, or undefined: what a write command
+   * is checked against.
+   */
+  device(deviceId: string): { bus: string; device: BusConfig['devices'][number] } | undefined {
+    for (const b of this.cfg.buses) for (const d of b.devices) if (d.deviceId === deviceId) return { bus: b.name, device: d };
+    return undefined;
+  }
+
+  /** One write to a configured device, on its bus between polls (Bus.write); rejects with ModbusFailure or GatewayError. */
+  write(deviceId: string, req: WriteRequest): Promise<void> {
+    const found = this.device(deviceId);
+    const bus = found && this.buses.find((b) => b.cfg.name === found.bus);
+    if (!found || !bus) return Promise.reject(new GatewayError('FL_ERR_COMMAND_UNKNOWN_DEVICE', `${deviceId} is not on any configured Modbus bus`));
+    return bus.write(found.device.unitId, req, found.device.timeoutMs);
   }
 
   stats(): ModbusStats {

@@ -20,6 +20,7 @@ import { decodeTag } from './conversions.js';
 import { planRequests, type ReadRequest } from './plan.js';
 import { checkRead, exceptionHandling, exceptionName, type ReadFunction } from './spec.js';
 import { ModbusFailure, classify, type FailureKind, type Transport } from './transport.js';
+import type { WriteRequest } from './writes.js';
 
 /** One poll of one tag group of one device, as the adapter turns it into a reading. */
 export interface PollResult {
@@ -139,16 +140,15 @@ interface DeviceState {
   stats: DeviceStats;
 }
 
-/** One manual request waiting for the line. */
-interface ManualRequest {
+/** One manual request waiting for the line: a read (scan, test read) or a write (a command). */
+type ManualRequest = {
   unitId: number;
-  fn: ReadFunction;
-  address: number;
-  count: number;
   timeoutMs: number;
-  resolve: (data: Buffer) => void;
   reject: (err: Error) => void;
-}
+} & (
+  | { kind: 'read'; fn: ReadFunction; address: number; count: number; resolve: (data: Buffer) => void }
+  | { kind: 'write'; req: WriteRequest; resolve: () => void }
+);
 
 /** Longest idle sleep, so a stop or a clock jump is noticed promptly. */
 const MAX_IDLE_MS = 1_000;
@@ -266,7 +266,24 @@ export class Bus {
       return Promise.reject(new GatewayError('FL_ERR_MODBUS_BUSY', `${this.manual.length} manual requests already wait on bus ${this.cfg.name}`));
     }
     return new Promise<Buffer>((resolve, reject) => {
-      this.manual.push({ unitId, fn, address, count, timeoutMs, resolve, reject });
+      this.manual.push({ kind: 'read', unitId, fn, address, count, timeoutMs, resolve, reject });
+      this.wake?.();
+    });
+  }
+
+  /**
+   * One write (a command), through the same queue as manual reads, so it never interleaves with a
+   * poll and keeps the RTU silent interval. Never retried: a write whose response was lost may
+   * have been carried out, and a command is done at most once. Rejects like request().
+   */
+  write(unitId: number, req: WriteRequest, timeoutMs: number): Promise<void> {
+    if (!this.running) return Promise.reject(new ModbusFailure('connection', `bus ${this.cfg.name} is not running`));
+    if (!this.transport.isOpen) return Promise.reject(new ModbusFailure('connection', `bus ${this.cfg.name} is not connected`));
+    if (this.manual.length >= MAX_MANUAL_QUEUE) {
+      return Promise.reject(new GatewayError('FL_ERR_MODBUS_BUSY', `${this.manual.length} manual requests already wait on bus ${this.cfg.name}`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.manual.push({ kind: 'write', unitId, req, timeoutMs, resolve, reject });
       this.wake?.();
     });
   }
@@ -312,16 +329,18 @@ export class Bus {
     let data: Buffer | undefined;
     let failure: ModbusFailure | undefined;
     try {
-      data = await this.transport.read(req.unitId, req.fn, req.address, req.count, req.timeoutMs);
+      if (req.kind === 'read') data = await this.transport.read(req.unitId, req.fn, req.address, req.count, req.timeoutMs);
+      else await this.transport.write(req.unitId, req.req, req.timeoutMs);
     } catch (err) {
       failure = classify(err);
     }
     this.lastFrameEnd = this.clock.monotonic();
     this.stats.requests++;
     this.stats.manualRequests++;
-    if (data) {
+    if (!failure) {
+      if (req.kind === 'write') return req.resolve();
       this.stats.itemsRead += req.count;
-      req.resolve(data);
+      req.resolve(data as Buffer);
       return;
     }
     const f = failure as ModbusFailure;

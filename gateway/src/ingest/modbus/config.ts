@@ -98,6 +98,16 @@ const tagSchema = z.strictObject({
   offset: z.number().refine(Number.isFinite, 'expected a finite number').default(DEFAULT_OFFSET),
   /** Engineering unit, for people reading the config and the status page (not sent on the wire). */
   unit: z.string().max(32).optional(),
+  /**
+   * Commands from the cloud may write this tag (function 5/15 for a coil, 6/16 for holding
+   * registers). Only function 1 and 3 tags can be writable: discrete and input registers are
+   * read-only tables [MAP §4.3]. Default false.
+   */
+  writable: z.boolean().default(false),
+  /** Lowest value a write may set, in engineering units (after scale and offset). Unset: the type's own range. */
+  min: z.number().refine(Number.isFinite, 'expected a finite number').optional(),
+  /** Highest value a write may set, in engineering units. Unset: the type's own range. */
+  max: z.number().refine(Number.isFinite, 'expected a finite number').optional(),
 });
 
 /** One tag group as the config holds it; register-map templates (templates.ts) are checked with it too. */
@@ -270,6 +280,12 @@ function checkTags(device: RawDevice, devicePath: Path, ctx: Ctx): void {
       if (!bits && tag.type === 'bool') {
         refuse(ctx, [...path, 'type'], tag.type, `expected a register type (int16, uint16, int32, uint32, float32, float64): function ${tag.function} reads 16-bit registers`);
         return;
+      }
+      if (tag.writable && tag.function !== 1 && tag.function !== 3) {
+        refuse(ctx, [...path, 'writable'], tag.writable, `expected false: function ${tag.function} reads a read-only table; only coils (1) and holding registers (3) can be written`);
+      }
+      if (tag.min !== undefined && tag.max !== undefined && tag.min > tag.max) {
+        refuse(ctx, [...path, 'min'], tag.min, `expected min ≤ max (${tag.max})`);
       }
       if (tag.type === 'bool' && raw.byteOrder !== undefined) {
         refuse(ctx, [...path, 'byteOrder'], raw.byteOrder, 'expected no byteOrder on a bool tag: a single bit has no byte order');

@@ -56,7 +56,37 @@ export function decodeRegisters(bytes: Buffer, type: RegisterType, order: ByteOr
   }
 }
 
-/** Reorders wire bytes into the value's big-endian byte sequence. */
+/**
+ * The registers (2 bytes each, wire order) a device using `order` holds for `raw`, the inverse of
+ * decodeRegisters. `raw` must already fit the type (writes.ts checks range and resolution first).
+ */
+export function encodeRegisters(raw: number, type: RegisterType, order: ByteOrder): Buffer {
+  const be = Buffer.alloc(REGISTERS[type] * 2);
+  switch (type) {
+    case 'int16':
+      be.writeInt16BE(raw, 0);
+      break;
+    case 'uint16':
+      be.writeUInt16BE(raw, 0);
+      break;
+    case 'int32':
+      be.writeInt32BE(raw, 0);
+      break;
+    case 'uint32':
+      be.writeUInt32BE(raw, 0);
+      break;
+    case 'float32':
+      be.writeFloatBE(raw, 0);
+      break;
+    case 'float64':
+      be.writeDoubleBE(raw, 0);
+      break;
+  }
+  // Swapping words and swapping bytes are each their own inverse, so the read reordering undoes itself.
+  return toBigEndian(be, order);
+}
+
+/** Reorders wire bytes into the value's big-endian byte sequence (and back: the reordering is an involution). */
 function toBigEndian(wire: Buffer, order: ByteOrder): Buffer {
   const wordSwap = order === 'CDAB' || order === 'DCBA';
   const byteSwap = order === 'BADC' || order === 'DCBA';

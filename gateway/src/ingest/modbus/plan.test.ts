@@ -6,7 +6,7 @@ import { planRequests } from './plan.js';
 import type { ReadFunction } from './spec.js';
 
 function tag(metric: string, fn: ReadFunction, address: number, type: ValueType = fn <= 2 ? 'bool' : 'uint16'): TagConfig {
-  return { metric, function: fn, address, type, byteOrder: 'ABCD', scale: 1, offset: 0 };
+  return { metric, function: fn, address, type, byteOrder: 'ABCD', scale: 1, offset: 0, writable: false };
 }
 
 const LIMITS = { maxGap: 0, maxRegistersPerRead: 125, maxBitsPerRead: 2000 };

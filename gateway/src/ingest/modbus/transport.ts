@@ -6,6 +6,7 @@ import type { ErrorCode } from '../../errors.js';
 import type { ModbusRTU as ModbusClient, ReadCoilResult, ReadRegisterResult } from 'modbus-serial/ModbusRTU.js';
 import { RtuFramedPort, type RtuLineSettings } from './rtu-port.js';
 import { exceptionName, type ReadFunction } from './spec.js';
+import type { WriteRequest } from './writes.js';
 
 // modbus-serial is CommonJS and sets module.exports to the client class.
 type ModbusClientClass = new (port?: unknown) => ModbusClient;
@@ -56,6 +57,8 @@ export interface Transport {
    * Rejects only with ModbusFailure.
    */
   read(unitId: number, fn: ReadFunction, address: number, count: number, timeoutMs: number): Promise<Buffer>;
+  /** One write request (function 5, 6, 15 or 16); resolves on the device's normal response. Rejects only with ModbusFailure. */
+  write(unitId: number, req: WriteRequest, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
   /** Set by the bus to hear about errors that arrive outside a request (a serial port failing). */
   onError: (err: ModbusFailure) => void;
@@ -112,6 +115,31 @@ function readWith(client: ModbusClient, unitId: number, fn: ReadFunction, addres
   });
 }
 
+function writeWith(client: ModbusClient, unitId: number, req: WriteRequest, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const guard = setTimeout(() => finish(new ModbusFailure('timeout', 'no response within the timeout (client never called back)')), timeoutMs + GUARD_MS);
+    function finish(err: unknown): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(guard);
+      if (err) reject(classify(err));
+      else resolve();
+    }
+    try {
+      client.setTimeout(timeoutMs);
+      const cb = (err: unknown): void => finish(err);
+      // modbus-serial sends a Buffer as the register bytes as they are: the byte order is ours.
+      if (req.fn === 5) client.writeFC5(unitId, req.address, req.coil, cb);
+      else if (req.fn === 15) client.writeFC15(unitId, req.address, req.coils, cb);
+      else if (req.fn === 6) client.writeFC6(unitId, req.address, req.registers as unknown as number, cb);
+      else client.writeFC16(unitId, req.address, req.registers as unknown as number[], cb);
+    } catch (err) {
+      finish(err);
+    }
+  });
+}
+
 function checkLength(data: Buffer, fn: ReadFunction, count: number): Buffer {
   const want = fn <= 2 ? Math.ceil(count / 8) : count * 2;
   if (data.length !== want) throw new ModbusFailure('protocol', `response carried ${data.length} data bytes, expected ${want}`);
@@ -132,6 +160,12 @@ abstract class ClientTransport implements Transport {
     const client = this.client;
     if (!client || !client.isOpen) throw new ModbusFailure('connection', 'not connected');
     return checkLength(await readWith(client, unitId, fn, address, count, timeoutMs), fn, count);
+  }
+
+  async write(unitId: number, req: WriteRequest, timeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (!client || !client.isOpen) throw new ModbusFailure('connection', 'not connected');
+    await writeWith(client, unitId, req, timeoutMs);
   }
 
   async close(): Promise<void> {
