@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Heartbeat } from '../../proto/src/wire.js';
 import { buildLocalApi } from './api/server.js';
+import { Commands } from './commands/commands.js';
 import type { ModbusApiDeps } from './api/modbus.js';
 import { planApply, runningConfig, type AdapterName, type ApplyFailure, type ApplyResult } from './config/apply.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -56,6 +57,8 @@ export class Gateway {
   private readonly startedMs = Date.now();
   private api?: ReturnType<typeof buildLocalApi>;
   private host: HostSample | null = null;
+  /** Commands from the cloud (commands/); undefined with commands.enabled false. */
+  commands?: Commands;
 
   constructor(public cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel }), readonly options: GatewayOptions = {}) {
     const dataDir = resolve(cfg.dataDir);
@@ -71,6 +74,15 @@ export class Gateway {
     this.registry = new DeviceRegistry(join(dataDir, 'devices.db'), cfg.devices);
     this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry), this.outbox, this.metrics);
     this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
+    if (cfg.commands.enabled) {
+      // The adapters are read afresh on each use: a reconfigure replaces them.
+      this.commands = new Commands(cfg.commands, cfg.kafka, cfg.gatewayId, dataDir, {
+        mqtt: () => this.mqtt,
+        modbus: () => this.modbus,
+        knownDevice: (id) => this.registry.list().some((d) => d.deviceId === id),
+      }, log.child({ part: 'commands' }));
+      this.commands.attach(this.forwarder);
+    }
     for (const name of ['mqtt', 'coap', 'modbus'] as const) if (cfg[name].enabled) this.install(name, this.makeAdapter(name, cfg));
     this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
     this.metrics.gauge('outbox_depth_readings', 'readings waiting in the outbox', () => this.outbox.stats().depthValues);
@@ -83,6 +95,7 @@ export class Gateway {
     const dataDir = resolve(this.cfg.dataDir);
     this.forwarder.start();
     for (const adapter of this.adapters) await adapter.start(this.ingest);
+    this.commands?.start();
     if (this.cfg.api.enabled) {
       this.api = buildLocalApi({
         token: this.token,
@@ -120,6 +133,7 @@ export class Gateway {
         bound: { maxMessages: this.cfg.outbox.maxMessages, maxBytes: this.cfg.outbox.maxBytes, onFull: this.cfg.outbox.onFull },
       },
       cloud: this.forwarder.status(o.depthValues),
+      ...(this.commands ? { commands: this.commands.status() } : {}),
       loss: this.metrics.loss,
       deviceLoss: Object.fromEntries(this.metrics.deviceLoss),
       deviceRefusals: Object.fromEntries([...this.metrics.deviceRefusals].map(([id, r]) => [id, Object.fromEntries(r)])),
@@ -191,6 +205,7 @@ export class Gateway {
       const waiting = this.outbox.waitingHeartbeat();
       if (waiting) this.outbox.clearHeartbeat(Number(waiting.tsMs ?? 0));
       this.forwarder = new Forwarder(next.kafka, prev.gatewayId, this.outbox, this.metrics, this.log.child({ part: 'forward' }));
+      this.commands?.attach(this.forwarder);
       this.forwarder.start();
       this.forwarder.heartbeats.start(() => this.freshHeartbeat());
       applied.push('kafka');
@@ -231,7 +246,12 @@ export class Gateway {
 
   private makeAdapter(name: AdapterName, cfg: GatewayConfig): Adapter {
     const log = this.log.child({ part: name });
-    if (name === 'mqtt') return new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log, resolve(cfg.dataDir), cfg.gatewayId);
+    if (name === 'mqtt') {
+      const mqtt = new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log, resolve(cfg.dataDir), cfg.gatewayId);
+      const commands = this.commands?.service;
+      if (commands) mqtt.commandEvents = { subscribed: (id) => commands.deliverMqtt(id), ack: (id, payload) => commands.deviceAck(id, payload) };
+      return mqtt;
+    }
     if (name === 'coap') return new CoapAdapter(cfg.coap, this.metrics, log);
     return new ModbusAdapter(cfg.modbus, this.metrics, log);
   }
@@ -286,9 +306,12 @@ export class Gateway {
 
   async stop(): Promise<void> {
     await this.applying;
+    // Before the adapters: no new command is taken, and a Modbus write under way finishes.
+    await this.commands?.stop();
     for (const adapter of this.adapters) await adapter.stop();
     await this.api?.close();
     await this.forwarder.stop();
+    this.commands?.close();
     this.outbox.close();
     this.registry.close();
     this.log.info('gateway stopped');

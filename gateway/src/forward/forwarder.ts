@@ -38,7 +38,20 @@ const QUARANTINE_CHUNK = 200;
 /** How often the forwarder looks for batches another process leased (outbox export). */
 const ADOPT_CHECK_MS = 1_000;
 
+/**
+ * Another sender on this forwarder's producer (commands/status-lane.ts): pumped whenever the link
+ * is ready, and handed the delivery reports of the messages it produced (it recognises its opaques).
+ */
+export interface ProducerLane {
+  owns(opaque: unknown): boolean;
+  onDelivery(err: { message: string } | null, opaque: unknown): void;
+  pump(producer: NonNullable<KafkaLink['producer']>): void;
+  /** The producer is being replaced: what it held unconfirmed must be sent again. */
+  reset(): void;
+}
+
 export class Forwarder {
+  private readonly lanes: ProducerLane[] = [];
   private readonly link: KafkaLink;
   /** The Gateway starts it with its heartbeat builder; the lane uses this forwarder's producer and the outbox's slot. */
   readonly heartbeats: HeartbeatLane;
@@ -95,10 +108,18 @@ export class Forwarder {
     this.heartbeats.linkUp();
   }
 
+  /** Adds a sender that shares this producer; the next forwarder after a reconfigure needs it added again. */
+  addLane(lane: ProducerLane): void {
+    lane.reset();
+    this.lanes.push(lane);
+  }
+
   /** Fills the in-flight window from the retry queue first, then from new outbox rows. */
   pump(): void {
     const producer = this.link.producer;
-    if (!producer || !this.link.ready || Date.now() < this.pausedUntil) return;
+    if (!producer || !this.link.ready) return;
+    for (const lane of this.lanes) lane.pump(producer);
+    if (Date.now() < this.pausedUntil) return;
     this.pumpQuarantine(producer);
     this.adoptForeignLeases();
     while (this.inflight.size < this.cfg.maxInflightBatches) {
@@ -179,6 +200,7 @@ export class Forwarder {
   private onDelivery(err: { message: string } | null, opaque: unknown): void {
     if (isQuarantineOpaque(opaque)) return this.onQuarantineDelivery(err, opaque.quarantineId);
     if (this.heartbeats.owns(opaque)) return this.heartbeats.onDelivery(err, opaque);
+    for (const lane of this.lanes) if (lane.owns(opaque)) return lane.onDelivery(err, opaque);
     const seq = typeof opaque === 'number' ? opaque : Number(opaque);
     const batch = this.inflight.get(seq);
     if (!batch) return;

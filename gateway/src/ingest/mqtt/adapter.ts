@@ -29,6 +29,7 @@ import { CredentialStore } from './credentials.js';
 import { guardedConnection } from './frame-guard.js';
 import { redeliveryOf } from './redelivery.js';
 import { parseTopic } from './topic.js';
+import { commandAckTopic, commandsTopic, filterMatches, type MqttCommandEvents } from './commands.js';
 
 // mqtt-packet fills a cache of 65,536 two-byte Buffers (one per packet id) at the first packet it
 // writes: 7 MB of heap held for good, to spare one 2-byte allocation per PUBACK. Off in the copy
@@ -69,6 +70,12 @@ export class MqttAdapter implements Adapter {
   private readonly serials = new WeakMap<Client, string>();
   private readonly connected = new Map<Client, MqttClientInfo>();
   private revocation?: RevocationIndex;
+  /** Set by the gateway when commands are on: where device acks and new subscriptions go. */
+  commandEvents?: MqttCommandEvents;
+  /** Command publishes on their way to one client, by their payload (aedes passes the Buffer along as is). */
+  private readonly commandSends = new WeakMap<Buffer, { client: Client; onPuback: () => void }>();
+  /** The PUBACK each client owes for a command, by packet id. */
+  private readonly awaitingPuback = new WeakMap<Client, Map<number, () => void>>();
   boundPort = 0;
   tlsPort = 0;
   wsPort = 0;
@@ -99,7 +106,9 @@ export class MqttAdapter implements Adapter {
       authenticate: (client, username, password, cb) => this.authenticate(client, username, password, cb),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
       authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client, sub, cb),
+      authorizeForward: (client, packet) => this.forwardCommand(client, packet),
     });
+    this.watchPubacks();
     this.broker.on('client', (client) => {
       this.clients++;
       this.track(client);
@@ -110,6 +119,9 @@ export class MqttAdapter implements Adapter {
       const broker = this.broker as unknown as { clients: Record<string, Client>; unregisterClient(c: Client): void };
       if (client.closed && broker.clients[client.id] === client) broker.unregisterClient(client);
     });
+    this.broker.on('subscribe', (_subs, client) => this.notifySubscribed(client));
+    // A persistent session's subscriptions are restored before the client is ready, without a 'subscribe'.
+    this.broker.on('clientReady', (client) => this.notifySubscribed(client));
     this.broker.on('clientDisconnect', (client) => {
       this.clients--;
       this.connected.delete(client);
@@ -309,7 +321,11 @@ export class MqttAdapter implements Adapter {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const aclDenied = this.cfg.enforceAcl && !mayPublish(identity, packet.topic);
     const topic = parseTopic(packet.topic);
-    if (!aclDenied && topic.kind === 'other') return callback(null);
+    if (!aclDenied && topic.kind === 'other') {
+      // A device's answer to a command is not telemetry: it goes to the commands part, not the outbox.
+      if (this.commandEvents && packet.topic === commandAckTopic(identity)) this.commandEvents.ack(identity, payload);
+      return callback(null);
+    }
     this.metrics.count('mqtt', 'received');
 
     let pre: { code: ErrorCode; detail: string } | undefined;
@@ -356,6 +372,95 @@ export class MqttAdapter implements Adapter {
         callback(err);
       },
     );
+  }
+
+  // --- commands (commands/service.ts MqttCommandTarget) ----------------------------------------------
+
+  private notifySubscribed(client: Client): void {
+    const id = this.identity.get(client);
+    if (id && this.commandEvents && this.subscribedClient(id)) this.commandEvents.subscribed(id);
+  }
+
+  /** The most recently connected client of the device subscribed to its commands topic. */
+  private subscribedClient(deviceId: string): Client | undefined {
+    const topic = commandsTopic(deviceId);
+    let found: Client | undefined;
+    for (const client of this.connected.keys()) {
+      if (client.closed || this.identity.get(client) !== deviceId) continue;
+      const subs = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
+      if (Object.keys(subs).some((f) => filterMatches(f, topic))) found = client;
+    }
+    return found;
+  }
+
+  subscribed(deviceId: string): boolean {
+    return this.subscribedClient(deviceId) !== undefined;
+  }
+
+  online(deviceId: string): boolean {
+    for (const [client, info] of this.connected) if (!client.closed && info.deviceId === deviceId) return true;
+    return false;
+  }
+
+  /**
+   * Publishes a command at QoS 1 to one subscribed client of the device (one, so a device logged in
+   * twice still gets it once). `onPuback` runs on that client's PUBACK for it; for a client that
+   * subscribed to the exact topic at QoS 0 (aedes then sends at QoS 0, which has no PUBACK) it runs
+   * once the packet is written.
+   */
+  send(deviceId: string, message: Buffer, onPuback: () => void): boolean {
+    const client = this.subscribedClient(deviceId);
+    if (!client) return false;
+    const topic = commandsTopic(deviceId);
+    const exact = (client as unknown as { subscriptions: Record<string, { qos?: number }> }).subscriptions[topic];
+    const qos0 = exact !== undefined && (exact.qos ?? 0) === 0;
+    this.commandSends.set(message, { client, onPuback });
+    client.publish({ cmd: 'publish', topic, payload: message, qos: 1, retain: false, dup: false }, (err) => {
+      if (err) this.log.warn({ client: client.id, err: err.message }, 'mqtt: command publish failed');
+      else if (qos0) onPuback();
+    });
+    return true;
+  }
+
+  /**
+   * aedes' authorizeForward hook, called for every packet on its way to a client. For a command it
+   * picks the packet id here, the way aedes' QoSPacket would (the client's next id, wrapping at
+   * 65535), because aedes only assigns one later, in a deferred step this code cannot see; knowing
+   * it is what ties the client's PUBACK to the command. aedes keeps an id it finds on the packet.
+   */
+  private forwardCommand<P extends PublishPacket>(client: Client, packet: P): P | null {
+    const payload = packet.payload;
+    const send = Buffer.isBuffer(payload) ? this.commandSends.get(payload) : undefined;
+    if (!send || send.client !== client || packet.qos === 0) return packet;
+    this.commandSends.delete(payload as Buffer);
+    const c = client as unknown as { _nextId: number };
+    const id = c._nextId;
+    c._nextId = id >= 65535 ? 1 : id + 1;
+    packet.messageId = id;
+    let owed = this.awaitingPuback.get(client);
+    if (!owed) this.awaitingPuback.set(client, (owed = new Map()));
+    owed.set(id, send.onPuback);
+    return packet;
+  }
+
+  /**
+   * aedes reports a PUBACK through the persistence's outgoingClearMessageId (lib/handlers/puback.js),
+   * with the client and the packet id, for clean and persistent sessions alike; its 'ack' event
+   * carries the original packet only for persistent ones. So the persistence call is where a command's
+   * PUBACK [MQTT-4.3.2] is seen.
+   */
+  private watchPubacks(): void {
+    const persistence = (this.broker as unknown as { persistence: { outgoingClearMessageId(c: Client, p: { messageId?: number }): Promise<unknown> } }).persistence;
+    const clear = persistence.outgoingClearMessageId.bind(persistence);
+    persistence.outgoingClearMessageId = (client, packet) => {
+      const owed = this.awaitingPuback.get(client);
+      const done = packet.messageId === undefined ? undefined : owed?.get(packet.messageId);
+      if (done) {
+        owed!.delete(packet.messageId!);
+        done();
+      }
+      return clear(client, packet);
+    };
   }
 
   status(): AdapterStatus {
