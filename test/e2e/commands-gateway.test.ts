@@ -153,6 +153,8 @@ describe('commands, gateway side, end to end', () => {
     assert.deepEqual(received.map((m) => m.id), [first.id, second.id]);
     const again = (await statuses()).filter((s) => s.id === first.id).map((s) => s.status);
     assert.deepEqual(again, ['delivered', 'acknowledged'], 'no new status for the duplicate');
+    const { commands } = (await gw.status()) as unknown as { commands: { counters: { duplicates: number; received: number } } };
+    assert.equal(commands.counters.duplicates, 1, 'the duplicate was read after the restart and refused by the ledger');
   });
 
   test('delivered is the device\'s PUBACK alone: a device that takes the command and never answers stays delivered', async () => {
