@@ -29,7 +29,7 @@ import { CredentialStore } from './credentials.js';
 import { guardedConnection } from './frame-guard.js';
 import { redeliveryOf } from './redelivery.js';
 import { parseTopic } from './topic.js';
-import { commandAckTopic, commandsTopic, filterMatches, type MqttCommandEvents } from './commands.js';
+import { commandAckTopic, commandsTopic, filterMatches, isCommandsTopic, type MqttCommandEvents } from './commands.js';
 
 // mqtt-packet fills a cache of 65,536 two-byte Buffers (one per packet id) at the first packet it
 // writes: 7 MB of heap held for good, to spare one 2-byte allocation per PUBACK. Off in the copy
@@ -431,7 +431,12 @@ export class MqttAdapter implements Adapter {
   private forwardCommand<P extends PublishPacket>(client: Client, packet: P): P | null {
     const payload = packet.payload;
     const send = Buffer.isBuffer(payload) ? this.commandSends.get(payload) : undefined;
-    if (!send || send.client !== client || packet.qos === 0) return packet;
+    if (!send) {
+      // Only the gateway speaks on a commands topic: whatever a client published there (or left
+      // retained) is not passed on, so no client can pose as the cloud.
+      return isCommandsTopic(packet.topic) ? null : packet;
+    }
+    if (send.client !== client) return null;
     this.commandSends.delete(payload as Buffer);
     const c = client as unknown as { _nextId: number };
     const id = c._nextId;

@@ -6,6 +6,11 @@ export function commandsTopic(deviceId: string): string {
   return `devices/${deviceId}/commands`;
 }
 
+/** devices/{anything}/commands: a topic only the gateway publishes on. */
+export function isCommandsTopic(topic: string): boolean {
+  return topic.startsWith('devices/') && topic.endsWith('/commands') && topic.indexOf('/', 8) === topic.length - 9;
+}
+
 /** Where a device answers them: {"id", "ok": true} or {"id", "ok": false, "error"}. Not telemetry. */
 export function commandAckTopic(deviceId: string): string {
   return `devices/${deviceId}/commands/ack`;
