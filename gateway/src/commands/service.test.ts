@@ -190,11 +190,14 @@ describe('MQTT commands', () => {
     svc.receive(command({ device_id: 'stranger' }));
     svc.receive(Buffer.from(JSON.stringify({ id: 'bad', device_id: 'dev-1', gateway_id: 'gw-1', name: 'x', created_ms: T0 })));
     svc.receive(Buffer.from('{not json'));
+    svc.receive(command({ id: 'other-gw', gateway_id: 'gw-2' }));
     const s = statuses();
-    assert.deepEqual(s.map((x) => [x.id, x.status]), [['c1', 'failed'], ['bad', 'failed']]);
+    assert.deepEqual(s.map((x) => [x.id, x.status]), [['c1', 'failed'], ['bad', 'failed'], ['other-gw', 'failed']]);
     assert.match(s[0]!.error!, /^FL_ERR_COMMAND_UNKNOWN_DEVICE: /);
     assert.match(s[1]!.error!, /^FL_ERR_COMMAND_MALFORMED: .*expires_ms/);
-    assert.equal(svc.counters.malformed, 2);
+    assert.match(s[2]!.error!, /^FL_ERR_COMMAND_MALFORMED: .*gateway_id "gw-2" is not this gateway/);
+    assert.equal(svc.counters.malformed, 3);
+    assert.equal(mqtt.sent.length, 0);
   });
 });
 

@@ -96,15 +96,12 @@ export class CommandService {
     try {
       cmd = parseCommand(value);
     } catch (err) {
-      this.counters.malformed++;
-      const m = err as MalformedCommand;
-      this.opts.log.warn({ err: m.message, commandId: m.commandId }, 'command refused: malformed');
-      if (m.commandId && m.deviceId && this.opts.ledger.admit(placeholder(m.commandId, m.deviceId, this.opts.gatewayId, now), 'mqtt', now, 'failed')) {
-        this.opts.ledger.queueStatus(this.status(m.commandId, m.deviceId, 'failed', now, errorText(err, 'FL_ERR_COMMAND_MALFORMED')));
-        this.counters.failed++;
-        this.opts.onStatus?.();
-      }
-      return;
+      return this.refuseMalformed(err as MalformedCommand, now);
+    }
+    if (cmd.gateway_id !== this.opts.gatewayId) {
+      // Keyed to this gateway but addressed to another: a mistake upstream, not ours to carry out.
+      const detail = `gateway_id ${JSON.stringify(cmd.gateway_id)} is not this gateway (${this.opts.gatewayId}), though the message is keyed to it`;
+      return this.refuseMalformed(new MalformedCommand(detail, cmd.id, cmd.device_id), now);
     }
     this.counters.received++;
     const route: Route = isModbusWrite(cmd) ? 'modbus' : 'mqtt';
@@ -121,6 +118,20 @@ export class CommandService {
     }
     if (route === 'modbus') this.queueWrite(row);
     else this.deliverMqtt(cmd.device_id);
+  }
+
+  /**
+   * A malformed command is failed when it has an id and a device to report it under (once: the id
+   * is recorded like any other), and only logged and counted otherwise.
+   */
+  private refuseMalformed(m: MalformedCommand, now: number): void {
+    this.counters.malformed++;
+    this.opts.log.warn({ err: m.message, commandId: m.commandId }, 'command refused: malformed');
+    if (m.commandId && m.deviceId && this.opts.ledger.admit(placeholder(m.commandId, m.deviceId, this.opts.gatewayId, now), 'mqtt', now, 'failed')) {
+      this.opts.ledger.queueStatus(this.status(m.commandId, m.deviceId, 'failed', now, errorText(m, 'FL_ERR_COMMAND_MALFORMED')));
+      this.counters.failed++;
+      this.opts.onStatus?.();
+    }
   }
 
   /** Why the command cannot be handed over, or null. */
