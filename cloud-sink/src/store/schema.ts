@@ -172,10 +172,11 @@ const MIGRATIONS: readonly Migration[] = [
       await createContinuousAggregates(tx);
     },
   },
+  // Numbered in the core's range, so they sit here: applied in list order, recorded by number.
+  ...COMMAND_MIGRATIONS,
   ...FLEET_MIGRATIONS,
   ...ALERT_MIGRATIONS,
   ...DEVICE_MIGRATIONS,
-  ...COMMAND_MIGRATIONS,
 ];
 
 /**
