@@ -113,6 +113,9 @@ describe('command routes', () => {
       [{ name: 'write', tag: 'setpoint', value: 1, payload: {} }, /payload: a Modbus write takes tag and value/],
       [{ name: 'reboot', tag: 'setpoint', value: 1 }, /only a Modbus write/],
       [[1, 2], /JSON object/],
+      [{ name: 'reboot', payload: { note: 'a\u0000b' } }, /payload: a string holds the NUL character/],
+      [{ name: 'reboot', payload: { ['k\u0000']: 1 } }, /NUL/],
+      [{ name: 'reboot', payload: JSON.parse('['.repeat(40) + ']'.repeat(40)) as unknown }, /payload: nested deeper than 32 levels/],
     ];
     for (const [body, why] of cases) refused(await post('pump-1', body), 400, 'FL_ERR_API_BAD_COMMAND', why);
     const several = await post('pump-1', { name: '', expires_in_s: -1, nope: true });

@@ -58,12 +58,31 @@ export function parseCommandBody(body: unknown, limits: CommandLimits): CommandB
     if (b.tag !== undefined || b.value !== undefined) problems.push(`tag, value: only a Modbus write (name "${MODBUS_WRITE}") takes them; send other commands' data in payload`);
     if (b.payload !== undefined) {
       const bytes = Buffer.byteLength(JSON.stringify(b.payload));
+      const shape = storable(b.payload, 0);
       if (bytes > limits.maxPayloadBytes) problems.push(`payload: ${bytes} bytes as JSON, more than commands.maxPayloadBytes (${limits.maxPayloadBytes})`);
+      else if (shape) problems.push(`payload: ${shape}`);
       else out.payload = b.payload;
     }
   }
   if (problems.length > 0) throw bad(problems);
   return out;
+}
+
+export const MAX_PAYLOAD_DEPTH = 32;
+
+/**
+ * Why PostgreSQL's jsonb could not hold the payload, or null: it refuses the NUL character in any
+ * string or key, and runs out of stack on deep nesting; either would be a 500, not the caller's 400.
+ */
+function storable(v: unknown, depth: number): string | null {
+  if (depth > MAX_PAYLOAD_DEPTH) return `nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
+  if (typeof v === 'string') return v.includes('\u0000') ? 'a string holds the NUL character (\\u0000), which cannot be stored' : null;
+  if (typeof v !== 'object' || v === null) return null;
+  for (const [k, x] of Array.isArray(v) ? v.entries() : Object.entries(v)) {
+    const why = (typeof k === 'string' ? storable(k, depth) : null) ?? storable(x, depth + 1);
+    if (why) return why;
+  }
+  return null;
 }
 
 /** The value, or why it is not one: a number, a boolean, or a non-empty array of numbers or of booleans. */
