@@ -177,6 +177,9 @@ const commandParams = {
   properties: { id: idParams.properties.id, commandId: text(256) },
 } as const;
 
+/** What parseCommandBody takes as a name: no control characters, no space at either end. */
+const NAME_PATTERN = '^[^\\s\\u0000-\\u001f\\u007f](?:[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f])?$';
+
 const COMMAND_POST = {
   tags: ['commands'],
   summary: 'Send a command to a device through its gateway (write:commands): queued, then delivered, acknowledged, failed or expired',
@@ -186,10 +189,10 @@ const COMMAND_POST = {
     required: ['name'],
     additionalProperties: false,
     properties: {
-      name: { type: 'string', minLength: 1, maxLength: MAX_NAME, description: '"write" is a Modbus write of tag; any other name goes to the device over MQTT' },
+      name: { type: 'string', minLength: 1, maxLength: MAX_NAME, pattern: NAME_PATTERN, description: '"write" is a Modbus write of tag; any other name goes to the device over MQTT' },
       payload: { description: 'any JSON, at most commands.maxPayloadBytes as text; not with "write"' },
       expires_in_s: { type: 'integer', minimum: 1, description: 'default commands.defaultExpiresInS, at most commands.maxExpiresInS' },
-      tag: { type: 'string', minLength: 1, maxLength: MAX_TAG, description: 'the register map\'s writable tag ("write" only)' },
+      tag: { type: 'string', minLength: 1, maxLength: MAX_TAG, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'the register map\'s writable tag ("write" only)' },
       value: WRITE_VALUE,
     },
   },
