@@ -10,6 +10,8 @@ import { buildApi } from './api/server.js';
 import { LiveFeed } from './api/live-feed.js';
 import { Alerting } from './alerts/alerting.js';
 import { RuleBook } from './alerts/rules-publisher.js';
+import { Commands } from './commands/commands.js';
+import { CommandStore } from './commands/store.js';
 import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
@@ -37,6 +39,8 @@ export class Cloud {
   rules?: RuleBook;
   /** The evaluator and its pumps (alerts role; sink and all while alerts.enabled). */
   alerting?: Alerting;
+  /** Device commands: the relay (api, sink, all), the status consumer and expiry sweep (sink, all). */
+  commands?: Commands;
   /** GET /v1/stream's one Kafka consumer and its clients (api and all roles, while api.stream.enabled). */
   stream?: LiveFeed;
   apiPort = 0;
@@ -44,7 +48,7 @@ export class Cloud {
   /** This process's /metrics: one Registry per Cloud, never prom-client's global one. */
   readonly metrics = new CloudMetrics(
     () => this.consumer?.stats,
-    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : []), ...(this.alerting?.tallies() ?? []), ...(this.stream ? [this.stream.tallies()] : [])],
+    () => [...(this.fleet?.tallies() ?? []), ...(this.lake ? [this.lake.tallies()] : []), ...(this.alerting?.tallies() ?? []), ...(this.stream ? [this.stream.tallies()] : []), ...(this.commands?.tallies() ?? [])],
     () => this.lake?.stats,
   );
   private refreshTimer?: NodeJS.Timeout;
@@ -56,7 +60,7 @@ export class Cloud {
     readonly role: Role,
     readonly log: Logger = pino({ level: cfg.logLevel }),
     /** The alert evaluator's clock; tests move it through hours of event time. */
-    private readonly opts: { alertClock?: () => number } = {},
+    private readonly opts: { alertClock?: () => number; commandClock?: () => number } = {},
   ) {
     this.auth = tokenAuthority(cfg);
   }
@@ -116,6 +120,13 @@ export class Cloud {
       await this.consumer.start();
       this.fleet.start();
     }
+    if (sinkWork || this.role === 'api') {
+      this.commands = new Commands({
+        cfg: this.cfg, db: this.db, log: this.log.child({ part: 'commands' }), sinkWork,
+        ...(this.opts.commandClock ? { now: this.opts.commandClock } : {}),
+      });
+      this.commands.start();
+    }
     if (this.role === 'alerts' || (sinkWork && this.cfg.alerts.enabled)) {
       this.alerting = new Alerting(this.cfg, this.db, this.log, this.opts.alertClock);
       await this.alerting.start();
@@ -156,6 +167,12 @@ export class Cloud {
         ...(this.stream ? { stream: this.stream } : {}),
         query: { ...this.cfg.api.query, retention: { readings: this.cfg.timescale.readingsRetention, ...this.cfg.timescale.rollupRetention } },
         lake: () => this.lakeReader(),
+        ...(this.commands ? {
+          commands: {
+            store: apiDb === this.db ? this.commands.store : new CommandStore(apiDb), relay: this.commands.relay, limits: this.cfg.commands,
+            ...(this.opts.commandClock ? { now: this.opts.commandClock } : {}),
+          },
+        } : {}),
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
@@ -185,6 +202,7 @@ export class Cloud {
         ...(this.rules ? { rules: this.rules.stats } : {}),
         ...(this.alerting ? { alerting: this.alerting.health() } : {}),
         ...(this.stream ? { stream: this.stream.health() } : {}),
+        ...(this.commands ? { commands: this.commands.health() } : {}),
         ...(l ? { lake: lakeHealth(l, this.lake!.location) } : {}),
       },
     };
@@ -199,6 +217,7 @@ export class Cloud {
     await this.rules?.stop();
     await this.consumer?.stop();
     await this.alerting?.stop();
+    await this.commands?.stop();
     await this.fleet?.stop();
     await this.lake?.stop();
     if (this.apiDb !== this.db) await this.apiDb?.close();

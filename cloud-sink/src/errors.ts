@@ -70,6 +70,15 @@ const cloud = defineCatalogue({
   FL_ERR_ALERTS_NOT_COPARTITIONED: { message: "the evaluator's topics differ in partition count, so a gateway's readings and heartbeats may meet in different evaluators; create them with the same count", status: 500 },
   // The alert pumps (alerts/relay.ts): the events stay in the outbox and are sent again.
   FL_ERR_ALERTS_PUBLISH: { message: 'alert events could not be published to Kafka; they stay in the outbox and are retried', status: 503 },
+  // Device commands (api/command-routes.ts, commands/).
+  FL_ERR_API_BAD_COMMAND: { message: 'the command is not valid', status: 400 },
+  FL_ERR_API_COMMAND_NOT_FOUND: { message: 'no such command for this device', status: 404 },
+  // Logged and on /healthz; the rows stay owed and the relay retries them.
+  FL_ERR_COMMANDS_PUBLISH: { message: 'commands or their status events could not be published to Kafka; the relay retries them', status: 503 },
+  // In a DLQ message's `error` header.
+  FL_ERR_COMMANDS_BAD_STATUS: { message: 'a message on the command status topic is not a status event', status: 400 },
+  // The `error` of a command the cloud expired (GET /v1/devices/{id}/commands, iot.command-status).
+  FL_ERR_COMMANDS_EXPIRED: { message: 'the command expired before its gateway took it', status: 410 },
 });
 
 export const catalogue = cloud.catalogue;

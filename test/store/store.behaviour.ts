@@ -7,6 +7,7 @@ import type { Reading } from '../../proto/src/wire.js';
 import { StoreError } from '../../cloud-sink/src/errors.js';
 import type { Db, DbTx, QueryResult, Row } from '../../cloud-sink/src/store/db.js';
 import { ALERT_MIGRATIONS } from '../../cloud-sink/src/alerts/schema.js';
+import { COMMAND_MIGRATIONS } from '../../cloud-sink/src/commands/schema.js';
 import { DEVICE_MIGRATIONS } from '../../cloud-sink/src/store/devices.js';
 import { FLEET_MIGRATIONS } from '../../cloud-sink/src/fleet/schema.js';
 import { LATEST_VERSION, migrate } from '../../cloud-sink/src/store/schema.js';
@@ -23,7 +24,7 @@ export interface BackendUnderTest {
 const BASE = Date.UTC(2025, 0, 15, 8, 0, 0); // fixed and in the past: rollup refreshes cover it
 
 /** Every migration a new database gets: the store's own and the fleet's (cloud-sink/src/fleet/schema.ts). */
-export const ALL_VERSIONS = [1, 2, 3, 4, ...FLEET_MIGRATIONS.map((m) => m.version), ...ALERT_MIGRATIONS.map((m) => m.version), ...DEVICE_MIGRATIONS.map((m) => m.version)];
+export const ALL_VERSIONS = [1, 2, 3, 4, ...COMMAND_MIGRATIONS.map((m) => m.version), ...FLEET_MIGRATIONS.map((m) => m.version), ...ALERT_MIGRATIONS.map((m) => m.version), ...DEVICE_MIGRATIONS.map((m) => m.version)];
 
 function batch(gatewayId: string, seq: number, readings: Reading[]): IngestBatch {
   return { gatewayId, seq, createdMs: BASE + seq, readings };

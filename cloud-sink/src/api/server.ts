@@ -10,6 +10,8 @@ import type { FleetHealth } from '../fleet/fleet-health.js';
 import type { LakeReader } from '../lake/reader.js';
 import type { Store } from '../store/store.js';
 import { registerAlertRoutes, type AlertApiDeps } from './alert-routes.js';
+import { registerCommandRoutes, type CommandApiDeps } from './command-routes.js';
+import { DeviceCatalog } from '../store/devices.js';
 import { guard } from './access.js';
 import { registerDashboardRoutes, type DashboardDeps } from './dashboard-routes.js';
 import type { Authenticator } from './auth.js';
@@ -50,6 +52,8 @@ export interface ApiDeps {
   query?: QuerySettings;
   /** Opens the Parquet lake when an old range needs it (null: no lake); without it old ranges come from the database. */
   lake?: () => Promise<LakeReader | null>;
+  /** Device commands (POST|GET /v1/devices/{id}/commands); without it those paths answer 404. */
+  commands?: CommandApiDeps;
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -121,6 +125,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
 
   registerAlertRoutes(app, deps);
+  registerCommandRoutes(app, { auth: deps.auth, commands: deps.commands, catalog: new DeviceCatalog(deps.store.db) });
   registerDashboardRoutes(app, deps.dashboard, deps.oidc);
   registerAuthRoutes(app, deps);
   registerStreamRoutes(app, deps);

@@ -388,6 +388,32 @@ const alerts = z.strictObject({
   eventRetentionMs: z.number().int().min(60_000).default(7 * 86_400_000),
   webhooks: alertWebhooks.default(() => alertWebhooks.parse({})),
 });
+/** Device commands (cloud-sink/src/commands; docs/ARCHITECTURE.md "Device commands: the cloud side"). */
+const commands = z
+  .strictObject({
+    /** Commands for devices, JSON keyed by gateway id; the gateway's commands.topic must name the same. */
+    topic: z.string().min(1).default('iot.commands'),
+    /** Status events (queued, delivered, acknowledged, failed, expired), JSON keyed by command id. */
+    statusTopic: z.string().min(1).default('iot.command-status'),
+    /** Consumer group of the status writer (sink and all roles). */
+    statusGroup: z.string().min(1).default('fieldline-command-status'),
+    /** The expiry of a POST that names no expires_in_s. */
+    defaultExpiresInS: z.number().int().min(1).default(3_600),
+    /** The longest expires_in_s a POST may ask for: a command waits this long at most for an offline gateway. */
+    maxExpiresInS: z.number().int().min(1).max(30 * 86_400).default(86_400),
+    /** Largest `payload`, as JSON text in bytes; devices get it whole in one MQTT message. */
+    maxPayloadBytes: z.number().int().min(16).max(1024 * 1024).default(16 * 1024),
+    /** How often the sink looks for queued commands past their expiry. */
+    sweepIntervalMs: z.number().int().min(100).max(600_000).default(2_000),
+    /**
+     * A queued command is expired this long after its expiry, not at once, so a gateway's
+     * `delivered` sent just before the expiry (and still on its way) is not overtaken by `expired`.
+     */
+    expiryGraceMs: z.number().int().min(0).max(600_000).default(5_000),
+    /** How often the relay looks for commands and status events Kafka does not have yet (each new one is sent at once). */
+    relaySyncMs: z.number().int().min(100).max(600_000).default(5_000),
+  })
+  .refine((c) => c.defaultExpiresInS <= c.maxExpiresInS, { message: 'defaultExpiresInS is longer than maxExpiresInS', path: ['defaultExpiresInS'] });
 /** A PostgreSQL interval of one whole unit count: '1 day', '12 hours', '4 weeks', '1 year'. */
 const interval = (units: string[]) =>
   z.string().regex(new RegExp(`^[1-9][0-9]* (${units.join('|')})s?$`), `expected a count and one of ${units.join(', ')}, like '7 days'`);
@@ -453,6 +479,7 @@ export const cloudConfigSchema = z.strictObject({
   fleet: fleet.default(() => fleet.parse({})),
   timescale: timescale.default(() => timescale.parse({})),
   alerts: alerts.default(() => alerts.parse({})),
+  commands: commands.default(() => commands.parse({})),
 });
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;

@@ -10,6 +10,7 @@
 // created with even if the extension later appears or disappears.
 import { StoreError } from '../errors.js';
 import { ALERT_MIGRATIONS } from '../alerts/schema.js';
+import { COMMAND_MIGRATIONS } from '../commands/schema.js';
 import { FLEET_MIGRATIONS } from '../fleet/schema.js';
 import { DEVICE_MIGRATIONS } from './devices.js';
 import type { Db, DbTx } from './db.js';
@@ -171,6 +172,8 @@ const MIGRATIONS: readonly Migration[] = [
       await createContinuousAggregates(tx);
     },
   },
+  // Numbered in the core's range, so they sit here: applied in list order, recorded by number.
+  ...COMMAND_MIGRATIONS,
   ...FLEET_MIGRATIONS,
   ...ALERT_MIGRATIONS,
   ...DEVICE_MIGRATIONS,
