@@ -10,6 +10,7 @@ import { buildApi } from './api/server.js';
 import { LiveFeed } from './api/live-feed.js';
 import { Alerting } from './alerts/alerting.js';
 import { RuleBook } from './alerts/rules-publisher.js';
+import { GatewayConfigBook } from './gateway-config/publisher.js';
 import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
@@ -35,6 +36,8 @@ export class Cloud {
   apiDb?: Db;
   /** Alert rules behind the API, published to alerts.rulesTopic (api and all roles). */
   rules?: RuleBook;
+  /** Gateway configs behind PUT /v1/gateways/{id}/config, published to gatewayConfig.topic (api and all roles). */
+  gatewayConfigs?: GatewayConfigBook;
   /** The evaluator and its pumps (alerts role; sink and all while alerts.enabled). */
   alerting?: Alerting;
   /** GET /v1/stream's one Kafka consumer and its clients (api and all roles, while api.stream.enabled). */
@@ -124,6 +127,9 @@ export class Cloud {
       const { kafka, alerts } = this.cfg;
       this.rules = new RuleBook({ db: this.db, kafka, topic: alerts.rulesTopic, syncMs: alerts.rulesSyncMs, log: this.log.child({ part: 'rules' }), counters: this.metrics });
       this.rules.start();
+      const gc = this.cfg.gatewayConfig;
+      this.gatewayConfigs = new GatewayConfigBook({ db: this.db, kafka, topic: gc.topic, syncMs: gc.syncMs, log: this.log.child({ part: 'gateway-config' }), counters: this.metrics });
+      this.gatewayConfigs.start();
       const d = this.cfg.api.database;
       const apiDb = this.db.kind === 'postgres'
         ? await openDb({ databaseUrl: this.cfg.database.url, poolSize: d.poolSize, connectTimeoutMs: d.connectTimeoutMs, queryTimeoutMs: d.queryTimeoutMs })
@@ -156,6 +162,7 @@ export class Cloud {
         ...(this.stream ? { stream: this.stream } : {}),
         query: { ...this.cfg.api.query, retention: { readings: this.cfg.timescale.readingsRetention, ...this.cfg.timescale.rollupRetention } },
         lake: () => this.lakeReader(),
+        gatewayConfigs: this.gatewayConfigs,
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
@@ -183,6 +190,7 @@ export class Cloud {
         ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}),
         ...(this.fleet ? { fleet: this.fleet.health() } : {}),
         ...(this.rules ? { rules: this.rules.stats } : {}),
+        ...(this.gatewayConfigs ? { gatewayConfig: this.gatewayConfigs.stats } : {}),
         ...(this.alerting ? { alerting: this.alerting.health() } : {}),
         ...(this.stream ? { stream: this.stream.health() } : {}),
         ...(l ? { lake: lakeHealth(l, this.lake!.location) } : {}),
@@ -197,6 +205,7 @@ export class Cloud {
     await this.api?.close();
     await (await this.lakeOpening)?.close();
     await this.rules?.stop();
+    await this.gatewayConfigs?.stop();
     await this.consumer?.stop();
     await this.alerting?.stop();
     await this.fleet?.stop();

@@ -15,6 +15,8 @@ import { registerDashboardRoutes, type DashboardDeps } from './dashboard-routes.
 import type { Authenticator } from './auth.js';
 import { registerAuthRoutes, type OidcSettings } from './auth-routes.js';
 import { registerFleetRoutes } from './fleet-routes.js';
+import { registerGatewayConfigRoutes } from './gateway-config-routes.js';
+import type { GatewayConfigBook } from '../gateway-config/publisher.js';
 import { limitRequests, probe, registerProtection, retryAfterS, unavailableAnswer, type ProtectionSettings } from './protection.js';
 import type { LiveFeed } from './live-feed.js';
 import { registerStreamRoutes, streamSocketOptions } from './stream.js';
@@ -50,6 +52,8 @@ export interface ApiDeps {
   query?: QuerySettings;
   /** Opens the Parquet lake when an old range needs it (null: no lake); without it old ranges come from the database. */
   lake?: () => Promise<LakeReader | null>;
+  /** PUT /v1/gateways/{id}/config; without it that path answers 404. */
+  gatewayConfigs?: GatewayConfigBook;
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -119,6 +123,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   registerDeviceRoutes(app, deps);
 
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
+  if (deps.gatewayConfigs) registerGatewayConfigRoutes(app, { auth: deps.auth, configs: deps.gatewayConfigs });
 
   registerAlertRoutes(app, deps);
   registerDashboardRoutes(app, deps.dashboard, deps.oidc);
