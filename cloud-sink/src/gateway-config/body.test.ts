@@ -32,6 +32,7 @@ describe('the body of PUT /v1/gateways/{id}/config', () => {
       [{ config: {} }, /at least one of/],
       [{ config: { modbus: MODBUS }, version: 3 }, /unknown key version/],
       [[MODBUS], /expected a JSON object/],
+      [{ section: 'devices', config: { known: [{ id: 'a\u0000b' }] } }, /U\+0000/],
     ];
     for (const [body, why] of cases) {
       const r = checkConfigBody(body);

@@ -39,6 +39,8 @@ export function checkConfigBody(input: unknown): BodyCheck {
     return fail('section', `${JSON.stringify(section)} is not one of ${CLOUD_SECTIONS.join(', ')}`);
   }
   if (!isObject(config)) return fail('config', 'expected a JSON object');
+  // PostgreSQL's jsonb cannot hold U+0000, and no setting needs it.
+  if (JSON.stringify(config).includes('\\u0000')) return fail('config', 'a string holds the character U+0000');
   let tree: Record<string, unknown>;
   if (section !== undefined) {
     tree = { [section]: config };
