@@ -208,12 +208,56 @@ describe('config from the cloud: PUT /v1/gateways/{id}/config → iot.gateway-co
     assert.equal(g!.config.conflict, null);
   });
 
-  it('every acknowledged MQTT reading is in the database exactly once', { timeout: 120_000 }, async () => {
+  it('a cloud version issued before a change made on site is held back, and the conflict shows on both sides; a newer one resolves it', { timeout: 240_000 }, async () => {
+    // Kafka down: the version is stored but cannot reach the gateway before the change on site.
+    await stack.kafka.stop();
+    let issuedBefore: { version: number; published: boolean };
+    try {
+      const res = await put({ section: 'pipeline', config: { maxMetricsPerReading: 40 } });
+      assert.equal(res.status, 202);
+      issuedBefore = (await res.json()) as { version: number; published: boolean };
+      assert.equal(issuedBefore.version, 4);
+      assert.equal(issuedBefore.published, false, 'Kafka is down: stored, not yet on the topic');
+      await new Promise((r) => setTimeout(r, 50));
+      const patch = await fetch(`http://127.0.0.1:${gw.apiPort}/config`, {
+        method: 'PATCH',
+        headers: { authorization: 'Bearer fault-test-admin-token', 'content-type': 'application/merge-patch+json' },
+        body: JSON.stringify({ pipeline: { maxMetricsPerReading: 30 } }),
+      });
+      assert.equal(patch.status, 200);
+    } finally {
+      await stack.kafka.start();
+    }
+    const g = await waitUntil('the conflict in the heartbeat', gateway, (x) => x?.config.state === 'conflict', 120_000);
+    assert.equal(g!.config.applied_version, 3);
+    assert.equal(g!.config.seen_version, 4);
+    assert.equal(g!.config.source, 'local');
+    assert.match(g!.config.conflict ?? '', /^version 4, issued .*, predates the change made on site at .* \(on top of version 3\)/);
+    assert.equal(g!.status, 'degraded');
+    assert.ok(g!.reasons.some((r) => r.startsWith('cloud config held back: version 4')), JSON.stringify(g!.reasons));
+    const local = (await (await fetch(`http://127.0.0.1:${gw.apiPort}/status`, { headers: { authorization: 'Bearer fault-test-admin-token' } })).json()) as {
+      cloudConfig: { conflict: string; source: string };
+    };
+    assert.equal(local.cloudConfig.source, 'local');
+    assert.match(local.cloudConfig.conflict, /^version 4, issued/);
+    const cfg = (await (await fetch(`http://127.0.0.1:${gw.apiPort}/config`, { headers: { authorization: 'Bearer fault-test-admin-token' } })).json()) as {
+      config: { pipeline: { maxMetricsPerReading: number } };
+    };
+    assert.equal(cfg.config.pipeline.maxMetricsPerReading, 30, 'the local change is what the file holds');
+
+    const res = await put({ section: 'pipeline', config: { maxMetricsPerReading: 50 } });
+    assert.equal(((await res.json()) as { version: number }).version, 5);
+    const resolved = await waitUntil('version 5 applied, the conflict gone', gateway, (x) => x?.config.state === 'applied' && x.config.applied_version === 5, 90_000);
+    assert.equal(resolved!.config.conflict, null);
+    assert.equal(resolved!.config.source, 'cloud');
+  });
+
+  it('every acknowledged MQTT reading is in the database exactly once', { timeout: 180_000 }, async () => {
     assert.ok(device, 'the device ran');
     await device.stop();
     const acked = [...device.acked];
     assert.ok(acked.length > 200, `acked ${acked.length}`);
-    const stored = await stack.waitFor(() => stack.seqsOf('cfg-dev-1'), (s) => s.length >= acked.length, 60_000);
+    const stored = await stack.waitFor(() => stack.seqsOf('cfg-dev-1'), (s) => s.length >= acked.length, 120_000);
     assert.deepEqual(exactlyOnce(acked, stored), { missing: [], doubled: [] });
     assert.equal(device.connects, 1, 'one connection from start to end');
     assert.equal(device.closes, 1, 'closed once, by the test');
