@@ -12,6 +12,7 @@ import { Alerting } from './alerts/alerting.js';
 import { RuleBook } from './alerts/rules-publisher.js';
 import { Commands } from './commands/commands.js';
 import { CommandStore } from './commands/store.js';
+import { GatewayConfigBook } from './gateway-config/publisher.js';
 import type { CloudConfig } from './config/schema.js';
 import { sanityLimits } from './consume/sanity.js';
 import { StoreConsumer } from './consume/store-consumer.js';
@@ -37,6 +38,8 @@ export class Cloud {
   apiDb?: Db;
   /** Alert rules behind the API, published to alerts.rulesTopic (api and all roles). */
   rules?: RuleBook;
+  /** Gateway configs behind PUT /v1/gateways/{id}/config, published to gatewayConfig.topic (api and all roles). */
+  gatewayConfigs?: GatewayConfigBook;
   /** The evaluator and its pumps (alerts role; sink and all while alerts.enabled). */
   alerting?: Alerting;
   /** Device commands: the relay (api, sink, all), the status consumer and expiry sweep (sink, all). */
@@ -135,6 +138,9 @@ export class Cloud {
       const { kafka, alerts } = this.cfg;
       this.rules = new RuleBook({ db: this.db, kafka, topic: alerts.rulesTopic, syncMs: alerts.rulesSyncMs, log: this.log.child({ part: 'rules' }), counters: this.metrics });
       this.rules.start();
+      const gc = this.cfg.gatewayConfig;
+      this.gatewayConfigs = new GatewayConfigBook({ db: this.db, kafka, topic: gc.topic, syncMs: gc.syncMs, log: this.log.child({ part: 'gateway-config' }), counters: this.metrics });
+      this.gatewayConfigs.start();
       const d = this.cfg.api.database;
       const apiDb = this.db.kind === 'postgres'
         ? await openDb({ databaseUrl: this.cfg.database.url, poolSize: d.poolSize, connectTimeoutMs: d.connectTimeoutMs, queryTimeoutMs: d.queryTimeoutMs })
@@ -173,6 +179,7 @@ export class Cloud {
             ...(this.opts.commandClock ? { now: this.opts.commandClock } : {}),
           },
         } : {}),
+        gatewayConfigs: this.gatewayConfigs,
       });
       await this.api.listen({ host: this.cfg.api.host, port: this.cfg.api.port });
       const addr = this.api.server.address();
@@ -200,6 +207,7 @@ export class Cloud {
         ...(c ? { consumer: { state: c.state, lastCommitMs: c.lastCommitMs } } : {}),
         ...(this.fleet ? { fleet: this.fleet.health() } : {}),
         ...(this.rules ? { rules: this.rules.stats } : {}),
+        ...(this.gatewayConfigs ? { gatewayConfig: this.gatewayConfigs.stats } : {}),
         ...(this.alerting ? { alerting: this.alerting.health() } : {}),
         ...(this.stream ? { stream: this.stream.health() } : {}),
         ...(this.commands ? { commands: this.commands.health() } : {}),
@@ -215,6 +223,7 @@ export class Cloud {
     await this.api?.close();
     await (await this.lakeOpening)?.close();
     await this.rules?.stop();
+    await this.gatewayConfigs?.stop();
     await this.consumer?.stop();
     await this.alerting?.stop();
     await this.commands?.stop();

@@ -56,6 +56,9 @@ const cloud = defineCatalogue({
   FL_ERR_API_RULE_NOT_FOUND: { message: 'no such rule', status: 404 },
   FL_ERR_API_RULE_CONFLICT: { message: 'the rule changed since the version the request names', status: 409 },
   FL_ERR_API_ALERT_NOT_FOUND: { message: 'no such alert', status: 404 },
+  // Gateway configs from the cloud (api/gateway-config-routes.ts, gateway-config/).
+  FL_ERR_API_BAD_CONFIG: { message: 'the gateway config is not valid; nothing was stored', status: 400 },
+  FL_ERR_CONFIG_PUBLISH: { message: 'gateway config versions could not be published to the config topic; the sync retries them', status: 503 },
   // The dashboard's files (api/dashboard-routes.ts).
   FL_ERR_API_DASHBOARD_MISSING: { message: 'the dashboard is not built: run `npm run build` (it writes dist/dashboard)', status: 503 },
   // GET /v1/stream (api/stream.ts): answered before the upgrade, as plain HTTP.

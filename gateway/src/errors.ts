@@ -55,6 +55,12 @@ const gateway = defineCatalogue({
   FL_ERR_CONFIG_WRITE: { status: 500, message: 'the config file could not be written; it is unchanged' },
   FL_ERR_CONFIG_NOT_PEM: { status: 400, message: 'expected PEM text (-----BEGIN …----- … -----END …-----)' },
   FL_ERR_CONFIG_FILE_NAME: { status: 400, message: 'a file name must be 1-100 characters of a-z 0-9 . _ - and start with a letter or digit' },
+  // Config from the cloud (cloud-config/): in the heartbeat's config_error and on /status, never an HTTP answer.
+  FL_ERR_CONFIG_CLOUD_INVALID: { status: 400, message: 'a config version from the cloud fails the same checks as the config file; it was not applied' },
+  FL_ERR_CONFIG_CLOUD_FAILED: { status: 500, message: 'a config version from the cloud could not be applied; the previous config was put back' },
+  FL_ERR_CONFIG_CLOUD_CONFLICT: { status: 409, message: 'the config was changed on site after this cloud version was issued; the local config is kept until the cloud issues a newer one' },
+  FL_ERR_CONFIG_CLOUD_MESSAGE: { status: 400, message: 'a message on the config topic is not a config for this gateway; it was skipped' },
+  FL_ERR_CONFIG_CLOUD_TOPIC: { status: 503, message: 'the config topic cannot be read; the gateway keeps its config and keeps trying' },
   // fieldline-gateway outbox export / status (cli/outbox.ts, cli/status.ts).
   FL_ERR_OUTBOX_MISSING: { status: 404, message: 'no outbox file at the configured path (check --config and dataDir; the gateway creates it at its first start)' },
   FL_ERR_OUTBOX_DAMAGED: { status: 500, message: 'the outbox file fails its integrity check; nothing was exported (start the gateway: it moves the file aside)' },

@@ -26,6 +26,7 @@ import { pkiDir } from './pki/names.js';
 import { listCertificates } from './pki/store.js';
 import { VERSION } from './version.js';
 import { oldestAgeMs } from './outbox/outbox.js';
+import { CloudConfigFollower, serialQueue } from './cloud-config/follower.js';
 
 const NO_HOST_SAMPLE: HostSample = {
   cpuPercent: 0, memoryUsedBytes: 0, memoryTotalBytes: 0, diskFreeBytes: 0, diskTotalBytes: 0, temperatureC: null,
@@ -59,6 +60,9 @@ export class Gateway {
   private host: HostSample | null = null;
   /** Commands from the cloud (commands/); undefined with commands.enabled false. */
   commands?: Commands;
+  /** Config versions from the cloud (cloud-config/); shares its file lock with PATCH /config. */
+  readonly configLock = serialQueue();
+  readonly cloudConfig: CloudConfigFollower;
 
   constructor(public cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel }), readonly options: GatewayOptions = {}) {
     const dataDir = resolve(cfg.dataDir);
@@ -85,6 +89,10 @@ export class Gateway {
     }
     for (const name of ['mqtt', 'coap', 'modbus'] as const) if (cfg[name].enabled) this.install(name, this.makeAdapter(name, cfg));
     this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
+    this.cloudConfig = new CloudConfigFollower({
+      cfg, file: options.configFile ?? null, serialize: this.configLock, log: log.child({ part: 'cloud-config' }),
+      running: () => this.cfg, reconfigure: (next) => this.reconfigure(next), adapterStates: () => this.adapterStatuses(),
+    });
     this.metrics.gauge('outbox_depth_readings', 'readings waiting in the outbox', () => this.outbox.stats().depthValues);
     this.metrics.gauge('outbox_oldest_age_seconds', 'age of the oldest reading waiting in the outbox (0 when empty): how far the cloud lags', () => {
       return oldestAgeMs(this.outbox.stats()) / 1000;
@@ -108,7 +116,10 @@ export class Gateway {
         })),
         quarantine: (limit) => this.outbox.recentQuarantine(limit).map((q) => ({ ...q, raw: q.raw.toString('base64') })),
         modbus: this.modbusApi(),
-        config: { file: this.options.configFile ?? null, dataDir, running: () => this.cfg, reconfigure: (next) => this.reconfigure(next) },
+        config: {
+          file: this.options.configFile ?? null, dataDir, running: () => this.cfg, reconfigure: (next) => this.reconfigure(next),
+          serialize: this.configLock, onLocalChange: () => this.cloudConfig.noteLocalChange(),
+        },
         mqtt: { clients: () => this.connectedMqttClients(), pkiDevices: () => listCertificates(pkiDir(resolve(this.cfg.dataDir))) },
       });
       await this.api.listen({ port: this.cfg.api.port, host: this.cfg.api.host });
@@ -117,6 +128,7 @@ export class Gateway {
       if (!this.cfg.api.adminToken) this.log.warn({ token: this.token }, 'no api.adminToken set; generated one for this run');
     }
     this.forwarder.heartbeats.start(() => this.freshHeartbeat());
+    this.cloudConfig.start();
     this.log.info({ gatewayId: this.cfg.gatewayId, version: VERSION, api: this.apiPort }, 'gateway started');
   }
 
@@ -140,6 +152,7 @@ export class Gateway {
       refusals: Object.fromEntries(this.metrics.reasons),
       ...(this.modbus ? { modbus: this.modbus.stats() } : {}),
       host: this.host,
+      cloudConfig: this.cloudConfig.status(),
     };
   }
 
@@ -156,6 +169,7 @@ export class Gateway {
       adapters: this.adapterStatuses(),
       metrics: this.metrics,
       intervalMs: this.cfg.kafka.heartbeatIntervalMs,
+      config: this.cloudConfig.heartbeatFields(),
     });
   }
 
@@ -305,6 +319,8 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    // First: a version being applied finishes (or rolls back) before anything below stops.
+    await this.cloudConfig.stop();
     await this.applying;
     // Before the adapters: no new command is taken, and a Modbus write under way finishes.
     await this.commands?.stop();

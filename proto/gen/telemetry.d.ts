@@ -195,6 +195,11 @@ export namespace fieldline {
             outboxRecovered: string;
             intervalMs: number;
             delayed: boolean;
+            configVersion: number;
+            configError: string;
+            configConflict: string;
+            configSource: string;
+            configSeenVersion: number;
             static create(properties: fieldline.v1.Heartbeat.$Shape): fieldline.v1.Heartbeat & fieldline.v1.Heartbeat.$Shape;
             static create(properties?: fieldline.v1.Heartbeat.$Properties): fieldline.v1.Heartbeat;
             static encode(message: fieldline.v1.Heartbeat.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -232,6 +237,11 @@ export namespace fieldline {
                 outboxRecovered?: (string|null);
                 intervalMs?: (number|null);
                 delayed?: (boolean|null);
+                configVersion?: (number|null);
+                configError?: (string|null);
+                configConflict?: (string|null);
+                configSource?: (string|null);
+                configSeenVersion?: (number|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = fieldline.v1.Heartbeat.$Properties;

@@ -1837,6 +1837,11 @@ export const fieldline = $root.fieldline = (() => {
              * @property {string|null} [outboxRecovered] Heartbeat outboxRecovered
              * @property {number|null} [intervalMs] Heartbeat intervalMs
              * @property {boolean|null} [delayed] Heartbeat delayed
+             * @property {number|null} [configVersion] Heartbeat configVersion
+             * @property {string|null} [configError] Heartbeat configError
+             * @property {string|null} [configConflict] Heartbeat configConflict
+             * @property {string|null} [configSource] Heartbeat configSource
+             * @property {number|null} [configSeenVersion] Heartbeat configSeenVersion
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2072,6 +2077,46 @@ export const fieldline = $root.fieldline = (() => {
              */
             Heartbeat.prototype.delayed = false;
 
+            /**
+             * Heartbeat configVersion.
+             * @member {number} configVersion
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.configVersion = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Heartbeat configError.
+             * @member {string} configError
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.configError = "";
+
+            /**
+             * Heartbeat configConflict.
+             * @member {string} configConflict
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.configConflict = "";
+
+            /**
+             * Heartbeat configSource.
+             * @member {string} configSource
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.configSource = "";
+
+            /**
+             * Heartbeat configSeenVersion.
+             * @member {number} configSeenVersion
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.configSeenVersion = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
@@ -2177,6 +2222,16 @@ export const fieldline = $root.fieldline = (() => {
                     writer.uint32(/* id 24, wireType 0 =*/192).uint32(message.intervalMs);
                 if (message.delayed != null && $Object.hasOwnProperty.call(message, "delayed") && message.delayed !== false)
                     writer.uint32(/* id 25, wireType 0 =*/200).bool(message.delayed);
+                if (message.configVersion != null && $Object.hasOwnProperty.call(message, "configVersion") && (typeof message.configVersion === "object" ? message.configVersion.low || message.configVersion.high : message.configVersion !== 0))
+                    writer.uint32(/* id 26, wireType 0 =*/208).uint64(message.configVersion);
+                if (message.configError != null && $Object.hasOwnProperty.call(message, "configError") && message.configError !== "")
+                    writer.uint32(/* id 27, wireType 2 =*/218).string(message.configError);
+                if (message.configConflict != null && $Object.hasOwnProperty.call(message, "configConflict") && message.configConflict !== "")
+                    writer.uint32(/* id 28, wireType 2 =*/226).string(message.configConflict);
+                if (message.configSource != null && $Object.hasOwnProperty.call(message, "configSource") && message.configSource !== "")
+                    writer.uint32(/* id 29, wireType 2 =*/234).string(message.configSource);
+                if (message.configSeenVersion != null && $Object.hasOwnProperty.call(message, "configSeenVersion") && (typeof message.configSeenVersion === "object" ? message.configSeenVersion.low || message.configSeenVersion.high : message.configSeenVersion !== 0))
+                    writer.uint32(/* id 30, wireType 0 =*/240).uint64(message.configSeenVersion);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2519,6 +2574,51 @@ export const fieldline = $root.fieldline = (() => {
                                 delete message.delayed;
                             continue;
                         }
+                    case 26: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.configVersion = value;
+                            else
+                                delete message.configVersion;
+                            continue;
+                        }
+                    case 27: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.configError = value;
+                            else
+                                delete message.configError;
+                            continue;
+                        }
+                    case 28: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.configConflict = value;
+                            else
+                                delete message.configConflict;
+                            continue;
+                        }
+                    case 29: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.configSource = value;
+                            else
+                                delete message.configSource;
+                            continue;
+                        }
+                    case 30: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.configSeenVersion = value;
+                            else
+                                delete message.configSeenVersion;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2696,6 +2796,35 @@ export const fieldline = $root.fieldline = (() => {
                 if (object.delayed != null)
                     if (object.delayed)
                         message.delayed = $Boolean(object.delayed);
+                if (object.configVersion != null)
+                    if (typeof object.configVersion === "object" ? object.configVersion.low || object.configVersion.high : $Number(object.configVersion) !== 0)
+                        if ($util.Long)
+                            message.configVersion = $util.Long.fromValue(object.configVersion, true);
+                        else if (typeof object.configVersion === "string")
+                            message.configVersion = $parseInt(object.configVersion, 10);
+                        else if (typeof object.configVersion === "number")
+                            message.configVersion = object.configVersion;
+                        else if (typeof object.configVersion === "object")
+                            message.configVersion = new $util.LongBits(object.configVersion.low >>> 0, object.configVersion.high >>> 0).toNumber(true);
+                if (object.configError != null)
+                    if (typeof object.configError !== "string" || object.configError.length)
+                        message.configError = $String(object.configError);
+                if (object.configConflict != null)
+                    if (typeof object.configConflict !== "string" || object.configConflict.length)
+                        message.configConflict = $String(object.configConflict);
+                if (object.configSource != null)
+                    if (typeof object.configSource !== "string" || object.configSource.length)
+                        message.configSource = $String(object.configSource);
+                if (object.configSeenVersion != null)
+                    if (typeof object.configSeenVersion === "object" ? object.configSeenVersion.low || object.configSeenVersion.high : $Number(object.configSeenVersion) !== 0)
+                        if ($util.Long)
+                            message.configSeenVersion = $util.Long.fromValue(object.configSeenVersion, true);
+                        else if (typeof object.configSeenVersion === "string")
+                            message.configSeenVersion = $parseInt(object.configSeenVersion, 10);
+                        else if (typeof object.configSeenVersion === "number")
+                            message.configSeenVersion = object.configSeenVersion;
+                        else if (typeof object.configSeenVersion === "object")
+                            message.configSeenVersion = new $util.LongBits(object.configSeenVersion.low >>> 0, object.configSeenVersion.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -2759,6 +2888,19 @@ export const fieldline = $root.fieldline = (() => {
                     object.outboxRecovered = "";
                     object.intervalMs = 0;
                     object.delayed = false;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.configVersion = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.configVersion = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.configError = "";
+                    object.configConflict = "";
+                    object.configSource = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.configSeenVersion = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.configSeenVersion = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId"))
                     object.gatewayId = message.gatewayId;
@@ -2857,6 +2999,26 @@ export const fieldline = $root.fieldline = (() => {
                     object.intervalMs = message.intervalMs;
                 if (message.delayed != null && $Object.hasOwnProperty.call(message, "delayed"))
                     object.delayed = message.delayed;
+                if (message.configVersion != null && $Object.hasOwnProperty.call(message, "configVersion"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.configVersion = typeof message.configVersion === "number" ? $BigInt(message.configVersion) : $util.Long.fromBits(message.configVersion.low >>> 0, message.configVersion.high >>> 0, true).toBigInt();
+                    else if (typeof message.configVersion === "number")
+                        object.configVersion = options.longs === $String ? $String(message.configVersion) : message.configVersion;
+                    else
+                        object.configVersion = options.longs === $String ? $util.Long.prototype.toString.call(message.configVersion) : options.longs === $Number ? new $util.LongBits(message.configVersion.low >>> 0, message.configVersion.high >>> 0).toNumber(true) : message.configVersion;
+                if (message.configError != null && $Object.hasOwnProperty.call(message, "configError"))
+                    object.configError = message.configError;
+                if (message.configConflict != null && $Object.hasOwnProperty.call(message, "configConflict"))
+                    object.configConflict = message.configConflict;
+                if (message.configSource != null && $Object.hasOwnProperty.call(message, "configSource"))
+                    object.configSource = message.configSource;
+                if (message.configSeenVersion != null && $Object.hasOwnProperty.call(message, "configSeenVersion"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.configSeenVersion = typeof message.configSeenVersion === "number" ? $BigInt(message.configSeenVersion) : $util.Long.fromBits(message.configSeenVersion.low >>> 0, message.configSeenVersion.high >>> 0, true).toBigInt();
+                    else if (typeof message.configSeenVersion === "number")
+                        object.configSeenVersion = options.longs === $String ? $String(message.configSeenVersion) : message.configSeenVersion;
+                    else
+                        object.configSeenVersion = options.longs === $String ? $util.Long.prototype.toString.call(message.configSeenVersion) : options.longs === $Number ? new $util.LongBits(message.configSeenVersion.low >>> 0, message.configSeenVersion.high >>> 0).toNumber(true) : message.configSeenVersion;
                 return object;
             };
 

@@ -119,7 +119,7 @@ describe('buf breaking: proto/telemetry.proto against the released fieldline.v1'
 
   it('accepts an additive change: a new optional field with a new number', async () => {
     const check = await breakingWith(
-      edit('Heartbeat', 'bool delayed = 25;', 'bool delayed = 25;\n  // Added after v1.\n  optional string firmware_build = 26;'),
+      edit('Heartbeat', 'bool delayed = 25;', 'bool delayed = 25;\n  // Added after v1.\n  optional string firmware_build = 900;'),
     );
     assert.equal(check.code, 0, `buf breaking refused an additive change:\n${check.output}`);
     assert.deepEqual(check.findings, []);

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CloudError } from '../errors.js';
 import type { DeviceHealth, FleetHealth, GatewayHealth } from '../fleet/fleet-health.js';
+import type { HeartbeatRecord } from '../fleet/heartbeats.js';
 import { assertGatewayVisible, guard, principalOf, seesGateway } from './access.js';
 import type { Authenticator } from './auth.js';
 import { ERROR_RESPONSES, idParams, isoTime, nullableIsoTime } from './schemas.js';
@@ -56,6 +57,23 @@ const GATEWAY = {
     adapters: {
       type: 'array',
       items: { type: 'object', properties: { name: { type: 'string' }, state: { type: 'string' }, detail: { type: 'string' } } },
+    },
+    config: {
+      type: 'object',
+      description: 'config from the cloud (PUT /v1/gateways/{id}/config): what was issued, and what the newest heartbeat says of it',
+      properties: {
+        state: {
+          type: 'string',
+          enum: ['none', 'pending', 'applied', 'failed', 'conflict'],
+          description: 'none: nothing issued; pending: not yet received or applied; applied: the gateway runs desired_version or newer; failed: refused and rolled back (error); conflict: held back by a change made on site (conflict)',
+        },
+        desired_version: int,
+        applied_version: int,
+        seen_version: int,
+        source: { type: ['string', 'null'], description: 'where the running config came from: file, cloud or local (changed on site)' },
+        error: str,
+        conflict: str,
+      },
     },
   },
 } as const;
@@ -164,6 +182,28 @@ export function gatewayItem(g: GatewayHealth): Record<string, unknown> {
     outbox: hb ? { depth: hb.outboxDepth, oldest_age_ms: hb.outboxOldestAgeMs, bytes: hb.outboxBytes, full: hb.outboxFull } : null,
     loss: hb ? { ...hb.loss } : null,
     adapters: hb ? hb.adapters.map((a) => ({ name: a.name, state: a.state, detail: a.detail })) : [],
+    config: configItem(g.desiredConfigVersion, hb?.config ?? null),
+  };
+}
+
+/** The `config` of a gateway item: the version issued against what the newest heartbeat reports. */
+export function configItem(desired: number | null, c: HeartbeatRecord['config'] | null): Record<string, unknown> {
+  const applied = c?.version ?? null;
+  const seen = c?.seenVersion ?? null;
+  let state: string;
+  if (desired === null) state = 'none';
+  else if (applied !== null && applied >= desired) state = 'applied';
+  else if (seen !== null && seen >= desired && c?.conflict) state = 'conflict';
+  else if (seen !== null && seen >= desired && c?.error) state = 'failed';
+  else state = 'pending';
+  return {
+    state,
+    desired_version: desired,
+    applied_version: applied,
+    seen_version: seen,
+    source: c?.source ?? null,
+    error: c?.error ?? null,
+    conflict: c?.conflict ?? null,
   };
 }
 

@@ -17,6 +17,8 @@ import { registerDashboardRoutes, type DashboardDeps } from './dashboard-routes.
 import type { Authenticator } from './auth.js';
 import { registerAuthRoutes, type OidcSettings } from './auth-routes.js';
 import { registerFleetRoutes } from './fleet-routes.js';
+import { registerGatewayConfigRoutes } from './gateway-config-routes.js';
+import type { GatewayConfigBook } from '../gateway-config/publisher.js';
 import { limitRequests, probe, registerProtection, retryAfterS, unavailableAnswer, type ProtectionSettings } from './protection.js';
 import type { LiveFeed } from './live-feed.js';
 import { registerStreamRoutes, streamSocketOptions } from './stream.js';
@@ -54,6 +56,8 @@ export interface ApiDeps {
   lake?: () => Promise<LakeReader | null>;
   /** Device commands (POST|GET /v1/devices/{id}/commands); without it those paths answer 404. */
   commands?: CommandApiDeps;
+  /** PUT /v1/gateways/{id}/config; without it that path answers 404. */
+  gatewayConfigs?: GatewayConfigBook;
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -123,6 +127,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDeps): void {
   registerDeviceRoutes(app, deps);
 
   if (deps.fleetHealth) registerFleetRoutes(app, { auth: deps.auth, fleet: deps.fleetHealth });
+  if (deps.gatewayConfigs) registerGatewayConfigRoutes(app, { auth: deps.auth, configs: deps.gatewayConfigs });
 
   registerAlertRoutes(app, deps);
   registerCommandRoutes(app, { auth: deps.auth, commands: deps.commands, catalog: new DeviceCatalog(deps.store.db) });

@@ -330,6 +330,8 @@ const fleetHealth = z.strictObject({
    * previous heartbeat; 0: any rise; null: not checked.
    */
   lossIncrease: z.number().int().min(0).nullable().default(0),
+  /** Degraded: the gateway refused the newest cloud config version, or holds it back for a change made on site. */
+  configProblems: z.boolean().default(true),
   /** Per-device completeness on GET /v1/gateways/{id}. */
   completeness: fleetHealthCompleteness.default(() => fleetHealthCompleteness.parse({})),
 });
@@ -466,6 +468,14 @@ const timescale = z
     }
   });
 
+/** Gateway configs pushed through PUT /v1/gateways/{id}/config (gateway-config/): stored, then published. */
+const gatewayConfig = z.strictObject({
+  /** The compacted topic gateways read their configs from (gateway: cloudConfig.topic). */
+  topic: z.string().min(1).default('iot.gateway-config'),
+  /** How often the API looks for config versions not yet on the topic (Kafka was down); each PUT is also sent at once. */
+  syncMs: z.number().int().min(100).default(5_000),
+});
+
 export const cloudConfigSchema = z.strictObject({
   dataDir: z.string().default('./cloud-data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -480,6 +490,7 @@ export const cloudConfigSchema = z.strictObject({
   timescale: timescale.default(() => timescale.parse({})),
   alerts: alerts.default(() => alerts.parse({})),
   commands: commands.default(() => commands.parse({})),
+  gatewayConfig: gatewayConfig.default(() => gatewayConfig.parse({})),
 });
 
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;

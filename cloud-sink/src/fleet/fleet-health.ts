@@ -21,6 +21,8 @@ export interface GatewayHealth {
   heartbeatReceivedAt: Date | null;
   /** The newest heartbeat; null before the first. */
   heartbeat: HeartbeatRecord | null;
+  /** The newest config version the cloud issued for it (PUT /v1/gateways/{id}/config); null: none. */
+  desiredConfigVersion: number | null;
 }
 
 export interface DeviceHealth {
@@ -41,6 +43,7 @@ const HOUR_MS = 3_600_000;
 
 const GATEWAYS = `
   SELECT g.last_seen, g.heartbeat_received_at, now() AS db_now,
+         (SELECT max(c.version) FROM gateway_configs c WHERE c.gateway_id = g.gateway_id) AS desired_config_version,
          ${heartbeatSelect('g', 'gateways')},
          ${heartbeatSelect('p', 'gateway_heartbeats', 'prev_')}
     FROM gateways g
@@ -55,6 +58,7 @@ interface GatewayRow extends Record<string, unknown> {
   last_seen: Date;
   heartbeat_received_at: Date | null;
   db_now: Date;
+  desired_config_version: number | string | null;
 }
 
 export class FleetHealth {
@@ -85,7 +89,8 @@ export class FleetHealth {
       this.settings,
       row.db_now.getTime(),
     );
-    return { gatewayId: row.gateway_id, status, reasons, lastSeen: row.last_seen, heartbeatReceivedAt: row.heartbeat_received_at, heartbeat };
+    const desiredConfigVersion = row.desired_config_version === null ? null : Number(row.desired_config_version);
+    return { gatewayId: row.gateway_id, status, reasons, lastSeen: row.last_seen, heartbeatReceivedAt: row.heartbeat_received_at, heartbeat, desiredConfigVersion };
   }
 
   private async devices(gatewayId: string, windowMs: number, nowMs: number): Promise<DeviceHealth[]> {

@@ -37,7 +37,7 @@ describe('fleet health: online and offline', () => {
   it('the documented defaults: offline after 3 intervals of 30 s when unsaid, backlog 5 min, disk 10 %, adapters and any loss rise count, CPU and temperature unchecked', () => {
     assert.deepEqual(CONFIG, {
       offlineAfterIntervals: 3, defaultIntervalMs: 30_000, maxBacklogAgeMs: 300_000, minDiskFreeRatio: 0.1,
-      maxCpuPercent: null, maxTemperatureC: null, adaptersDown: true, lossIncrease: 0,
+      maxCpuPercent: null, maxTemperatureC: null, adaptersDown: true, lossIncrease: 0, configProblems: true,
       completeness: { windowS: 3600, maxWindowS: 86_400, settleMs: 15_000, observedHours: 24, lookbackHours: 168, percentile: 0.9 },
     });
   });

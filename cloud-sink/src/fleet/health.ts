@@ -27,6 +27,8 @@ export interface HealthThresholds {
   adaptersDown: boolean;
   /** Degraded: a loss counter rose by more than this since the previous heartbeat (0: any rise); null: not checked. */
   lossIncrease: number | null;
+  /** Degraded: the gateway refused its newest cloud config version, or holds one back for a change made on site. Absent: true. */
+  configProblems?: boolean;
 }
 
 export type GatewayStatus = 'online' | 'offline' | 'degraded';
@@ -78,6 +80,11 @@ export function degradedReasons(hb: HeartbeatRecord, prev: HeartbeatRecord | nul
     for (const a of hb.adapters) {
       if (a.state === 'down' || a.state === 'degraded') reasons.push(`adapter ${a.name} ${a.state}${a.detail ? `: ${a.detail}` : ''}`);
     }
+  }
+  if (t.configProblems !== false && hb.config) {
+    // Running, but not the config the operator issued: a sentence they can act on (docs/OPERATIONS.md).
+    if (hb.config.error) reasons.push(`cloud config refused: ${hb.config.error}`);
+    if (hb.config.conflict) reasons.push(`cloud config held back: ${hb.config.conflict}`);
   }
   if (t.lossIncrease !== null && prev) {
     const rise = lossRise(hb, prev);

@@ -65,6 +65,20 @@ export interface HeartbeatRecord {
   intervalMs?: number | null;
   /** The heartbeat waited in the outbox while the link was down: its figures are from tsMs. */
   delayed?: boolean;
+  /**
+   * Config from the cloud (proto revision 3): the version running, the newest received, where the
+   * running config came from, and any refusal or conflict. null / '' from older gateways.
+   */
+  config?: HeartbeatConfig;
+}
+
+export interface HeartbeatConfig {
+  version: number | null;
+  seenVersion: number | null;
+  /** "file", "cloud" or "local"; null from gateways before revision 3. */
+  source: string | null;
+  error: string | null;
+  conflict: string | null;
 }
 
 /** Decodes a message of iot.heartbeats; throws a catalogued error for one that is not a usable heartbeat. */
@@ -105,6 +119,13 @@ export function heartbeatRecord(msg: Kafka.Message): HeartbeatRecord {
     refusals: counts(hb.refusals),
     intervalMs: hb.intervalMs ? num(hb.intervalMs) : null,
     delayed: hb.delayed === true,
+    config: {
+      version: hb.configSource ? num(hb.configVersion) : null,
+      seenVersion: hb.configSource ? num(hb.configSeenVersion) : null,
+      source: pgTextOrNull(hb.configSource),
+      error: pgTextOrNull(hb.configError),
+      conflict: pgTextOrNull(hb.configConflict),
+    },
   };
 }
 
@@ -137,6 +158,11 @@ const COLUMNS: readonly { name: string; type: string; value(r: HeartbeatRecord):
   { name: 'refusals', type: 'text', value: (r) => JSON.stringify(r.refusals), expr: 'u.refusals::jsonb' },
   { name: 'interval_ms', type: 'int8', value: (r) => r.intervalMs ?? null, inGateways: 'heartbeat_interval_ms' },
   { name: 'delayed', type: 'bool', value: (r) => r.delayed === true, inGateways: 'heartbeat_delayed' },
+  { name: 'config_version', type: 'int8', value: (r) => r.config?.version ?? null },
+  { name: 'config_seen_version', type: 'int8', value: (r) => r.config?.seenVersion ?? null },
+  { name: 'config_source', type: 'text', value: (r) => r.config?.source ?? null },
+  { name: 'config_error', type: 'text', value: (r) => r.config?.error ?? null },
+  { name: 'config_conflict', type: 'text', value: (r) => r.config?.conflict ?? null },
 ];
 
 const UNNEST = `unnest(${COLUMNS.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')}) AS u(${COLUMNS.map((c) => c.name).join(', ')})`;
@@ -241,5 +267,12 @@ export function heartbeatFromRow(row: Record<string, unknown>, prefix = ''): Hea
     refusals: json<Record<string, number>>('refusals', {}),
     intervalMs: numOrNull('interval_ms'),
     delayed: get('delayed') === true,
+    config: {
+      version: numOrNull('config_version'),
+      seenVersion: numOrNull('config_seen_version'),
+      source: text('config_source'),
+      error: text('config_error'),
+      conflict: text('config_conflict'),
+    },
   };
 }

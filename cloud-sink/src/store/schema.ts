@@ -12,6 +12,7 @@ import { StoreError } from '../errors.js';
 import { ALERT_MIGRATIONS } from '../alerts/schema.js';
 import { COMMAND_MIGRATIONS } from '../commands/schema.js';
 import { FLEET_MIGRATIONS } from '../fleet/schema.js';
+import { GATEWAY_CONFIG_MIGRATIONS } from '../gateway-config/schema.js';
 import { DEVICE_MIGRATIONS } from './devices.js';
 import type { Db, DbTx } from './db.js';
 
@@ -177,6 +178,7 @@ const MIGRATIONS: readonly Migration[] = [
   ...FLEET_MIGRATIONS,
   ...ALERT_MIGRATIONS,
   ...DEVICE_MIGRATIONS,
+  ...GATEWAY_CONFIG_MIGRATIONS,
 ];
 
 /**

@@ -22,6 +22,10 @@ export interface ConfigApiDeps {
   reconfigure: (next: GatewayConfig) => Promise<ApplyResult>;
   /** Where FIELDLINE_GATEWAY_* overrides come from; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The queue every edit of the file goes through (cloud config versions share it); default one of these routes' own. */
+  serialize?: <T>(work: () => Promise<T>) => Promise<T>;
+  /** Called after an edit that changed the file: a change made on site wins over cloud versions issued before it. */
+  onLocalChange?: () => void;
 }
 
 const FILE_NAME = /^[a-z0-9][a-z0-9._-]{0,99}$/;
@@ -42,11 +46,11 @@ export function configRoutes(app: FastifyInstance, deps: ConfigApiDeps): void {
     });
   }
   let queue: Promise<unknown> = Promise.resolve();
-  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+  const serially = deps.serialize ?? (<T>(work: () => Promise<T>): Promise<T> => {
     const run = queue.then(work);
     queue = run.catch(() => undefined);
     return run;
-  };
+  });
 
   app.get('/config', async () => {
     const envKeys = envOverrideKeys(env);
@@ -80,6 +84,7 @@ export function configRoutes(app: FastifyInstance, deps: ConfigApiDeps): void {
         return { config: redact(edit.raw), backup: null, applied: [], restartRequired: plan.restartRequired, failed: [], dryRun: true, wouldApply: would };
       }
       const result = await deps.reconfigure(edit.config);
+      if (edit.changed) deps.onLocalChange?.();
       return { config: redact(edit.raw), backup: edit.backup, ...result };
     });
   });

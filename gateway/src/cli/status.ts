@@ -29,6 +29,8 @@ export interface StatusAnswer {
   cloud: { link: string; lastError: string; lastDeliveryMs: number | null; deliveredBatches: number; deliveredReadings: number; retryingBatches: number };
   loss: { rateLimited: number; quarantined: number; evicted: number };
   modbus?: { buses: ModbusBusStats[] };
+  /** Config from the cloud (cloud-config/follower.ts); absent from gateways before issue 15. */
+  cloudConfig?: { source: string; version: number; error: string; conflict: string };
 }
 
 export interface OutboxBound {
@@ -203,6 +205,13 @@ export function renderOnline(s: StatusAnswer, reasons: string[], api: string): s
   const cloud = [`${c.link.padEnd(8)}  ${delivered}; ${c.deliveredBatches} batches, ${c.deliveredReadings} readings sent`];
   if (c.lastError) cloud.push(`last error: ${c.lastError}`);
   if (c.retryingBatches) cloud.push(`${c.retryingBatches} batches waiting to be resent`);
+  const cc = s.cloudConfig;
+  // Silent while the file is all there is: nothing for the tech to know.
+  if (cc && (cc.source !== 'file' || cc.error || cc.conflict)) {
+    cloud.push(cc.source === 'cloud' ? `config: cloud version ${cc.version}` : cc.source === 'local' ? `config: changed on site (cloud version ${cc.version} before)` : 'config: from the file');
+    if (cc.conflict) cloud.push(`config CONFLICT: ${cc.conflict}`);
+    if (cc.error) cloud.push(`config refused: ${cc.error}`);
+  }
   const l = s.loss;
   const lines = [
     ...section('gateway', [`${s.gatewayId}  version ${s.version}  up ${duration(s.uptimeS * 1000)}  (${api})`]),

@@ -119,6 +119,22 @@ const api = z.strictObject({
   adminToken: z.string().min(16, 'expected at least 16 characters').optional(),
 });
 
+// --- config from the cloud (issue 15) ---------------------------------------------------------
+const cloudConfig = z.strictObject({
+  /**
+   * Follow the cloud's config for this gateway (the compacted kafka topic below, key = gatewayId)
+   * and apply each new version live; false: only the file and the local API change the config.
+   */
+  enabled: z.boolean().default(true),
+  /** The compacted topic the cloud publishes versioned configs to (cloud: gatewayConfig.topic). */
+  topic: z.string().min(1).default('iot.gateway-config'),
+  /**
+   * After a cloud version restarted an adapter, how long it has to come up: one still down after
+   * this (and not down before) fails the version, and the previous config is put back. 0: no wait.
+   */
+  verifyMs: z.number().int().min(0).max(600_000).default(10_000),
+});
+
 const gatewayObject = z.strictObject({
   /** The Kafka key of every batch; held to the device id rule. */
   gatewayId: deviceIdSchema.default(() => toDeviceId(hostname(), 'gateway')),
@@ -136,6 +152,7 @@ const gatewayObject = z.strictObject({
   api: api.default(() => api.parse({})),
   /** Commands from the cloud to devices (commands/config.ts). */
   commands: commandsConfigSchema.default(() => commandsConfigSchema.parse({})),
+  cloudConfig: cloudConfig.default(() => cloudConfig.parse({})),
 });
 
 export const gatewayConfigSchema = gatewayObject.superRefine((cfg, ctx) => {
@@ -154,5 +171,7 @@ export const gatewayConfigSchema = gatewayObject.superRefine((cfg, ctx) => {
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+/** Each top-level section's own schema (the cloud checks a pushed section with it). */
+export const gatewaySectionSchemas = gatewayObject.shape;
 export type Bucket = z.infer<typeof bucket>;
 export const GATEWAY_ENV_PREFIX = 'FIELDLINE_GATEWAY_';

@@ -49,6 +49,8 @@ export function buildHeartbeat(args: {
   metrics: Metrics;
   /** kafka.heartbeatIntervalMs: the cloud counts missed heartbeats in these. */
   intervalMs: number;
+  /** Config from the cloud: the version running, its source, and any refusal or conflict (fields 26-30). */
+  config?: Pick<Heartbeat, 'configVersion' | 'configError' | 'configConflict' | 'configSource' | 'configSeenVersion'>;
 }): Heartbeat {
   const now = Date.now();
   const { host, outbox, metrics } = args;
@@ -79,5 +81,6 @@ export function buildHeartbeat(args: {
     intervalMs: args.intervalMs,
     // Built now and sent now; only the heartbeat lane marks one that waited (forward/heartbeat-lane.ts).
     delayed: false,
+    ...args.config,
   };
 }

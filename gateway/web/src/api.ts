@@ -113,6 +113,8 @@ export interface Status {
   loss: { rateLimited: number; quarantined: number; evicted: number };
   refusals: Record<string, number>;
   host: { cpuPercent: number; memoryUsedBytes: number; memoryTotalBytes: number; diskFreeBytes: number; diskTotalBytes: number; temperatureC: number | null } | null;
+  /** Config from the cloud (absent from gateways before issue 15). */
+  cloudConfig?: { source: 'file' | 'cloud' | 'local'; version: number; seenVersion: number; error: string; conflict: string };
 }
 
 // --- /config (config routes) ----------------------------------------------------------------------

@@ -57,6 +57,20 @@ export function Overview() {
               out {d.cloud.drain.sentPerSecond.toFixed(0)}/s · in {d.cloud.drain.inPerSecond.toFixed(0)}/s ·{' '}
               {d.outbox.depthValues === 0 ? 'outbox empty' : d.cloud.drain.etaS === null ? 'backlog not shrinking' : `empty in ${duration(d.cloud.drain.etaS * 1000)}`}
             </dd>
+            {d.cloudConfig && (
+              <>
+                <dt>Config</dt>
+                <dd class="wrap" data-testid="cloud-config">
+                  {d.cloudConfig.source === 'cloud'
+                    ? `cloud version ${d.cloudConfig.version}`
+                    : d.cloudConfig.source === 'local'
+                      ? `changed on site${d.cloudConfig.version ? ` after cloud version ${d.cloudConfig.version}` : ''}`
+                      : 'from the file'}
+                  {d.cloudConfig.conflict && <div class="warn-text">Conflict: {d.cloudConfig.conflict}</div>}
+                  {d.cloudConfig.error && <div class="warn-text">Refused: {d.cloudConfig.error}</div>}
+                </dd>
+              </>
+            )}
           </dl>
         </Panel>
         <Panel title="Outbox">
