@@ -9,6 +9,8 @@ import { buildLocalApi } from './api/server.js';
 import type { ModbusApiDeps } from './api/modbus.js';
 import { planApply, runningConfig, type AdapterName, type ApplyFailure, type ApplyResult } from './config/apply.js';
 import type { GatewayConfig } from './config/schema.js';
+import { GatewayClock, clockSource } from './clock/clock.js';
+import { retimeHook } from './clock/retime.js';
 import { GatewayError } from './errors.js';
 import { Forwarder } from './forward/forwarder.js';
 import { buildHeartbeat, sampleHost, type HostSample } from './health/heartbeat.js';
@@ -38,6 +40,7 @@ export interface GatewayOptions {
 export class Gateway {
   readonly metrics = new Metrics();
   readonly outbox: SqliteOutbox;
+  readonly clock: GatewayClock;
   // Replaced by reconfigure(): read them afresh rather than keeping a reference.
   forwarder: Forwarder;
   mqtt?: MqttAdapter | undefined;
@@ -59,8 +62,10 @@ export class Gateway {
 
   constructor(public cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel }), readonly options: GatewayOptions = {}) {
     const dataDir = resolve(cfg.dataDir);
+    this.clock = new GatewayClock(clockSource(cfg.clock), cfg.clock, { log: log.child({ part: 'clock' }) });
     this.outbox = new SqliteOutbox({
       ...outboxOptions(cfg.outbox, dataDir),
+      retime: retimeHook(this.clock, cfg.clock.holdUnsyncedMs),
       // Also with MQTT off: the file may hold keys from a run with it on.
       resends: new MqttResendScreen(),
       onEvict: (byDevice) => byDevice.forEach((values, deviceId) => this.metrics.lose(deviceId, 'evicted', values, 'FL_ERR_OUTBOX_EVICTED')),
@@ -69,7 +74,7 @@ export class Gateway {
       log.error({ ...this.outbox.recovery }, 'the outbox file was damaged; moved it aside and started a fresh outbox (readings only in it are lost)');
     }
     this.registry = new DeviceRegistry(join(dataDir, 'devices.db'), cfg.devices);
-    this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry), this.outbox, this.metrics);
+    this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry, this.clock), this.outbox, this.metrics);
     this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
     for (const name of ['mqtt', 'coap', 'modbus'] as const) if (cfg[name].enabled) this.install(name, this.makeAdapter(name, cfg));
     this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
@@ -81,6 +86,8 @@ export class Gateway {
 
   async start(): Promise<void> {
     const dataDir = resolve(this.cfg.dataDir);
+    // Before anything is stamped: until its first answer the clock counts as untrusted.
+    await this.clock.start();
     this.forwarder.start();
     for (const adapter of this.adapters) await adapter.start(this.ingest);
     if (this.cfg.api.enabled) {
@@ -126,6 +133,7 @@ export class Gateway {
       refusals: Object.fromEntries(this.metrics.reasons),
       ...(this.modbus ? { modbus: this.modbus.stats() } : {}),
       host: this.host,
+      clock: this.clock.state(),
     };
   }
 
@@ -142,6 +150,7 @@ export class Gateway {
       adapters: this.adapterStatuses(),
       metrics: this.metrics,
       intervalMs: this.cfg.kafka.heartbeatIntervalMs,
+      clock: this.clock.state(),
     });
   }
 
@@ -169,7 +178,7 @@ export class Gateway {
       // pipeline runs again and its registry can close.
       const old = this.registry;
       this.registry = registry;
-      this.pipeline = new Pipeline(prev.gatewayId, defaultSteps(next, registry), this.outbox, this.metrics);
+      this.pipeline = new Pipeline(prev.gatewayId, defaultSteps(next, registry, this.clock), this.outbox, this.metrics);
       old.close();
       applied.push('pipeline');
     }
@@ -291,6 +300,7 @@ export class Gateway {
     await this.forwarder.stop();
     this.outbox.close();
     this.registry.close();
+    this.clock.stop();
     this.log.info('gateway stopped');
   }
 }

@@ -43,7 +43,7 @@ export type SourceProtocol = fieldline.v1.SourceProtocol;
  * unset, as by the first producers) reads as 1: hence schemaMajor's floor of 1. Adding a field is
  * SCHEMA_VERSION + 1; changing meaning is a new package (fieldline.v2) and 2000.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The major of SCHEMA_VERSION: the only one this code can read. */
 export const SCHEMA_MAJOR = 1;

@@ -35,9 +35,10 @@ export interface ApplyResult {
 /**
  * Sections read only at construction: the outbox file and its bounds, the API's listener and token
  * (changing the token under the page that sent the change would lock it out), the identity the cloud
- * keys batches by, and the log level (pino's child loggers copy it when made).
+ * keys batches by, the log level (pino's child loggers copy it when made), and the clock (the
+ * outbox's lease hook holds the one made at start).
  */
-const RESTART_ONLY = ['gatewayId', 'dataDir', 'logLevel', 'outbox', 'api'] as const;
+const RESTART_ONLY = ['gatewayId', 'dataDir', 'logLevel', 'outbox', 'api', 'clock'] as const;
 
 export function planApply(prev: GatewayConfig, next: GatewayConfig): ApplyPlan {
   const adapters = {} as Record<AdapterName, AdapterAction>;

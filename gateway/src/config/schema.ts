@@ -4,6 +4,7 @@
 // settings as a file.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { clockConfigSchema } from '../clock/config.js';
 import { coapConfigSchema } from '../ingest/coap/config.js';
 import { deviceIdSchema, toDeviceId } from '../ingest/device-id.js';
 import { modbusConfigSchema } from '../ingest/modbus/config.js';
@@ -133,6 +134,8 @@ const gatewayObject = z.strictObject({
   outbox: outbox.default(() => outbox.parse({})),
   kafka: kafka.default(() => kafka.parse({})),
   api: api.default(() => api.parse({})),
+  /** Whether the wall clock can be trusted, and readings stamped while it cannot (clock/config.ts). */
+  clock: clockConfigSchema.default(() => clockConfigSchema.parse({})),
 });
 
 export const gatewayConfigSchema = gatewayObject.superRefine((cfg, ctx) => {

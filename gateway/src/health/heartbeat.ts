@@ -2,6 +2,7 @@
 // sampled on the heartbeat interval rather than per request (some reads cost tens of ms on a Pi).
 import si from 'systeminformation';
 import type { Heartbeat } from '../../../proto/src/wire.js';
+import type { ClockState } from '../clock/clock.js';
 import type { DrainProgress } from '../forward/drain.js';
 import type { AdapterStatus } from '../ingest/adapter.js';
 import type { Metrics } from '../metrics.js';
@@ -49,6 +50,8 @@ export function buildHeartbeat(args: {
   metrics: Metrics;
   /** kafka.heartbeatIntervalMs: the cloud counts missed heartbeats in these. */
   intervalMs: number;
+  /** The gateway clock's state (clock/clock.ts); absent: reported as synced, as before revision 3. */
+  clock?: Pick<ClockState, 'synced' | 'lastJumpMs' | 'source'>;
 }): Heartbeat {
   const now = Date.now();
   const { host, outbox, metrics } = args;
@@ -79,5 +82,8 @@ export function buildHeartbeat(args: {
     intervalMs: args.intervalMs,
     // Built now and sent now; only the heartbeat lane marks one that waited (forward/heartbeat-lane.ts).
     delayed: false,
+    clockSynced: args.clock?.synced ?? true,
+    clockOffsetMs: args.clock?.lastJumpMs ?? 0,
+    clockSource: args.clock?.source ?? '',
   };
 }
