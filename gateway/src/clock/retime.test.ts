@@ -36,6 +36,10 @@ describe('decide', () => {
     assert.deepEqual(decide({ monoMs: 500_000 - HOLD, bootId: 'b1' }, untrusted, HOLD), { action: 'flag', flag: 'FL_ERR_CLOCK_UNSYNCED' });
   });
 
+  it('with no hold (outbox export: the stick is the way out) an untrusted stamp is flagged at once', () => {
+    assert.deepEqual(decide({ monoMs: 500_000, bootId: 'b1' }, { ...now, trusted: false }, 0), { action: 'flag', flag: 'FL_ERR_CLOCK_UNSYNCED' });
+  });
+
   it('a monotonic stamp ahead of the monotonic clock cannot be right: FL_ERR_CLOCK_UNCORRECTABLE', () => {
     assert.deepEqual(decide({ monoMs: 600_000, bootId: 'b1' }, now, HOLD), { action: 'flag', flag: 'FL_ERR_CLOCK_UNCORRECTABLE' });
     assert.deepEqual(decide({ monoMs: Number.NaN, bootId: 'b1' }, now, HOLD), { action: 'flag', flag: 'FL_ERR_CLOCK_UNCORRECTABLE' });
