@@ -21,9 +21,9 @@ const answer = (clock?: StatusAnswer['clock']): StatusAnswer => ({
 it('an unsynchronised clock degrades the gateway and shows with what the source said; a synchronised one shows its last step', () => {
   const off = answer({ synced: false, source: 'system', detail: 'kernel NTP state: unsynchronised', lastJumpMs: 0 });
   assert.deepEqual(degraded(off), ['clock not synchronised (readings the gateway stamps wait in the outbox)']);
-  assert.match(renderOnline(off, degraded(off), 'x'), /NOT SYNCHRONISED \(system\): kernel NTP state: unsynchronised/);
+  assert.match(renderOnline(off, degraded(off), 'x'), /NOT SYNCHRONISED \(system\): kernel NTP state/);
   const on = answer({ synced: true, source: 'system', detail: 'kernel NTP state: synchronised', lastJumpMs: 3_600_000 });
   assert.deepEqual(degraded(on), []);
-  assert.match(renderOnline(on, [], 'x'), /synchronised \(system\): .*; last step \+1h00m/);
+  assert.match(renderOnline(on, [], 'x'), /synchronised \(system\), last step \+1h00m: kernel/);
   assert.doesNotMatch(renderOnline(answer(), [], 'x'), /clock/, 'a gateway from before the clock shows no clock section');
 });

@@ -217,8 +217,9 @@ export function renderOnline(s: StatusAnswer, reasons: string[], api: string): s
   ];
   if (s.modbus && s.modbus.buses.length) lines.push(...section('modbus', modbusLines(s.modbus.buses)));
   if (s.clock) {
-    const jump = s.clock.lastJumpMs ? `; last step ${s.clock.lastJumpMs > 0 ? '+' : '-'}${duration(Math.abs(s.clock.lastJumpMs))}` : '';
-    lines.push(...section('clock', [`${s.clock.synced ? 'synchronised' : 'NOT SYNCHRONISED'} (${s.clock.source}): ${s.clock.detail}${jump}`]));
+    // The step first: the line is cut at the screen's width, and the detail can be long.
+    const jump = s.clock.lastJumpMs ? `, last step ${s.clock.lastJumpMs > 0 ? '+' : '-'}${duration(Math.abs(s.clock.lastJumpMs))}` : '';
+    lines.push(...section('clock', [`${s.clock.synced ? 'synchronised' : 'NOT SYNCHRONISED'} (${s.clock.source})${jump}: ${s.clock.detail}`]));
   }
   lines.push(...section('state', [reasons.length ? `DEGRADED: ${reasons.join('; ')}` : 'OK']));
   return lines.join('\n');
