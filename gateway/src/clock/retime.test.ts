@@ -51,13 +51,13 @@ describe('SQLite outbox with the retime hook', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A gateway clock a year back and unsynchronised, on time the test moves, and an outbox using it. */
-  async function rig(name: string, boot = 'b1') {
+  async function rig(name: string, boot = 'b1', holdRecheckMs = 0) {
     const t = { wall: TRUE_T0, mono: 1_000_000, boot };
     let answer: SourceReading = { synced: false, offsetMs: -YEAR_MS, detail: '' };
     const clock = new GatewayClock({ name: 'test', read: async () => answer }, { pollMs: 1_000, jumpThresholdMs: 2_000 }, { wall: () => t.wall, mono: () => t.mono, bootId: boot });
     await clock.refresh();
     const path = join(dir, `${name}.db`);
-    const outbox = new SqliteOutbox({ path, retime: retimeHook(clock, HOLD), clock: () => t.wall });
+    const outbox = new SqliteOutbox({ path, retime: retimeHook(clock, HOLD), clock: () => t.wall, holdRecheckMs });
     const sync = async () => {
       answer = { synced: true, offsetMs: 0, detail: '' };
       await clock.refresh();
@@ -124,6 +124,15 @@ describe('SQLite outbox with the retime hook', () => {
     assert.deepEqual(rest.map((x) => [x.metrics!.seq, x.timeFlag]), [[1, 'FL_ERR_CLOCK_UNSYNCED'], [2, '']]);
     assert.equal(rest[1]!.tsMs, TRUE_T0 + 3, 'a device-supplied time is untouched');
     r2.outbox.close();
+  });
+
+  it('after a hold the outbox does not ask again before holdRecheckMs: the forwarder pumps every 20 ms', async () => {
+    const r = await rig('recheck', 'b1', 60_000);
+    await stampAndAppend(r, 0);
+    assert.equal(r.outbox.lease(100), null);
+    await r.sync();
+    assert.equal(r.outbox.lease(100), null, 'asked again within holdRecheckMs');
+    r.outbox.close();
   });
 
   it('an outbox file from before the clock columns gains them, and its rows lease unchanged', async () => {

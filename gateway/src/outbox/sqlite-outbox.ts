@@ -41,6 +41,8 @@ export interface SqliteOutboxOptions extends OutboxBounds {
    * to end the batch before it. Without it such readings go as stored.
    */
   retime?: (row: { payload: Uint8Array } & UntrustedStamp) => Uint8Array | 'hold';
+  /** After the oldest reading was held, leases answer null for this long (ms, monotonic). Default 1,000. */
+  holdRecheckMs?: number;
 }
 
 /** The outbox as gateway.yaml's `outbox` section describes it, under `dataDir` unless it names a path. */
@@ -91,6 +93,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 CREATE INDEX IF NOT EXISTS quarantine_pending ON quarantine (id) WHERE forwarded = 0;
 `;
+
+/** How long a lease whose first reading the retime hook held waits before asking again. */
+const HOLD_RECHECK_MS = 1_000;
 
 /** Rows of one multi-row INSERT into readings, and its columns per row. */
 const ROWS_PER_INSERT = 50;
@@ -153,6 +158,8 @@ export class SqliteOutbox implements Outbox {
   private resendsDropped = 0;
   /** Payload bytes the lease transaction's time corrections added (or removed), counted once it commits. */
   private retimedBytes = 0;
+  /** When a lease last found its first reading held by the retime hook (performance.now()), or null. */
+  private heldSince: number | null = null;
   readonly recovery: OutboxRecovery | null;
 
   constructor(private readonly opts: SqliteOutboxOptions) {
@@ -335,7 +342,10 @@ export class SqliteOutbox implements Outbox {
         if (taken.length > 0 && values + row.n_values > maxValues) break;
         if (row.mono_ms !== null && this.opts.retime && this.stmt.retimed) {
           const out = this.opts.retime({ payload: row.payload, monoMs: row.mono_ms, bootId: row.boot_id ?? '' });
-          if (out === 'hold') break;
+          if (out === 'hold') {
+            if (taken.length === 0) this.heldSince = performance.now();
+            break;
+          }
           // Stored, so a resend of this batch after a restart carries the same corrected bytes.
           this.stmt.retimed.run(asBuffer(out), row.id);
           this.retimedBytes += out.length - row.payload.length;
@@ -540,6 +550,10 @@ export class SqliteOutbox implements Outbox {
   /** Null also while the disk has no room for the lease (the flag says so); the forwarder asks again. */
   lease(maxValues: number): LeasedBatch | null {
     if (!this.retryDeferred()) return null;
+    // The oldest reading waits for the clock: asking again at every pump (each 20 ms) would read a
+    // batch's worth of rows each time for nothing. Monotonic, since the wall clock is what is wrong.
+    if (this.heldSince !== null && performance.now() - this.heldSince < (this.opts.holdRecheckMs ?? HOLD_RECHECK_MS)) return null;
+    this.heldSince = null;
     let batch: LeasedBatch | null = null;
     // IMMEDIATE: `outbox export` may lease from a second process; a deferred transaction that read
     // MAX(last_id) before the other process's lease committed could not upgrade to a write.
