@@ -35,6 +35,7 @@ const cloud = defineCatalogue({
   FL_ERR_SINK_EMPTY_BATCH: { message: 'the batch holds no readings', status: 400 },
   FL_ERR_SINK_TOO_MANY_READINGS: { message: 'the batch holds more readings than sink.maxReadingsPerBatch', status: 400 },
   FL_ERR_SINK_TIME_TOO_EARLY: { message: 'a reading is stamped before sink.earliestReadingTime', status: 400 },
+  FL_ERR_SINK_TIME_FLAG: { message: 'a reading carries a time_flag that is empty of sense: too long or with control characters', status: 400 },
   FL_ERR_SINK_TIME_AHEAD: { message: "a reading is stamped further ahead of the cloud's clock than sink.maxFutureSkewMs", status: 400 },
   FL_ERR_SINK_DEVICE_ID: { message: 'a device id is empty, too long or holds control characters', status: 400 },
   FL_ERR_SINK_METRIC_NAME: { message: 'a metric name is empty, too long or holds control characters', status: 400 },

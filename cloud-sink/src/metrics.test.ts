@@ -7,7 +7,7 @@ import { CloudMetrics } from './metrics.js';
 function stats(over: Partial<ConsumerStats> = {}): ConsumerStats {
   return {
     state: 'up', lastError: '', messages: 0, batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0,
-    deadLettered: 0, deadLettersByCode: {}, schemaHeaderMismatches: 0, consumeErrors: 0, storeErrors: 0, lastCommitMs: null, ...over,
+    deadLettered: 0, deadLettersByCode: {}, schemaHeaderMismatches: 0, consumeErrors: 0, storeErrors: 0, lastCommitMs: null, rowsTimeFlagged: {}, ...over,
   };
 }
 
@@ -30,6 +30,11 @@ describe('cloud metrics', () => {
 
     c.messages = 13;
     assert.match(await m.render(), /^fieldline_cloud_received_total\{stage="consume"\} 13$/m, 'read live at every scrape');
+  });
+
+  it('count readings stored with a time their gateway flagged, by reason', async () => {
+    const text = await new CloudMetrics(() => stats({ rowsTimeFlagged: { FL_ERR_CLOCK_REBOOTED: 7 } })).render();
+    assert.match(text, /^fieldline_cloud_readings_time_flagged_total\{reason="FL_ERR_CLOCK_REBOOTED"\} 7$/m);
   });
 
   it('count dead letters per catalogued code, and schema-version headers that disagree with the field', async () => {

@@ -65,6 +65,9 @@ export class CloudMetrics extends StageCounters {
     counterFrom(registry, `${CLOUD_PREFIX}_schema_header_mismatches_total`, 'batches whose schema-version header disagrees with their schema_version field (the field is used)', [], from((c) =>
       [[{}, c.schemaHeaderMismatches]],
     ));
+    counterFrom(registry, `${CLOUD_PREFIX}_readings_time_flagged_total`, 'readings stored with a time their gateway could not trust or correct (reading_time_flags), by reason', ['reason'], from((c) =>
+      Object.entries(c.rowsTimeFlagged).map(([reason, n]) => [{ reason }, n] as const),
+    ));
     registerStageCounters(registry, CLOUD_PREFIX, this, {
       received: { read: from((c) => [[{ stage: 'consume' }, c.messages]]) },
       sent: { read: from((c) => [[{ stage: 'store' }, c.rowsInserted]]) },

@@ -71,6 +71,12 @@ const gateway = defineCatalogue({
   FL_ERR_PKI_LOCKED: { status: 409, message: 'another device command is changing the certificate index; retry when it has finished' },
   FL_ERR_PKI_ALREADY_ENROLLED: { status: 409, message: 'the device already holds a valid certificate; pass --renew to issue another, or revoke it first' },
   FL_ERR_PKI_NOT_ENROLLED: { status: 404, message: 'no certificate of this gateway CA was issued to that device' },
+  // The gateway's clock (gateway/src/clock). The last three are not refusals: the reading is kept and
+  // delivered at the time shown, and the code travels with it (Reading.time_flag) to the cloud.
+  FL_ERR_CLOCK_FILE: { status: 500, message: 'the test clock file (clock.file) is missing or not {"offsetMs": number, "synced": boolean, "bootId"?: string}' },
+  FL_ERR_CLOCK_REBOOTED: { status: 422, message: 'stamped by the gateway on an unsynchronised clock, and the gateway rebooted before the clock was trusted: the time is the untrusted wall time' },
+  FL_ERR_CLOCK_UNSYNCED: { status: 422, message: 'stamped by the gateway on an unsynchronised clock that was not trusted within clock.holdUnsyncedMs: the time is the untrusted wall time' },
+  FL_ERR_CLOCK_UNCORRECTABLE: { status: 422, message: 'stamped by the gateway on an unsynchronised clock with a monotonic time that cannot be right: the time is the untrusted wall time' },
   FL_ERR_PKI_BAD_ARGUMENT: { status: 400, message: 'bad device command argument' },
   // Commands from the cloud (commands/*): the reason a command ends failed or expired on iot.command-status.
   FL_ERR_COMMAND_MALFORMED: { status: 400, message: 'the command message is not the iot.commands JSON shape (id, gateway_id, device_id, name, created_ms, expires_ms)' },

@@ -10,6 +10,8 @@ import { Commands } from './commands/commands.js';
 import type { ModbusApiDeps } from './api/modbus.js';
 import { planApply, runningConfig, type AdapterName, type ApplyFailure, type ApplyResult } from './config/apply.js';
 import type { GatewayConfig } from './config/schema.js';
+import { GatewayClock, clockSource } from './clock/clock.js';
+import { retimeHook } from './clock/retime.js';
 import { GatewayError } from './errors.js';
 import { Forwarder } from './forward/forwarder.js';
 import { buildHeartbeat, sampleHost, type HostSample } from './health/heartbeat.js';
@@ -40,6 +42,7 @@ export interface GatewayOptions {
 export class Gateway {
   readonly metrics = new Metrics();
   readonly outbox: SqliteOutbox;
+  readonly clock: GatewayClock;
   // Replaced by reconfigure(): read them afresh rather than keeping a reference.
   forwarder: Forwarder;
   mqtt?: MqttAdapter | undefined;
@@ -66,8 +69,10 @@ export class Gateway {
 
   constructor(public cfg: GatewayConfig, readonly log: Logger = pino({ level: cfg.logLevel }), readonly options: GatewayOptions = {}) {
     const dataDir = resolve(cfg.dataDir);
+    this.clock = new GatewayClock(clockSource(cfg.clock), cfg.clock, { log: log.child({ part: 'clock' }) });
     this.outbox = new SqliteOutbox({
       ...outboxOptions(cfg.outbox, dataDir),
+      retime: retimeHook(this.clock, cfg.clock.holdUnsyncedMs),
       // Also with MQTT off: the file may hold keys from a run with it on.
       resends: new MqttResendScreen(),
       onEvict: (byDevice) => byDevice.forEach((values, deviceId) => this.metrics.lose(deviceId, 'evicted', values, 'FL_ERR_OUTBOX_EVICTED')),
@@ -76,7 +81,7 @@ export class Gateway {
       log.error({ ...this.outbox.recovery }, 'the outbox file was damaged; moved it aside and started a fresh outbox (readings only in it are lost)');
     }
     this.registry = new DeviceRegistry(join(dataDir, 'devices.db'), cfg.devices);
-    this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry), this.outbox, this.metrics);
+    this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry, this.clock), this.outbox, this.metrics);
     this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
     if (cfg.commands.enabled) {
       // The adapters are read afresh on each use: a reconfigure replaces them.
@@ -101,6 +106,8 @@ export class Gateway {
 
   async start(): Promise<void> {
     const dataDir = resolve(this.cfg.dataDir);
+    // Before anything is stamped: until its first answer the clock counts as untrusted.
+    await this.clock.start();
     this.forwarder.start();
     for (const adapter of this.adapters) await adapter.start(this.ingest);
     this.commands?.start();
@@ -153,6 +160,7 @@ export class Gateway {
       ...(this.modbus ? { modbus: this.modbus.stats() } : {}),
       host: this.host,
       cloudConfig: this.cloudConfig.status(),
+      clock: this.clock.state(),
     };
   }
 
@@ -170,6 +178,7 @@ export class Gateway {
       metrics: this.metrics,
       intervalMs: this.cfg.kafka.heartbeatIntervalMs,
       config: this.cloudConfig.heartbeatFields(),
+      clock: this.clock.state(),
     });
   }
 
@@ -197,7 +206,7 @@ export class Gateway {
       // pipeline runs again and its registry can close.
       const old = this.registry;
       this.registry = registry;
-      this.pipeline = new Pipeline(prev.gatewayId, defaultSteps(next, registry), this.outbox, this.metrics);
+      this.pipeline = new Pipeline(prev.gatewayId, defaultSteps(next, registry, this.clock), this.outbox, this.metrics);
       old.close();
       applied.push('pipeline');
     }
@@ -330,6 +339,7 @@ export class Gateway {
     this.commands?.close();
     this.outbox.close();
     this.registry.close();
+    this.clock.stop();
     this.log.info('gateway stopped');
   }
 }

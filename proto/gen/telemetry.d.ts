@@ -24,6 +24,8 @@ export namespace fieldline {
             metrics: { [k: string]: number };
             source: fieldline.v1.SourceProtocol;
             raw?: (Uint8Array|null);
+            timeFlag: string;
+            timeCorrected: boolean;
             static create(properties: fieldline.v1.Reading.$Shape): fieldline.v1.Reading & fieldline.v1.Reading.$Shape;
             static create(properties?: fieldline.v1.Reading.$Properties): fieldline.v1.Reading;
             static encode(message: fieldline.v1.Reading.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -41,6 +43,8 @@ export namespace fieldline {
                 metrics?: ({ [k: string]: number }|null);
                 source?: (fieldline.v1.SourceProtocol|null);
                 raw?: (Uint8Array|null);
+                timeFlag?: (string|null);
+                timeCorrected?: (boolean|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = fieldline.v1.Reading.$Properties;
@@ -200,6 +204,9 @@ export namespace fieldline {
             configConflict: string;
             configSource: string;
             configSeenVersion: number;
+            clockSynced: boolean;
+            clockOffsetMs: number;
+            clockSource: string;
             static create(properties: fieldline.v1.Heartbeat.$Shape): fieldline.v1.Heartbeat & fieldline.v1.Heartbeat.$Shape;
             static create(properties?: fieldline.v1.Heartbeat.$Properties): fieldline.v1.Heartbeat;
             static encode(message: fieldline.v1.Heartbeat.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -242,6 +249,9 @@ export namespace fieldline {
                 configConflict?: (string|null);
                 configSource?: (string|null);
                 configSeenVersion?: (number|null);
+                clockSynced?: (boolean|null);
+                clockOffsetMs?: (number|null);
+                clockSource?: (string|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = fieldline.v1.Heartbeat.$Properties;

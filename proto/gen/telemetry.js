@@ -3,7 +3,7 @@ import $protobuf from "protobufjs/minimal.js";
 
 // Common aliases
 const $Reader = $protobuf.Reader, $Writer = $protobuf.Writer, $util = $protobuf.util;
-const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $String = $util.global.String, $Number = $util.global.Number, $parseInt = $util.global.parseInt, $BigInt = $util.global.BigInt, $isFinite = $util.global.isFinite, $Array = $util.global.Array, $Boolean = $util.global.Boolean;
+const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $String = $util.global.String, $Number = $util.global.Number, $parseInt = $util.global.parseInt, $Boolean = $util.global.Boolean, $BigInt = $util.global.BigInt, $isFinite = $util.global.isFinite, $Array = $util.global.Array;
 
 // Exported root namespace
 const $root = $protobuf.roots["default"] || ($protobuf.roots["default"] = {});
@@ -56,6 +56,8 @@ export const fieldline = $root.fieldline = (() => {
              * @property {Object.<string,number>|null} [metrics] Reading metrics
              * @property {fieldline.v1.SourceProtocol|null} [source] Reading source
              * @property {Uint8Array|null} [raw] Reading raw
+             * @property {string|null} [timeFlag] Reading timeFlag
+             * @property {boolean|null} [timeCorrected] Reading timeCorrected
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -128,6 +130,22 @@ export const fieldline = $root.fieldline = (() => {
              */
             Reading.prototype.raw = null;
 
+            /**
+             * Reading timeFlag.
+             * @member {string} timeFlag
+             * @memberof fieldline.v1.Reading
+             * @instance
+             */
+            Reading.prototype.timeFlag = "";
+
+            /**
+             * Reading timeCorrected.
+             * @member {boolean} timeCorrected
+             * @memberof fieldline.v1.Reading
+             * @instance
+             */
+            Reading.prototype.timeCorrected = false;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
@@ -180,6 +198,10 @@ export const fieldline = $root.fieldline = (() => {
                     writer.uint32(/* id 4, wireType 0 =*/32).int32(message.source);
                 if (message.raw != null && $Object.hasOwnProperty.call(message, "raw"))
                     writer.uint32(/* id 5, wireType 2 =*/42).bytes(message.raw);
+                if (message.timeFlag != null && $Object.hasOwnProperty.call(message, "timeFlag") && message.timeFlag !== "")
+                    writer.uint32(/* id 6, wireType 2 =*/50).string(message.timeFlag);
+                if (message.timeCorrected != null && $Object.hasOwnProperty.call(message, "timeCorrected") && message.timeCorrected !== false)
+                    writer.uint32(/* id 7, wireType 0 =*/56).bool(message.timeCorrected);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -294,6 +316,24 @@ export const fieldline = $root.fieldline = (() => {
                             message._raw = "raw";
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.timeFlag = value;
+                            else
+                                delete message.timeFlag;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.timeCorrected = value;
+                            else
+                                delete message.timeCorrected;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -383,6 +423,12 @@ export const fieldline = $root.fieldline = (() => {
                         $util.base64.decode(object.raw, message.raw = $util.newBuffer($util.base64.length(object.raw)), 0);
                     else if (object.raw.length >= 0)
                         message.raw = object.raw;
+                if (object.timeFlag != null)
+                    if (typeof object.timeFlag !== "string" || object.timeFlag.length)
+                        message.timeFlag = $String(object.timeFlag);
+                if (object.timeCorrected != null)
+                    if (object.timeCorrected)
+                        message.timeCorrected = $Boolean(object.timeCorrected);
                 return message;
             };
 
@@ -413,6 +459,8 @@ export const fieldline = $root.fieldline = (() => {
                     } else
                         object.tsMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.source = options.enums === $String ? "SOURCE_PROTOCOL_UNSPECIFIED" : 0;
+                    object.timeFlag = "";
+                    object.timeCorrected = false;
                 }
                 if (message.deviceId != null && $Object.hasOwnProperty.call(message, "deviceId"))
                     object.deviceId = message.deviceId;
@@ -436,6 +484,10 @@ export const fieldline = $root.fieldline = (() => {
                     object.source = options.enums === $String ? $root.fieldline.v1.SourceProtocol[message.source] === $undefined ? message.source : $root.fieldline.v1.SourceProtocol[message.source] : message.source;
                 if (message.raw != null && $Object.hasOwnProperty.call(message, "raw"))
                     object.raw = options.bytes === $String ? $util.base64.encode(message.raw, 0, message.raw.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.raw) : message.raw;
+                if (message.timeFlag != null && $Object.hasOwnProperty.call(message, "timeFlag"))
+                    object.timeFlag = message.timeFlag;
+                if (message.timeCorrected != null && $Object.hasOwnProperty.call(message, "timeCorrected"))
+                    object.timeCorrected = message.timeCorrected;
                 return object;
             };
 
@@ -1842,6 +1894,9 @@ export const fieldline = $root.fieldline = (() => {
              * @property {string|null} [configConflict] Heartbeat configConflict
              * @property {string|null} [configSource] Heartbeat configSource
              * @property {number|null} [configSeenVersion] Heartbeat configSeenVersion
+             * @property {boolean|null} [clockSynced] Heartbeat clockSynced
+             * @property {number|null} [clockOffsetMs] Heartbeat clockOffsetMs
+             * @property {string|null} [clockSource] Heartbeat clockSource
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2117,6 +2172,30 @@ export const fieldline = $root.fieldline = (() => {
              */
             Heartbeat.prototype.configSeenVersion = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
+            /**
+             * Heartbeat clockSynced.
+             * @member {boolean} clockSynced
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.clockSynced = false;
+
+            /**
+             * Heartbeat clockOffsetMs.
+             * @member {number} clockOffsetMs
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.clockOffsetMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * Heartbeat clockSource.
+             * @member {string} clockSource
+             * @memberof fieldline.v1.Heartbeat
+             * @instance
+             */
+            Heartbeat.prototype.clockSource = "";
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
@@ -2232,6 +2311,12 @@ export const fieldline = $root.fieldline = (() => {
                     writer.uint32(/* id 29, wireType 2 =*/234).string(message.configSource);
                 if (message.configSeenVersion != null && $Object.hasOwnProperty.call(message, "configSeenVersion") && (typeof message.configSeenVersion === "object" ? message.configSeenVersion.low || message.configSeenVersion.high : message.configSeenVersion !== 0))
                     writer.uint32(/* id 30, wireType 0 =*/240).uint64(message.configSeenVersion);
+                if (message.clockSynced != null && $Object.hasOwnProperty.call(message, "clockSynced") && message.clockSynced !== false)
+                    writer.uint32(/* id 31, wireType 0 =*/248).bool(message.clockSynced);
+                if (message.clockOffsetMs != null && $Object.hasOwnProperty.call(message, "clockOffsetMs") && (typeof message.clockOffsetMs === "object" ? message.clockOffsetMs.low || message.clockOffsetMs.high : message.clockOffsetMs !== 0))
+                    writer.uint32(/* id 32, wireType 0 =*/256).int64(message.clockOffsetMs);
+                if (message.clockSource != null && $Object.hasOwnProperty.call(message, "clockSource") && message.clockSource !== "")
+                    writer.uint32(/* id 33, wireType 2 =*/266).string(message.clockSource);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2619,6 +2704,33 @@ export const fieldline = $root.fieldline = (() => {
                                 delete message.configSeenVersion;
                             continue;
                         }
+                    case 31: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.clockSynced = value;
+                            else
+                                delete message.clockSynced;
+                            continue;
+                        }
+                    case 32: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.clockOffsetMs = value;
+                            else
+                                delete message.clockOffsetMs;
+                            continue;
+                        }
+                    case 33: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.clockSource = value;
+                            else
+                                delete message.clockSource;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2825,6 +2937,22 @@ export const fieldline = $root.fieldline = (() => {
                             message.configSeenVersion = object.configSeenVersion;
                         else if (typeof object.configSeenVersion === "object")
                             message.configSeenVersion = new $util.LongBits(object.configSeenVersion.low >>> 0, object.configSeenVersion.high >>> 0).toNumber(true);
+                if (object.clockSynced != null)
+                    if (object.clockSynced)
+                        message.clockSynced = $Boolean(object.clockSynced);
+                if (object.clockOffsetMs != null)
+                    if (typeof object.clockOffsetMs === "object" ? object.clockOffsetMs.low || object.clockOffsetMs.high : $Number(object.clockOffsetMs) !== 0)
+                        if ($util.Long)
+                            message.clockOffsetMs = $util.Long.fromValue(object.clockOffsetMs, false);
+                        else if (typeof object.clockOffsetMs === "string")
+                            message.clockOffsetMs = $parseInt(object.clockOffsetMs, 10);
+                        else if (typeof object.clockOffsetMs === "number")
+                            message.clockOffsetMs = object.clockOffsetMs;
+                        else if (typeof object.clockOffsetMs === "object")
+                            message.clockOffsetMs = new $util.LongBits(object.clockOffsetMs.low >>> 0, object.clockOffsetMs.high >>> 0).toNumber();
+                if (object.clockSource != null)
+                    if (typeof object.clockSource !== "string" || object.clockSource.length)
+                        message.clockSource = $String(object.clockSource);
                 return message;
             };
 
@@ -2901,6 +3029,13 @@ export const fieldline = $root.fieldline = (() => {
                         object.configSeenVersion = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.configSeenVersion = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.clockSynced = false;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.clockOffsetMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.clockOffsetMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.clockSource = "";
                 }
                 if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId"))
                     object.gatewayId = message.gatewayId;
@@ -3019,6 +3154,17 @@ export const fieldline = $root.fieldline = (() => {
                         object.configSeenVersion = options.longs === $String ? $String(message.configSeenVersion) : message.configSeenVersion;
                     else
                         object.configSeenVersion = options.longs === $String ? $util.Long.prototype.toString.call(message.configSeenVersion) : options.longs === $Number ? new $util.LongBits(message.configSeenVersion.low >>> 0, message.configSeenVersion.high >>> 0).toNumber(true) : message.configSeenVersion;
+                if (message.clockSynced != null && $Object.hasOwnProperty.call(message, "clockSynced"))
+                    object.clockSynced = message.clockSynced;
+                if (message.clockOffsetMs != null && $Object.hasOwnProperty.call(message, "clockOffsetMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.clockOffsetMs = typeof message.clockOffsetMs === "number" ? $BigInt(message.clockOffsetMs) : $util.Long.fromBits(message.clockOffsetMs.low >>> 0, message.clockOffsetMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.clockOffsetMs === "number")
+                        object.clockOffsetMs = options.longs === $String ? $String(message.clockOffsetMs) : message.clockOffsetMs;
+                    else
+                        object.clockOffsetMs = options.longs === $String ? $util.Long.prototype.toString.call(message.clockOffsetMs) : options.longs === $Number ? new $util.LongBits(message.clockOffsetMs.low >>> 0, message.clockOffsetMs.high >>> 0).toNumber() : message.clockOffsetMs;
+                if (message.clockSource != null && $Object.hasOwnProperty.call(message, "clockSource"))
+                    object.clockSource = message.clockSource;
                 return object;
             };
 

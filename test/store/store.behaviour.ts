@@ -26,7 +26,7 @@ const BASE = Date.UTC(2025, 0, 15, 8, 0, 0); // fixed and in the past: rollup re
 
 /** Every migration a new database gets: the store's own and the fleet's (cloud-sink/src/fleet/schema.ts). */
 export const ALL_VERSIONS = [
-  1, 2, 3, 4, ...COMMAND_MIGRATIONS.map((m) => m.version), ...FLEET_MIGRATIONS.map((m) => m.version), ...ALERT_MIGRATIONS.map((m) => m.version), ...DEVICE_MIGRATIONS.map((m) => m.version),
+  1, 2, 3, 4, ...COMMAND_MIGRATIONS.map((m) => m.version), 7, ...FLEET_MIGRATIONS.map((m) => m.version), ...ALERT_MIGRATIONS.map((m) => m.version), ...DEVICE_MIGRATIONS.map((m) => m.version),
   // Applied last although numbered 5: it alters gateway_heartbeats, which migration 20 creates.
   ...GATEWAY_CONFIG_MIGRATIONS.map((m) => m.version),
 ];
@@ -313,6 +313,24 @@ export function storeBehaviour(backend: BackendUnderTest): void {
       );
       assert.equal(await store.countReadings({ deviceId: 'dev-eo' }), 105);
       assert.equal(await ledgerRows(db, 'gw-eo'), 2);
+    });
+
+    it('time flags: a reading its gateway flagged is stored at its stamped time with the reason, in the ingest transaction, once', async () => {
+      const yearBack = BASE - 365 * 86_400_000;
+      const b = batch('gw-tf', 1, [
+        { deviceId: 'dev-tf', tsMs: yearBack, metrics: { t: 1, h: 2 }, timeFlag: 'FL_ERR_CLOCK_REBOOTED' },
+        { deviceId: 'dev-tf', tsMs: BASE, metrics: { t: 3 }, timeCorrected: true },
+      ]);
+      const r = await store.ingest([b]);
+      assert.deepEqual(r.rowsTimeFlagged, { FL_ERR_CLOCK_REBOOTED: 2 });
+      assert.deepEqual((await store.ingest([b])).rowsTimeFlagged, {}, 'a replayed batch adds no flags');
+      const page = await store.readings({ deviceId: 'dev-tf', from: new Date(0), to: new Date(BASE + 1), limit: 10 });
+      assert.deepEqual(
+        page.readings.map((x) => [x.ts.getTime(), x.metric, x.value, x.flag ?? null]),
+        [[yearBack, 'h', 2, 'FL_ERR_CLOCK_REBOOTED'], [yearBack, 't', 1, 'FL_ERR_CLOCK_REBOOTED'], [BASE, 't', 3, null]],
+      );
+      const flags = await db.query<{ n: number | bigint }>("SELECT count(*) AS n FROM reading_time_flags WHERE gateway_id = 'gw-tf'");
+      assert.equal(Number(flags.rows[0]!.n), 2);
     });
 
     it('two batches with different seq from the same gateway both land, and the gateway row tracks them', async () => {

@@ -16,7 +16,7 @@ function edit(text: string, anchor: string, added: string): string {
 /** telemetry.proto with the next revision's fields. */
 export function nextRevisionProto(): string {
   let text = readFileSync(join(ROOT, 'proto', 'telemetry.proto'), 'utf8');
-  text = edit(text, '  optional bytes raw = 5;', '  optional double battery_v = 6;');
+  text = edit(text, '  bool time_corrected = 7;', '  optional double battery_v = 8;');
   text = edit(text, '  uint32 schema_version = 5;', '  optional string site = 6;\n  optional Location location = 7;');
   return `${text}\nmessage Location {\n  double lat = 1;\n  double lon = 2;\n}\n`;
 }

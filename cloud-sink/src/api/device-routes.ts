@@ -156,7 +156,15 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
             metric: NULLABLE_STRING,
             readings: {
               type: 'array',
-              items: { type: 'object', properties: { ts: isoTime, metric: { type: 'string', description: 'when no metric was asked for' }, value: { type: 'number' } } },
+              items: {
+                type: 'object',
+                properties: {
+                  ts: isoTime,
+                  metric: { type: 'string', description: 'when no metric was asked for' },
+                  value: { type: 'number' },
+                  flag: { type: 'string', description: 'only on a reading whose gateway could not trust or correct its clock: why (FL_ERR_CLOCK_…); ts is then the untrusted time' },
+                },
+              },
             },
             next_cursor: NULLABLE_STRING,
           },
@@ -177,9 +185,10 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps
     return {
       device_id: deviceId,
       metric: metric ?? null,
-      readings: page.readings.map((r) =>
-        metric ? { ts: r.ts.toISOString(), value: r.value } : { ts: r.ts.toISOString(), metric: r.metric, value: r.value },
-      ),
+      readings: page.readings.map((r) => ({
+        ...(metric ? { ts: r.ts.toISOString(), value: r.value } : { ts: r.ts.toISOString(), metric: r.metric, value: r.value }),
+        ...(r.flag ? { flag: r.flag } : {}),
+      })),
       next_cursor: page.nextCursor,
     };
   });

@@ -29,6 +29,12 @@ function refusedWith(code: string, detail?: RegExp): (e: unknown) => boolean {
 }
 
 describe('sink sanity checks', () => {
+  it('a reading its gateway flagged (time_flag) is admitted at its stamped time, even 1970; the flag must be plain text', () => {
+    checkBatch(withReading({ deviceId: 'd', tsMs: 1_000, metrics: { v: 1 }, timeFlag: 'FL_ERR_CLOCK_REBOOTED' }), limits, NOW);
+    assert.throws(() => checkBatch(withReading({ deviceId: 'd', tsMs: 1_000, metrics: { v: 1 }, timeFlag: 'bad\u0000flag' }), limits, NOW), refusedWith('FL_ERR_SINK_TIME_FLAG'));
+    assert.throws(() => checkBatch(withReading({ deviceId: 'd', tsMs: 1_000, metrics: { v: 1 } }), limits, NOW), refusedWith('FL_ERR_SINK_TIME_TOO_EARLY'), 'without a flag the window applies');
+  });
+
   it('the defaults: earliest 2000-01-01, one day of skew, the gateway limits for ids and batch size', () => {
     assert.deepEqual(limits, {
       earliestMs: Date.UTC(2000, 0, 1),

@@ -76,7 +76,13 @@ function readingProblem(r: Reading, limits: SanityLimits, latestMs: number): { c
   const deviceProblem = textProblem(r.deviceId ?? '', limits.maxDeviceIdLength);
   if (deviceProblem) return { code: 'FL_ERR_SINK_DEVICE_ID', detail: `device id ${deviceProblem}` };
   const ts = Number(r.tsMs ?? 0);
-  if (!(ts >= limits.earliestMs)) {
+  if (r.timeFlag) {
+    // The gateway says this time is its untrusted clock's (gateway/src/clock): it is stored flagged,
+    // so the plausibility window, which is there to catch a lost clock nobody noticed, does not apply.
+    const flagProblem = textProblem(r.timeFlag, limits.maxMetricNameLength);
+    if (flagProblem) return { code: 'FL_ERR_SINK_TIME_FLAG', detail: `time_flag ${flagProblem}` };
+    if (!Number.isFinite(ts)) return { code: 'FL_ERR_SINK_TIME_TOO_EARLY', detail: `ts ${ts} is not a number` };
+  } else if (!(ts >= limits.earliestMs)) {
     return { code: 'FL_ERR_SINK_TIME_TOO_EARLY', detail: `ts ${ts} (${iso(ts)}) is before ${iso(limits.earliestMs)}` };
   }
   if (ts > latestMs) {

@@ -22,6 +22,8 @@ export interface ConsumerStats {
   rowsInserted: number;
   /** Values the store could not hold (e.g. not finite); the rest of their batch was stored. */
   rowsRejected: number;
+  /** Stored values whose gateway flagged their time (reading_time_flags), by reason. */
+  rowsTimeFlagged: Record<string, number>;
   deadLettered: number;
   /** The same messages by the code in their `error` header. */
   deadLettersByCode: Record<string, number>;
@@ -52,6 +54,7 @@ export class StoreConsumer {
   private dlq: Kafka.Producer | null = null;
   private readonly counts = {
     batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, storeErrors: 0, schemaHeaderMismatches: 0,
+    rowsTimeFlagged: {} as Record<string, number>,
   };
   private readonly deadLettersByCode: Record<string, number> = {};
   private readonly limits: SanityLimits;
@@ -84,7 +87,7 @@ export class StoreConsumer {
     const g = this.group.stats;
     return {
       state: g.state, lastError: g.lastError, messages: g.messages, consumeErrors: g.consumeErrors, lastCommitMs: g.lastCommitMs,
-      ...this.counts, deadLettersByCode: { ...this.deadLettersByCode },
+      ...this.counts, rowsTimeFlagged: { ...this.counts.rowsTimeFlagged }, deadLettersByCode: { ...this.deadLettersByCode },
     };
   }
 
@@ -162,6 +165,7 @@ export class StoreConsumer {
         this.counts.batchesSkipped += r.batchesSkipped;
         this.counts.rowsInserted += r.rowsInserted;
         this.counts.rowsRejected += r.rowsRejected;
+        for (const [reason, n] of Object.entries(r.rowsTimeFlagged)) this.counts.rowsTimeFlagged[reason] = (this.counts.rowsTimeFlagged[reason] ?? 0) + n;
         if (r.rowsRejected) this.log.warn({ rejected: r.rowsRejected, first: r.firstRejection }, 'values the database cannot hold were dropped');
         return r.freshTimeRange;
       } catch (err) {

@@ -175,6 +175,23 @@ const MIGRATIONS: readonly Migration[] = [
   },
   // Numbered in the core's range, so they sit here: applied in list order, recorded by number.
   ...COMMAND_MIGRATIONS,
+  {
+    version: 7,
+    name: 'reading_time_flags: readings a gateway stamped on a clock it could not trust or correct',
+    async up(tx) {
+      // Beside readings rather than a column of it: readings' columns are the contract (DESIGN.md),
+      // and flagged rows are rare, so the join that shows them costs an index probe per row read.
+      await tx.query(`
+        CREATE TABLE reading_time_flags (
+          gateway_id text        NOT NULL,
+          device_id  text        NOT NULL,
+          metric     text        NOT NULL,
+          ts         timestamptz NOT NULL,
+          reason     text        NOT NULL,
+          PRIMARY KEY (device_id, metric, ts, gateway_id)
+        )`);
+    },
+  },
   ...FLEET_MIGRATIONS,
   ...ALERT_MIGRATIONS,
   ...DEVICE_MIGRATIONS,

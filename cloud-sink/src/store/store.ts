@@ -52,6 +52,8 @@ export interface IngestResult {
   rowsRejected: number;
   /** Why the first rejected value was rejected, for the log; null when none was. */
   firstRejection: string | null;
+  /** Stored rows whose gateway flagged their time (Reading.time_flag), by reason. */
+  rowsTimeFlagged: Record<string, number>;
   /**
    * Earliest and latest reading time (epoch ms, inclusive) among the rows this call stored; null
    * when it stored none. Hand it to Store.refreshRange once the call has returned.
@@ -80,6 +82,8 @@ export interface StoredReading {
   ts: Date;
   metric: string;
   value: number;
+  /** The gateway could not trust or correct this time: why (FL_ERR_CLOCK_…). */
+  flag?: string;
 }
 
 export interface ReadingsPage {
@@ -149,6 +153,7 @@ export class Store {
       rowsInserted: 0,
       rowsRejected: 0,
       firstRejection: null,
+      rowsTimeFlagged: {},
       freshTimeRange: null,
     };
     const unique = new Map<string, Flattened>();
@@ -188,6 +193,7 @@ export class Store {
           result.firstRejection ??= f.firstRejection;
         }
         result.rowsInserted = await insertReadings(tx, fresh, !(await this.shapeOf(tx)).continuousAggregates);
+        result.rowsTimeFlagged = await insertTimeFlags(tx, fresh);
         result.freshTimeRange = timeRangeOf(fresh);
         await upsertGateways(tx, fresh);
         await upsertDevices(tx, fresh);
@@ -235,13 +241,17 @@ export class Store {
     // rows are what the cursor's `seen` count steps over: no row is skipped or repeated at a
     // page boundary even when one (ts, metric) holds several values. "C" collation gives the same
     // metric order on every backend.
-    const r = await this.db.query<{ ts: Date; us: number | bigint | string; metric: string; value: number }>(
-      `SELECT ts, (extract(epoch FROM ts) * 1000000)::int8 AS us, metric, value
-         FROM readings
-        WHERE ${where.join(' AND ')}
-        ORDER BY ts, metric COLLATE "C", value
-        ${offset}
-        LIMIT $${params.length}`,
+    // The page is chosen first, then its flags are looked up: the join runs on the page's rows only.
+    const r = await this.db.query<{ ts: Date; us: number | bigint | string; metric: string; value: number; flag: string | null }>(
+      `SELECT p.ts, p.us, p.metric, p.value, f.reason AS flag
+         FROM (SELECT ts, (extract(epoch FROM ts) * 1000000)::int8 AS us, gateway_id, metric, value
+                 FROM readings
+                WHERE ${where.join(' AND ')}
+                ORDER BY ts, metric COLLATE "C", value
+                ${offset}
+                LIMIT $${params.length}) p
+         LEFT JOIN reading_time_flags f ON f.device_id = $1 AND f.metric = p.metric AND f.ts = p.ts AND f.gateway_id = p.gateway_id
+        ORDER BY p.ts, p.metric COLLATE "C", p.value`,
       params,
     );
 
@@ -265,7 +275,7 @@ export class Store {
       }
       nextCursor = encodeReadingsCursor({ ...key, seen });
     }
-    return { readings: page.map((x) => ({ ts: x.ts, metric: x.metric, value: x.value })), nextCursor };
+    return { readings: page.map((x) => ({ ts: x.ts, metric: x.metric, value: x.value, ...(x.flag ? { flag: x.flag } : {}) })), nextCursor };
   }
 
   async devices(): Promise<DeviceInfo[]> {
@@ -396,6 +406,8 @@ function timeRangeOf(batches: readonly Flattened[]): TimeRange | null {
 export interface Flattened {
   batch: IngestBatch;
   rows: { tsMs: number; deviceId: string; metric: string; value: number }[];
+  /** Indexes into rows of those whose reading carried a time_flag, with it. */
+  flags: { row: number; reason: string }[];
   rejected: number;
   firstRejection: string | null;
 }
@@ -415,7 +427,7 @@ export function checkBatchIdentity(b: IngestBatch): void {
 
 /** One row per storable value; the rest are counted as rejected, with the first reason. */
 export function flatten(batch: IngestBatch): Flattened {
-  const f: Flattened = { batch, rows: [], rejected: 0, firstRejection: null };
+  const f: Flattened = { batch, rows: [], flags: [], rejected: 0, firstRejection: null };
   const reject = (why: string, count = 1): void => {
     f.rejected += count;
     f.firstRejection ??= `batch ${batch.gatewayId}/${batch.seq}: ${why}`;
@@ -439,10 +451,47 @@ export function flatten(batch: IngestBatch): Flattened {
       else if (typeof value !== 'number' || !(Math.abs(value) <= MAX_ABS_VALUE)) {
         reject(`device ${deviceId}: ${metric}=${String(value)} is not a number within ±${MAX_ABS_VALUE}`);
       }
-      else f.rows.push({ tsMs, deviceId, metric, value });
+      else {
+        if (r.timeFlag) f.flags.push({ row: f.rows.length, reason: r.timeFlag });
+        f.rows.push({ tsMs, deviceId, metric, value });
+      }
     }
   }
   return f;
+}
+
+/**
+ * The time flags of the rows just inserted, in the same transaction, so a flagged reading is never
+ * visible without its flag. Two readings of one device, metric and time from one gateway share one
+ * flag (the first reason is kept).
+ */
+async function insertTimeFlags(tx: DbTx, batches: readonly Flattened[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const gw: string[] = [];
+  const dev: string[] = [];
+  const met: string[] = [];
+  const ms: number[] = [];
+  const reason: string[] = [];
+  for (const b of batches) {
+    for (const f of b.flags) {
+      const row = b.rows[f.row]!;
+      gw.push(b.batch.gatewayId);
+      dev.push(row.deviceId);
+      met.push(row.metric);
+      ms.push(row.tsMs);
+      reason.push(f.reason);
+      counts[f.reason] = (counts[f.reason] ?? 0) + 1;
+    }
+  }
+  if (gw.length === 0) return counts;
+  await tx.query(
+    `INSERT INTO reading_time_flags (gateway_id, device_id, metric, ts, reason)
+     SELECT u.gw, u.dev, u.met, timestamptz 'epoch' + u.ms * INTERVAL '1 millisecond', u.reason
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[]) AS u(gw, dev, met, ms, reason)
+     ON CONFLICT DO NOTHING`,
+    [gw, dev, met, ms, reason],
+  );
+  return counts;
 }
 
 const READINGS_COPY = 'COPY readings (ts, gateway_id, device_id, metric, value) FROM STDIN (FORMAT binary)';

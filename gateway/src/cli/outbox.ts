@@ -14,7 +14,9 @@ import { OutboxFileWriter, type OutboxFileHeader } from '../../../proto/src/outb
 import { GATEWAY_ENV_PREFIX, gatewayConfigSchema, type GatewayConfig } from '../config/schema.js';
 import { FieldlineError, GatewayError } from '../errors.js';
 import { encodeLeasedBatch } from '../forward/encode.js';
-import { SqliteOutbox, outboxOptions } from '../outbox/sqlite-outbox.js';
+import { SqliteOutbox, outboxOptions, type SqliteOutboxOptions } from '../outbox/sqlite-outbox.js';
+import { GatewayClock, clockSource } from '../clock/clock.js';
+import { retimeHook } from '../clock/retime.js';
 
 export const OUTBOX_EXPORT_USAGE = `  fieldline-gateway outbox export FILE [--config F] [--json]
       write everything waiting in the outbox to FILE (e.g. on a USB stick), for
@@ -67,7 +69,11 @@ export async function outboxExportCli(argv: string[]): Promise<number> {
   }
   const cfg = loadConfig(gatewayConfigSchema, { file: values.config, envPrefix: GATEWAY_ENV_PREFIX });
   try {
-    const s = exportOutbox(cfg, target);
+    // Readings stamped on an untrusted clock leave on the stick now: corrected if this boot's clock
+    // is trusted, otherwise flagged at once (no hold: the stick is the way out).
+    const clock = new GatewayClock(clockSource(cfg.clock), cfg.clock);
+    await clock.refresh();
+    const s = exportOutbox(cfg, target, Date.now, retimeHook(clock, 0));
     if (values.json) console.log(JSON.stringify(s, null, 2));
     else console.log(describe(s));
     return 0;
@@ -79,8 +85,8 @@ export async function outboxExportCli(argv: string[]): Promise<number> {
 }
 
 /** Leases what is not leased yet, then writes every unacked batch to `file`; deletes nothing. */
-export function exportOutbox(cfg: GatewayConfig, file: string, now: () => number = Date.now): ExportSummary {
-  const opts = outboxOptions(cfg.outbox, resolve(cfg.dataDir));
+export function exportOutbox(cfg: GatewayConfig, file: string, now: () => number = Date.now, retime?: SqliteOutboxOptions['retime']): ExportSummary {
+  const opts = { ...outboxOptions(cfg.outbox, resolve(cfg.dataDir)), ...(retime ? { retime } : {}) };
   if (!existsSync(opts.path)) throw new GatewayError('FL_ERR_OUTBOX_MISSING', opts.path);
   checkIntact(opts.path);
   const outbox = new SqliteOutbox(opts);

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../../common/src/config.js';
+import type { ClockState } from '../clock/clock.js';
 import type { AdapterStatus } from '../ingest/adapter.js';
 import type { ModbusBusStats } from '../ingest/modbus/adapter.js';
 import { oldestAgeMs, type OutboxStats } from '../outbox/outbox.js';
@@ -31,6 +32,8 @@ export interface StatusAnswer {
   modbus?: { buses: ModbusBusStats[] };
   /** Config from the cloud (cloud-config/follower.ts); absent from gateways before issue 15. */
   cloudConfig?: { source: string; version: number; error: string; conflict: string };
+  /** Absent from gateways older than the clock (issue 15). */
+  clock?: Pick<ClockState, 'synced' | 'source' | 'detail' | 'lastJumpMs'>;
 }
 
 export interface OutboxBound {
@@ -140,6 +143,7 @@ export function degraded(s: StatusAnswer): string[] {
   if (s.cloud.link !== 'up') out.push(`cloud link ${s.cloud.link}`);
   if (s.outbox.full) out.push(`outbox refusing readings (${s.outbox.full.code})`);
   if (s.outbox.recovery) out.push('outbox file was damaged and replaced');
+  if (s.clock && !s.clock.synced) out.push('clock not synchronised (readings the gateway stamps wait in the outbox)');
   return out;
 }
 
@@ -221,6 +225,11 @@ export function renderOnline(s: StatusAnswer, reasons: string[], api: string): s
     ...section('loss', [`rate-limited ${l.rateLimited}  quarantined ${l.quarantined}  evicted ${l.evicted}  (readings since start)`]),
   ];
   if (s.modbus && s.modbus.buses.length) lines.push(...section('modbus', modbusLines(s.modbus.buses)));
+  if (s.clock) {
+    // The step first: the line is cut at the screen's width, and the detail can be long.
+    const jump = s.clock.lastJumpMs ? `, last step ${s.clock.lastJumpMs > 0 ? '+' : '-'}${duration(Math.abs(s.clock.lastJumpMs))}` : '';
+    lines.push(...section('clock', [`${s.clock.synced ? 'synchronised' : 'NOT SYNCHRONISED'} (${s.clock.source})${jump}: ${s.clock.detail}`]));
+  }
   lines.push(...section('state', [reasons.length ? `DEGRADED: ${reasons.join('; ')}` : 'OK']));
   return lines.join('\n');
 }

@@ -35,10 +35,11 @@ export interface ApplyResult {
 /**
  * Sections read only at construction: the outbox file and its bounds, the API's listener and token
  * (changing the token under the page that sent the change would lock it out), the identity the cloud
- * keys batches by, the log level (pino's child loggers copy it when made), and how cloud configs are
- * followed and the commands consumer (each consumer is made once, at start).
+ * keys batches by, the log level (pino's child loggers copy it when made), how cloud configs are
+ * followed and the commands consumer (each consumer is made once, at start), and the clock (the
+ * outbox's lease hook holds the one made at start).
  */
-const RESTART_ONLY = ['gatewayId', 'dataDir', 'logLevel', 'outbox', 'api', 'cloudConfig', 'commands'] as const;
+const RESTART_ONLY = ['gatewayId', 'dataDir', 'logLevel', 'outbox', 'api', 'cloudConfig', 'commands', 'clock'] as const;
 
 export function planApply(prev: GatewayConfig, next: GatewayConfig): ApplyPlan {
   const adapters = {} as Record<AdapterName, AdapterAction>;

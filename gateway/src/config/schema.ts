@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { commandsConfigSchema } from '../commands/config.js';
+import { clockConfigSchema } from '../clock/config.js';
 import { coapConfigSchema } from '../ingest/coap/config.js';
 import { deviceIdSchema, toDeviceId } from '../ingest/device-id.js';
 import { modbusConfigSchema } from '../ingest/modbus/config.js';
@@ -153,6 +154,8 @@ const gatewayObject = z.strictObject({
   /** Commands from the cloud to devices (commands/config.ts). */
   commands: commandsConfigSchema.default(() => commandsConfigSchema.parse({})),
   cloudConfig: cloudConfig.default(() => cloudConfig.parse({})),
+  /** Whether the wall clock can be trusted, and readings stamped while it cannot (clock/config.ts). */
+  clock: clockConfigSchema.default(() => clockConfigSchema.parse({})),
 });
 
 export const gatewayConfigSchema = gatewayObject.superRefine((cfg, ctx) => {

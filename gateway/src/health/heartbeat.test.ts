@@ -6,6 +6,27 @@ import { decodeHeartbeat, encodeHeartbeat } from '../../../proto/src/wire.js';
 import { Metrics } from '../metrics.js';
 import { buildHeartbeat } from './heartbeat.js';
 
+function base() {
+  return {
+    gatewayId: 'gw-1',
+    firmwareVersion: '1.0.0',
+    startedMs: Date.now() - 5_000,
+    host: { cpuPercent: 1, memoryUsedBytes: 1, memoryTotalBytes: 2, diskFreeBytes: 1, diskTotalBytes: 2, temperatureC: null },
+    outbox: {
+      depthMessages: 0, depthValues: 0, oldestMs: null, leasedBatches: 0, nextSeq: 1, quarantinePending: 0, depthBytes: 0,
+      evictedValues: 0, redeliveriesDropped: 0, full: null, recovery: null,
+    },
+    adapters: [],
+    metrics: new Metrics(),
+    intervalMs: 1_000,
+  };
+}
+
+it('a heartbeat carries the clock state on the wire: synced, the last step seen, the source', () => {
+  const wire = decodeHeartbeat(encodeHeartbeat(buildHeartbeat({ ...base(), clock: { synced: false, lastJumpMs: 31_536_000_000, source: 'system' } })).value);
+  assert.deepEqual([wire.clockSynced, wire.clockOffsetMs, wire.clockSource], [false, 31_536_000_000, 'system']);
+});
+
 it('a heartbeat carries the gateway\'s heartbeat interval on the wire, and is not marked delayed', () => {
   const hb = buildHeartbeat({
     gatewayId: 'gw-1',

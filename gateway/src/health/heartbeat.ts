@@ -2,6 +2,7 @@
 // sampled on the heartbeat interval rather than per request (some reads cost tens of ms on a Pi).
 import si from 'systeminformation';
 import type { Heartbeat } from '../../../proto/src/wire.js';
+import type { ClockState } from '../clock/clock.js';
 import type { DrainProgress } from '../forward/drain.js';
 import type { AdapterStatus } from '../ingest/adapter.js';
 import type { Metrics } from '../metrics.js';
@@ -51,6 +52,8 @@ export function buildHeartbeat(args: {
   intervalMs: number;
   /** Config from the cloud: the version running, its source, and any refusal or conflict (fields 26-30). */
   config?: Pick<Heartbeat, 'configVersion' | 'configError' | 'configConflict' | 'configSource' | 'configSeenVersion'>;
+  /** The gateway clock's state (clock/clock.ts); absent: reported as synced, as before revision 3. */
+  clock?: Pick<ClockState, 'synced' | 'lastJumpMs' | 'source'>;
 }): Heartbeat {
   const now = Date.now();
   const { host, outbox, metrics } = args;
@@ -82,5 +85,8 @@ export function buildHeartbeat(args: {
     // Built now and sent now; only the heartbeat lane marks one that waited (forward/heartbeat-lane.ts).
     delayed: false,
     ...args.config,
+    clockSynced: args.clock?.synced ?? true,
+    clockOffsetMs: args.clock?.lastJumpMs ?? 0,
+    clockSource: args.clock?.source ?? '',
   };
 }

@@ -1,5 +1,6 @@
 // The contract every outbox implementation meets; outbox.behaviour.ts is its test suite.
 import type { Heartbeat, QuarantinedReading, Reading } from '../../../proto/src/wire.js';
+import type { UntrustedStamp } from '../clock/retime.js';
 import type { ErrorCode } from '../errors.js';
 
 /** A run of readings handed to the forwarder under one batch sequence number. */
@@ -140,8 +141,10 @@ export interface Outbox extends HeartbeatSlot {
    * With `key` (the call then holds one device message), a message the outbox's ResendScreen
    * recognises as a resend resolves without storing anything. Resolves to whether the readings
    * were stored (false: a recognised resend).
+   * With `stamp`, the gateway stamped the readings on a wall clock it did not trust: the stamp is
+   * kept with them, and their time is corrected (or flagged) when they are leased (clock/retime.ts).
    */
-  append(readings: Reading[], key?: MessageKey): Promise<boolean>;
+  append(readings: Reading[], key?: MessageKey, stamp?: UntrustedStamp): Promise<boolean>;
   /** Same durability as append, for refused input kept for inspection and forwarding. */
   quarantine(record: QuarantinedReading): Promise<void>;
   /**

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { countValues, v1, type Heartbeat, type QuarantinedReading, type Reading } from '../../../proto/src/wire.js';
+import type { UntrustedStamp } from '../clock/retime.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { DiskGuard, SizeBound, type EvictableRows, type Eviction } from './bounds.js';
 import { HEARTBEAT_SLOT_SCHEMA, HeartbeatSlotTable, hasHeartbeatSlot } from './heartbeat-slot.js';
@@ -34,6 +35,14 @@ export interface SqliteOutboxOptions extends OutboxBounds {
   resends?: ResendScreen;
   /** Milliseconds since the epoch (tests pass a fake). Default: Date.now. */
   clock?: () => number;
+  /**
+   * Applied at lease time to each reading appended with an UntrustedStamp (clock/retime.ts): its
+   * encoded Reading with the time corrected or flagged, which replaces the stored one, or 'hold'
+   * to end the batch before it. Without it such readings go as stored.
+   */
+  retime?: (row: { payload: Uint8Array } & UntrustedStamp) => Uint8Array | 'hold';
+  /** After the oldest reading was held, leases answer null for this long (ms, monotonic). Default 1,000. */
+  holdRecheckMs?: number;
 }
 
 /** The outbox as gateway.yaml's `outbox` section describes it, under `dataDir` unless it names a path. */
@@ -58,7 +67,9 @@ CREATE TABLE IF NOT EXISTS readings (
   n_values INTEGER NOT NULL,
   payload BLOB NOT NULL,
   rkey TEXT,
-  rdigest BLOB
+  rdigest BLOB,
+  mono_ms REAL,
+  boot_id TEXT
 );
 CREATE TABLE IF NOT EXISTS batches (
   seq INTEGER PRIMARY KEY,
@@ -83,9 +94,12 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE INDEX IF NOT EXISTS quarantine_pending ON quarantine (id) WHERE forwarded = 0;
 `;
 
+/** How long a lease whose first reading the retime hook held waits before asking again. */
+const HOLD_RECHECK_MS = 1_000;
+
 /** Rows of one multi-row INSERT into readings, and its columns per row. */
 const ROWS_PER_INSERT = 50;
-const READING_COLUMNS = 6;
+const READING_COLUMNS = 8;
 
 /** better-sqlite3 binds Buffers; a digest usually is one already, and then needs no copy. */
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -97,6 +111,8 @@ type Pending =
       kind: 'reading';
       reading: Reading;
       key?: MessageKey;
+      /** Stamped on an untrusted clock: kept in mono_ms and boot_id until corrected at lease. */
+      stamp?: UntrustedStamp;
       /** The screen recognised a resend of a message already committed: acknowledged, not stored. */
       resend?: boolean;
       /** With false: recognised as a resend, nothing stored. */
@@ -140,6 +156,10 @@ export class SqliteOutbox implements Outbox {
   private deferredAcks: number[] = [];
   private deferredMarks = new Set<number>();
   private resendsDropped = 0;
+  /** Payload bytes the lease transaction's time corrections added (or removed), counted once it commits. */
+  private retimedBytes = 0;
+  /** When a lease last found its first reading held by the retime hook (performance.now()), or null. */
+  private heldSince: number | null = null;
   readonly recovery: OutboxRecovery | null;
 
   constructor(private readonly opts: SqliteOutboxOptions) {
@@ -204,6 +224,7 @@ export class SqliteOutbox implements Outbox {
       this.db.exec(SENT_KEYS_SCHEMA);
       this.db.exec(HEARTBEAT_SLOT_SCHEMA);
       migrateKeyColumns(this.db);
+      migrateClockColumns(this.db);
     }
     this.stmt = this.prepare();
     this.heartbeatSlot = hasHeartbeatSlot(this.db) ? new HeartbeatSlotTable(this.db) : null;
@@ -222,12 +243,12 @@ export class SqliteOutbox implements Outbox {
     return {
       insertReading: this.db.prepare(
         keyed
-          ? 'INSERT INTO readings (device_id, received_ms, n_values, payload, rkey, rdigest) VALUES (?, ?, ?, ?, ?, ?)'
+          ? 'INSERT INTO readings (device_id, received_ms, n_values, payload, rkey, rdigest, mono_ms, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'
           : 'INSERT INTO readings (device_id, received_ms, n_values, payload) VALUES (?, ?, ?, ?)',
       ),
       insertReadings: keyed
         ? this.db.prepare(
-          `INSERT INTO readings (device_id, received_ms, n_values, payload, rkey, rdigest) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
+          `INSERT INTO readings (device_id, received_ms, n_values, payload, rkey, rdigest, mono_ms, boot_id) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
         )
         : null,
       insertQuarantine: this.db.prepare(
@@ -235,7 +256,13 @@ export class SqliteOutbox implements Outbox {
       ),
       trimQuarantine: this.db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
       leasedUpTo: this.db.prepare('SELECT COALESCE(MAX(last_id), 0) AS id FROM batches'),
-      nextRows: this.db.prepare('SELECT id, n_values, payload FROM readings WHERE id > ? ORDER BY id LIMIT ?'),
+      nextRows: this.db.prepare(
+        hasClockColumns(this.db)
+          ? 'SELECT id, n_values, payload, mono_ms, boot_id FROM readings WHERE id > ? ORDER BY id LIMIT ?'
+          : 'SELECT id, n_values, payload, NULL AS mono_ms, NULL AS boot_id FROM readings WHERE id > ? ORDER BY id LIMIT ?',
+      ),
+      // Only in a writable file, which always has the clock columns.
+      retimed: keyed ? this.db.prepare('UPDATE readings SET payload = ?, mono_ms = NULL, boot_id = NULL WHERE id = ?') : null,
       evictable: this.db.prepare('SELECT id, device_id, n_values, LENGTH(payload) AS bytes FROM readings WHERE id > ? ORDER BY id LIMIT ?'),
       nextSeq: this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'"),
       setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
@@ -281,7 +308,7 @@ export class SqliteOutbox implements Outbox {
           if (item.resend) return;
           const r = item.reading;
           const k = item.key;
-          params.push(r.deviceId, now, countValues([r]), encoded[i]!, k?.key ?? null, k ? asBuffer(k.digest) : null);
+          params.push(r.deviceId, now, countValues([r]), encoded[i]!, k?.key ?? null, k ? asBuffer(k.digest) : null, item.stamp?.monoMs ?? null, item.stamp?.bootId ?? null);
           if (params.length === ROWS_PER_INSERT * READING_COLUMNS && this.stmt.insertReadings) {
             this.stmt.insertReadings.run(params);
             params.length = 0;
@@ -306,15 +333,28 @@ export class SqliteOutbox implements Outbox {
     this.leaseTx = this.db.transaction((maxValues: number, now: number) => {
       const after = (this.stmt.leasedUpTo.get() as { id: number }).id;
       // A message is never split across batches; one that alone exceeds maxValues goes alone.
-      const rows = this.stmt.nextRows.all(after, maxValues) as { id: number; n_values: number; payload: Buffer }[];
+      const rows = this.stmt.nextRows.all(after, maxValues) as { id: number; n_values: number; payload: Uint8Array; mono_ms: number | null; boot_id: string | null }[];
       if (rows.length === 0) return null;
       const taken: typeof rows = [];
       let values = 0;
+      this.retimedBytes = 0;
       for (const row of rows) {
         if (taken.length > 0 && values + row.n_values > maxValues) break;
+        if (row.mono_ms !== null && this.opts.retime && this.stmt.retimed) {
+          const out = this.opts.retime({ payload: row.payload, monoMs: row.mono_ms, bootId: row.boot_id ?? '' });
+          if (out === 'hold') {
+            if (taken.length === 0) this.heldSince = performance.now();
+            break;
+          }
+          // Stored, so a resend of this batch after a restart carries the same corrected bytes.
+          this.stmt.retimed.run(asBuffer(out), row.id);
+          this.retimedBytes += out.length - row.payload.length;
+          row.payload = out;
+        }
         taken.push(row);
         values += row.n_values;
       }
+      if (taken.length === 0) return null;
       const seq = (this.stmt.nextSeq.get() as { value: number }).value;
       this.seqs.ensure(seq);
       this.stmt.setNextSeq.run(seq + 1);
@@ -376,7 +416,7 @@ export class SqliteOutbox implements Outbox {
     if (keys.length > 0) this.opts.resends?.committed(keys, verdicts);
   }
 
-  append(readings: Reading[], key?: MessageKey): Promise<boolean> {
+  append(readings: Reading[], key?: MessageKey, stamp?: UntrustedStamp): Promise<boolean> {
     if (readings.length === 0) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('outbox is closed'));
@@ -387,7 +427,7 @@ export class SqliteOutbox implements Outbox {
       const done = (stored: boolean) => {
         if (--left === 0) resolve(stored);
       };
-      for (const reading of readings) this.pending.push({ kind: 'reading', reading, ...(key ? { key } : {}), resolve: done, reject });
+      for (const reading of readings) this.pending.push({ kind: 'reading', reading, ...(key ? { key } : {}), ...(stamp ? { stamp } : {}), resolve: done, reject });
       this.schedule();
     });
   }
@@ -510,10 +550,15 @@ export class SqliteOutbox implements Outbox {
   /** Null also while the disk has no room for the lease (the flag says so); the forwarder asks again. */
   lease(maxValues: number): LeasedBatch | null {
     if (!this.retryDeferred()) return null;
+    // The oldest reading waits for the clock: asking again at every pump (each 20 ms) would read a
+    // batch's worth of rows each time for nothing. Monotonic, since the wall clock is what is wrong.
+    if (this.heldSince !== null && performance.now() - this.heldSince < (this.opts.holdRecheckMs ?? HOLD_RECHECK_MS)) return null;
+    this.heldSince = null;
     let batch: LeasedBatch | null = null;
     // IMMEDIATE: `outbox export` may lease from a second process; a deferred transaction that read
     // MAX(last_id) before the other process's lease committed could not upgrade to a write.
-    this.disk.attempt(() => (batch = this.leaseTx.immediate(maxValues, this.now())));
+    if (this.disk.attempt(() => (batch = this.leaseTx.immediate(maxValues, this.now())))) this.depthBytes += this.retimedBytes;
+    this.retimedBytes = 0;
     return batch;
   }
 
@@ -582,6 +627,16 @@ export class SqliteOutbox implements Outbox {
     this.closed = true;
     this.db.close();
   }
+}
+
+/** Files from before the clock columns get them; existing rows were stamped on a trusted clock (NULL). */
+function migrateClockColumns(db: Database.Database): void {
+  if (hasClockColumns(db)) return;
+  db.exec('ALTER TABLE readings ADD COLUMN mono_ms REAL; ALTER TABLE readings ADD COLUMN boot_id TEXT;');
+}
+
+function hasClockColumns(db: Database.Database): boolean {
+  return (db.pragma('table_info(readings)') as { name: string }[]).some((c) => c.name === 'mono_ms');
 }
 
 interface QuarantineDbRow {

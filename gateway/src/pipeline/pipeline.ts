@@ -6,12 +6,13 @@ import type { Outbox } from '../outbox/outbox.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { RateLimiter, rateLimitStep } from './rate-limit.js';
 import { registryStep, type DeviceRegistry } from './registry.js';
-import { admitStep, decodeStep, normalizeStep, validateStep } from './steps.js';
+import { admitStep, clockStep, decodeStep, normalizeStep, validateStep } from './steps.js';
+import type { GatewayClock } from '../clock/clock.js';
 import type { Envelope, Outcome, Step } from './types.js';
 import { countValues } from '../../../proto/src/wire.js';
 
 /** The gateway's steps in order. Without a registry (unit tests) every device is admitted. */
-export function defaultSteps(cfg: GatewayConfig, registry?: DeviceRegistry): Step[] {
+export function defaultSteps(cfg: GatewayConfig, registry?: DeviceRegistry, clock?: GatewayClock): Step[] {
   return [
     admitStep(),
     // Throttling comes before the registry and decoding so a flood costs as little as possible:
@@ -19,6 +20,7 @@ export function defaultSteps(cfg: GatewayConfig, registry?: DeviceRegistry): Ste
     ...(cfg.rateLimit.enabled ? [rateLimitStep(new RateLimiter(cfg.rateLimit, cfg.devices.known))] : []),
     ...(registry ? [registryStep(registry)] : []),
     decodeStep(),
+    ...(clock ? [clockStep(clock)] : []),
     normalizeStep(),
     validateStep(cfg.pipeline),
   ];
@@ -65,7 +67,7 @@ export class Pipeline {
     const reading = env.reading!;
     const values = countValues([reading]);
     // A recognised resend is acknowledged again, but it adds nothing to the outbox.
-    if (await this.outbox.append([reading], env.redelivery)) this.metrics.count('commit', 'sent', values);
+    if (await this.outbox.append([reading], env.redelivery, env.untrusted)) this.metrics.count('commit', 'sent', values);
     return { ok: true, values };
   }
 }

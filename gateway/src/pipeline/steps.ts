@@ -1,6 +1,7 @@
 // The checks every reading passes, whatever protocol brought it (DESIGN.md guarantee 4).
 import { decode as decodeCbor } from 'cborg';
 import { v1 } from '../../../proto/src/wire.js';
+import type { GatewayClock } from '../clock/clock.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Envelope, Step, StepResult } from './types.js';
 
@@ -75,6 +76,31 @@ function fromJson(env: Envelope, body: unknown): StepResult {
   return undefined;
 }
 
+/**
+ * Puts the message on the gateway's clock (clock/): receivedMs, and the time of a reading the
+ * gateway stamps, i.e. one the device sent without a time, or one an adapter timed itself (Modbus
+ * polls, format 'reading', on the system clock). While the clock is untrusted such a reading also
+ * gets the monotonic time and boot id, so the outbox can correct it later (clock/retime.ts).
+ */
+export function clockStep(clock: GatewayClock): Step {
+  return {
+    name: 'clock',
+    run(env) {
+      const at = clock.stampAt(env.receivedMs);
+      env.clock = at;
+      env.receivedMs = at.wallMs;
+      const r = env.reading;
+      if (!r) return undefined;
+      let stamp = at;
+      if (!r.tsMs) r.tsMs = at.wallMs;
+      else if (env.format === 'reading') r.tsMs = (stamp = clock.stampAt(Number(r.tsMs))).wallMs;
+      else return undefined;
+      if (!stamp.trusted) env.untrusted = { monoMs: stamp.monoMs, bootId: stamp.bootId };
+      return undefined;
+    },
+  };
+}
+
 /** Readings without a time get the gateway's receive time. */
 export function normalizeStep(): Step {
   return {
@@ -110,6 +136,9 @@ export function validateStep(cfg: GatewayConfig['pipeline']): Step {
         }
       }
       const ts = r.tsMs ?? 0;
+      // On an untrusted clock "too old" and "too far ahead" mean nothing: a gateway booted at 1970
+      // would quarantine every device that keeps good time. Checked once the clock is trusted.
+      if (env.clock && !env.clock.trusted) return undefined;
       if (ts > env.receivedMs + cfg.maxFutureSkewMs || ts < env.receivedMs - cfg.maxAgeMs) {
         return { code: 'FL_ERR_VALIDATE_TIMESTAMP', detail: `ts ${ts} is outside [now - ${cfg.maxAgeMs} ms, now + ${cfg.maxFutureSkewMs} ms]` };
       }

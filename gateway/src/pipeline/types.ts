@@ -1,6 +1,8 @@
 import type { ErrorCode } from '../errors.js';
 import type { Reading, SourceProtocol } from '../../../proto/src/wire.js';
 import type { MessageKey } from '../outbox/outbox.js';
+import type { ClockStamp } from '../clock/clock.js';
+import type { UntrustedStamp } from '../clock/retime.js';
 
 /** What an adapter hands the pipeline: one device message as it arrived. */
 export interface Envelope {
@@ -21,6 +23,10 @@ export interface Envelope {
   reading?: Reading;
   /** MQTT QoS 1 (ingest/mqtt/redelivery.ts), so a resend of a committed message is recognised. */
   redelivery?: MessageKey;
+  /** The gateway's clock at arrival (clock step); receivedMs is then on that clock. */
+  clock?: ClockStamp;
+  /** Set when the gateway stamped the reading on an untrusted clock: kept with it in the outbox. */
+  untrusted?: UntrustedStamp;
 }
 
 export interface Rejection {
