@@ -8,6 +8,12 @@
 // The size bound and the full disk are bounds.ts; message keys, kept for the ingest's
 // ResendScreen so a resend is acknowledged without storing it again, are sent-keys.ts; the one
 // heartbeat that waits while the cloud is out of reach is heartbeat-slot.ts.
+//
+// Leases come in two lanes (LeaseOptions in outbox.ts): live readings are leased ahead of a backlog.
+// A batch is still one contiguous id range of rows no other batch holds, but leased ranges may now
+// have unleased rows between them, so "the first unleased row" is found by skipping the few leased
+// ranges (the batches table holds only what is in flight) rather than read off MAX(last_id). The
+// live lane keeps its own pointer in meta (live_after) so it leases strictly in id order.
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,7 +21,7 @@ import { countValues, v1, type Heartbeat, type QuarantinedReading, type Reading 
 import type { GatewayConfig } from '../config/schema.js';
 import { DiskGuard, SizeBound, type EvictableRows, type Eviction } from './bounds.js';
 import { HEARTBEAT_SLOT_SCHEMA, HeartbeatSlotTable, hasHeartbeatSlot } from './heartbeat-slot.js';
-import type { LeasedBatch, MessageKey, Outbox, OutboxBounds, OutboxRecovery, OutboxStats, QuarantineRow, ResendScreen } from './outbox.js';
+import { DEFAULT_LIVE_WINDOW_MS, type LeasedBatch, type LeaseOptions, type MessageKey, type Outbox, type OutboxBounds, type OutboxRecovery, type OutboxStats, type QuarantineRow, type ResendScreen } from './outbox.js';
 import { hasKeyColumns, hex, migrateKeyColumns, SENT_KEYS_SCHEMA, SentKeys } from './sent-keys.js';
 import { SeqReservation } from './seq-reservation.js';
 
@@ -65,10 +71,12 @@ CREATE TABLE IF NOT EXISTS batches (
   first_id INTEGER NOT NULL,
   last_id INTEGER NOT NULL,
   n_values INTEGER NOT NULL,
-  created_ms INTEGER NOT NULL
+  created_ms INTEGER NOT NULL,
+  backlog INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('live_after', 0);
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   ts_ms INTEGER NOT NULL,
@@ -122,14 +130,14 @@ export class SqliteOutbox implements Outbox {
   private closed = false;
   private stmt!: ReturnType<SqliteOutbox['prepare']>;
   private commitGroup!: (items: Pending[], encoded: (Uint8Array | null)[]) => Eviction | null;
-  private leaseTx!: Database.Transaction<(maxValues: number, now: number) => LeasedBatch | null>;
+  private leaseTx!: Database.Transaction<(maxValues: number, now: number, opts: LeaseOptions) => LeasedBatch | null>;
   private ackTx!: (seq: number) => { n: number; v: number; b: number } | null;
   private markForwardedTx!: (ids: readonly number[]) => void;
   /** The store's side of an eviction, for the bound. */
   private readonly evictable: EvictableRows = {
-    leasedUpTo: () => (this.stmt.leasedUpTo.get() as { id: number }).id,
+    evictAfter: () => 0,
     page: (afterId, limit) => this.stmt.evictable.all(afterId, limit) as ReturnType<EvictableRows['page']>,
-    delete: (firstId, lastId) => void this.stmt.deleteRows.run(firstId, lastId),
+    delete: (firstId, lastId) => void this.stmt.deleteUnleased.run(firstId, lastId),
   };
   /** Kept in memory so stats() costs nothing on the hot path. */
   private depthMessages = 0;
@@ -204,6 +212,7 @@ export class SqliteOutbox implements Outbox {
       this.db.exec(SENT_KEYS_SCHEMA);
       this.db.exec(HEARTBEAT_SLOT_SCHEMA);
       migrateKeyColumns(this.db);
+      migrateBacklogColumn(this.db);
     }
     this.stmt = this.prepare();
     this.heartbeatSlot = hasHeartbeatSlot(this.db) ? new HeartbeatSlotTable(this.db) : null;
@@ -219,6 +228,8 @@ export class SqliteOutbox implements Outbox {
   private prepare() {
     // Only a file opened read-only can lack the key columns, and it is never written to.
     const keyed = !this.opts.readOnly || hasKeyColumns(this.db);
+    // Nor the lanes' column; such a file is only looked at, never leased from.
+    const laned = !this.opts.readOnly || hasBacklogColumn(this.db);
     return {
       insertReading: this.db.prepare(
         keyed
@@ -234,13 +245,26 @@ export class SqliteOutbox implements Outbox {
         'INSERT INTO quarantine (ts_ms, device_id, source, reason_code, reason, topic, raw) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       trimQuarantine: this.db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
-      leasedUpTo: this.db.prepare('SELECT COALESCE(MAX(last_id), 0) AS id FROM batches'),
-      nextRows: this.db.prepare('SELECT id, n_values, payload FROM readings WHERE id > ? ORDER BY id LIMIT ?'),
-      evictable: this.db.prepare('SELECT id, device_id, n_values, LENGTH(payload) AS bytes FROM readings WHERE id > ? ORDER BY id LIMIT ?'),
+      ranges: this.db.prepare('SELECT first_id, last_id FROM batches ORDER BY first_id'),
+      rowAfter: this.db.prepare('SELECT id, received_ms FROM readings WHERE id > ? ORDER BY id LIMIT 1'),
+      rowAtOrAfter: this.db.prepare('SELECT id, received_ms FROM readings WHERE id >= ? ORDER BY id LIMIT 1'),
+      lastRow: this.db.prepare('SELECT id, received_ms FROM readings ORDER BY id DESC LIMIT 1'),
+      rangeRows: this.db.prepare('SELECT id, n_values, payload, received_ms FROM readings WHERE id >= ? AND id < ? ORDER BY id LIMIT ?'),
+      liveAfter: this.db.prepare("SELECT value FROM meta WHERE key = 'live_after'"),
+      setLiveAfter: this.db.prepare("INSERT INTO meta (key, value) VALUES ('live_after', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      // Rows inside a leased batch may already be in Kafka: never evicted (the batches table is small).
+      evictable: this.db.prepare(
+        `SELECT id, device_id, n_values, LENGTH(payload) AS bytes FROM readings r WHERE id > ? AND ${UNLEASED} ORDER BY id LIMIT ?`,
+      ),
+      deleteUnleased: this.db.prepare(`DELETE FROM readings AS r WHERE id BETWEEN ? AND ? AND ${UNLEASED}`),
       nextSeq: this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'"),
       setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
-      insertBatch: this.db.prepare('INSERT INTO batches (seq, first_id, last_id, n_values, created_ms) VALUES (?, ?, ?, ?, ?)'),
-      batches: this.db.prepare('SELECT seq, first_id, last_id, n_values, created_ms FROM batches ORDER BY seq'),
+      insertBatch: this.db.prepare(
+        laned
+          ? 'INSERT INTO batches (seq, first_id, last_id, n_values, created_ms, backlog) VALUES (?, ?, ?, ?, ?, ?)'
+          : 'INSERT INTO batches (seq, first_id, last_id, n_values, created_ms) VALUES (?, ?, ?, ?, ?)',
+      ),
+      batches: this.db.prepare(`SELECT seq, first_id, last_id, n_values, created_ms, ${laned ? 'backlog' : '0 AS backlog'} FROM batches ORDER BY seq`),
       batchSeqs: this.db.prepare('SELECT seq FROM batches ORDER BY seq'),
       batchRows: this.db.prepare('SELECT payload FROM readings WHERE id BETWEEN ? AND ? ORDER BY id'),
       batch: this.db.prepare('SELECT first_id, last_id, n_values FROM batches WHERE seq = ?'),
@@ -303,15 +327,25 @@ export class SqliteOutbox implements Outbox {
       return eviction;
     });
 
-    this.leaseTx = this.db.transaction((maxValues: number, now: number) => {
-      const after = (this.stmt.leasedUpTo.get() as { id: number }).id;
+    this.leaseTx = this.db.transaction((maxValues: number, now: number, opts: LeaseOptions) => {
+      const cutoff = now - (opts.liveWindowMs ?? DEFAULT_LIVE_WINDOW_MS);
+      const ranges = this.stmt.ranges.all() as LeasedRange[];
+      const start = opts.lane === 'live'
+        ? this.firstUnleased(this.firstLiveRow((this.stmt.liveAfter.get() as { value: number } | undefined)?.value ?? 0, cutoff), ranges)
+        : this.firstUnleased(this.stmt.rowAfter.get(0) as RowTime | undefined, ranges);
+      if (!start) return null;
+      const backlog = start.received_ms < cutoff;
+      if (opts.lane === 'backlog' && !backlog) return null;
+      // A batch is a contiguous range of rows no batch holds: it ends before the next leased range.
+      const stop = ranges.find((r) => r.first_id > start.id)?.first_id ?? Number.MAX_SAFE_INTEGER;
       // A message is never split across batches; one that alone exceeds maxValues goes alone.
-      const rows = this.stmt.nextRows.all(after, maxValues) as { id: number; n_values: number; payload: Buffer }[];
-      if (rows.length === 0) return null;
+      const rows = this.stmt.rangeRows.all(start.id, stop, maxValues) as { id: number; n_values: number; payload: Buffer; received_ms: number }[];
       const taken: typeof rows = [];
       let values = 0;
       for (const row of rows) {
         if (taken.length > 0 && values + row.n_values > maxValues) break;
+        // The backlog lane leaves live readings to the live lane.
+        if (opts.lane === 'backlog' && taken.length > 0 && row.received_ms >= cutoff) break;
         taken.push(row);
         values += row.n_values;
       }
@@ -320,8 +354,9 @@ export class SqliteOutbox implements Outbox {
       this.stmt.setNextSeq.run(seq + 1);
       const first = taken[0]!.id;
       const last = taken[taken.length - 1]!.id;
-      this.stmt.insertBatch.run(seq, first, last, values, now);
-      return { seq, createdMs: now, values, readings: taken.map((r) => r.payload) };
+      this.stmt.insertBatch.run(seq, first, last, values, now, backlog ? 1 : 0);
+      if (opts.lane === 'live') this.stmt.setLiveAfter.run(last);
+      return { seq, createdMs: now, values, readings: taken.map((r) => r.payload), backlog };
     });
 
     // Returns what left, so the in-memory depth changes only once the delete has committed.
@@ -453,12 +488,13 @@ export class SqliteOutbox implements Outbox {
   }
 
   unacked(): LeasedBatch[] {
-    const rows = this.stmt.batches.all() as { seq: number; first_id: number; last_id: number; n_values: number; created_ms: number }[];
+    const rows = this.stmt.batches.all() as BatchRow[];
     return rows.map((b) => ({
       seq: b.seq,
       createdMs: b.created_ms,
       values: b.n_values,
       readings: (this.stmt.batchRows.all(b.first_id, b.last_id) as { payload: Buffer }[]).map((r) => r.payload),
+      backlog: b.backlog === 1,
     }));
   }
 
@@ -474,16 +510,54 @@ export class SqliteOutbox implements Outbox {
    */
   withUnacked<T>(use: (batches: readonly Omit<LeasedBatch, 'readings'>[], readingsOf: (seq: number) => Uint8Array[]) => T): T {
     return this.db.transaction(() => {
-      const rows = this.stmt.batches.all() as { seq: number; first_id: number; last_id: number; n_values: number; created_ms: number }[];
+      const rows = this.stmt.batches.all() as BatchRow[];
       const bySeq = new Map(rows.map((b) => [b.seq, b]));
       return use(
-        rows.map((b) => ({ seq: b.seq, createdMs: b.created_ms, values: b.n_values })),
+        rows.map((b) => ({ seq: b.seq, createdMs: b.created_ms, values: b.n_values, backlog: b.backlog === 1 })),
         (seq) => {
           const b = bySeq.get(seq);
           return b ? (this.stmt.batchRows.all(b.first_id, b.last_id) as { payload: Buffer }[]).map((r) => r.payload) : [];
         },
       );
     })();
+  }
+
+  /**
+   * The first row at or after `row` that no leased batch holds. Leased ranges are few (what is in
+   * flight), so this is a handful of index seeks.
+   */
+  private firstUnleased(row: RowTime | undefined, ranges: readonly LeasedRange[]): RowTime | undefined {
+    let at = row;
+    while (at) {
+      const id = at.id;
+      const holder = ranges.find((r) => r.first_id <= id && id <= r.last_id);
+      if (!holder) return at;
+      at = this.stmt.rowAfter.get(holder.last_id) as RowTime | undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * The first row after `afterId` committed at or after `cutoff`. Rows are committed in id order, so
+   * commit times rise with ids and a binary search over ids finds it in ~log2(rows) seeks, without an
+   * index on received_ms that every commit would pay for. Were the wall clock to step back, the
+   * search still returns some row after `afterId`, so nothing is leased twice; only which lane
+   * takes the rows around the step may differ.
+   */
+  private firstLiveRow(afterId: number, cutoff: number): RowTime | undefined {
+    const first = this.stmt.rowAfter.get(afterId) as RowTime | undefined;
+    if (!first || first.received_ms >= cutoff) return first;
+    const last = this.stmt.lastRow.get() as RowTime;
+    if (last.received_ms < cutoff) return undefined;
+    // The row at or after `old` is older than cutoff; the one at or after `fresh` is not.
+    let old = first.id;
+    let fresh = last.id;
+    while (fresh - old > 1) {
+      const mid = Math.floor((old + fresh) / 2);
+      if ((this.stmt.rowAtOrAfter.get(mid) as RowTime).received_ms >= cutoff) fresh = mid;
+      else old = mid;
+    }
+    return this.stmt.rowAtOrAfter.get(fresh) as RowTime;
   }
 
   /** Deletes and marks that found no room, done in order before anything new is leased. */
@@ -508,12 +582,12 @@ export class SqliteOutbox implements Outbox {
   }
 
   /** Null also while the disk has no room for the lease (the flag says so); the forwarder asks again. */
-  lease(maxValues: number): LeasedBatch | null {
+  lease(maxValues: number, opts: LeaseOptions = {}): LeasedBatch | null {
     if (!this.retryDeferred()) return null;
     let batch: LeasedBatch | null = null;
     // IMMEDIATE: `outbox export` may lease from a second process; a deferred transaction that read
-    // MAX(last_id) before the other process's lease committed could not upgrade to a write.
-    this.disk.attempt(() => (batch = this.leaseTx.immediate(maxValues, this.now())));
+    // the leased ranges before the other process's lease committed could not upgrade to a write.
+    this.disk.attempt(() => (batch = this.leaseTx.immediate(maxValues, this.now(), opts)));
     return batch;
   }
 
@@ -582,6 +656,37 @@ export class SqliteOutbox implements Outbox {
     this.closed = true;
     this.db.close();
   }
+}
+
+/** Rows outside every leased batch (a correlated test against the few in-flight batches). */
+const UNLEASED = 'NOT EXISTS (SELECT 1 FROM batches b WHERE r.id BETWEEN b.first_id AND b.last_id)';
+
+interface RowTime {
+  id: number;
+  received_ms: number;
+}
+
+interface LeasedRange {
+  first_id: number;
+  last_id: number;
+}
+
+interface BatchRow {
+  seq: number;
+  first_id: number;
+  last_id: number;
+  n_values: number;
+  created_ms: number;
+  backlog: number;
+}
+
+function hasBacklogColumn(db: Database.Database): boolean {
+  return (db.pragma('table_info(batches)') as { name: string }[]).some((c) => c.name === 'backlog');
+}
+
+/** Files from before the lanes: their leased batches were all sent as live, which the default says. */
+function migrateBacklogColumn(db: Database.Database): void {
+  if (!hasBacklogColumn(db)) db.exec('ALTER TABLE batches ADD COLUMN backlog INTEGER NOT NULL DEFAULT 0');
 }
 
 interface QuarantineDbRow {
