@@ -70,7 +70,7 @@ export class Gateway {
     }
     this.registry = new DeviceRegistry(join(dataDir, 'devices.db'), cfg.devices);
     this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry), this.outbox, this.metrics);
-    this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
+    this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }), { forward: cfg.forward });
     for (const name of ['mqtt', 'coap', 'modbus'] as const) if (cfg[name].enabled) this.install(name, this.makeAdapter(name, cfg));
     this.token = cfg.api.adminToken ?? randomBytes(18).toString('base64url');
     this.metrics.gauge('outbox_depth_readings', 'readings waiting in the outbox', () => this.outbox.stats().depthValues);
@@ -190,7 +190,7 @@ export class Gateway {
       // The lane's unsent heartbeat is this run's, and the new lane sends a fresh one at once.
       const waiting = this.outbox.waitingHeartbeat();
       if (waiting) this.outbox.clearHeartbeat(Number(waiting.tsMs ?? 0));
-      this.forwarder = new Forwarder(next.kafka, prev.gatewayId, this.outbox, this.metrics, this.log.child({ part: 'forward' }));
+      this.forwarder = new Forwarder(next.kafka, prev.gatewayId, this.outbox, this.metrics, this.log.child({ part: 'forward' }), { forward: next.forward });
       this.forwarder.start();
       this.forwarder.heartbeats.start(() => this.freshHeartbeat());
       applied.push('kafka');

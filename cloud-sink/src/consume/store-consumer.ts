@@ -5,7 +5,7 @@
 // untouched, and the partition moves on past it.
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
-import { Header, SCHEMA_VERSION, WireError } from '../../../proto/src/wire.js';
+import { countValues, Header, SCHEMA_VERSION, WireError, type Lane } from '../../../proto/src/wire.js';
 import type { CloudConfig } from '../config/schema.js';
 import { FieldlineError } from '../errors.js';
 import type { IngestBatch, Store, TimeRange } from '../store/store.js';
@@ -32,6 +32,8 @@ export interface ConsumerStats {
   /** Database writes that failed and were retried with the offsets held. */
   storeErrors: number;
   lastCommitMs: number | null;
+  /** Batches and readings stored (or found already stored) per gateway lane (ReadingBatch.backlog). */
+  lanes: Record<Lane, { batches: number; readings: number }>;
 }
 
 export interface StoreConsumerOptions {
@@ -54,6 +56,7 @@ export class StoreConsumer {
     batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, storeErrors: 0, schemaHeaderMismatches: 0,
   };
   private readonly deadLettersByCode: Record<string, number> = {};
+  private readonly lanes: Record<Lane, { batches: number; readings: number }> = { live: { batches: 0, readings: 0 }, backlog: { batches: 0, readings: 0 } };
   private readonly limits: SanityLimits;
   private readonly now: Clock;
   private readonly afterStore: StoreConsumerOptions['afterStore'];
@@ -85,6 +88,7 @@ export class StoreConsumer {
     return {
       state: g.state, lastError: g.lastError, messages: g.messages, consumeErrors: g.consumeErrors, lastCommitMs: g.lastCommitMs,
       ...this.counts, deadLettersByCode: { ...this.deadLettersByCode },
+      lanes: { live: { ...this.lanes.live }, backlog: { ...this.lanes.backlog } },
     };
   }
 
@@ -101,13 +105,13 @@ export class StoreConsumer {
 
   /** Writes the messages' batches, retrying the database until it takes them or we stop. */
   private async handle(messages: Kafka.Message[]): Promise<void> {
-    const decoded: { msg: Kafka.Message; batch: IngestBatch }[] = [];
+    const decoded: { msg: Kafka.Message; batch: IngestBatch; backlog: boolean }[] = [];
     const nowMs = this.now();
     for (const msg of messages) {
       try {
         const admitted = admitBatch(msg.value, this.limits, nowMs);
         this.compareSchemaHeader(msg, admitted.schemaVersion);
-        decoded.push({ msg, batch: admitted.batch });
+        decoded.push({ msg, batch: admitted.batch, backlog: admitted.backlog });
       } catch (err) {
         await this.deadLetter(msg, err as Error);
       }
@@ -136,6 +140,14 @@ export class StoreConsumer {
       }
     }
     if (this.afterStore && stored.length > 0) await this.afterStoreRetrying(stored, fresh);
+    // Counted, never logged: a drain sends thousands of batches.
+    const kept = new Set(stored);
+    for (const d of decoded) {
+      if (!kept.has(d.batch)) continue;
+      const lane = this.lanes[d.backlog ? 'backlog' : 'live'];
+      lane.batches++;
+      lane.readings += countValues(d.batch.readings);
+    }
   }
 
   private async afterStoreRetrying(batches: readonly IngestBatch[], fresh: TimeRange | null): Promise<void> {
