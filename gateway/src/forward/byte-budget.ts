@@ -46,6 +46,6 @@ export class ByteBudget {
   waitMs(nowMs: number): number {
     if (this.unlimited) return 0;
     this.refill(nowMs);
-    return this.tokens > 0 ? 0 : Math.ceil(((-this.tokens + 1) / this.bytesPerSecond) * 1000);
+    return this.tokens > 0 ? 0 : Math.floor((-this.tokens * 1000) / this.bytesPerSecond) + 1;
   }
 }

@@ -197,10 +197,11 @@ export class Forwarder {
   private backlogHold(): BacklogHold {
     let inflightBacklog = 0;
     for (const b of this.inflight.values()) if (b.backlog) inflightBacklog++;
+    // The outside causes first, so /status names the one an operator can act on.
+    if (!this.sinkLag.allows(inflightBacklog)) return 'sink-lag';
+    if (!this.budget.mayGo(Date.now())) return 'byte-budget';
     // One slot stays free for live readings arriving while backlog fills the window.
     if (this.cfg.maxInflightBatches > 1 && inflightBacklog >= this.cfg.maxInflightBatches - 1) return 'live-reserve';
-    if (!this.budget.mayGo(Date.now())) return 'byte-budget';
-    if (!this.sinkLag.allows(inflightBacklog)) return 'sink-lag';
     return null;
   }
 
