@@ -128,16 +128,17 @@ const forward = z.strictObject({
    */
   backlogMaxBytesPerSecond: z.number().int().min(0).default(0),
   /**
-   * Backlog is produced only while the readings partition holds fewer than this many messages the
-   * sink's store group has not committed (its stored position, read with sinkGroup), so live
-   * batches never queue behind more than this much backlog in Kafka. 0: no bound (the in-flight
-   * window alone).
+   * Backlog is produced only while fewer than this many of this gateway's backlog batches (of up to
+   * kafka.batchMaxReadings each) wait in Kafka beyond the sink store group's committed offset (read
+   * with sinkGroup), so a live batch never queues behind more backlog than the sink stores in a
+   * moment. Kafka acks a batch long before the sink has stored it; without this a fast drain fills
+   * the partition and live latency grows with it. 0: no bound (the in-flight window alone).
    */
-  backlogMaxSinkLagBatches: z.number().int().min(0).default(10),
+  backlogMaxSinkLagBatches: z.number().int().min(0).default(2),
   /** The cloud sink's store consumer group (its kafka.storeGroup), whose committed offsets are read, never joined. */
   sinkGroup: z.string().min(1).default('fieldline-store'),
   /** How often the sink group's committed offset is read while a backlog drains. */
-  sinkLagPollMs: z.number().int().min(50).max(60_000).default(250),
+  sinkLagPollMs: z.number().int().min(50).max(60_000).default(100),
 });
 
 const api = z.strictObject({

@@ -271,7 +271,7 @@ export class Forwarder {
     if (err) return this.fail(batch, err.message);
     failpoint('after-delivery-before-ack');
     this.outbox.ack(seq);
-    if (report) this.sinkLag.delivered(report.partition, report.offset);
+    if (report) this.sinkLag.delivered(report.partition, report.offset, batch.backlog === true);
     const lane = batch.backlog ? this.laneCounts.backlog : this.laneCounts.live;
     lane.deliveredBatches++;
     lane.deliveredReadings += batch.values;

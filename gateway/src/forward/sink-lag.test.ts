@@ -23,27 +23,26 @@ function capture(): { lines: string[]; log: Logger } {
 }
 
 describe('SinkLagWatch', () => {
-  it('allows backlog while the sink is fewer than maxLagBatches messages behind, counting those in flight', async () => {
+  it('allows backlog while fewer than maxLagBatches of its backlog batches wait in the sink, counting those in flight', async () => {
     const clock = { t: 0 };
     const answer = { offset: 100 as number | null };
     const calls = { n: 0 };
-    const w = new SinkLagWatch({ topic: 't', group: 'g', maxLagBatches: 10, pollMs: 100, reader: fakeReader(answer, calls), log: capture().log, clock: () => clock.t });
+    const w = new SinkLagWatch({ topic: 't', group: 'g', maxLagBatches: 4, pollMs: 100, reader: fakeReader(answer, calls), log: capture().log, clock: () => clock.t });
     assert.equal(w.allows(0), true, 'nothing delivered yet: the partition is unknown');
-    w.delivered(2, 104);
+    for (let o = 100; o <= 104; o++) w.delivered(2, o, o % 2 === 0); // backlog at 100, 102, 104; live between
     await w.poll();
     assert.equal(w.status().state, 'ok');
-    assert.equal(w.lag(), 5); // offsets 100..104 not stored
-    assert.equal(w.allows(4), true);
-    assert.equal(w.allows(5), false, '5 stored-to-be plus 5 in flight reach the bound');
-    w.delivered(2, 112);
-    assert.equal(w.allows(0), false, '13 behind');
-    answer.offset = 110;
+    assert.equal(w.lag(), 3, 'the live batches are not counted');
+    assert.equal(w.allows(0), true);
+    assert.equal(w.allows(1), false, '3 waiting plus 1 in flight reach the bound');
+    w.delivered(2, 105, false);
+    assert.equal(w.allows(0), true, 'live traffic does not hold the backlog back');
+    answer.offset = 103;
     await w.poll();
-    assert.equal(w.lag(), 3);
-    assert.equal(w.allows(0), true, 'the sink caught up');
+    assert.equal(w.lag(), 1, 'only 104 is still waiting');
     assert.deepEqual(
       { ...w.status(), checkedMs: null },
-      { state: 'ok', group: 'g', partition: 2, lastOffset: 112, committedOffset: 110, lagBatches: 3, maxLagBatches: 10, lastError: '', checkedMs: null },
+      { state: 'ok', group: 'g', partition: 2, lastOffset: 105, committedOffset: 103, lagBatches: 1, maxLagBatches: 4, lastError: '', checkedMs: null },
     );
   });
 
@@ -53,8 +52,8 @@ describe('SinkLagWatch', () => {
     const calls = { n: 0 };
     const { lines, log } = capture();
     const w = new SinkLagWatch({ topic: 't', group: 'g', maxLagBatches: 1, pollMs: 100, reader: fakeReader(answer, calls), log, clock: () => clock.t });
-    w.delivered(0, 1_000);
-    assert.equal(w.allows(0), true);
+    w.delivered(0, 1_000, true);
+    assert.equal(w.allows(0), false, 'not read yet: the delivered batch counts as unstored');
     await w.poll();
     await w.poll();
     await w.poll();
@@ -71,16 +70,20 @@ describe('SinkLagWatch', () => {
     assert.equal(lines.filter((l) => l.includes('readable again')).length, 1);
   });
 
-  it('a group with no committed offset, or a bound of 0, holds nothing back', async () => {
+  it('before the first offset, delivered backlog counts as unstored; a group with no offset for long, or a bound of 0, holds nothing back', async () => {
     const calls = { n: 0 };
-    const w = new SinkLagWatch({ topic: 't', group: 'g', maxLagBatches: 2, pollMs: 100, reader: fakeReader({ offset: null }, calls), log: capture().log, clock: () => 0 });
-    w.delivered(0, 50);
-    w.allows(0);
+    const clock = { t: 0 };
+    const w = new SinkLagWatch({ topic: 't', group: 'g', maxLagBatches: 2, pollMs: 100, reader: fakeReader({ offset: null }, calls), log: capture().log, clock: () => clock.t });
+    w.delivered(0, 50, true);
+    assert.equal(w.allows(0), true);
+    assert.equal(w.allows(1), false, 'not read yet: the first seconds of a drain cannot flood the partition');
     await w.poll();
     assert.equal(w.status().state, 'no-offset');
-    assert.equal(w.allows(0), true);
+    assert.equal(w.allows(1), false, 'a sink that has not committed yet gets a grace period');
+    clock.t = 60_000;
+    assert.equal(w.allows(1), true, 'a group that never commits does not stall the drain');
     const off = new SinkLagWatch({ topic: 't', group: 'g', maxLagBatches: 0, pollMs: 100, reader: fakeReader({ offset: 0 }, calls), log: capture().log, clock: () => 0 });
-    off.delivered(0, 50);
+    off.delivered(0, 50, true);
     assert.equal(off.status().state, 'off');
     assert.equal(off.allows(1_000), true);
   });
@@ -91,7 +94,7 @@ describe('SinkLagWatch', () => {
     let made = 0;
     const reader = fakeReader({ offset: 0 }, calls);
     const w = new SinkLagWatch({ topic: 't', group: 'g', maxLagBatches: 5, pollMs: 100, reader: () => (made++, reader()), log: capture().log, clock: () => clock.t });
-    w.delivered(0, 10);
+    w.delivered(0, 10, true);
     clock.t = 60_000;
     await w.poll();
     assert.equal(made, 0, 'no reader made');

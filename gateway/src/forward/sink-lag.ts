@@ -3,8 +3,10 @@
 // and a live batch produced behind a deep queue of backlog in the same partition waits for all of it.
 //
 // Delivery reports say where each batch landed (partition, offset); the sink's store group commits
-// the offset after each stored poll (cloud-sink consume/store-consumer.ts). The difference is the
-// queue a new live batch would join. The committed offset is read with a KafkaConsumer that carries
+// the offset after each stored poll (cloud-sink consume/store-consumer.ts). This gateway's backlog
+// batches at or past that offset are the backlog a new live batch would queue behind. Only backlog
+// batches are counted: live ones are small and many, and counting them would let live traffic hold
+// the drain back. Other gateways' messages on the partition are theirs to bound. The committed offset is read with a KafkaConsumer that carries
 // the sink's group.id but never subscribes or assigns: an OffsetFetch to the group coordinator, no
 // JoinGroup, so the sink's group is neither joined nor rebalanced, and nothing is committed
 // (enable.auto.commit off). Where it cannot be read (no Describe right on the group, an error) the
@@ -39,7 +41,7 @@ export interface SinkLagStatus {
   lastOffset: number | null;
   /** The sink group's committed (next to read) offset there, as last read. */
   committedOffset: number | null;
-  /** Messages on the partition the sink has not stored yet: lastOffset + 1 - committedOffset. */
+  /** This gateway's backlog batches on the partition the sink has not stored yet. */
   lagBatches: number | null;
   maxLagBatches: number;
   lastError: string;
@@ -59,11 +61,20 @@ export interface SinkLagOptions {
 
 /** Polls stop this long after the backlog lane last asked: a gateway with no backlog reads nothing. */
 const IDLE_AFTER_MS = 5_000;
+/**
+ * Until the first committed offset is read (or while the group has none yet), every backlog batch
+ * delivered counts as unstored, so a drain's first seconds cannot flood the partition before the
+ * watch knows anything. A group that still has no offset after this long is taken to be no help
+ * (a wrong sinkGroup, say): the backlog then goes by the in-flight window, rather than stall.
+ */
+const NO_OFFSET_GRACE_MS = 15_000;
 
 export class SinkLagWatch {
   private state: SinkLagState;
   private partition: number | null = null;
   private lastOffset: number | null = null;
+  /** Offsets of delivered backlog batches not yet known stored, ascending. */
+  private backlogOffsets: number[] = [];
   private committedOffset: number | null = null;
   private lastError = '';
   private checkedMs: number | null = null;
@@ -71,6 +82,7 @@ export class SinkLagWatch {
   private timer?: NodeJS.Timeout;
   private polling = false;
   private askedMs = -Infinity;
+  private firstBacklogMs: number | null = null;
   private stopped = false;
   private readonly now: () => number;
 
@@ -86,20 +98,35 @@ export class SinkLagWatch {
   }
 
   /** A delivery report for a readings batch. */
-  delivered(partition: number, offset: number): void {
+  delivered(partition: number, offset: number, backlog: boolean): void {
+    if (this.state === 'off') return;
     if (this.partition !== partition) {
       // The key decides the partition; a new one (partitions added) starts afresh.
       this.partition = partition;
       this.committedOffset = null;
       this.lastOffset = null;
+      this.backlogOffsets = [];
     }
     if (this.lastOffset === null || offset > this.lastOffset) this.lastOffset = offset;
+    if (backlog && (this.committedOffset === null || offset >= this.committedOffset)) {
+      this.firstBacklogMs ??= this.now();
+      this.backlogOffsets.push(offset);
+      // Reports come in produce order, so this is almost always already sorted.
+      if (this.backlogOffsets.length > 1 && this.backlogOffsets.at(-2)! > offset) this.backlogOffsets.sort((a, b) => a - b);
+      // While offsets cannot be read, nothing prunes the list: keep it bounded.
+      if (this.backlogOffsets.length > 10_000) this.backlogOffsets.splice(0, this.backlogOffsets.length - 10_000);
+    }
   }
 
-  /** The sink's backlog on the partition, not counting `inflight` batches produced and not yet confirmed. */
+  /**
+   * This gateway's backlog batches the sink has not stored, not counting those produced and not yet
+   * confirmed; null when unknown (then the in-flight window alone bounds the backlog).
+   */
   lag(): number | null {
-    if (this.lastOffset === null || this.committedOffset === null) return null;
-    return Math.max(0, this.lastOffset + 1 - this.committedOffset);
+    if (this.committedOffset !== null) return this.backlogOffsets.length;
+    const early = this.state === 'waiting' || this.state === 'no-offset';
+    if (early && this.firstBacklogMs !== null && this.now() - this.firstBacklogMs < NO_OFFSET_GRACE_MS) return this.backlogOffsets.length;
+    return null;
   }
 
   /**
@@ -111,7 +138,7 @@ export class SinkLagWatch {
     if (this.state === 'off') return true;
     this.askedMs = this.now();
     const lag = this.lag();
-    if (lag === null || this.state !== 'ok') return true;
+    if (lag === null) return true;
     return lag + inflight < this.opts.maxLagBatches;
   }
 
@@ -127,6 +154,11 @@ export class SinkLagWatch {
       if (this.partition !== partition) return;
       if (this.state === 'unavailable') this.opts.log.info({ group: this.opts.group }, 'sink group offsets readable again; backlog paced by the sink\'s progress');
       this.committedOffset = offset;
+      if (offset !== null) {
+        let stored = 0;
+        while (stored < this.backlogOffsets.length && this.backlogOffsets[stored]! < offset) stored++;
+        if (stored) this.backlogOffsets.splice(0, stored);
+      }
       this.state = offset === null ? 'no-offset' : 'ok';
       this.lastError = '';
     } catch (err) {
