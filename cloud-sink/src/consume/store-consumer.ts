@@ -117,27 +117,18 @@ export class StoreConsumer {
       }
     }
     if (decoded.length === 0) return;
-    let stored = decoded.map((d) => d.batch);
+    const stored: IngestBatch[] = [];
     let fresh: TimeRange | null = null;
     const widen = (r: TimeRange | null): void => {
       if (r) fresh = fresh ? { fromMs: Math.min(fresh.fromMs, r.fromMs), toMs: Math.max(fresh.toMs, r.toMs) } : r;
     };
-    try {
-      widen(await this.ingestRetrying(stored));
-    } catch (err) {
-      if (!isBadBatch(err)) throw err;
-      // Some batch the database refuses however often it is retried: find it by writing the
-      // batches one at a time, and dead-letter only that one.
-      stored = [];
-      for (const d of decoded) {
-        try {
-          widen(await this.ingestRetrying([d.batch]));
-          stored.push(d.batch);
-        } catch (e) {
-          if (!isBadBatch(e)) throw e;
-          await this.deadLetter(d.msg, e as Error);
-        }
-      }
+    // A poll that holds a gateway's live batches behind its backlog ones writes the live ones first,
+    // in their own transaction, so they wait for no backlog in the database either (issue 15). Both
+    // commit before the offsets do, and the ledger makes a replay of either a no-op.
+    const live = decoded.filter((d) => !d.backlog);
+    const backlog = decoded.filter((d) => d.backlog);
+    for (const group of live.length && backlog.length ? [live, backlog] : [decoded]) {
+      stored.push(...(await this.writeGroup(group, widen)));
     }
     if (this.afterStore && stored.length > 0) await this.afterStoreRetrying(stored, fresh);
     // Counted, never logged: a drain sends thousands of batches.
@@ -147,6 +138,29 @@ export class StoreConsumer {
       const lane = this.lanes[d.backlog ? 'backlog' : 'live'];
       lane.batches++;
       lane.readings += countValues(d.batch.readings);
+    }
+  }
+
+  /** Writes the batches in one transaction; returns those stored (a batch the database refuses is dead-lettered alone). */
+  private async writeGroup(group: { msg: Kafka.Message; batch: IngestBatch }[], widen: (r: TimeRange | null) => void): Promise<IngestBatch[]> {
+    try {
+      widen(await this.ingestRetrying(group.map((d) => d.batch)));
+      return group.map((d) => d.batch);
+    } catch (err) {
+      if (!isBadBatch(err)) throw err;
+      // Some batch the database refuses however often it is retried: find it by writing the
+      // batches one at a time, and dead-letter only that one.
+      const stored: IngestBatch[] = [];
+      for (const d of group) {
+        try {
+          widen(await this.ingestRetrying([d.batch]));
+          stored.push(d.batch);
+        } catch (e) {
+          if (!isBadBatch(e)) throw e;
+          await this.deadLetter(d.msg, e as Error);
+        }
+      }
+      return stored;
     }
   }
 
