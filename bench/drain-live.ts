@@ -8,20 +8,20 @@
 //
 // 10,000,000 backlog readings by default ($BENCH_DRAIN_LIVE_READINGS); test/fault/gateway-live-first
 // runs the same with 300,000 and asserts on it, bench/drain-live.test.ts with a few thousand.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import pgClient from 'pg';
+import { startMqttFleet, type MqttFleet } from '../firmware-sim/src/mqtt-sensor.js';
 import { GatewayChild } from '../devstack/gateway-child.js';
 import { startKafka, type KafkaBroker } from '../devstack/kafka.js';
-import { waitUntil } from '../devstack/net.js';
+import { repoRoot, spawnLogged, waitUntil, type LoggedProcess } from '../devstack/net.js';
 import { startPostgres, type PgServer } from '../devstack/postgres.js';
 import { exactlyOnce } from '../devstack/stack.js';
 import { FIELDLINE_TOPICS } from '../devstack/topics.js';
 import { SqliteOutbox } from '../gateway/src/outbox/sqlite-outbox.js';
 import { SourceProtocol, type Reading } from '../proto/src/wire.js';
-import { AckedFleet } from '../test/fault/gateway-support.js';
-import { SinkProcess, TestDb, sleep } from '../test/fault/sink-support.js';
 import { summarize, type LatencySummary } from './percentile.js';
 import { runIfMain } from './run-alone.js';
 
@@ -127,6 +127,45 @@ class Probe {
   }
 }
 
+/** The MQTT fleet's acknowledged seqs per device. */
+async function ackedFleet(url: string, rate: number, prefix: string): Promise<{ fleet: MqttFleet; acked: Map<string, Set<number>> }> {
+  const acked = new Map<string, Set<number>>();
+  const fleet = await startMqttFleet({
+    url, sensors: 5, rate, qos: 1, prefix, metrics: ['temperature', 'humidity', 'pressure'],
+    onAck: (deviceId, seq) => {
+      let set = acked.get(deviceId);
+      if (!set) acked.set(deviceId, (set = new Set()));
+      set.add(seq);
+    },
+  });
+  for (const d of fleet.deviceIds) if (!acked.has(d)) acked.set(d, new Set());
+  return { fleet, acked };
+}
+
+/** `fieldline-cloud sink` as its own process on DATABASE_URL; resolves once its store consumer has subscribed. */
+async function startSink(dir: string, databaseUrl: string, brokers: string): Promise<LoggedProcess> {
+  const configFile = join(dir, 'sink.yaml');
+  // JSON is YAML. The database writer alone, as the sink fault tests run it.
+  writeFileSync(configFile, JSON.stringify({ dataDir: join(dir, 'sink-data'), logLevel: 'info', kafka: { brokers }, database: { poolSize: 4 }, alerts: { enabled: false } }));
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FIELDLINE_CLOUD_')) env[k] = v;
+  env.DATABASE_URL = databaseUrl;
+  const proc = spawnLogged(process.execPath, [join(repoRoot(), 'dist', 'cloud-sink', 'src', 'cli', 'main.js'), 'sink', '--config', configFile], {
+    logDir: dir, logName: 'sink.log', truncate: true, cwd: dir, env,
+  });
+  const subscribed = (): boolean => {
+    try {
+      return readFileSync(proc.logFile, 'utf8').includes('store consumer subscribed');
+    } catch {
+      return false;
+    }
+  };
+  await waitUntil(async () => subscribed(), { what: 'the sink', timeoutMs: 60_000, intervalMs: 50, process: proc });
+  return proc;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 /** Runs the whole drain; throws if the backlog is not stored in time. */
 export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<DrainLiveResult> {
   const readings = opts.readings ?? (Number(process.env.BENCH_DRAIN_LIVE_READINGS ?? 0) || 10_000_000);
@@ -137,10 +176,10 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-drain-live-'));
   let kafka: KafkaBroker | undefined;
   let pg: PgServer | undefined;
-  let sink: SinkProcess | undefined;
+  let sink: LoggedProcess | undefined;
   let gw: GatewayChild | undefined;
-  let db: TestDb | undefined;
-  let fleet: AckedFleet | undefined;
+  let pool: pgClient.Pool | undefined;
+  let fleet: MqttFleet | undefined;
   let probe: Probe | undefined;
   try {
     [kafka, pg] = await Promise.all([startKafka({ dataDir: join(dir, 'kafka'), logDir: dir }), startPostgres({ logDir: dir })]);
@@ -148,11 +187,9 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
     const name = liveFirst ? 'gw-live-first' : 'gw-one-lane';
     const gwDir = join(dir, name);
     mkdirSync(join(gwDir, 'data'), { recursive: true });
-    db = TestDb.open(pg.url);
-    sink = new SinkProcess({
-      name: `sink-${name}`, dir, logDir: dir, databaseUrl: pg.url, brokers: kafka.bootstrap, readingsTopic: 'iot.readings',
-      dlqTopic: 'iot.sink-dlq', storeGroup: 'fieldline-store', maxBatchMessages: 256,
-    });
+    pool = new pgClient.Pool({ connectionString: pg.url, max: 2, application_name: 'fieldline-bench' });
+    const db = pool;
+    const count = async (sql: string): Promise<number> => Number((await db.query<{ n: string }>(sql)).rows[0]?.n ?? 0);
     gw = await GatewayChild.create({
       dir: gwDir, gatewayId: name, brokers: kafka.bootstrap,
       config: { outbox: { maxMessages: 0, maxBytes: 0 }, forward: { liveFirst }, kafka: { heartbeatIntervalMs: 30_000 }, ...opts.gatewayConfig },
@@ -162,10 +199,11 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
     const fillSeconds = (Date.now() - filled) / 1000;
     const backlogRows = [...backlog.values()].reduce((s, n) => s + n, 0) * PER_MESSAGE;
     log(`backlog of ${backlogRows} readings written in ${fillSeconds.toFixed(1)} s`);
-    await sink.start();
+    sink = await startSink(dir, pg.url, kafka.bootstrap);
     await gw.start();
     // 5 devices × rate messages/s × 4 readings, and the probe.
-    fleet = await AckedFleet.start({ url: gw.mqttUrl, sensors: 5, rate: liveRate / 5 / PER_MESSAGE, metrics: ['temperature', 'humidity', 'pressure'], prefix: `${name}-live` });
+    const live = await ackedFleet(gw.mqttUrl, liveRate / 5 / PER_MESSAGE, `${name}-live`);
+    fleet = live.fleet;
     probe = await Probe.start(gw.mqttUrl);
     const probeStart = Date.now();
 
@@ -173,14 +211,14 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
     const arrived = new Map<number, number>();
     let seen = 0;
     const poll = async (): Promise<void> => {
-      const rows = await db!.query<{ seq: number }>(`SELECT value AS seq FROM readings WHERE device_id = $1 AND metric = 'seq' AND value > $2`, [PROBE, seen]);
+      const { rows } = await db.query<{ seq: number }>(`SELECT value AS seq FROM readings WHERE device_id = $1 AND metric = 'seq' AND value > $2`, [PROBE, seen]);
       const now = Date.now();
       for (const r of rows) {
         if (!arrived.has(r.seq)) arrived.set(r.seq, now);
         seen = Math.max(seen, r.seq);
       }
     };
-    const backlogStored = async (): Promise<number> => db!.count(`SELECT count(*) AS n FROM readings WHERE device_id LIKE 'backlog-%'`);
+    const backlogStored = async (): Promise<number> => count(`SELECT count(*) AS n FROM readings WHERE device_id LIKE 'backlog-%'`);
     const deadline = Date.now() + timeoutMs;
     let stored = 0;
     let lastCount = 0;
@@ -212,11 +250,11 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
     // Row by row: every acknowledged reading of every device once, the backlog's in full.
     const expected = new Map<string, Iterable<number>>();
     for (const [device, n] of backlog) expected.set(device, Array.from({ length: n }, (_, i) => i + 1));
-    for (const [device, seqs] of fleet.acked) expected.set(device, seqs);
+    for (const [device, seqs] of live.acked) expected.set(device, seqs);
     expected.set(PROBE, probe.acked);
     let checked = { messages: 0, lost: 0, doubled: 0 };
     const check = async (): Promise<boolean> => {
-      const rows = await db!.query<{ device_id: string; seqs: string[] }>(
+      const { rows } = await db.query<{ device_id: string; seqs: string[] }>(
         `SELECT device_id, array_agg(value::int8) AS seqs FROM readings WHERE metric = 'seq' GROUP BY device_id`,
       );
       const byDevice = new Map(rows.map((r) => [r.device_id, r.seqs.map(Number)]));
@@ -252,8 +290,8 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
     await probe?.stop().catch(() => undefined);
     await fleet?.stop(1_000).catch(() => undefined);
     await gw?.stop().catch(() => undefined);
-    await sink?.kill().catch(() => undefined);
-    await db?.close().catch(() => undefined);
+    await sink?.stop('SIGKILL').catch(() => undefined);
+    await pool?.end().catch(() => undefined);
     await kafka?.destroy().catch(() => undefined);
     await pg?.destroy().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
