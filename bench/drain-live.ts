@@ -58,6 +58,8 @@ export interface DrainLiveResult {
   drainReadingsPerSecond: number;
   /** Live end-to-end latency of the probe readings sent while the backlog drained, ms. */
   latency: LatencySummary;
+  /** The five slowest probe readings: seconds after the probe started, and their latency in ms. */
+  slowest: { atS: number; ms: number }[];
   /** Acknowledged readings (seq metric) checked row by row, and what was wrong. */
   checkedMessages: number;
   lost: number;
@@ -204,6 +206,9 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
     // 5 devices × rate messages/s × 4 readings, and the probe.
     const live = await ackedFleet(gw.mqttUrl, liveRate / 5 / PER_MESSAGE, `${name}-live`);
     fleet = live.fleet;
+    // The probe measures the drain, not the gateway's start: it begins once the first batch is in Kafka.
+    const g = gw;
+    await waitUntil(async () => (await g.status()).cloud.deliveredBatches > 0, { what: 'the gateway\'s first delivered batch', timeoutMs: 60_000, intervalMs: 50 });
     probe = await Probe.start(gw.mqttUrl);
     const probeStart = Date.now();
 
@@ -237,12 +242,14 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
       await sleep(100);
     }
     const drainedAt = Date.now();
-    const lanes = ((await gw.status()).cloud as unknown as { lanes?: unknown }).lanes ?? null;
+    const lanes = (await gw.status()).cloud.lanes ?? null;
     if (stored < backlogRows) throw new Error(`backlog not stored within ${timeoutMs} ms: ${stored} of ${backlogRows}; gateway lanes ${JSON.stringify(lanes)}`);
     // Every probe reading sent during the drain, once it has arrived.
     const p = probe;
     await waitUntil(async () => (await poll(), [...p.sentAt.keys()].every((s) => s > seen || arrived.has(s))), { what: 'probe readings sent during the drain', timeoutMs: 60_000 });
-    const latencies = [...p.sentAt].filter(([, ts]) => ts <= drainedAt).map(([seq, ts]) => arrived.get(seq)! - ts);
+    const during = [...p.sentAt].filter(([, ts]) => ts <= drainedAt).map(([seq, ts]) => ({ atS: Math.round((ts - probeStart) / 100) / 10, ms: arrived.get(seq)! - ts }));
+    const latencies = during.map((x) => x.ms);
+    const slowest = [...during].sort((a, b) => b.ms - a.ms).slice(0, 5);
     await fleet.stop(15_000);
     await probe.stop();
     const drainSeconds = (drainedAt - probeStart) / 1000;
@@ -281,6 +288,7 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
       drainSeconds,
       drainReadingsPerSecond: Math.round(backlogRows / drainSeconds),
       latency: summarize(latencies),
+      slowest,
       checkedMessages: checked.messages,
       lost: checked.lost,
       doubled: checked.doubled,

@@ -23,7 +23,7 @@ describe('gateway: live first while a backlog drains', () => {
     t.diagnostic(
       `live latency over ${r.latency.samples} probe readings during a ${r.drainSeconds.toFixed(1)} s drain: ` +
         `p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms; drain ≈ ${r.drainReadingsPerSecond} readings/s; ` +
-        `${r.checkedMessages} acknowledged messages checked row by row`,
+        `${r.checkedMessages} acknowledged messages checked row by row; slowest ${JSON.stringify(r.slowest)}`,
     );
     assert.ok(r.latency.samples >= 50, `only ${r.latency.samples} probe readings during the drain: the backlog drained too fast to measure anything`);
     if (liveFirst) assert.ok(r.latency.p99 <= 2_000, `live p99 ${r.latency.p99} ms > 2 s`);
