@@ -1,7 +1,8 @@
 // Issue 15, acceptance 1, as a figure: a gateway process starts on an outbox holding a backlog
 // (committed ten minutes ago, as an outage leaves it) while devices publish 1,000 readings/s live
 // over MQTT. Real Kafka, the real gateway and sink processes, PostgreSQL 15. drain_live.p99_ms is
-// the live end-to-end latency while the backlog drains: a probe device (50 QoS 1 messages/s, one
+// the live end-to-end latency while the backlog drains, from the moment its first batch is stored
+// (the start-up of the two processes is not the drain): a probe device (50 QoS 1 messages/s, one
 // reading each) stamps each reading with its send time; the database is polled every 100 ms and the
 // first poll that sees a reading is its arrival, so the figures are upper bounds. Then every
 // acknowledged reading, backlog, live and probe, is checked row by row: lost and doubled must be 0.
@@ -206,9 +207,10 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
     // 5 devices × rate messages/s × 4 readings, and the probe.
     const live = await ackedFleet(gw.mqttUrl, liveRate / 5 / PER_MESSAGE, `${name}-live`);
     fleet = live.fleet;
-    // The probe measures the drain, not the gateway's start: it begins once the first batch is in Kafka.
-    const g = gw;
-    await waitUntil(async () => (await g.status()).cloud.deliveredBatches > 0, { what: 'the gateway\'s first delivered batch', timeoutMs: 60_000, intervalMs: 50 });
+    // The probe measures the drain, not the start of two processes (the gateway's Kafka connect, the
+    // sink's first write, both warming up on a busy machine cost the first readings up to 2 s): it
+    // begins once the first backlog batch is in the database.
+    await waitUntil(async () => (await count(`SELECT count(*) AS n FROM readings WHERE device_id LIKE 'backlog-%'`)) > 0, { what: 'the first backlog batch stored', timeoutMs: 60_000, intervalMs: 50 });
     probe = await Probe.start(gw.mqttUrl);
     const probeStart = Date.now();
 
