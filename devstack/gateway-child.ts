@@ -39,6 +39,8 @@ export interface GatewayStatus {
     deliveredBatches: number;
     lastDeliveryMs: number | null;
     drain?: { sentPerSecond: number; inPerSecond: number; etaS: number | null };
+    /** Per-lane figures (gateway/src/forward/forwarder.ts LanesStatus); absent from gateways before issue 15. */
+    lanes?: Record<string, unknown>;
   };
   loss: { rateLimited: number; quarantined: number; evicted: number };
   deviceLoss: Record<string, { rateLimited: number; quarantined: number; evicted: number }>;

@@ -7,7 +7,8 @@ import { CloudMetrics } from './metrics.js';
 function stats(over: Partial<ConsumerStats> = {}): ConsumerStats {
   return {
     state: 'up', lastError: '', messages: 0, batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0,
-    deadLettered: 0, deadLettersByCode: {}, schemaHeaderMismatches: 0, consumeErrors: 0, storeErrors: 0, lastCommitMs: null, rowsTimeFlagged: {}, ...over,
+    deadLettered: 0, deadLettersByCode: {}, schemaHeaderMismatches: 0, consumeErrors: 0, storeErrors: 0, lastCommitMs: null, rowsTimeFlagged: {},
+    lanes: { live: { batches: 0, readings: 0 }, backlog: { batches: 0, readings: 0 } }, ...over,
   };
 }
 
@@ -35,6 +36,15 @@ describe('cloud metrics', () => {
   it('count readings stored with a time their gateway flagged, by reason', async () => {
     const text = await new CloudMetrics(() => stats({ rowsTimeFlagged: { FL_ERR_CLOCK_REBOOTED: 7 } })).render();
     assert.match(text, /^fieldline_cloud_readings_time_flagged_total\{reason="FL_ERR_CLOCK_REBOOTED"\} 7$/m);
+  });
+
+  it('count batches and readings per gateway lane, live and backlog', async () => {
+    const c = stats({ lanes: { live: { batches: 7, readings: 70 }, backlog: { batches: 2, readings: 10_000 } } });
+    const text = await new CloudMetrics(() => c).render();
+    assert.match(text, /^fieldline_cloud_lane_batches_total\{lane="live"\} 7$/m);
+    assert.match(text, /^fieldline_cloud_lane_batches_total\{lane="backlog"\} 2$/m);
+    assert.match(text, /^fieldline_cloud_lane_readings_total\{lane="live"\} 70$/m);
+    assert.match(text, /^fieldline_cloud_lane_readings_total\{lane="backlog"\} 10000$/m);
   });
 
   it('count dead letters per catalogued code, and schema-version headers that disagree with the field', async () => {

@@ -68,6 +68,12 @@ export class CloudMetrics extends StageCounters {
     counterFrom(registry, `${CLOUD_PREFIX}_readings_time_flagged_total`, 'readings stored with a time their gateway could not trust or correct (reading_time_flags), by reason', ['reason'], from((c) =>
       Object.entries(c.rowsTimeFlagged).map(([reason, n]) => [{ reason }, n] as const),
     ));
+    counterFrom(registry, `${CLOUD_PREFIX}_lane_batches_total`, 'batches stored per gateway lane (live, or a backlog drained after an outage)', ['lane'], from((c) =>
+      Object.entries(c.lanes).map(([lane, n]) => [{ lane }, n.batches] as const),
+    ));
+    counterFrom(registry, `${CLOUD_PREFIX}_lane_readings_total`, 'readings in the batches stored per gateway lane', ['lane'], from((c) =>
+      Object.entries(c.lanes).map(([lane, n]) => [{ lane }, n.readings] as const),
+    ));
     registerStageCounters(registry, CLOUD_PREFIX, this, {
       received: { read: from((c) => [[{ stage: 'consume' }, c.messages]]) },
       sent: { read: from((c) => [[{ stage: 'store' }, c.rowsInserted]]) },

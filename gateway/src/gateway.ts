@@ -82,7 +82,7 @@ export class Gateway {
     }
     this.registry = new DeviceRegistry(join(dataDir, 'devices.db'), cfg.devices);
     this.pipeline = new Pipeline(cfg.gatewayId, defaultSteps(cfg, this.registry, this.clock), this.outbox, this.metrics);
-    this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }));
+    this.forwarder = new Forwarder(cfg.kafka, cfg.gatewayId, this.outbox, this.metrics, log.child({ part: 'forward' }), { forward: cfg.forward });
     if (cfg.commands.enabled) {
       // The adapters are read afresh on each use: a reconfigure replaces them.
       this.commands = new Commands(cfg.commands, cfg.kafka, cfg.gatewayId, dataDir, {
@@ -227,7 +227,7 @@ export class Gateway {
       // The lane's unsent heartbeat is this run's, and the new lane sends a fresh one at once.
       const waiting = this.outbox.waitingHeartbeat();
       if (waiting) this.outbox.clearHeartbeat(Number(waiting.tsMs ?? 0));
-      this.forwarder = new Forwarder(next.kafka, prev.gatewayId, this.outbox, this.metrics, this.log.child({ part: 'forward' }));
+      this.forwarder = new Forwarder(next.kafka, prev.gatewayId, this.outbox, this.metrics, this.log.child({ part: 'forward' }), { forward: next.forward });
       this.commands?.attach(this.forwarder);
       this.forwarder.start();
       this.forwarder.heartbeats.start(() => this.freshHeartbeat());

@@ -61,6 +61,7 @@ export namespace fieldline {
             createdMs: number;
             readings: fieldline.v1.Reading.$Properties[];
             schemaVersion: number;
+            backlog: boolean;
             static create(properties: fieldline.v1.ReadingBatch.$Shape): fieldline.v1.ReadingBatch & fieldline.v1.ReadingBatch.$Shape;
             static create(properties?: fieldline.v1.ReadingBatch.$Properties): fieldline.v1.ReadingBatch;
             static encode(message: fieldline.v1.ReadingBatch.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -78,6 +79,7 @@ export namespace fieldline {
                 createdMs?: (number|null);
                 readings?: (fieldline.v1.Reading.$Properties[]|null);
                 schemaVersion?: (number|null);
+                backlog?: (boolean|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = fieldline.v1.ReadingBatch.$Properties;

@@ -529,6 +529,7 @@ export const fieldline = $root.fieldline = (() => {
              * @property {number|null} [createdMs] ReadingBatch createdMs
              * @property {Array.<fieldline.v1.Reading.$Properties>|null} [readings] ReadingBatch readings
              * @property {number|null} [schemaVersion] ReadingBatch schemaVersion
+             * @property {boolean|null} [backlog] ReadingBatch backlog
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -602,6 +603,14 @@ export const fieldline = $root.fieldline = (() => {
             ReadingBatch.prototype.schemaVersion = 0;
 
             /**
+             * ReadingBatch backlog.
+             * @member {boolean} backlog
+             * @memberof fieldline.v1.ReadingBatch
+             * @instance
+             */
+            ReadingBatch.prototype.backlog = false;
+
+            /**
              * Creates a new ReadingBatch instance using the specified properties.
              * @function create
              * @memberof fieldline.v1.ReadingBatch
@@ -644,6 +653,8 @@ export const fieldline = $root.fieldline = (() => {
                         $root.fieldline.v1.Reading.encode(message.readings[i], writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
                 if (message.schemaVersion != null && $Object.hasOwnProperty.call(message, "schemaVersion") && message.schemaVersion !== 0)
                     writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.schemaVersion);
+                if (message.backlog != null && $Object.hasOwnProperty.call(message, "backlog") && message.backlog !== false)
+                    writer.uint32(/* id 6, wireType 0 =*/48).bool(message.backlog);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -732,6 +743,15 @@ export const fieldline = $root.fieldline = (() => {
                                 delete message.schemaVersion;
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.backlog = value;
+                            else
+                                delete message.backlog;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -803,6 +823,9 @@ export const fieldline = $root.fieldline = (() => {
                 if (object.schemaVersion != null)
                     if ($Number(object.schemaVersion) !== 0)
                         message.schemaVersion = object.schemaVersion >>> 0;
+                if (object.backlog != null)
+                    if (object.backlog)
+                        message.backlog = $Boolean(object.backlog);
                 return message;
             };
 
@@ -838,6 +861,7 @@ export const fieldline = $root.fieldline = (() => {
                     } else
                         object.createdMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.schemaVersion = 0;
+                    object.backlog = false;
                 }
                 if (message.gatewayId != null && $Object.hasOwnProperty.call(message, "gatewayId"))
                     object.gatewayId = message.gatewayId;
@@ -862,6 +886,8 @@ export const fieldline = $root.fieldline = (() => {
                 }
                 if (message.schemaVersion != null && $Object.hasOwnProperty.call(message, "schemaVersion"))
                     object.schemaVersion = message.schemaVersion;
+                if (message.backlog != null && $Object.hasOwnProperty.call(message, "backlog"))
+                    object.backlog = message.backlog;
                 return object;
             };
 

@@ -74,7 +74,16 @@ export const Header = {
   readingCount: 'reading-count',
   reasonCode: 'reason-code',
   error: 'error',
+  /** On iot.readings: `live` or `backlog` (Lane), the batch's `backlog` field as text, for routing without decoding. */
+  lane: 'lane',
 } as const;
+
+/** Which of the gateway's two forwarding lanes a batch came through (ReadingBatch.backlog). */
+export type Lane = 'live' | 'backlog';
+
+export function laneOf(backlog: boolean | null | undefined): Lane {
+  return backlog ? 'backlog' : 'live';
+}
 
 export type MessageHeaders = Record<string, string>;
 
@@ -110,6 +119,7 @@ export function encodeBatch(batch: ReadingBatch): EncodedMessage {
       [Header.schemaVersion]: String(batch.schemaVersion ?? SCHEMA_VERSION),
       [Header.contentEncoding]: 'lz4',
       [Header.readingCount]: String(countValues(batch.readings ?? [])),
+      [Header.lane]: laneOf(batch.backlog),
     },
   };
 }
@@ -120,6 +130,8 @@ export interface BatchMeta {
   createdMs: number;
   /** Readings (metric values) across all messages, for the reading-count header. */
   values: number;
+  /** The batch drains a backlog (ReadingBatch.backlog, the `lane` header); absent: live. */
+  backlog?: boolean;
 }
 
 /**
@@ -134,6 +146,8 @@ export function encodeBatchFromEncoded(meta: BatchMeta, readings: readonly Uint8
   if (meta.createdMs) w.uint32((3 << 3) | 0).int64(meta.createdMs);
   for (const r of readings) w.uint32((4 << 3) | 2).bytes(r);
   w.uint32((5 << 3) | 0).uint32(SCHEMA_VERSION);
+  // proto3 leaves a false bool out, as the generated encoder does, so a live batch is byte for byte what it was.
+  if (meta.backlog) w.uint32((6 << 3) | 0).bool(true);
   return {
     key: meta.gatewayId,
     value: lz4Frame(w.finish()),
@@ -143,6 +157,7 @@ export function encodeBatchFromEncoded(meta: BatchMeta, readings: readonly Uint8
       [Header.schemaVersion]: String(SCHEMA_VERSION),
       [Header.contentEncoding]: 'lz4',
       [Header.readingCount]: String(meta.values),
+      [Header.lane]: laneOf(meta.backlog),
     },
   };
 }

@@ -15,7 +15,7 @@ import { Cloud } from '../../cloud-sink/src/cloud.js';
 import { cloudConfigSchema } from '../../cloud-sink/src/config/schema.js';
 import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
 import { repoRoot, run, waitUntil } from '../../devstack/net.js';
-import { encodeBatch, Header, lz4Frame, type ReadingBatch } from '../../proto/src/wire.js';
+import { encodeBatch, Header, lz4Frame, SCHEMA_VERSION, type ReadingBatch } from '../../proto/src/wire.js';
 import { CommittedOffsets } from '../fault/sink-support.js';
 import { nextRevisionValue } from '../support/next-revision.js';
 
@@ -239,12 +239,12 @@ describe('poison messages on iot.readings, and dlq replay (issue 10)', { timeout
     }
     await sendPlainGood();
     // Schema evolution: a producer one revision ahead (new optional fields in Reading and
-    // ReadingBatch, schema_version 2) is read in full; a header that disagrees with the field loses.
+    // ReadingBatch, SCHEMA_VERSION + 1) is read in full; a header that disagrees with the field loses.
     const next = nextRevisionValue({
-      gatewayId: 'gw-next', seq: 1, createdMs: now, schemaVersion: 2, site: 'plant-4', location: { lat: 52.37, lon: 4.89 },
+      gatewayId: 'gw-next', seq: 1, createdMs: now, schemaVersion: SCHEMA_VERSION + 1, site: 'plant-4', location: { lat: 52.37, lon: 4.89 },
       readings: [{ deviceId: 'n1', tsMs: goodTs, metrics: { a: 1, b: 2 }, batteryV: 3.7 }, { deviceId: 'n2', tsMs: goodTs, metrics: { c: 3 }, batteryV: 3.6 }],
     });
-    await sendGood('next revision (schema_version 2)', next, 'gw-next', { [Header.gatewayId]: 'gw-next', [Header.batchSeq]: '1', [Header.schemaVersion]: '2' }, 3);
+    await sendGood('next revision (SCHEMA_VERSION + 1)', next, 'gw-next', { [Header.gatewayId]: 'gw-next', [Header.batchSeq]: '1', [Header.schemaVersion]: String(SCHEMA_VERSION + 1) }, 3);
     const liar = batch('gw-header', 1, [reading('h1', goodTs)]);
     await sendGood('schema-version header 2000, field 1', liar.value, liar.key, headersOf(liar, { [Header.schemaVersion]: '2000' }), 2);
     await sendPlainGood();

@@ -1,6 +1,7 @@
 // What a producer one schema revision ahead of this code would send: telemetry.proto as it is, plus
 // optional fields under new numbers in Reading and ReadingBatch (a scalar, and a message this code
-// has never heard of), parsed at run time with protobufjs and framed like any batch.
+// has never heard of), parsed at run time with protobufjs and framed like any batch. The numbers are
+// far above the ones in use, so a real revision adding its fields never collides with them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
@@ -16,8 +17,8 @@ function edit(text: string, anchor: string, added: string): string {
 /** telemetry.proto with the next revision's fields. */
 export function nextRevisionProto(): string {
   let text = readFileSync(join(ROOT, 'proto', 'telemetry.proto'), 'utf8');
-  text = edit(text, '  bool time_corrected = 7;', '  optional double battery_v = 8;');
-  text = edit(text, '  uint32 schema_version = 5;', '  optional string site = 6;\n  optional Location location = 7;');
+  text = edit(text, '  bool time_corrected = 7;', '  optional double battery_v = 100;');
+  text = edit(text, '  uint32 schema_version = 5;', '  optional string site = 100;\n  optional Location location = 101;');
   return `${text}\nmessage Location {\n  double lat = 1;\n  double lon = 2;\n}\n`;
 }
 

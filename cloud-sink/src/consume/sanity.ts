@@ -36,6 +36,8 @@ export interface AdmittedBatch {
   batch: IngestBatch;
   /** The field as sent (0 when unset). */
   schemaVersion: number;
+  /** ReadingBatch.backlog: the gateway sent it from its backlog lane (false from gateways before revision 3). */
+  backlog: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export function admitBatch(value: Buffer | null | undefined, limits: SanityLimit
   if (!b.gatewayId || !b.seq) throw new WireError('FL_ERR_WIRE_BATCH_ID', `gateway_id ${JSON.stringify(b.gatewayId)}, seq ${b.seq}`);
   const batch: IngestBatch = { gatewayId: b.gatewayId, seq: b.seq, createdMs: b.createdMs, readings: b.readings };
   checkBatch(batch, limits, nowMs);
-  return { batch, schemaVersion: b.schemaVersion };
+  return { batch, schemaVersion: b.schemaVersion, backlog: b.backlog === true };
 }
 
 /** The sanity checks alone, on a batch already decoded; throws a CloudError FL_ERR_SINK_…. */

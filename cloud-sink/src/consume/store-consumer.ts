@@ -5,7 +5,7 @@
 // untouched, and the partition moves on past it.
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
-import { Header, SCHEMA_VERSION, WireError } from '../../../proto/src/wire.js';
+import { countValues, Header, SCHEMA_VERSION, WireError, type Lane } from '../../../proto/src/wire.js';
 import type { CloudConfig } from '../config/schema.js';
 import { FieldlineError } from '../errors.js';
 import type { IngestBatch, Store, TimeRange } from '../store/store.js';
@@ -34,6 +34,8 @@ export interface ConsumerStats {
   /** Database writes that failed and were retried with the offsets held. */
   storeErrors: number;
   lastCommitMs: number | null;
+  /** Batches and readings stored (or found already stored) per gateway lane (ReadingBatch.backlog). */
+  lanes: Record<Lane, { batches: number; readings: number }>;
 }
 
 export interface StoreConsumerOptions {
@@ -57,6 +59,7 @@ export class StoreConsumer {
     rowsTimeFlagged: {} as Record<string, number>,
   };
   private readonly deadLettersByCode: Record<string, number> = {};
+  private readonly lanes: Record<Lane, { batches: number; readings: number }> = { live: { batches: 0, readings: 0 }, backlog: { batches: 0, readings: 0 } };
   private readonly limits: SanityLimits;
   private readonly now: Clock;
   private readonly afterStore: StoreConsumerOptions['afterStore'];
@@ -88,6 +91,7 @@ export class StoreConsumer {
     return {
       state: g.state, lastError: g.lastError, messages: g.messages, consumeErrors: g.consumeErrors, lastCommitMs: g.lastCommitMs,
       ...this.counts, rowsTimeFlagged: { ...this.counts.rowsTimeFlagged }, deadLettersByCode: { ...this.deadLettersByCode },
+      lanes: { live: { ...this.lanes.live }, backlog: { ...this.lanes.backlog } },
     };
   }
 
@@ -104,31 +108,53 @@ export class StoreConsumer {
 
   /** Writes the messages' batches, retrying the database until it takes them or we stop. */
   private async handle(messages: Kafka.Message[]): Promise<void> {
-    const decoded: { msg: Kafka.Message; batch: IngestBatch }[] = [];
+    const decoded: { msg: Kafka.Message; batch: IngestBatch; backlog: boolean }[] = [];
     const nowMs = this.now();
     for (const msg of messages) {
       try {
         const admitted = admitBatch(msg.value, this.limits, nowMs);
         this.compareSchemaHeader(msg, admitted.schemaVersion);
-        decoded.push({ msg, batch: admitted.batch });
+        decoded.push({ msg, batch: admitted.batch, backlog: admitted.backlog });
       } catch (err) {
         await this.deadLetter(msg, err as Error);
       }
     }
     if (decoded.length === 0) return;
-    let stored = decoded.map((d) => d.batch);
+    const stored: IngestBatch[] = [];
     let fresh: TimeRange | null = null;
     const widen = (r: TimeRange | null): void => {
       if (r) fresh = fresh ? { fromMs: Math.min(fresh.fromMs, r.fromMs), toMs: Math.max(fresh.toMs, r.toMs) } : r;
     };
+    // A poll that holds a gateway's live batches behind its backlog ones writes the live ones first,
+    // in their own transaction, so they wait for no backlog in the database either (issue 15). Both
+    // commit before the offsets do, and the ledger makes a replay of either a no-op.
+    const live = decoded.filter((d) => !d.backlog);
+    const backlog = decoded.filter((d) => d.backlog);
+    for (const group of live.length && backlog.length ? [live, backlog] : [decoded]) {
+      stored.push(...(await this.writeGroup(group, widen)));
+    }
+    if (this.afterStore && stored.length > 0) await this.afterStoreRetrying(stored, fresh);
+    // Counted, never logged: a drain sends thousands of batches.
+    const kept = new Set(stored);
+    for (const d of decoded) {
+      if (!kept.has(d.batch)) continue;
+      const lane = this.lanes[d.backlog ? 'backlog' : 'live'];
+      lane.batches++;
+      lane.readings += countValues(d.batch.readings);
+    }
+  }
+
+  /** Writes the batches in one transaction; returns those stored (a batch the database refuses is dead-lettered alone). */
+  private async writeGroup(group: { msg: Kafka.Message; batch: IngestBatch }[], widen: (r: TimeRange | null) => void): Promise<IngestBatch[]> {
     try {
-      widen(await this.ingestRetrying(stored));
+      widen(await this.ingestRetrying(group.map((d) => d.batch)));
+      return group.map((d) => d.batch);
     } catch (err) {
       if (!isBadBatch(err)) throw err;
       // Some batch the database refuses however often it is retried: find it by writing the
       // batches one at a time, and dead-letter only that one.
-      stored = [];
-      for (const d of decoded) {
+      const stored: IngestBatch[] = [];
+      for (const d of group) {
         try {
           widen(await this.ingestRetrying([d.batch]));
           stored.push(d.batch);
@@ -137,8 +163,8 @@ export class StoreConsumer {
           await this.deadLetter(d.msg, e as Error);
         }
       }
+      return stored;
     }
-    if (this.afterStore && stored.length > 0) await this.afterStoreRetrying(stored, fresh);
   }
 
   private async afterStoreRetrying(batches: readonly IngestBatch[], fresh: TimeRange | null): Promise<void> {

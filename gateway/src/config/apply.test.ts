@@ -31,6 +31,11 @@ describe('planApply', () => {
     assert.equal(p.adapters.mqtt, 'restart');
   });
 
+  it('forward changes restart the forwarder too (it reads them at construction)', () => {
+    assert.equal(planApply(base(), base({ forward: { liveWindowMs: 2_000 } })).kafka, true);
+    assert.equal(planApply(base(), base({ forward: { liveWindowMs: 5_000 } })).kafka, false, 'the default again: no change');
+  });
+
   it('kafka changes restart the forwarder', () => {
     assert.equal(planApply(base(), base({ kafka: { brokers: 'other:9092' } })).kafka, true);
   });

@@ -13,7 +13,7 @@ export interface ApplyPlan {
   adapters: Record<AdapterName, AdapterAction>;
   /** pipeline, devices or rateLimit changed: the pipeline's steps are rebuilt. */
   pipeline: boolean;
-  /** kafka changed: the forwarder restarts (leased batches go again with their seqs). */
+  /** kafka or forward changed: the forwarder restarts (leased batches go again with their seqs). */
   kafka: boolean;
   /** Dotted keys whose new value is in the file but takes effect only at the next start. */
   restartRequired: string[];
@@ -55,7 +55,8 @@ export function planApply(prev: GatewayConfig, next: GatewayConfig): ApplyPlan {
   // The MQTT adapter reads rateLimit.disconnectAfter itself.
   if (adapters.mqtt === 'none' && next.mqtt.enabled && prev.rateLimit.disconnectAfter !== next.rateLimit.disconnectAfter) adapters.mqtt = 'restart';
   const pipeline = (['pipeline', 'devices', 'rateLimit'] as const).some((k) => !isDeepStrictEqual(prev[k], next[k]));
-  const kafka = !isDeepStrictEqual(prev.kafka, next.kafka);
+  // The forwarder reads forward.* at construction too.
+  const kafka = !isDeepStrictEqual(prev.kafka, next.kafka) || !isDeepStrictEqual(prev.forward, next.forward);
   const restartRequired = RESTART_ONLY.flatMap((k) => changedKeys(prev[k], next[k], k));
   return { adapters, pipeline, kafka, restartRequired };
 }

@@ -112,6 +112,37 @@ const kafka = z.strictObject({
   rdkafka: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
 });
 
+// ── forward: live first during a drain (issue 15) ──
+const forward = z.strictObject({
+  /**
+   * While a backlog drains, lease readings that arrived within liveWindowMs ahead of it, so live
+   * data is not stuck behind an outage's worth of old readings. false: one lane, oldest first.
+   */
+  liveFirst: z.boolean().default(true),
+  /**
+   * How old (since its commit to the outbox) a reading may be and still go in the live lane. One
+   * that waited longer without being sent is backlog from then on.
+   */
+  liveWindowMs: z.number().int().min(100).max(3_600_000).default(5_000),
+  /**
+   * Most compressed bytes per second produced for backlog batches (a token bucket), for metered
+   * links; live batches are not counted against it. 0: no cap.
+   */
+  backlogMaxBytesPerSecond: z.number().int().min(0).default(0),
+  /**
+   * Backlog is produced only while fewer than this many of this gateway's backlog batches (of up to
+   * kafka.batchMaxReadings each) wait in Kafka beyond the sink store group's committed offset (read
+   * with sinkGroup), so a live batch never queues behind more backlog than the sink stores in a
+   * moment. Kafka acks a batch long before the sink has stored it; without this a fast drain fills
+   * the partition and live latency grows with it. 0: no bound (the in-flight window alone).
+   */
+  backlogMaxSinkLagBatches: z.number().int().min(0).default(2),
+  /** The cloud sink's store consumer group (its kafka.storeGroup), whose committed offsets are read, never joined. */
+  sinkGroup: z.string().min(1).default('fieldline-store'),
+  /** How often the sink group's committed offset is read while a backlog drains. */
+  sinkLagPollMs: z.number().int().min(50).max(60_000).default(100),
+});
+
 const api = z.strictObject({
   enabled: z.boolean().default(true),
   host: z.string().default('0.0.0.0'),
@@ -150,6 +181,7 @@ const gatewayObject = z.strictObject({
   rateLimit: rateLimit.default(() => rateLimit.parse({})),
   outbox: outbox.default(() => outbox.parse({})),
   kafka: kafka.default(() => kafka.parse({})),
+  forward: forward.default(() => forward.parse({})),
   api: api.default(() => api.parse({})),
   /** Commands from the cloud to devices (commands/config.ts). */
   commands: commandsConfigSchema.default(() => commandsConfigSchema.parse({})),

@@ -5,5 +5,5 @@ import { encodeBatchFromEncoded, type EncodedMessage } from '../../../proto/src/
 import type { LeasedBatch } from '../outbox/outbox.js';
 
 export function encodeLeasedBatch(gatewayId: string, batch: LeasedBatch): EncodedMessage {
-  return encodeBatchFromEncoded({ gatewayId, seq: batch.seq, createdMs: batch.createdMs, values: batch.values }, batch.readings);
+  return encodeBatchFromEncoded({ gatewayId, seq: batch.seq, createdMs: batch.createdMs, values: batch.values, backlog: batch.backlog === true }, batch.readings);
 }

@@ -4,16 +4,51 @@
 // arrive (DESIGN.md guarantee 1). Quarantined records go to iot.quarantine on the same producer,
 // one message each, and are marked forwarded only after their delivery reports. Heartbeats share
 // the producer through their own lane (heartbeat-lane.ts).
+//
+// Live first (forward.liveFirst): each free in-flight slot goes to the outbox's live lane first;
+// the backlog lane gets a slot only when no live readings wait, one slot is left free for live,
+// its byte budget allows (forward.backlogMaxBytesPerSecond) and the sink is keeping up
+// (sink-lag.ts). Live batches are never held back by any of these.
+import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import { encodeQuarantined, type EncodedMessage } from '../../../proto/src/wire.js';
-import type { GatewayConfig } from '../config/schema.js';
+import { gatewayConfigSchema, type GatewayConfig } from '../config/schema.js';
 import { failpoint } from '../failpoints.js';
 import type { Metrics } from '../metrics.js';
 import type { LeasedBatch, Outbox } from '../outbox/outbox.js';
+import { ByteBudget } from './byte-budget.js';
 import { DrainMeter, type DrainProgress } from './drain.js';
 import { encodeLeasedBatch } from './encode.js';
 import { HeartbeatLane, type HeartbeatLaneStatus } from './heartbeat-lane.js';
 import { KafkaLink, type LinkState } from './kafka.js';
+import { kafkaCommittedReader, SinkLagWatch, type CommittedReader, type SinkLagStatus } from './sink-lag.js';
+
+/** What held the backlog lane back at its last try; null when it was not held back. */
+export type BacklogHold = 'live-reserve' | 'byte-budget' | 'sink-lag' | null;
+
+/** Per-lane progress for /status. */
+export interface LanesStatus {
+  liveFirst: boolean;
+  liveWindowMs: number;
+  live: { inflightBatches: number; deliveredBatches: number; deliveredReadings: number };
+  backlog: {
+    inflightBatches: number;
+    deliveredBatches: number;
+    deliveredReadings: number;
+    /** Compressed bytes produced for backlog batches (what backlogMaxBytesPerSecond caps). */
+    producedBytes: number;
+    heldBy: BacklogHold;
+    maxBytesPerSecond: number;
+  };
+  sinkLag: SinkLagStatus;
+}
+
+export interface ForwarderOptions {
+  /** gateway.yaml's forward section; default: its defaults. */
+  forward?: GatewayConfig['forward'];
+  /** Replaces the librdkafka reader of the sink group's offsets (tests). */
+  committedReader?: () => CommittedReader;
+}
 
 export interface ForwarderStatus {
   link: LinkState;
@@ -27,6 +62,7 @@ export interface ForwarderStatus {
   /** Backlog drain: rates out and in, and the time to an empty outbox. */
   drain: DrainProgress;
   heartbeat: HeartbeatLaneStatus;
+  lanes: LanesStatus;
 }
 
 /** The opaque a quarantine message carries through librdkafka to its delivery report. */
@@ -51,7 +87,7 @@ export interface ProducerLane {
 }
 
 export class Forwarder {
-  private readonly lanes: ProducerLane[] = [];
+  private readonly producerLanes: ProducerLane[] = [];
   private readonly link: KafkaLink;
   /** The Gateway starts it with its heartbeat builder; the lane uses this forwarder's producer and the outbox's slot. */
   readonly heartbeats: HeartbeatLane;
@@ -70,6 +106,14 @@ export class Forwarder {
   private quarantineDelivered: number[] = [];
   private deliveredQuarantined = 0;
   private nextAdoptCheckMs = 0;
+  private readonly fwd: GatewayConfig['forward'];
+  private readonly budget: ByteBudget;
+  private readonly sinkLag: SinkLagWatch;
+  private readonly laneCounts = {
+    live: { deliveredBatches: 0, deliveredReadings: 0 },
+    backlog: { deliveredBatches: 0, deliveredReadings: 0, producedBytes: 0 },
+  };
+  private heldBy: BacklogHold = null;
 
   constructor(
     private readonly cfg: GatewayConfig['kafka'],
@@ -77,9 +121,20 @@ export class Forwarder {
     private readonly outbox: Outbox,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    opts: ForwarderOptions = {},
   ) {
+    this.fwd = opts.forward ?? gatewayConfigSchema.parse({}).forward;
+    this.budget = new ByteBudget(this.fwd.backlogMaxBytesPerSecond, Date.now());
+    this.sinkLag = new SinkLagWatch({
+      topic: cfg.readingsTopic,
+      group: this.fwd.sinkGroup,
+      maxLagBatches: this.fwd.liveFirst ? this.fwd.backlogMaxSinkLagBatches : 0,
+      pollMs: this.fwd.sinkLagPollMs,
+      reader: opts.committedReader ?? (() => kafkaCommittedReader(cfg, this.fwd.sinkGroup, gatewayId)),
+      log,
+    });
     this.backoffMs = cfg.retryBackoffMinMs;
-    this.link = new KafkaLink(cfg, gatewayId, (err, opaque) => this.onDelivery(err, opaque), () => this.linkUp(), log);
+    this.link = new KafkaLink(cfg, gatewayId, (err, opaque, report) => this.onDelivery(err, opaque, report), () => this.linkUp(), log);
     this.heartbeats = new HeartbeatLane({
       topic: cfg.heartbeatsTopic,
       intervalMs: cfg.heartbeatIntervalMs,
@@ -96,6 +151,7 @@ export class Forwarder {
     this.queue = this.outbox.unacked();
     if (this.queue.length) this.log.info({ batches: this.queue.length }, 'resending batches leased before the last stop');
     this.link.start();
+    this.sinkLag.start();
     this.timer = setInterval(() => this.pump(), 20);
     const sample = () => this.meter.sample(Date.now(), this.deliveredReadings, this.metrics.get('commit', 'sent'));
     sample();
@@ -111,19 +167,20 @@ export class Forwarder {
   /** Adds a sender that shares this producer; the next forwarder after a reconfigure needs it added again. */
   addLane(lane: ProducerLane): void {
     lane.reset();
-    this.lanes.push(lane);
+    this.producerLanes.push(lane);
   }
 
   /** Fills the in-flight window from the retry queue first, then from new outbox rows. */
   pump(): void {
     const producer = this.link.producer;
     if (!producer || !this.link.ready) return;
-    for (const lane of this.lanes) lane.pump(producer);
+    for (const lane of this.producerLanes) lane.pump(producer);
     if (Date.now() < this.pausedUntil) return;
     this.pumpQuarantine(producer);
     this.adoptForeignLeases();
     while (this.inflight.size < this.cfg.maxInflightBatches) {
-      const batch = this.queue.shift() ?? this.outbox.lease(this.cfg.batchMaxReadings);
+      // Batches leased before (a resend, a restart, another process's) go first, whatever their lane.
+      const batch = this.queue.shift() ?? this.leaseNext();
       if (!batch) return;
       const msg = this.encode(batch);
       this.inflight.set(batch.seq, batch);
@@ -131,6 +188,10 @@ export class Forwarder {
         producer.produce(
           this.cfg.readingsTopic, null, msg.value, msg.key, batch.createdMs, batch.seq, headerList(msg),
         );
+        if (batch.backlog) {
+          this.budget.spend(msg.value.length, Date.now());
+          this.laneCounts.backlog.producedBytes += msg.value.length;
+        }
         this.metrics.count('forward', 'received', batch.values);
       } catch (err) {
         // Usually a full local queue; the batch stays leased and goes out again after the pause.
@@ -139,6 +200,30 @@ export class Forwarder {
         return;
       }
     }
+  }
+
+  /** The next batch from the outbox: live readings first, then backlog if nothing holds it back. */
+  private leaseNext(): LeasedBatch | null {
+    const max = this.cfg.batchMaxReadings;
+    const liveWindowMs = this.fwd.liveWindowMs;
+    // One lane, oldest first, as before lanes existed.
+    if (!this.fwd.liveFirst) return this.outbox.lease(max, { liveWindowMs });
+    const live = this.outbox.lease(max, { lane: 'live', liveWindowMs });
+    if (live) return live;
+    this.heldBy = this.backlogHold();
+    if (this.heldBy) return null;
+    return this.outbox.lease(max, { lane: 'backlog', liveWindowMs });
+  }
+
+  private backlogHold(): BacklogHold {
+    let inflightBacklog = 0;
+    for (const b of this.inflight.values()) if (b.backlog) inflightBacklog++;
+    // The outside causes first, so /status names the one an operator can act on.
+    if (!this.sinkLag.allows(inflightBacklog)) return 'sink-lag';
+    if (!this.budget.mayGo(Date.now())) return 'byte-budget';
+    // One slot stays free for live readings arriving while backlog fills the window.
+    if (this.cfg.maxInflightBatches > 1 && inflightBacklog >= this.cfg.maxInflightBatches - 1) return 'live-reserve';
+    return null;
   }
 
   /**
@@ -197,10 +282,10 @@ export class Forwarder {
     return encodeLeasedBatch(this.gatewayId, batch);
   }
 
-  private onDelivery(err: { message: string } | null, opaque: unknown): void {
+  private onDelivery(err: { message: string } | null, opaque: unknown, report?: Kafka.DeliveryReport): void {
     if (isQuarantineOpaque(opaque)) return this.onQuarantineDelivery(err, opaque.quarantineId);
     if (this.heartbeats.owns(opaque)) return this.heartbeats.onDelivery(err, opaque);
-    for (const lane of this.lanes) if (lane.owns(opaque)) return lane.onDelivery(err, opaque);
+    for (const lane of this.producerLanes) if (lane.owns(opaque)) return lane.onDelivery(err, opaque);
     const seq = typeof opaque === 'number' ? opaque : Number(opaque);
     const batch = this.inflight.get(seq);
     if (!batch) return;
@@ -208,6 +293,10 @@ export class Forwarder {
     if (err) return this.fail(batch, err.message);
     failpoint('after-delivery-before-ack');
     this.outbox.ack(seq);
+    if (report) this.sinkLag.delivered(report.partition, report.offset, batch.backlog === true);
+    const lane = batch.backlog ? this.laneCounts.backlog : this.laneCounts.live;
+    lane.deliveredBatches++;
+    lane.deliveredReadings += batch.values;
     this.backoffMs = this.cfg.retryBackoffMinMs;
     this.deliveredBatches++;
     this.deliveredReadings += batch.values;
@@ -247,6 +336,19 @@ export class Forwarder {
       deliveredQuarantined: this.deliveredQuarantined,
       drain: this.drain(depthValues),
       heartbeat: this.heartbeats.status(),
+      lanes: this.lanes(),
+    };
+  }
+
+  lanes(): LanesStatus {
+    let inflightBacklog = 0;
+    for (const b of this.inflight.values()) if (b.backlog) inflightBacklog++;
+    return {
+      liveFirst: this.fwd.liveFirst,
+      liveWindowMs: this.fwd.liveWindowMs,
+      live: { inflightBatches: this.inflight.size - inflightBacklog, ...this.laneCounts.live },
+      backlog: { inflightBatches: inflightBacklog, ...this.laneCounts.backlog, heldBy: this.heldBy, maxBytesPerSecond: this.fwd.backlogMaxBytesPerSecond },
+      sinkLag: this.sinkLag.status(),
     };
   }
 
@@ -255,6 +357,7 @@ export class Forwarder {
     clearInterval(this.timer);
     clearInterval(this.meterTimer);
     this.heartbeats.stop();
+    await this.sinkLag.stop();
     await this.link.stop(flushMs);
     this.heartbeats.abandonPending();
     this.outbox.markQuarantineForwarded(this.quarantineDelivered);

@@ -26,7 +26,8 @@ export function producerConfig(cfg: GatewayConfig['kafka'], gatewayId: string): 
 }
 
 export interface DeliveryHandler {
-  (err: Kafka.LibrdKafkaError | null, opaque: unknown): void;
+  /** `report` says where the message landed (partition, offset): the forwarder's sink-lag watch reads it. */
+  (err: Kafka.LibrdKafkaError | null, opaque: unknown, report?: Kafka.DeliveryReport): void;
 }
 
 export class KafkaLink {
@@ -58,7 +59,7 @@ export class KafkaLink {
   private connect(attempt: number): void {
     if (this.stopped) return;
     const producer = new Kafka.Producer(producerConfig(this.cfg, this.gatewayId), {});
-    producer.on('delivery-report', (err, report) => this.onDelivery(err ?? null, report.opaque));
+    producer.on('delivery-report', (err, report) => this.onDelivery(err ?? null, report.opaque, report));
     producer.on('event.error', (err) => {
       this.lastError = err.message;
       if (err.isFatal) {

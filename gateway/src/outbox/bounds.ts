@@ -27,12 +27,17 @@ export interface EvictableRow {
   bytes: number;
 }
 
-/** The store's side of an eviction, run inside its commit transaction. */
+/**
+ * The store's side of an eviction, run inside its commit transaction. Leased batches (possibly in
+ * Kafka already) may sit anywhere among the rows since the outbox leases in two lanes, so the store
+ * skips them itself.
+ */
 export interface EvictableRows {
-  /** Rows after this id are in no leased batch; the ones up to it may already be in Kafka. */
-  leasedUpTo(): number;
+  /** Eviction looks at rows after this id. */
+  evictAfter(): number;
   /** Unleased rows after `afterId`, oldest first. */
   page(afterId: number, limit: number): EvictableRow[];
+  /** Deletes the unleased rows from firstId to lastId; leased rows among them stay. */
   delete(firstId: number, lastId: number): void;
 }
 
@@ -63,7 +68,7 @@ export class SizeBound {
     const needMessages = overMessages > 0 ? overMessages + Math.ceil(this.maxMessages * EVICT_SLACK) : 0;
     const needBytes = overBytes > 0 ? overBytes + Math.ceil(this.maxBytes * EVICT_SLACK) : 0;
     const ev: Eviction = { messages: 0, values: 0, bytes: 0, byDevice: new Map() };
-    let after = rows.leasedUpTo();
+    let after = rows.evictAfter();
     const first = after + 1;
     while (ev.messages < needMessages || ev.bytes < needBytes) {
       const page = rows.page(after, 1_000);

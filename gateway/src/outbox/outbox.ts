@@ -11,7 +11,33 @@ export interface LeasedBatch {
   values: number;
   /** Each element is one encoded `Reading` message, in append order. */
   readings: Uint8Array[];
+  /**
+   * The batch drains a backlog: its first reading had waited longer than the live window when it
+   * was leased (ReadingBatch.backlog). Fixed at lease time, so a resend carries the same flag.
+   * The outbox always sets it; absent (a batch made by hand) reads as live.
+   */
+  backlog?: boolean;
 }
+
+/**
+ * Which readings a lease takes. Both lanes take contiguous id ranges in id order, so each keeps
+ * per-device order within itself; neither ever takes a row the other holds.
+ *
+ * - `live`: the oldest unleased readings committed within `liveWindowMs` of now, ahead of any older
+ *   ones: what a device said in the last few seconds goes out first while a backlog drains.
+ * - `backlog`: the oldest unleased readings, if the oldest is older than the window; it stops
+ *   before the first live reading. A live reading that waited past the window without being leased
+ *   (the live lane fell behind) is backlog from then on.
+ * - none: the oldest unleased readings whatever their age (one lane, as before lanes existed: with
+ *   forward.liveFirst off, and for `outbox export`); flagged backlog by the same rule.
+ */
+export interface LeaseOptions {
+  lane?: 'live' | 'backlog';
+  /** How old (by commit time) a reading may be and still be live. Default DEFAULT_LIVE_WINDOW_MS. */
+  liveWindowMs?: number;
+}
+
+export const DEFAULT_LIVE_WINDOW_MS = 5_000;
 
 export interface OutboxStats {
   /** Device messages waiting, leased or not. */
@@ -157,8 +183,11 @@ export interface Outbox extends HeartbeatSlot {
    * compares them with the batches it tracks, to pick up leases made by another process (`outbox export`).
    */
   leasedSeqs(): number[];
-  /** Takes the oldest unleased readings, up to maxValues values, under the next seq; null when none. */
-  lease(maxValues: number): LeasedBatch | null;
+  /**
+   * Takes unleased readings (the oldest, or by lane: LeaseOptions), up to maxValues values, under
+   * the next seq; null when none.
+   */
+  lease(maxValues: number, opts?: LeaseOptions): LeasedBatch | null;
   /** The batch is in the cloud: its readings leave the outbox. */
   ack(seq: number): void;
   recentQuarantine(limit: number): QuarantineRow[];

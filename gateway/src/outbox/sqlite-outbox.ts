@@ -8,6 +8,12 @@
 // The size bound and the full disk are bounds.ts; message keys, kept for the ingest's
 // ResendScreen so a resend is acknowledged without storing it again, are sent-keys.ts; the one
 // heartbeat that waits while the cloud is out of reach is heartbeat-slot.ts.
+//
+// Leases come in two lanes (LeaseOptions in outbox.ts): live readings are leased ahead of a backlog.
+// A batch is still one contiguous id range of rows no other batch holds, but leased ranges may now
+// have unleased rows between them, so "the first unleased row" is found by skipping the few leased
+// ranges (the batches table holds only what is in flight) rather than read off MAX(last_id). The
+// live lane keeps its own pointer in meta (live_after) so it leases strictly in id order.
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,7 +22,7 @@ import type { UntrustedStamp } from '../clock/retime.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { DiskGuard, SizeBound, type EvictableRows, type Eviction } from './bounds.js';
 import { HEARTBEAT_SLOT_SCHEMA, HeartbeatSlotTable, hasHeartbeatSlot } from './heartbeat-slot.js';
-import type { LeasedBatch, MessageKey, Outbox, OutboxBounds, OutboxRecovery, OutboxStats, QuarantineRow, ResendScreen } from './outbox.js';
+import { DEFAULT_LIVE_WINDOW_MS, type LeasedBatch, type LeaseOptions, type MessageKey, type Outbox, type OutboxBounds, type OutboxRecovery, type OutboxStats, type QuarantineRow, type ResendScreen } from './outbox.js';
 import { hasKeyColumns, hex, migrateKeyColumns, SENT_KEYS_SCHEMA, SentKeys } from './sent-keys.js';
 import { SeqReservation } from './seq-reservation.js';
 
@@ -76,10 +82,12 @@ CREATE TABLE IF NOT EXISTS batches (
   first_id INTEGER NOT NULL,
   last_id INTEGER NOT NULL,
   n_values INTEGER NOT NULL,
-  created_ms INTEGER NOT NULL
+  created_ms INTEGER NOT NULL,
+  backlog INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('live_after', 0);
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   ts_ms INTEGER NOT NULL,
@@ -138,14 +146,14 @@ export class SqliteOutbox implements Outbox {
   private closed = false;
   private stmt!: ReturnType<SqliteOutbox['prepare']>;
   private commitGroup!: (items: Pending[], encoded: (Uint8Array | null)[]) => Eviction | null;
-  private leaseTx!: Database.Transaction<(maxValues: number, now: number) => LeasedBatch | null>;
+  private leaseTx!: Database.Transaction<(maxValues: number, now: number, opts: LeaseOptions) => LeasedBatch | null>;
   private ackTx!: (seq: number) => { n: number; v: number; b: number } | null;
   private markForwardedTx!: (ids: readonly number[]) => void;
   /** The store's side of an eviction, for the bound. */
   private readonly evictable: EvictableRows = {
-    leasedUpTo: () => (this.stmt.leasedUpTo.get() as { id: number }).id,
+    evictAfter: () => 0,
     page: (afterId, limit) => this.stmt.evictable.all(afterId, limit) as ReturnType<EvictableRows['page']>,
-    delete: (firstId, lastId) => void this.stmt.deleteRows.run(firstId, lastId),
+    delete: (firstId, lastId) => void this.stmt.deleteUnleased.run(firstId, lastId),
   };
   /** Kept in memory so stats() costs nothing on the hot path. */
   private depthMessages = 0;
@@ -225,6 +233,7 @@ export class SqliteOutbox implements Outbox {
       this.db.exec(HEARTBEAT_SLOT_SCHEMA);
       migrateKeyColumns(this.db);
       migrateClockColumns(this.db);
+      migrateBacklogColumn(this.db);
     }
     this.stmt = this.prepare();
     this.heartbeatSlot = hasHeartbeatSlot(this.db) ? new HeartbeatSlotTable(this.db) : null;
@@ -240,6 +249,8 @@ export class SqliteOutbox implements Outbox {
   private prepare() {
     // Only a file opened read-only can lack the key columns, and it is never written to.
     const keyed = !this.opts.readOnly || hasKeyColumns(this.db);
+    // Nor the lanes' column; such a file is only looked at, never leased from.
+    const laned = !this.opts.readOnly || hasBacklogColumn(this.db);
     return {
       insertReading: this.db.prepare(
         keyed
@@ -255,19 +266,32 @@ export class SqliteOutbox implements Outbox {
         'INSERT INTO quarantine (ts_ms, device_id, source, reason_code, reason, topic, raw) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       trimQuarantine: this.db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
-      leasedUpTo: this.db.prepare('SELECT COALESCE(MAX(last_id), 0) AS id FROM batches'),
-      nextRows: this.db.prepare(
-        hasClockColumns(this.db)
-          ? 'SELECT id, n_values, payload, mono_ms, boot_id FROM readings WHERE id > ? ORDER BY id LIMIT ?'
-          : 'SELECT id, n_values, payload, NULL AS mono_ms, NULL AS boot_id FROM readings WHERE id > ? ORDER BY id LIMIT ?',
-      ),
       // Only in a writable file, which always has the clock columns.
       retimed: keyed ? this.db.prepare('UPDATE readings SET payload = ?, mono_ms = NULL, boot_id = NULL WHERE id = ?') : null,
-      evictable: this.db.prepare('SELECT id, device_id, n_values, LENGTH(payload) AS bytes FROM readings WHERE id > ? ORDER BY id LIMIT ?'),
+      ranges: this.db.prepare('SELECT first_id, last_id FROM batches ORDER BY first_id'),
+      rowAfter: this.db.prepare('SELECT id, received_ms FROM readings WHERE id > ? ORDER BY id LIMIT 1'),
+      rowAtOrAfter: this.db.prepare('SELECT id, received_ms FROM readings WHERE id >= ? ORDER BY id LIMIT 1'),
+      lastRow: this.db.prepare('SELECT id, received_ms FROM readings ORDER BY id DESC LIMIT 1'),
+      rangeRows: this.db.prepare(
+        hasClockColumns(this.db)
+          ? 'SELECT id, n_values, payload, received_ms, mono_ms, boot_id FROM readings WHERE id >= ? AND id < ? ORDER BY id LIMIT ?'
+          : 'SELECT id, n_values, payload, received_ms, NULL AS mono_ms, NULL AS boot_id FROM readings WHERE id >= ? AND id < ? ORDER BY id LIMIT ?',
+      ),
+      liveAfter: this.db.prepare("SELECT value FROM meta WHERE key = 'live_after'"),
+      setLiveAfter: this.db.prepare("INSERT INTO meta (key, value) VALUES ('live_after', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      // Rows inside a leased batch may already be in Kafka: never evicted (the batches table is small).
+      evictable: this.db.prepare(
+        `SELECT id, device_id, n_values, LENGTH(payload) AS bytes FROM readings r WHERE id > ? AND ${UNLEASED} ORDER BY id LIMIT ?`,
+      ),
+      deleteUnleased: this.db.prepare(`DELETE FROM readings AS r WHERE id BETWEEN ? AND ? AND ${UNLEASED}`),
       nextSeq: this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'"),
       setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
-      insertBatch: this.db.prepare('INSERT INTO batches (seq, first_id, last_id, n_values, created_ms) VALUES (?, ?, ?, ?, ?)'),
-      batches: this.db.prepare('SELECT seq, first_id, last_id, n_values, created_ms FROM batches ORDER BY seq'),
+      insertBatch: this.db.prepare(
+        laned
+          ? 'INSERT INTO batches (seq, first_id, last_id, n_values, created_ms, backlog) VALUES (?, ?, ?, ?, ?, ?)'
+          : 'INSERT INTO batches (seq, first_id, last_id, n_values, created_ms) VALUES (?, ?, ?, ?, ?)',
+      ),
+      batches: this.db.prepare(`SELECT seq, first_id, last_id, n_values, created_ms, ${laned ? 'backlog' : '0 AS backlog'} FROM batches ORDER BY seq`),
       batchSeqs: this.db.prepare('SELECT seq FROM batches ORDER BY seq'),
       batchRows: this.db.prepare('SELECT payload FROM readings WHERE id BETWEEN ? AND ? ORDER BY id'),
       batch: this.db.prepare('SELECT first_id, last_id, n_values FROM batches WHERE seq = ?'),
@@ -330,16 +354,28 @@ export class SqliteOutbox implements Outbox {
       return eviction;
     });
 
-    this.leaseTx = this.db.transaction((maxValues: number, now: number) => {
-      const after = (this.stmt.leasedUpTo.get() as { id: number }).id;
+    this.leaseTx = this.db.transaction((maxValues: number, now: number, opts: LeaseOptions) => {
+      const cutoff = now - (opts.liveWindowMs ?? DEFAULT_LIVE_WINDOW_MS);
+      const ranges = this.stmt.ranges.all() as LeasedRange[];
+      const start = opts.lane === 'live'
+        ? this.firstUnleased(this.firstLiveRow((this.stmt.liveAfter.get() as { value: number } | undefined)?.value ?? 0, cutoff), ranges)
+        : this.firstUnleased(this.stmt.rowAfter.get(0) as RowTime | undefined, ranges);
+      if (!start) return null;
+      const backlog = start.received_ms < cutoff;
+      if (opts.lane === 'backlog' && !backlog) return null;
+      // A batch is a contiguous range of rows no batch holds: it ends before the next leased range.
+      const stop = ranges.find((r) => r.first_id > start.id)?.first_id ?? Number.MAX_SAFE_INTEGER;
       // A message is never split across batches; one that alone exceeds maxValues goes alone.
-      const rows = this.stmt.nextRows.all(after, maxValues) as { id: number; n_values: number; payload: Uint8Array; mono_ms: number | null; boot_id: string | null }[];
-      if (rows.length === 0) return null;
+      const rows = this.stmt.rangeRows.all(start.id, stop, maxValues) as {
+        id: number; n_values: number; payload: Uint8Array; received_ms: number; mono_ms: number | null; boot_id: string | null;
+      }[];
       const taken: typeof rows = [];
       let values = 0;
       this.retimedBytes = 0;
       for (const row of rows) {
         if (taken.length > 0 && values + row.n_values > maxValues) break;
+        // The backlog lane leaves live readings to the live lane.
+        if (opts.lane === 'backlog' && taken.length > 0 && row.received_ms >= cutoff) break;
         if (row.mono_ms !== null && this.opts.retime && this.stmt.retimed) {
           const out = this.opts.retime({ payload: row.payload, monoMs: row.mono_ms, bootId: row.boot_id ?? '' });
           if (out === 'hold') {
@@ -360,8 +396,9 @@ export class SqliteOutbox implements Outbox {
       this.stmt.setNextSeq.run(seq + 1);
       const first = taken[0]!.id;
       const last = taken[taken.length - 1]!.id;
-      this.stmt.insertBatch.run(seq, first, last, values, now);
-      return { seq, createdMs: now, values, readings: taken.map((r) => r.payload) };
+      this.stmt.insertBatch.run(seq, first, last, values, now, backlog ? 1 : 0);
+      if (opts.lane === 'live') this.stmt.setLiveAfter.run(last);
+      return { seq, createdMs: now, values, readings: taken.map((r) => r.payload), backlog };
     });
 
     // Returns what left, so the in-memory depth changes only once the delete has committed.
@@ -493,12 +530,13 @@ export class SqliteOutbox implements Outbox {
   }
 
   unacked(): LeasedBatch[] {
-    const rows = this.stmt.batches.all() as { seq: number; first_id: number; last_id: number; n_values: number; created_ms: number }[];
+    const rows = this.stmt.batches.all() as BatchRow[];
     return rows.map((b) => ({
       seq: b.seq,
       createdMs: b.created_ms,
       values: b.n_values,
       readings: (this.stmt.batchRows.all(b.first_id, b.last_id) as { payload: Buffer }[]).map((r) => r.payload),
+      backlog: b.backlog === 1,
     }));
   }
 
@@ -514,16 +552,54 @@ export class SqliteOutbox implements Outbox {
    */
   withUnacked<T>(use: (batches: readonly Omit<LeasedBatch, 'readings'>[], readingsOf: (seq: number) => Uint8Array[]) => T): T {
     return this.db.transaction(() => {
-      const rows = this.stmt.batches.all() as { seq: number; first_id: number; last_id: number; n_values: number; created_ms: number }[];
+      const rows = this.stmt.batches.all() as BatchRow[];
       const bySeq = new Map(rows.map((b) => [b.seq, b]));
       return use(
-        rows.map((b) => ({ seq: b.seq, createdMs: b.created_ms, values: b.n_values })),
+        rows.map((b) => ({ seq: b.seq, createdMs: b.created_ms, values: b.n_values, backlog: b.backlog === 1 })),
         (seq) => {
           const b = bySeq.get(seq);
           return b ? (this.stmt.batchRows.all(b.first_id, b.last_id) as { payload: Buffer }[]).map((r) => r.payload) : [];
         },
       );
     })();
+  }
+
+  /**
+   * The first row at or after `row` that no leased batch holds. Leased ranges are few (what is in
+   * flight), so this is a handful of index seeks.
+   */
+  private firstUnleased(row: RowTime | undefined, ranges: readonly LeasedRange[]): RowTime | undefined {
+    let at = row;
+    while (at) {
+      const id = at.id;
+      const holder = ranges.find((r) => r.first_id <= id && id <= r.last_id);
+      if (!holder) return at;
+      at = this.stmt.rowAfter.get(holder.last_id) as RowTime | undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * The first row after `afterId` committed at or after `cutoff`. Rows are committed in id order, so
+   * commit times rise with ids and a binary search over ids finds it in ~log2(rows) seeks, without an
+   * index on received_ms that every commit would pay for. Were the wall clock to step back, the
+   * search still returns some row after `afterId`, so nothing is leased twice; only which lane
+   * takes the rows around the step may differ.
+   */
+  private firstLiveRow(afterId: number, cutoff: number): RowTime | undefined {
+    const first = this.stmt.rowAfter.get(afterId) as RowTime | undefined;
+    if (!first || first.received_ms >= cutoff) return first;
+    const last = this.stmt.lastRow.get() as RowTime;
+    if (last.received_ms < cutoff) return undefined;
+    // The row at or after `old` is older than cutoff; the one at or after `fresh` is not.
+    let old = first.id;
+    let fresh = last.id;
+    while (fresh - old > 1) {
+      const mid = Math.floor((old + fresh) / 2);
+      if ((this.stmt.rowAtOrAfter.get(mid) as RowTime).received_ms >= cutoff) fresh = mid;
+      else old = mid;
+    }
+    return this.stmt.rowAtOrAfter.get(fresh) as RowTime;
   }
 
   /** Deletes and marks that found no room, done in order before anything new is leased. */
@@ -548,7 +624,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   /** Null also while the disk has no room for the lease (the flag says so); the forwarder asks again. */
-  lease(maxValues: number): LeasedBatch | null {
+  lease(maxValues: number, opts: LeaseOptions = {}): LeasedBatch | null {
     if (!this.retryDeferred()) return null;
     // The oldest reading waits for the clock: asking again at every pump (each 20 ms) would read a
     // batch's worth of rows each time for nothing. Monotonic, since the wall clock is what is wrong.
@@ -556,8 +632,8 @@ export class SqliteOutbox implements Outbox {
     this.heldSince = null;
     let batch: LeasedBatch | null = null;
     // IMMEDIATE: `outbox export` may lease from a second process; a deferred transaction that read
-    // MAX(last_id) before the other process's lease committed could not upgrade to a write.
-    if (this.disk.attempt(() => (batch = this.leaseTx.immediate(maxValues, this.now())))) this.depthBytes += this.retimedBytes;
+    // the leased ranges before the other process's lease committed could not upgrade to a write.
+    if (this.disk.attempt(() => (batch = this.leaseTx.immediate(maxValues, this.now(), opts)))) this.depthBytes += this.retimedBytes;
     this.retimedBytes = 0;
     return batch;
   }
@@ -637,6 +713,37 @@ function migrateClockColumns(db: Database.Database): void {
 
 function hasClockColumns(db: Database.Database): boolean {
   return (db.pragma('table_info(readings)') as { name: string }[]).some((c) => c.name === 'mono_ms');
+}
+
+/** Rows outside every leased batch (a correlated test against the few in-flight batches). */
+const UNLEASED = 'NOT EXISTS (SELECT 1 FROM batches b WHERE r.id BETWEEN b.first_id AND b.last_id)';
+
+interface RowTime {
+  id: number;
+  received_ms: number;
+}
+
+interface LeasedRange {
+  first_id: number;
+  last_id: number;
+}
+
+interface BatchRow {
+  seq: number;
+  first_id: number;
+  last_id: number;
+  n_values: number;
+  created_ms: number;
+  backlog: number;
+}
+
+function hasBacklogColumn(db: Database.Database): boolean {
+  return (db.pragma('table_info(batches)') as { name: string }[]).some((c) => c.name === 'backlog');
+}
+
+/** Files from before the lanes: their leased batches were all sent as live, which the default says. */
+function migrateBacklogColumn(db: Database.Database): void {
+  if (!hasBacklogColumn(db)) db.exec('ALTER TABLE batches ADD COLUMN backlog INTEGER NOT NULL DEFAULT 0');
 }
 
 interface QuarantineDbRow {
