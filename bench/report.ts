@@ -2,6 +2,7 @@
 // bench/results/latest.json and latest.md. `npm run bench` calls it at its end; after a change to
 // how figures are presented, `node dist/bench/report.js` redraws them from the same run without
 // measuring anything again.
+import type { DrainLiveResult } from './drain-live.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../devstack/net.js';
@@ -31,6 +32,7 @@ export interface LatestResults {
   storeIngestPostgresDense: { ratio: number };
   backlogDrain: { drain: { readingsPerSecond: number } };
   mqttIngest: { readingsPerSecond: number };
+  drainLive?: DrainLiveResult;
 }
 
 export function summaryInputs(r: LatestResults): SummaryInputs {
@@ -49,6 +51,7 @@ export function summaryInputs(r: LatestResults): SummaryInputs {
     },
     drain: { drainReadingsPerSecond: r.backlogDrain.drain.readingsPerSecond, liveReadingsPerSecond: r.mqttIngest.readingsPerSecond },
     fleet: r.fleetScale,
+    ...(r.drainLive ? { drainLive: r.drainLive } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { benchAlerts } from './alerts.js';
 import { benchCoap } from './coap.js';
 import { describeFilesystem, filesystemOf } from './disk-io.js';
 import { benchDrain } from './drain.js';
+import { benchDrainLive } from './drain-live.js';
 import { benchEndToEnd } from './e2e.js';
 import { benchLake } from './lake.js';
 import { benchModbus } from './modbus.js';
@@ -110,6 +111,11 @@ async function main(): Promise<void> {
   const embeddedRate = Number(process.env.BENCH_PIPELINE_EMBEDDED_RATE ?? 20_000);
   console.log(`…and into the embedded TimescaleDB (fieldline-cloud all, the demo's set-up), ${embeddedRate} readings/s offered, ${pipelineSeconds} s…`);
   const pipelineEmbedded = await benchPipeline({ ...pipelineLoad, database: 'embedded', rate: embeddedRate });
+  // Issue 15: live readings ahead of a drained backlog, as deployed (gateway and sink processes, PostgreSQL 15).
+  const drainLiveReadings = Number(process.env.BENCH_DRAIN_LIVE_READINGS ?? 10_000_000);
+  console.log(`backlog of ${drainLiveReadings} readings draining while devices publish 1,000 readings/s live: live end-to-end latency, loss row by row…`);
+  const drainLive = await benchDrainLive({ readings: drainLiveReadings, log: (line) => console.log(`  ${line}`) });
+  checkpoint({ drainLive });
   const fleetGateways = (process.env.BENCH_FLEET_GATEWAYS ?? '10,100,1000,10000').split(',').map(Number);
   console.log(`fleet sweep: ${fleetGateways.join(', ')} gateway ids feeding Kafka, one sink into PostgreSQL 15, rows accumulating…`);
   const fleet = await benchFleetScale({
@@ -130,6 +136,7 @@ async function main(): Promise<void> {
     sinkVsCopy: { ratio: sinkPg.ratio, ratioDense: sinkPgDense.ratio, storeRowsPerSecond: sinkPg.storeRowsPerSecond, bareCopyRowsPerSecond: sinkPg.bareCopyRowsPerSecond },
     drain: { drainReadingsPerSecond: drain.drain.readingsPerSecond, liveReadingsPerSecond: mqtt.readingsPerSecond },
     fleet,
+    drainLive,
   };
   const figures = namedFigures(summaryInputs);
   const goals = targets(figures);
@@ -146,6 +153,7 @@ async function main(): Promise<void> {
     mqttIngest: mqtt,
     mqttIngestNormal: mqttNormal,
     backlogDrain: drain,
+    drainLive,
     coapIngest: coap,
     modbusTcp: modbus,
     storeIngest: store,
@@ -200,6 +208,7 @@ async function main(): Promise<void> {
     `| lake bytes per reading on disk (${lake.bytes} bytes of Parquet) | ${lake.bytesPerReading} |`,
     ...queryRows(query),
     ...issue14Rows(summaryInputs, figures, sinkLive),
+    `| live first while a backlog drains (issue 15): ${drainLive.readings} backlog readings, ${drainLive.liveRate} live readings/s, gateway and sink processes, PostgreSQL 15: live p50 / p99 ms; backlog stored readings/s; lost / doubled (${drainLive.checkedMessages} messages checked) | ${drainLive.latency.p50} / ${drainLive.latency.p99}; ${drainLive.drainReadingsPerSecond}; ${drainLive.lost} / ${drainLive.doubled} |`,
     ...fleetScaleRows(fleet),
   ].join('\n');
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });

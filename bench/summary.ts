@@ -1,6 +1,7 @@
 // What `npm run bench` makes of its results: the figures the issues name (issue 14's
 // `pipeline_pg.readings_per_s`, `mqtt_vs_mosquitto.ratio`, …), each target with met or missed and by
 // how much, the plots, and the section of docs/BENCHMARKS.md that shows the latest run.
+import type { DrainLiveResult } from './drain-live.js';
 import { existsSync } from 'node:fs';
 import type { GatewayResourcesResult } from './gateway-resources.js';
 import type { MqttCompareResult } from './mqtt-compare.js';
@@ -23,6 +24,8 @@ export interface SummaryInputs {
   /** Backlog drain (outbox → Kafka) and live MQTT ingest, readings/s. */
   drain: { drainReadingsPerSecond: number; liveReadingsPerSecond: number };
   fleet: FleetScaleResult;
+  /** Issue 15: live readings while a backlog drains (bench/drain-live.ts); absent from runs before it. */
+  drainLive?: DrainLiveResult;
 }
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
@@ -98,6 +101,19 @@ export function namedFigures(s: SummaryInputs) {
       drain_readings_per_s: s.drain.drainReadingsPerSecond,
       live_readings_per_s: s.drain.liveReadingsPerSecond,
     },
+    ...(s.drainLive ? { drain_live: drainLiveFigures(s.drainLive) } : {}),
+  };
+}
+
+function drainLiveFigures(d: DrainLiveResult) {
+  return {
+    p99_ms: d.latency.p99,
+    p50_ms: d.latency.p50,
+    backlog_readings: d.readings,
+    live_readings_per_s: d.liveRate,
+    drain_readings_per_s: d.drainReadingsPerSecond,
+    lost: d.lost,
+    doubled: d.doubled,
   };
 }
 
@@ -123,7 +139,7 @@ function atMost(what: string, value: number, max: number, unit: string): Target 
   return { what, target: `≤ ${max}${unit}`, measured: `${value}${unit}`, met, gap: met ? '' : `${r2(value / max)}× the limit` };
 }
 
-/** Issue 14's targets on 2 cores. */
+/** Issue 14's targets on 2 cores, and issue 15's live-first drain. */
 export function targets(f: NamedFigures): Target[] {
   const pg = f.pipeline_pg;
   return [
@@ -134,6 +150,13 @@ export function targets(f: NamedFigures): Target[] {
     atMost('bytes on the wire ÷ JSON per message (noisy sensor values)', f.wire.ratio_to_json, 0.125, '×'),
     atMost('gateway RSS at 1,000 readings/s (most sampled)', f.gateway_rss_mb.at_1k, 80, ' MB'),
     atMost('gateway RSS at 10,000 readings/s (most sampled)', f.gateway_rss_mb.at_10k, 120, ' MB'),
+    // Issue 15, acceptance 1.
+    ...('drain_live' in f && f.drain_live
+      ? [
+        atMost(`live readings at ${f.drain_live.live_readings_per_s}/s while ${f.drain_live.backlog_readings} backlog readings drain, end-to-end p99`, f.drain_live.p99_ms, 2000, ' ms'),
+        { what: 'backlog drain with live data first, loss (row by row)', target: '0', measured: `${f.drain_live.lost} lost, ${f.drain_live.doubled} doubled`, met: f.drain_live.lost === 0 && f.drain_live.doubled === 0, gap: f.drain_live.lost ? `${f.drain_live.lost} readings` : '' },
+      ]
+      : []),
   ];
 }
 
