@@ -209,9 +209,10 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
     fleet = live.fleet;
     // The probe measures the drain, not the start of two processes (the gateway's Kafka connect, the
     // sink's first write, both warming up on a busy machine cost the first readings up to 2 s): it
-    // begins once the first backlog batch is in the database.
-    await waitUntil(async () => (await count(`SELECT count(*) AS n FROM readings WHERE device_id LIKE 'backlog-%'`)) > 0, { what: 'the first backlog batch stored', timeoutMs: 60_000, intervalMs: 50 });
+    // runs from now, but its window opens once the first backlog batch is in the database. Started
+    // before that, so a small backlog that drains in a moment still has probe readings inside it.
     probe = await Probe.start(gw.mqttUrl);
+    await waitUntil(async () => (await count(`SELECT count(*) AS n FROM readings WHERE device_id LIKE 'backlog-%'`)) > 0, { what: 'the first backlog batch stored', timeoutMs: 60_000, intervalMs: 50 });
     const probeStart = Date.now();
 
     // Arrival of each probe reading: the first poll that sees it.
@@ -249,7 +250,8 @@ export async function benchDrainLive(opts: DrainLiveOptions = {}): Promise<Drain
     // Every probe reading sent during the drain, once it has arrived.
     const p = probe;
     await waitUntil(async () => (await poll(), [...p.sentAt.keys()].every((s) => s > seen || arrived.has(s))), { what: 'probe readings sent during the drain', timeoutMs: 60_000 });
-    const during = [...p.sentAt].filter(([, ts]) => ts <= drainedAt).map(([seq, ts]) => ({ atS: Math.round((ts - probeStart) / 100) / 10, ms: arrived.get(seq)! - ts }));
+    const during = [...p.sentAt].filter(([, ts]) => ts >= probeStart && ts <= drainedAt).map(([seq, ts]) => ({ atS: Math.round((ts - probeStart) / 100) / 10, ms: arrived.get(seq)! - ts }));
+    if (during.length === 0) throw new Error(`the backlog drained in ${drainedAt - probeStart} ms, before a probe reading was sent: no latency to report; use a larger backlog`);
     const latencies = during.map((x) => x.ms);
     const slowest = [...during].sort((a, b) => b.ms - a.ms).slice(0, 5);
     await fleet.stop(15_000);
