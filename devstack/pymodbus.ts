@@ -4,7 +4,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultLogDir, freePort, removeOnExit, repoRoot, spawnLogged, waitUntil, type LoggedProcess } from './net.js';
+import { defaultLogDir, freePort, removeOnExit, repoRoot, run, spawnLogged, waitUntil, type LoggedProcess } from './net.js';
 
 /** The interpreter with pymodbus installed (scripts/ci-install.sh); FIELDLINE_PYTHON overrides. */
 export function python(): string {
@@ -129,4 +129,23 @@ export async function startPymodbusTcpSlave(name: string, units: Record<string, 
     scratch.remove();
     throw err;
   }
+}
+
+/**
+ * Holding registers read back by pymodbus' own client (a Modbus peer other than the gateway), so a
+ * test can see what a write did to the slave.
+ */
+export async function readHoldingRegisters(port: number, address: number, count = 1, unit = 1): Promise<number[]> {
+  const script = [
+    'from pymodbus.client import ModbusTcpClient',
+    `c = ModbusTcpClient("127.0.0.1", port=${port})`,
+    'assert c.connect()',
+    `r = c.read_holding_registers(${address}, count=${count}, slave=${unit})`,
+    'assert not r.isError(), r',
+    'print(" ".join(str(v) for v in r.registers))',
+    'c.close()',
+  ].join('\n');
+  const out = await run(python(), ['-c', script], { timeoutMs: 20_000 });
+  if (out.code !== 0) throw new Error(`pymodbus could not read ${count} holding register(s) at ${address} of unit ${unit} on port ${port}: ${out.stderr}`);
+  return out.stdout.trim().split(/\s+/).map(Number);
 }

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { GatewayChild } from '../../devstack/gateway-child.js';
-import { run } from '../../devstack/net.js';
-import { python, startPymodbusTcpSlave, type PymodbusTcpSlave } from '../../devstack/pymodbus.js';
+import { readHoldingRegisters, startPymodbusTcpSlave, type PymodbusTcpSlave } from '../../devstack/pymodbus.js';
 import { startCloud, type CloudStack } from '../../devstack/stack.js';
 import { waitUntil } from '../fault/gateway-support.js';
 import { postCommand, statusEventsFor, waitForCommandStatus, type CommandView } from '../support/commands.js';
@@ -30,18 +29,7 @@ let dir: string;
 const received: { id: string; name: string; payload: unknown }[] = [];
 
 async function readSetpoint(): Promise<number> {
-  const script = [
-    'from pymodbus.client import ModbusTcpClient',
-    `c = ModbusTcpClient("127.0.0.1", port=${slave.port})`,
-    'assert c.connect()',
-    `r = c.read_holding_registers(${SETPOINT_ADDRESS}, count=1, slave=1)`,
-    'assert not r.isError(), r',
-    'print(r.registers[0])',
-    'c.close()',
-  ].join('\n');
-  const out = await run(python(), ['-c', script], { timeoutMs: 20_000 });
-  assert.equal(out.code, 0, out.stderr);
-  return Number(out.stdout.trim());
+  return (await readHoldingRegisters(slave.port, SETPOINT_ADDRESS))[0]!;
 }
 
 /** GET /v1/devices/{id}/commands as the given token. */

@@ -16,8 +16,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import Kafka from 'node-rdkafka';
 import { GatewayChild } from '../../devstack/gateway-child.js';
 import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
-import { run } from '../../devstack/net.js';
-import { python, startPymodbusTcpSlave, type PymodbusTcpSlave } from '../../devstack/pymodbus.js';
+import { readHoldingRegisters, startPymodbusTcpSlave, type PymodbusTcpSlave } from '../../devstack/pymodbus.js';
 import { FIELDLINE_TOPICS } from '../../devstack/topics.js';
 import { waitUntil } from '../fault/gateway-support.js';
 import { readTopic } from '../fleet/support.js';
@@ -72,19 +71,7 @@ async function statusesOf(id: string, until: (s: string[]) => boolean, timeoutMs
 }
 
 async function readSetpoint(): Promise<number> {
-  const script = [
-    'import sys',
-    'from pymodbus.client import ModbusTcpClient',
-    `c = ModbusTcpClient("127.0.0.1", port=${slave.port})`,
-    'assert c.connect()',
-    `r = c.read_holding_registers(${SETPOINT_ADDRESS}, count=1, slave=1)`,
-    'assert not r.isError(), r',
-    'print(r.registers[0])',
-    'c.close()',
-  ].join('\n');
-  const out = await run(python(), ['-c', script], { timeoutMs: 20_000 });
-  assert.equal(out.code, 0, out.stderr);
-  return Number(out.stdout.trim());
+  return (await readHoldingRegisters(slave.port, SETPOINT_ADDRESS))[0]!;
 }
 
 before(async () => {
