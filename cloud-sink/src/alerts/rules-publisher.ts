@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { StageCounters } from '../../../common/src/metrics.js';
-import { connectProducer, disconnectProducer, type KafkaSettings } from '../consume/group-consumer.js';
+import { DeliveredProducer, markDelivered, SyncLoop } from '../consume/durable-publish.js';
+import type { KafkaSettings } from '../consume/group-consumer.js';
 import { CloudError } from '../errors.js';
 import type { Db, DbTx } from '../store/db.js';
 import { ALERT_COLUMNS, recordEvent, type AlertRow } from './events.js';
@@ -87,24 +88,27 @@ function toRule(row: RuleRow): Rule {
 
 export class RuleBook {
   readonly stats: RuleBookStats = { state: 'stopped', published: 0, failedRuns: 0, lastError: '', lastSyncMs: null };
-  private producer: Kafka.Producer | null = null;
-  private readonly pending = new Map<number, (err: Error | null) => void>();
-  private nextOpaque = 1;
-  private stopped = true;
-  private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
-  /** Runs asked for, and the request count each finished run had seen when it started. */
-  private requested = 0;
-  private finished = 0;
-  private readonly waiters = new Set<{ seq: number; done: () => void }>();
-  private readonly publishWaitMs: number;
-  private readonly deliveryTimeoutMs: number;
+  private readonly out: DeliveredProducer;
+  private readonly sync: SyncLoop;
   private readonly now: () => number;
 
   constructor(private readonly opts: RuleBookOptions) {
-    this.publishWaitMs = opts.publishWaitMs ?? 2_000;
-    this.deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 10_000;
     this.now = opts.now ?? Date.now;
+    this.out = new DeliveredProducer({ kafka: opts.kafka, clientId: 'fieldline-rules-publisher', deliveryTimeoutMs: opts.deliveryTimeoutMs, now: this.now });
+    this.sync = new SyncLoop({
+      run: () => this.syncOnce(),
+      syncMs: opts.syncMs,
+      publishWaitMs: opts.publishWaitMs,
+      stats: this.stats,
+      log: opts.log,
+      recoveredMessage: 'rule publishing recovered',
+      failedMessage: 'rule changes could not be published; the sync keeps trying (the database has them)',
+      onSuccess: () => {
+        this.stats.lastSyncMs = this.now();
+      },
+      onError: () => opts.counters?.count(PUBLISH_STAGE, 'errors'),
+      dropProducer: () => this.out.close(),
+    });
   }
 
   // --- reads ------------------------------------------------------------------------------------
@@ -188,81 +192,25 @@ export class RuleBook {
 
   /** Starts the sync: a run now, then every syncMs and after each change. */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.stats.state = 'idle';
-    this.loopDone = this.loop();
+    this.sync.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.loopDone;
-    await this.dropProducer();
-    for (const w of this.waiters) w.done();
-    this.waiters.clear();
-    this.stats.state = 'stopped';
+  /** Waits for the run in progress; rules not yet published stay in the database for the next start. */
+  stop(): Promise<void> {
+    return this.sync.stop();
   }
 
   /** Resolves once a sync run that started after this call has finished (or after timeoutMs). */
   syncNow(timeoutMs = 30_000): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    const seq = ++this.requested;
-    this.wake?.();
-    return new Promise<void>((resolve) => {
-      const waiter = { seq, done: () => finish() };
-      const timer = setTimeout(() => finish(), timeoutMs);
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-        resolve();
-      };
-      this.waiters.add(waiter);
-    });
+    return this.sync.syncNow(timeoutMs);
   }
 
   /**
-   * After a change: asks for a run and waits for it a little, so a caller usually gets its answer
-   * once the evaluators can see the change. Never fails: the change is in the database either way.
+   * After a change: so a caller usually gets its answer once the evaluators can see the change.
+   * Never fails: the change is in the database either way.
    */
-  private async publishSoon(): Promise<void> {
-    if (this.stopped) return;
-    const wait = this.syncNow(this.publishWaitMs);
-    if (this.stats.state !== 'down') await wait;
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      const seq = this.requested;
-      let again = false;
-      try {
-        again = await this.syncOnce();
-        if (this.stats.state === 'down') this.opts.log.info('rule publishing recovered');
-        this.stats.state = 'up';
-        this.stats.lastSyncMs = this.now();
-      } catch (err) {
-        this.stats.failedRuns++;
-        this.opts.counters?.count(PUBLISH_STAGE, 'errors');
-        const message = (err as Error).message;
-        if (this.stats.state !== 'down') this.opts.log.warn({ err: message }, 'rule changes could not be published; the sync keeps trying (the database has them)');
-        this.stats.state = 'down';
-        this.stats.lastError = message;
-        // A new producer for the next run: whatever this one still holds is sent again anyway.
-        await this.dropProducer();
-      }
-      this.finished = seq;
-      for (const w of this.waiters) if (w.seq <= this.finished) w.done();
-      if (this.stopped) break;
-      if (again || this.requested > seq) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.syncMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
-    }
+  private publishSoon(): Promise<void> {
+    return this.sync.publishSoon();
   }
 
   /**
@@ -278,19 +226,13 @@ export class RuleBook {
       `SELECT ${RULE_COLUMNS} FROM alert_rules WHERE published_version < version ORDER BY updated_at, id COLLATE "C" LIMIT ${SYNC_BATCH}`,
     );
     if (r.rows.length === 0) return false;
-    const producer = await this.ensureProducer();
+    await this.out.connect();
     const deliveries = r.rows.map((row) => {
       const m = ruleMessage(toRule(row), row.deleted_at !== null);
-      return this.produce(producer, m);
+      return this.out.produce(this.opts.topic, m.key, m.value, m.headers);
     });
     const results = await Promise.all(deliveries);
-    let firstError: Error | null = null;
-    for (const [i, row] of r.rows.entries()) {
-      const err = results[i];
-      if (err) {
-        firstError ??= err;
-        continue;
-      }
+    const firstError = await markDelivered(r.rows, results, async (row) => {
       this.stats.published++;
       this.opts.counters?.count(PUBLISH_STAGE, 'sent');
       const version = Number(row.version);
@@ -301,48 +243,9 @@ export class RuleBook {
       if (marked.rows.length === 0) {
         await db.query(`UPDATE alert_rules SET published_version = LEAST(published_version, 0) - 1 WHERE id = $1 AND version <> $2`, [row.id, version]);
       }
-    }
+    });
     if (firstError) throw new CloudError('FL_ERR_RULES_PUBLISH', firstError.message, { cause: firstError });
     return r.rows.length === SYNC_BATCH;
-  }
-
-  /** Produces one message; resolves with its delivery error, or null once Kafka has it. */
-  private produce(producer: Kafka.Producer, m: ReturnType<typeof ruleMessage>): Promise<Error | null> {
-    const opaque = this.nextOpaque++;
-    return new Promise<Error | null>((resolve) => {
-      // librdkafka reports every message by message.timeout.ms; the margin covers a report that
-      // never comes because the producer itself went away.
-      const timer = setTimeout(() => settle(new Error(`no delivery report within ${this.deliveryTimeoutMs + 5_000} ms`)), this.deliveryTimeoutMs + 5_000);
-      const settle = (err: Error | null): void => {
-        clearTimeout(timer);
-        this.pending.delete(opaque);
-        resolve(err);
-      };
-      this.pending.set(opaque, settle);
-      try {
-        producer.produce(this.opts.topic, null, m.value, m.key, this.now(), opaque, m.headers);
-      } catch (err) {
-        settle(err as Error);
-      }
-    });
-  }
-
-  private async ensureProducer(): Promise<Kafka.Producer> {
-    if (this.producer) return this.producer;
-    const p = await connectProducer(this.opts.kafka, 'fieldline-rules-publisher', { dr_cb: true, 'message.timeout.ms': this.deliveryTimeoutMs });
-    p.on('delivery-report', (err, report) => {
-      const settle = typeof report.opaque === 'number' ? this.pending.get(report.opaque) : undefined;
-      settle?.(err ? new Error(err.message) : null);
-    });
-    this.producer = p;
-    return p;
-  }
-
-  private async dropProducer(): Promise<void> {
-    const p = this.producer;
-    this.producer = null;
-    if (p) await disconnectProducer(p);
-    for (const settle of [...this.pending.values()]) settle(new Error('the producer was closed'));
   }
 }
 

@@ -6,7 +6,8 @@
 // command; the sweep after each expiry; a timer catches whatever those missed.
 import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
-import { connectProducer, disconnectProducer, type KafkaSettings } from '../consume/group-consumer.js';
+import { DeliveredProducer, SyncLoop } from '../consume/durable-publish.js';
+import type { KafkaSettings } from '../consume/group-consumer.js';
 import { CloudError } from '../errors.js';
 import type { WorkerTallies } from '../metrics.js';
 import { cloudStatusEvent, commandMessage, type CommandStore } from './store.js';
@@ -42,93 +43,45 @@ type Record_ = { key: string; value: Buffer; headers: Kafka.MessageHeader[] };
 
 export class CommandRelay {
   readonly stats: CommandRelayStats = { state: 'stopped', commandsSent: 0, eventsSent: 0, failedRuns: 0, lastError: '' };
-  private producer: Kafka.Producer | null = null;
-  private readonly pending = new Map<number, (err: Error | null) => void>();
-  private nextOpaque = 1;
-  private stopped = true;
-  private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
-  private requested = 0;
-  private readonly waiters = new Set<{ seq: number; done: () => void }>();
+  private readonly out: DeliveredProducer;
+  private readonly sync: SyncLoop;
   private readonly now: () => number;
 
   constructor(private readonly opts: CommandRelayOptions) {
     this.now = opts.now ?? Date.now;
+    this.out = new DeliveredProducer({ kafka: opts.kafka, clientId: 'fieldline-commands-relay', deliveryTimeoutMs: opts.deliveryTimeoutMs, now: this.now });
+    this.sync = new SyncLoop({
+      run: () => this.runOnce(),
+      syncMs: opts.syncMs,
+      publishWaitMs: opts.publishWaitMs,
+      stats: this.stats,
+      log: opts.log,
+      recoveredMessage: 'command publishing recovered',
+      failedMessage: 'commands or their status events could not be published; retrying (the database has them)',
+      dropProducer: () => this.out.close(),
+    });
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.stats.state = 'idle';
-    this.loopDone = this.loop();
+    this.sync.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.loopDone;
-    await this.dropProducer();
-    for (const w of this.waiters) w.done();
-    this.waiters.clear();
-    this.stats.state = 'stopped';
+  stop(): Promise<void> {
+    return this.sync.stop();
   }
 
   /** Resolves once a run that started after this call has finished, or after timeoutMs. */
   runNow(timeoutMs = 30_000): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    const seq = ++this.requested;
-    this.wake?.();
-    return new Promise<void>((resolve) => {
-      const waiter = { seq, done: () => finish() };
-      const timer = setTimeout(() => finish(), timeoutMs);
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-        resolve();
-      };
-      this.waiters.add(waiter);
-    });
+    return this.sync.syncNow(timeoutMs);
   }
 
   /** After a change: a run, waited for briefly unless Kafka is known to be down (the row is safe either way). */
-  async publishSoon(): Promise<void> {
-    if (this.stopped) return;
-    const wait = this.runNow(this.opts.publishWaitMs ?? 2_000);
-    if (this.stats.state !== 'down') await wait;
+  publishSoon(): Promise<void> {
+    return this.sync.publishSoon();
   }
 
   tallies(): WorkerTallies {
     return { stage: 'commands_publish', received: 0, sent: this.stats.commandsSent + this.stats.eventsSent, dropped: {}, errors: this.stats.failedRuns };
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      const seq = this.requested;
-      let again = false;
-      try {
-        again = await this.runOnce();
-        if (this.stats.state === 'down') this.opts.log.info('command publishing recovered');
-        this.stats.state = 'up';
-      } catch (err) {
-        this.stats.failedRuns++;
-        const message = (err as Error).message;
-        if (this.stats.state !== 'down') this.opts.log.warn({ err: message }, 'commands or their status events could not be published; retrying (the database has them)');
-        this.stats.state = 'down';
-        this.stats.lastError = message;
-        await this.dropProducer();
-      }
-      for (const w of this.waiters) if (w.seq <= seq) w.done();
-      if (this.stopped) break;
-      if (again || this.requested > seq) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.syncMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
-    }
   }
 
   /**
@@ -139,10 +92,10 @@ export class CommandRelay {
     const { store } = this.opts;
     const rows = await store.unpublished(this.now(), RUN_BATCH);
     if (rows.length === 0) return false;
-    const producer = await this.ensureProducer();
+    await this.out.connect();
     let firstError: Error | null = null;
     const owed = rows.filter((r) => r.event_pending !== null);
-    const events = await Promise.all(owed.map((r) => this.produce(producer, this.opts.statusTopic, statusRecord(cloudStatusEvent(r, r.event_pending!)))));
+    const events = await Promise.all(owed.map((r) => this.produce(this.opts.statusTopic, statusRecord(cloudStatusEvent(r, r.event_pending!)))));
     const eventFailed = new Set<string>();
     for (const [i, row] of owed.entries()) {
       const err = events[i];
@@ -156,7 +109,7 @@ export class CommandRelay {
     }
     const nowMs = this.now();
     const toSend = rows.filter((r) => r.sent_at === null && r.status === 'queued' && r.expires_at.getTime() > nowMs && !eventFailed.has(r.id));
-    const sent = await Promise.all(toSend.map((r) => this.produce(producer, this.opts.commandsTopic, commandRecord(commandMessage(r)))));
+    const sent = await Promise.all(toSend.map((r) => this.produce(this.opts.commandsTopic, commandRecord(commandMessage(r)))));
     for (const [i, row] of toSend.entries()) {
       const err = sent[i];
       if (err) {
@@ -170,41 +123,7 @@ export class CommandRelay {
     return rows.length === RUN_BATCH;
   }
 
-  private produce(producer: Kafka.Producer, topic: string, m: Record_): Promise<Error | null> {
-    const opaque = this.nextOpaque++;
-    const limitMs = (this.opts.deliveryTimeoutMs ?? 10_000) + 5_000;
-    return new Promise<Error | null>((resolve) => {
-      // The margin covers a report that never comes because the producer itself went away.
-      const timer = setTimeout(() => settle(new Error(`no delivery report within ${limitMs} ms`)), limitMs);
-      const settle = (err: Error | null): void => {
-        clearTimeout(timer);
-        this.pending.delete(opaque);
-        resolve(err);
-      };
-      this.pending.set(opaque, settle);
-      try {
-        producer.produce(topic, null, m.value, m.key, this.now(), opaque, m.headers);
-      } catch (err) {
-        settle(err as Error);
-      }
-    });
-  }
-
-  private async ensureProducer(): Promise<Kafka.Producer> {
-    if (this.producer) return this.producer;
-    const p = await connectProducer(this.opts.kafka, 'fieldline-commands-relay', { dr_cb: true, 'message.timeout.ms': this.opts.deliveryTimeoutMs ?? 10_000 });
-    p.on('delivery-report', (err, report) => {
-      const settle = typeof report.opaque === 'number' ? this.pending.get(report.opaque) : undefined;
-      settle?.(err ? new Error(err.message) : null);
-    });
-    this.producer = p;
-    return p;
-  }
-
-  private async dropProducer(): Promise<void> {
-    const p = this.producer;
-    this.producer = null;
-    if (p) await disconnectProducer(p);
-    for (const settle of [...this.pending.values()]) settle(new Error('the producer was closed'));
+  private produce(topic: string, m: Record_): Promise<Error | null> {
+    return this.out.produce(topic, m.key, m.value, m.headers);
   }
 }

@@ -14,7 +14,8 @@ import type Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { StageCounters } from '../../../common/src/metrics.js';
 import { configPartition, type CloudConfigMessage } from '../../../gateway/src/cloud-config/message.js';
-import { connectProducer, disconnectProducer, type KafkaSettings } from '../consume/group-consumer.js';
+import { DeliveredProducer, markDelivered, SyncLoop } from '../consume/durable-publish.js';
+import type { KafkaSettings } from '../consume/group-consumer.js';
 import { CloudError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import type { ConfigBody } from './body.js';
@@ -78,16 +79,24 @@ export function configMessage(row: Row): CloudConfigMessage {
 
 export class GatewayConfigBook {
   readonly stats: ConfigBookStats = { state: 'stopped', published: 0, failedRuns: 0, lastError: '' };
-  private producer: Kafka.Producer | null = null;
-  private readonly pending = new Map<number, (err: Error | null) => void>();
-  private nextOpaque = 1;
-  private stopped = true;
-  private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
-  private requested = 0;
-  private readonly waiters = new Set<{ seq: number; done: () => void }>();
+  private readonly out: DeliveredProducer;
+  private readonly sync: SyncLoop;
 
-  constructor(private readonly opts: ConfigBookOptions) {}
+  constructor(private readonly opts: ConfigBookOptions) {
+    this.out = new DeliveredProducer({ kafka: opts.kafka, clientId: 'fieldline-config-publisher', deliveryTimeoutMs: opts.deliveryTimeoutMs });
+    this.sync = new SyncLoop({
+      log: opts.log,
+      recoveredMessage: 'gateway config publishing recovered',
+      failedMessage: 'gateway configs could not be published; the sync keeps trying (the database has them)',
+      stats: this.stats,
+      onError: () => opts.counters?.count(CONFIG_PUBLISH_STAGE, 'errors'),
+      run: () => this.syncOnce(),
+      dropProducer: () => this.out.close(),
+      syncMs: opts.syncMs,
+      // While Kafka is known to be down, a PUT answers at once: the sync sends the version later.
+      publishWaitMs: opts.publishWaitMs,
+    });
+  }
 
   /** Stores a new version of the gateway's config; answers once it is published, or after publishWaitMs. */
   async issue(gatewayId: string, body: ConfigBody, issuedBy: string): Promise<IssuedConfig> {
@@ -103,7 +112,7 @@ export class GatewayConfigBook {
     });
     this.opts.counters?.count(CONFIG_PUBLISH_STAGE, 'received');
     const version = Number(row.version);
-    await this.publishSoon();
+    await this.sync.publishSoon();
     const published = await this.isPublished(gatewayId, version);
     return { gatewayId, version, section: body.section ?? null, issuedAt: row.issued_at, issuedBy, published };
   }
@@ -125,78 +134,19 @@ export class GatewayConfigBook {
     return r.rows[0]?.published === true;
   }
 
+  /** A run now, then every syncMs and after each PUT. */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.stats.state = 'idle';
-    this.loopDone = this.loop();
+    this.sync.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.loopDone;
-    await this.dropProducer();
-    for (const w of this.waiters) w.done();
-    this.waiters.clear();
-    this.stats.state = 'stopped';
-  }
-
-  /** Resolves once a sync run that started after this call has finished (or after timeoutMs). */
+  /** Resolves once a run that began after this call has finished (or after timeoutMs). */
   syncNow(timeoutMs = 30_000): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    const seq = ++this.requested;
-    this.wake?.();
-    return new Promise<void>((resolve) => {
-      const waiter = {
-        seq,
-        done: () => {
-          clearTimeout(timer);
-          this.waiters.delete(waiter);
-          resolve();
-        },
-      };
-      const timer = setTimeout(() => waiter.done(), timeoutMs);
-      this.waiters.add(waiter);
-    });
+    return this.sync.syncNow(timeoutMs);
   }
 
-  private async publishSoon(): Promise<void> {
-    if (this.stopped) return;
-    const wait = this.syncNow(this.opts.publishWaitMs ?? 2_000);
-    // While Kafka is known to be down, the PUT answers at once: the sync sends the version later.
-    if (this.stats.state !== 'down') await wait;
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      const seq = this.requested;
-      let again = false;
-      try {
-        again = await this.syncOnce();
-        if (this.stats.state === 'down') this.opts.log.info('gateway config publishing recovered');
-        this.stats.state = 'up';
-      } catch (err) {
-        this.stats.failedRuns++;
-        this.opts.counters?.count(CONFIG_PUBLISH_STAGE, 'errors');
-        const message = (err as Error).message;
-        if (this.stats.state !== 'down') this.opts.log.warn({ err: message }, 'gateway configs could not be published; the sync keeps trying (the database has them)');
-        this.stats.state = 'down';
-        this.stats.lastError = message;
-        await this.dropProducer();
-      }
-      for (const w of this.waiters) if (w.seq <= seq) w.done();
-      if (this.stopped) break;
-      if (again || this.requested > seq) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.syncMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
-    }
+  /** Versions not yet published stay in the database; the next start sends them. */
+  stop(): Promise<void> {
+    return this.sync.stop();
   }
 
   /** Publishes each gateway's newest unpublished version. Returns true when there may be more. */
@@ -211,16 +161,16 @@ export class GatewayConfigBook {
         LIMIT ${BATCH}`,
     );
     if (r.rows.length === 0) return false;
-    const producer = await this.ensureProducer();
-    const partitions = await this.partitionCount(producer);
-    const results = await Promise.all(r.rows.map((row) => this.produce(producer, configMessage(row), partitions)));
-    let firstError: Error | null = null;
-    for (const [i, row] of r.rows.entries()) {
-      const err = results[i];
-      if (err) {
-        firstError ??= err;
-        continue;
-      }
+    const partitions = await this.partitionCount(await this.out.connect());
+    const results = await Promise.all(
+      r.rows.map((row) => {
+        const m = configMessage(row);
+        // The partition is set, not left to the partitioner: gateways read only configPartition's.
+        const partition = configPartition(m.gateway_id, partitions);
+        return this.out.produce(this.opts.topic, m.gateway_id, Buffer.from(JSON.stringify(m)), [{ 'config-version': String(m.version) }], partition);
+      }),
+    );
+    const firstError = await markDelivered(r.rows, results, async (row) => {
       this.stats.published++;
       this.opts.counters?.count(CONFIG_PUBLISH_STAGE, 'sent');
       await db.query(`UPDATE gateway_configs SET published_at = now() WHERE gateway_id = $1 AND version <= $2 AND published_at IS NULL`, [row.gateway_id, Number(row.version)]);
@@ -231,7 +181,7 @@ export class GatewayConfigBook {
           WHERE gateway_id = $1 AND version = (SELECT max(version) FROM gateway_configs WHERE gateway_id = $1) AND version > $2`,
         [row.gateway_id, Number(row.version)],
       );
-    }
+    });
     if (firstError) throw new CloudError('FL_ERR_CONFIG_PUBLISH', firstError.message, { cause: firstError });
     return r.rows.length === BATCH;
   }
@@ -243,45 +193,5 @@ export class GatewayConfigBook {
     const n = md.topics.find((t) => t.name === this.opts.topic)?.partitions.length ?? 0;
     if (n === 0) throw new CloudError('FL_ERR_CONFIG_PUBLISH', `topic ${this.opts.topic} does not exist; create it compacted (cleanup.policy=compact)`);
     return n;
-  }
-
-  private produce(producer: Kafka.Producer, m: CloudConfigMessage, partitions: number): Promise<Error | null> {
-    const opaque = this.nextOpaque++;
-    const timeoutMs = (this.opts.deliveryTimeoutMs ?? 10_000) + 5_000;
-    return new Promise<Error | null>((resolve) => {
-      const timer = setTimeout(() => settle(new Error(`no delivery report within ${timeoutMs} ms`)), timeoutMs);
-      const settle = (err: Error | null): void => {
-        clearTimeout(timer);
-        this.pending.delete(opaque);
-        resolve(err);
-      };
-      this.pending.set(opaque, settle);
-      try {
-        // The partition is set, not left to the partitioner: gateways read only configPartition's.
-        producer.produce(this.opts.topic, configPartition(m.gateway_id, partitions), Buffer.from(JSON.stringify(m)), m.gateway_id, Date.now(), opaque, [
-          { 'config-version': String(m.version) },
-        ]);
-      } catch (err) {
-        settle(err as Error);
-      }
-    });
-  }
-
-  private async ensureProducer(): Promise<Kafka.Producer> {
-    if (this.producer) return this.producer;
-    const p = await connectProducer(this.opts.kafka, 'fieldline-config-publisher', { dr_cb: true, 'message.timeout.ms': this.opts.deliveryTimeoutMs ?? 10_000 });
-    p.on('delivery-report', (err, report) => {
-      const settle = typeof report.opaque === 'number' ? this.pending.get(report.opaque) : undefined;
-      settle?.(err ? new Error(err.message) : null);
-    });
-    this.producer = p;
-    return p;
-  }
-
-  private async dropProducer(): Promise<void> {
-    const p = this.producer;
-    this.producer = null;
-    if (p) await disconnectProducer(p);
-    for (const settle of [...this.pending.values()]) settle(new Error('the producer was closed'));
   }
 }
