@@ -451,7 +451,7 @@ function runBinary(cmd: string, args: string[]): Promise<Buffer> {
 
 /**
  * Kafka arrival order per device: over the first copy of each batch seq (a resent batch is a
- * second copy the sink's ledger drops), every device's seqs must rise. Returns the violations.
+ * second copy the sink's ledger drops), every device's seqs must rise within each lane (live, backlog). Returns the violations.
  */
 export function kafkaOrderViolations(batches: KafkaBatch[]): string[] {
   const seenBatch = new Set<number>();
@@ -460,10 +460,14 @@ export function kafkaOrderViolations(batches: KafkaBatch[]): string[] {
   for (const b of batches) {
     if (seenBatch.has(b.seq)) continue;
     seenBatch.add(b.seq);
+    // Issue 15: after an outage live readings go ahead of the backlog, so a device's order holds
+    // within each lane (the batch's lane header; gateways before it sent one lane, "live").
+    const lane = b.headers['lane'] ?? 'live';
     for (const r of b.readings) {
-      const prev = last.get(r.deviceId);
-      if (prev !== undefined && r.seq <= prev) bad.push(`${r.deviceId}: seq ${r.seq} after ${prev} (batch ${b.seq}, offset ${b.offset})`);
-      last.set(r.deviceId, r.seq);
+      const key = `${lane}\u0000${r.deviceId}`;
+      const prev = last.get(key);
+      if (prev !== undefined && r.seq <= prev) bad.push(`${r.deviceId}: seq ${r.seq} after ${prev} in the ${lane} lane (batch ${b.seq}, offset ${b.offset})`);
+      last.set(key, r.seq);
     }
   }
   return bad;

@@ -177,8 +177,12 @@ const commandParams = {
   properties: { id: idParams.properties.id, commandId: text(256) },
 } as const;
 
-/** What parseCommandBody takes as a name: no control characters, no space at either end. */
-const NAME_PATTERN = '^[^\\s\\u0000-\\u001f\\u007f](?:[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f])?$';
+/**
+ * No control characters. parseCommandBody also refuses a space at either end (400, named); the
+ * schema leaves that out because schemathesis' generator fails on the fuller pattern (its coverage
+ * phase reports "inconsistent results" while drawing names from it).
+ */
+const NAME_PATTERN = '^[^\\u0000-\\u001f\\u007f]+$';
 
 const COMMAND_POST = {
   tags: ['commands'],
