@@ -1,41 +1,14 @@
-// The command wire shared with the gateway (issue 15; docs/ARCHITECTURE.md "Device commands: the
-// cloud side"): JSON on iot.commands keyed by gateway id, JSON status events on iot.command-status
-// keyed by command id. JSON rather than protobuf because a command's payload is whatever JSON the
-// operator sent, and the device receives it as such.
+// The cloud's side of the command wire (proto/src/commands.ts; docs/ARCHITECTURE.md "Device
+// commands: the cloud side"): the records it produces and the status events it reads.
 import type Kafka from 'node-rdkafka';
 import { CloudError } from '../errors.js';
 
-export const COMMAND_STATUSES = ['queued', 'delivered', 'acknowledged', 'failed', 'expired'] as const;
-export type CommandStatus = (typeof COMMAND_STATUSES)[number];
+import { COMMAND_STATUSES, type CommandMessage, type CommandStatus, type StatusEvent, type WriteValue } from '../../../proto/src/commands.js';
+
+export { COMMAND_STATUSES, type CommandMessage, type CommandStatus, type StatusEvent, type WriteValue };
 
 /** The one command name that is a Modbus write of `tag` rather than a message to the device. */
 export const MODBUS_WRITE = 'write';
-
-export type WriteValue = number | boolean | number[] | boolean[];
-
-/** A message of iot.commands. */
-export interface CommandMessage {
-  id: string;
-  gateway_id: string;
-  device_id: string;
-  name: string;
-  payload?: unknown;
-  tag?: string;
-  value?: WriteValue;
-  created_ms: number;
-  expires_ms: number;
-}
-
-/** A message of iot.command-status. */
-export interface StatusEvent {
-  id: string;
-  device_id: string;
-  gateway_id: string;
-  status: CommandStatus;
-  ts_ms: number;
-  /** `FL_ERR_…: message` for failed and expired. */
-  error?: string;
-}
 
 const JSON_HEADERS: Kafka.MessageHeader[] = [{ 'content-type': 'application/json' }];
 

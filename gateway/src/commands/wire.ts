@@ -3,31 +3,10 @@
 import { isDeviceId } from '../ingest/device-id.js';
 import { GatewayError, catalogue, type ErrorCode } from '../errors.js';
 
-/** A message on iot.commands, key = gateway id. `name: "write"` with tag and value is a Modbus write. */
-export interface CommandMessage {
-  id: string;
-  gateway_id: string;
-  device_id: string;
-  name: string;
-  payload?: unknown;
-  tag?: string;
-  value?: number | boolean | number[] | boolean[];
-  created_ms: number;
-  expires_ms: number;
-}
+import type { CommandMessage, CommandStatus as StatusName, StatusEvent as CommandStatus } from '../../../proto/src/commands.js';
 
-export type StatusName = 'queued' | 'delivered' | 'acknowledged' | 'failed' | 'expired';
-
-/** A message on iot.command-status, key = command id. */
-export interface CommandStatus {
-  id: string;
-  device_id: string;
-  gateway_id: string;
-  status: StatusName;
-  ts_ms: number;
-  /** "<FL_ERR_…>: <message>". */
-  error?: string;
-}
+// The gateway's names for the shared shapes: a status event is a CommandStatus here, its status a StatusName.
+export type { CommandMessage, CommandStatus, StatusName };
 
 /** The message a device receives on devices/{id}/commands. */
 export function deviceMessage(cmd: CommandMessage): Buffer {
