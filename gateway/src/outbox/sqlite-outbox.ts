@@ -1,7 +1,8 @@
 // The SQLite outbox (better-sqlite3, WAL): the readings table, group commit, lease, ack and replay.
 // Durability before acknowledgement is its whole purpose: append() resolves only after the
 // transaction holding the reading has committed and, with synchronous=FULL, after the WAL is on
-// stable storage.
+// stable storage. That sync runs off the event loop (wal-sync.ts): the connection itself runs at
+// synchronous=NORMAL and each group's waiters are released by an fdatasync on the thread pool.
 //
 // A file that fails SQLite's quick_check at open, or that is not a database at all, is moved
 // aside and a fresh outbox started; the seq reservation (seq-reservation.ts) keeps seqs unique.
@@ -25,6 +26,7 @@ import { HEARTBEAT_SLOT_SCHEMA, HeartbeatSlotTable, hasHeartbeatSlot } from './h
 import { DEFAULT_LIVE_WINDOW_MS, type LeasedBatch, type LeaseOptions, type MessageKey, type Outbox, type OutboxBounds, type OutboxRecovery, type OutboxStats, type QuarantineRow, type ResendScreen } from './outbox.js';
 import { hasKeyColumns, hex, migrateKeyColumns, SENT_KEYS_SCHEMA, SentKeys } from './sent-keys.js';
 import { SeqReservation } from './seq-reservation.js';
+import { WalSync, type WalFile } from './wal-sync.js';
 
 export interface SqliteOutboxOptions extends OutboxBounds {
   path: string;
@@ -49,6 +51,8 @@ export interface SqliteOutboxOptions extends OutboxBounds {
   retime?: (row: { payload: Uint8Array } & UntrustedStamp) => Uint8Array | 'hold';
   /** After the oldest reading was held, leases answer null for this long (ms, monotonic). Default 1,000. */
   holdRecheckMs?: number;
+  /** How the WAL is synced with synchronous=FULL (tests pass a fake to hold or fail a sync). Default: node:fs. */
+  walFile?: WalFile;
 }
 
 /** The outbox as gateway.yaml's `outbox` section describes it, under `dataDir` unless it names a path. */
@@ -168,6 +172,8 @@ export class SqliteOutbox implements Outbox {
   private retimedBytes = 0;
   /** When a lease last found its first reading held by the retime hook (performance.now()), or null. */
   private heldSince: number | null = null;
+  /** With synchronous=FULL: makes commits durable off the event loop. Null with NORMAL or read-only. */
+  private walSync: WalSync | null = null;
   readonly recovery: OutboxRecovery | null;
 
   constructor(private readonly opts: SqliteOutboxOptions) {
@@ -227,7 +233,10 @@ export class SqliteOutbox implements Outbox {
     } else {
       this.db = new Database(this.opts.path);
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${this.opts.synchronous ?? 'FULL'}`);
+      // FULL is kept by syncing the WAL ourselves, off the event loop; SQLite's own commits do not wait.
+      this.db.pragma('synchronous = NORMAL');
+      this.walSync?.close();
+      this.walSync = (this.opts.synchronous ?? 'FULL') === 'FULL' ? new WalSync(`${this.opts.path}-wal`, this.opts.walFile) : null;
       this.db.exec(SCHEMA);
       this.db.exec(SENT_KEYS_SCHEMA);
       this.db.exec(HEARTBEAT_SLOT_SCHEMA);
@@ -522,10 +531,12 @@ export class SqliteOutbox implements Outbox {
         this.evictedValues += eviction.values;
         this.opts.onEvict?.(eviction.byDevice);
       }
-      for (const item of group) {
-        if (item.kind === 'reading') item.resolve(!item.resend);
-        else item.resolve();
+      if (!this.walSync) {
+        settleGroup(group, null);
+        continue;
       }
+      // Committed, counted and visible to leases now; acknowledged once the WAL is on the disk.
+      this.walSync.afterCommit((err) => settleGroup(group, err && this.disk.classify(err)));
     }
   }
 
@@ -633,7 +644,14 @@ export class SqliteOutbox implements Outbox {
     let batch: LeasedBatch | null = null;
     // IMMEDIATE: `outbox export` may lease from a second process; a deferred transaction that read
     // the leased ranges before the other process's lease committed could not upgrade to a write.
-    if (this.disk.attempt(() => (batch = this.leaseTx.immediate(maxValues, this.now(), opts)))) this.depthBytes += this.retimedBytes;
+    const leased = this.disk.attempt(() => {
+      const b = this.leaseTx.immediate(maxValues, this.now(), opts);
+      // Durable before the batch leaves: a lease lost to a power cut would send its rows again
+      // under another seq, and the sink's ledger would keep both.
+      if (b) this.walSync?.syncNow();
+      batch = b;
+    });
+    if (leased) this.depthBytes += this.retimedBytes;
     this.retimedBytes = 0;
     return batch;
   }
@@ -701,7 +719,17 @@ export class SqliteOutbox implements Outbox {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.walSync?.close();
     this.db.close();
+  }
+}
+
+/** A group's callers hear the outcome: stored (or dropped as a resend), or the error that kept it from the disk. */
+function settleGroup(group: Pending[], err: Error | null): void {
+  for (const item of group) {
+    if (err) item.reject(err);
+    else if (item.kind === 'reading') item.resolve(!item.resend);
+    else item.resolve();
   }
 }
 
