@@ -21,6 +21,8 @@ export interface LatestResults {
   date: string;
   machine: { cores: number; cpu: string; memoryGiB: number; node: string; platform: string; tmpdir: string };
   source: { commit: string; uncommitted: string[] };
+  /** Parts run with BENCH_ONLY left out and carried over from an earlier run: part → that run. */
+  carried?: Record<string, { date: string; source: { commit: string } }>;
   mqttCompare: MqttCompareResult;
   wire: { load: WireResult; noisy: WireResult };
   gatewayResources: GatewayResourcesResult;
@@ -68,7 +70,7 @@ export async function writeReport(root = repoRoot()): Promise<void> {
   const body = [
     `## Latest run (${when}, source ${source.commit}${source.uncommitted.length ? ` with uncommitted changes in ${source.uncommitted.join(', ')}` : ''})`,
     '',
-    `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; data directories in ${machine.tmpdir}. Every figure below comes from this one run; bench/results/latest.json holds them all.`,
+    `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; data directories in ${machine.tmpdir}. ${carriedSentence(results.carried)}bench/results/latest.json holds them all.`,
     '',
     '### Targets (issue 14, 2 cores)',
     '',
@@ -88,6 +90,13 @@ export async function writeReport(root = repoRoot()): Promise<void> {
   ].join('\n');
   const docPath = join(root, 'docs', 'BENCHMARKS.md');
   writeFileSync(docPath, replaceLatestSection(readFileSync(docPath, 'utf8'), body));
+}
+
+/** Says which parts were not measured in this run (BENCH_ONLY) and where they come from. */
+function carriedSentence(carried: LatestResults['carried']): string {
+  if (!carried || Object.keys(carried).length === 0) return 'Every figure below comes from this one run; ';
+  const from = Object.entries(carried).map(([part, o]) => `${part} (${o.date.slice(0, 16).replace('T', ' ')} UTC, source ${o.source.commit})`);
+  return `This run measured only part of the suite (BENCH_ONLY); these parts' figures are carried over from earlier runs: ${from.join(', ')}. `;
 }
 
 runIfMain(import.meta.url, async () => {

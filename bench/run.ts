@@ -44,86 +44,140 @@ async function main(): Promise<void> {
   const source = sourceState();
   console.log(`machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}; source ${source.commit}${source.uncommitted.length ? ` + ${source.uncommitted.length} uncommitted files` : ''}`);
   rmSync(join(ROOT, 'bench', 'results', 'partial.json'), { force: true });
+  const parts = new Parts(process.env.BENCH_ONLY);
   const latencyRate = Number(process.env.BENCH_LATENCY_RATE ?? 10_000);
-  const stack = await startStack();
   let e2e: Awaited<ReturnType<typeof benchEndToEnd>>;
   let steady: Awaited<ReturnType<typeof benchEndToEnd>>;
   let alerts: Awaited<ReturnType<typeof benchAlerts>>;
-  try {
-    console.log(`end to end: MQTT QoS 1 → outbox → Kafka → embedded TimescaleDB, ${seconds} s at full load…`);
-    e2e = await benchEndToEnd(stack, { clients: 8, window: 100, seconds, tag: 'max' });
-    console.log(`publish → row latency at ${latencyRate} readings/s offered, ${seconds} s…`);
-    steady = await benchEndToEnd(stack, { clients: 8, window: 100, seconds, rate: latencyRate, tag: 'steady' });
-    console.log(`alert latency: reading published → event on iot.alerts at ${latencyRate} readings/s offered, ${seconds} s…`);
-    alerts = await benchAlerts(stack, { rate: latencyRate, seconds });
-  } finally {
-    await stack.stop();
+  if (parts.runs('endToEnd') || parts.runs('steady') || parts.runs('alertLatency')) {
+    const stack = await startStack();
+    try {
+      e2e = await parts.part('endToEnd', () => {
+        console.log(`end to end: MQTT QoS 1 → outbox → Kafka → embedded TimescaleDB, ${seconds} s at full load…`);
+        return benchEndToEnd(stack, { clients: 8, window: 100, seconds, tag: 'max' });
+      });
+      steady = await parts.part('steady', () => {
+        console.log(`publish → row latency at ${latencyRate} readings/s offered, ${seconds} s…`);
+        return benchEndToEnd(stack, { clients: 8, window: 100, seconds, rate: latencyRate, tag: 'steady' });
+      });
+      alerts = await parts.part('alertLatency', () => {
+        console.log(`alert latency: reading published → event on iot.alerts at ${latencyRate} readings/s offered, ${seconds} s…`);
+        return benchAlerts(stack, { rate: latencyRate, seconds });
+      });
+    } finally {
+      await stack.stop();
+    }
+  } else {
+    e2e = await parts.part('endToEnd', never);
+    steady = await parts.part('steady', never);
+    alerts = await parts.part('alertLatency', never);
   }
 
   const drainReadings = Number(process.env.BENCH_DRAIN_READINGS ?? 1_000_000);
-  console.log(`backlog drain: ${drainReadings} readings in the outbox → forwarder → Kafka, then Kafka → embedded TimescaleDB…`);
-  const drain = await benchDrain({ readings: drainReadings });
-  console.log(`MQTT ingest: QoS 1 → validation → SQLite outbox (Kafka unreachable), synchronous=FULL, ${seconds} s…`);
-  const mqtt = await benchMqttIngest({ seconds });
-  console.log(`MQTT ingest again with synchronous=NORMAL, ${seconds} s…`);
-  const mqttNormal = await benchMqttIngest({ seconds, synchronous: 'NORMAL' });
-  console.log(`CoAP ingest: confirmable POSTs → pipeline → SQLite outbox, ${seconds} s…`);
-  const coap = await benchCoap({ seconds });
-  console.log(`Modbus: polling the pymodbus Modbus/TCP slave, ${seconds} s…`);
-  const modbus = await benchModbus({ seconds });
-  console.log('cloud store: Store.ingest into the embedded TimescaleDB, 1,000,000 rows…');
-  const store = await benchStore();
-  console.log('cloud store on PostgreSQL 15: Store.ingest beside a bare COPY of the same rows, 1,000,000 rows each, each device every 100 s…');
-  const sinkPg = await benchSinkPg();
+  const drain = await parts.part('backlogDrain', () => {
+    console.log(`backlog drain: ${drainReadings} readings in the outbox → forwarder → Kafka, then Kafka → embedded TimescaleDB…`);
+    return benchDrain({ readings: drainReadings });
+  });
+  const mqtt = await parts.part('mqttIngest', () => {
+    console.log(`MQTT ingest: QoS 1 → validation → SQLite outbox (Kafka unreachable), synchronous=FULL, ${seconds} s…`);
+    return benchMqttIngest({ seconds });
+  });
+  const mqttNormal = await parts.part('mqttIngestNormal', () => {
+    console.log(`MQTT ingest again with synchronous=NORMAL, ${seconds} s…`);
+    return benchMqttIngest({ seconds, synchronous: 'NORMAL' });
+  });
+  const coap = await parts.part('coapIngest', () => {
+    console.log(`CoAP ingest: confirmable POSTs → pipeline → SQLite outbox, ${seconds} s…`);
+    return benchCoap({ seconds });
+  });
+  const modbus = await parts.part('modbusTcp', () => {
+    console.log(`Modbus: polling the pymodbus Modbus/TCP slave, ${seconds} s…`);
+    return benchModbus({ seconds });
+  });
+  const store = await parts.part('storeIngest', () => {
+    console.log('cloud store: Store.ingest into the embedded TimescaleDB, 1,000,000 rows…');
+    return benchStore();
+  });
+  const sinkPg = await parts.part('storeIngestPostgres', () => {
+    console.log('cloud store on PostgreSQL 15: Store.ingest beside a bare COPY of the same rows, 1,000,000 rows each, each device every 100 s…');
+    return benchSinkPg();
+  });
   // The same with each device reporting every second (100 devices in turn, 10 ms apart): a minute
   // bucket then holds 60 readings instead of one, which is what the rollups' cost depends on.
-  console.log('…and again with each device every second…');
-  const sinkPgDense = await benchSinkPg({ spacingMs: 10 });
-  console.log('lake: a Kafka backlog of 200,000 readings → Parquet files in place and committed…');
-  const lake = await benchLake();
-  console.log('query API: 20 clients over ≥ 10 M readings in PostgreSQL 15 and a year in the lake…');
-  const query = await benchQuery();
+  const sinkPgDense = await parts.part('storeIngestPostgresDense', () => {
+    console.log('…and again with each device every second…');
+    return benchSinkPg({ spacingMs: 10 });
+  });
+  const lake = await parts.part('lake', () => {
+    console.log('lake: a Kafka backlog of 200,000 readings → Parquet files in place and committed…');
+    return benchLake();
+  });
+  const query = await parts.part('query', () => {
+    console.log('query API: 20 clients over ≥ 10 M readings in PostgreSQL 15 and a year in the lake…');
+    return benchQuery();
+  });
   checkpoint({ e2e, steady, alerts, drain, mqtt, mqttNormal, coap, modbus, store, sinkPg, sinkPgDense, lake, query });
 
   // Issue 14: side by side with the alternatives, the whole pipeline as deployed, the fleet sweep.
-  console.log(`MQTT QoS 1 ingest side by side: Mosquitto, plain aedes, the gateway (NORMAL, FULL), the Go load generator, ${seconds} s each…`);
-  const compare = await benchMqttCompare({ seconds });
-  console.log('bytes on the wire per reading: LZ4 protobuf batches, protobuf alone, JSON per message…');
-  const wire = { load: await benchWire(), noisy: await benchWire({ values: 'noisy' }) };
+  const compare = await parts.part('mqttCompare', () => {
+    console.log(`MQTT QoS 1 ingest side by side: Mosquitto, plain aedes, the gateway (NORMAL, FULL), the Go load generator, ${seconds} s each…`);
+    return benchMqttCompare({ seconds });
+  });
+  const wire = await parts.part('wire', async () => {
+    console.log('bytes on the wire per reading: LZ4 protobuf batches, protobuf alone, JSON per message…');
+    return { load: await benchWire(), noisy: await benchWire({ values: 'noisy' }) };
+  });
   const rssSeconds = Number(process.env.BENCH_RSS_SECONDS ?? 60);
-  console.log(`the gateway process at 1,000 and 10,000 readings/s forwarding to Kafka, ${rssSeconds} s each: RSS, CPU, disk…`);
-  const resources = await benchGatewayResources({ rates: [1_000, 10_000], seconds: rssSeconds });
+  const resources = await parts.part('gatewayResources', () => {
+    console.log(`the gateway process at 1,000 and 10,000 readings/s forwarding to Kafka, ${rssSeconds} s each: RSS, CPU, disk…`);
+    return benchGatewayResources({ rates: [1_000, 10_000], seconds: rssSeconds });
+  });
   const sinkRate = Number(process.env.BENCH_SINK_RATE ?? 50_000);
-  console.log(`the sink process alone: ${sinkRate} readings/s produced live into Kafka → PostgreSQL 15, 30 s…`);
-  const sinkLive = await benchSinkProcess({ rate: sinkRate, seconds: 30 });
+  const sinkLive = await parts.part('sinkLive', () => {
+    console.log(`the sink process alone: ${sinkRate} readings/s produced live into Kafka → PostgreSQL 15, 30 s…`);
+    return benchSinkProcess({ rate: sinkRate, seconds: 30 });
+  });
   const pipelineSeconds = Number(process.env.BENCH_PIPELINE_SECONDS ?? 300);
   const pipelineRate = Number(process.env.BENCH_PIPELINE_RATE ?? 50_000);
-  const profileDir = mkdtempSync(join(tmpdir(), 'fieldline-bench-prof-'));
   const pipelineLoad = { seconds: pipelineSeconds, clients: 100, window: 20, metricsPerMessage: 10, reportLoss: true } as const;
-  console.log(`whole pipeline as deployed: Go load → gateway process → Kafka → sink process → PostgreSQL 15 (durable), ${pipelineRate} readings/s offered, ${pipelineSeconds} s, CPU profiles on…`);
-  const pipelinePg = await benchPipeline({ ...pipelineLoad, database: 'postgres', rate: pipelineRate, cpuProfileDir: profileDir });
-  const profiles = pipelineProfiles(pipelinePg);
-  rmSync(profileDir, { recursive: true, force: true });
+  const { profiles, ...pipelinePg } = await parts.part('pipelinePg', async () => {
+    const profileDir = mkdtempSync(join(tmpdir(), 'fieldline-bench-prof-'));
+    try {
+      console.log(`whole pipeline as deployed: Go load → gateway process → Kafka → sink process → PostgreSQL 15 (durable), ${pipelineRate} readings/s offered, ${pipelineSeconds} s, CPU profiles on…`);
+      const run = await benchPipeline({ ...pipelineLoad, database: 'postgres', rate: pipelineRate, cpuProfileDir: profileDir });
+      return { ...run, profiles: pipelineProfiles(run) };
+    } finally {
+      rmSync(profileDir, { recursive: true, force: true });
+    }
+  });
   const lowRate = Number(process.env.BENCH_PIPELINE_LOW_RATE ?? 20_000);
-  console.log(`…again into PostgreSQL at ${lowRate} readings/s offered for 60 s: the latency when the pipeline has room…`);
-  const pipelinePgLow = await benchPipeline({ ...pipelineLoad, seconds: 60, database: 'postgres', rate: lowRate });
+  const pipelinePgLow = await parts.part('pipelinePgLow', () => {
+    console.log(`…again into PostgreSQL at ${lowRate} readings/s offered for 60 s: the latency when the pipeline has room…`);
+    return benchPipeline({ ...pipelineLoad, seconds: 60, database: 'postgres', rate: lowRate });
+  });
   checkpoint({ compare, wire, resources, sinkLive, pipelinePg, pipelinePgLow });
   const embeddedRate = Number(process.env.BENCH_PIPELINE_EMBEDDED_RATE ?? 20_000);
-  console.log(`…and into the embedded TimescaleDB (fieldline-cloud all, the demo's set-up), ${embeddedRate} readings/s offered, ${pipelineSeconds} s…`);
-  const pipelineEmbedded = await benchPipeline({ ...pipelineLoad, database: 'embedded', rate: embeddedRate });
+  const pipelineEmbedded = await parts.part('pipelineEmbedded', () => {
+    console.log(`…and into the embedded TimescaleDB (fieldline-cloud all, the demo's set-up), ${embeddedRate} readings/s offered, ${pipelineSeconds} s…`);
+    return benchPipeline({ ...pipelineLoad, database: 'embedded', rate: embeddedRate });
+  });
   // Issue 15: live readings ahead of a drained backlog, as deployed (gateway and sink processes, PostgreSQL 15).
   const drainLiveReadings = Number(process.env.BENCH_DRAIN_LIVE_READINGS ?? 10_000_000);
-  console.log(`backlog of ${drainLiveReadings} readings draining while devices publish 1,000 readings/s live: live end-to-end latency, loss row by row…`);
-  const drainLive = await benchDrainLive({ readings: drainLiveReadings, log: (line) => console.log(`  ${line}`) });
+  const drainLive = await parts.part('drainLive', () => {
+    console.log(`backlog of ${drainLiveReadings} readings draining while devices publish 1,000 readings/s live: live end-to-end latency, loss row by row…`);
+    return benchDrainLive({ readings: drainLiveReadings, log: (line) => console.log(`  ${line}`) });
+  });
   checkpoint({ drainLive });
   const fleetGateways = (process.env.BENCH_FLEET_GATEWAYS ?? '10,100,1000,10000').split(',').map(Number);
-  console.log(`fleet sweep: ${fleetGateways.join(', ')} gateway ids feeding Kafka, one sink into PostgreSQL 15, rows accumulating…`);
-  const fleet = await benchFleetScale({
-    gateways: fleetGateways,
-    readingsPerStep: Number(process.env.BENCH_FLEET_READINGS ?? 400_000),
-    readingsPerBatch: Number(process.env.BENCH_FLEET_BATCH ?? 40),
-    requests: Number(process.env.BENCH_FLEET_REQUESTS ?? 100),
-    aggregatesPublisher: process.env.BENCH_FLEET_AGGREGATES !== '0',
+  const fleet = await parts.part('fleetScale', () => {
+    console.log(`fleet sweep: ${fleetGateways.join(', ')} gateway ids feeding Kafka, one sink into PostgreSQL 15, rows accumulating…`);
+    return benchFleetScale({
+      gateways: fleetGateways,
+      readingsPerStep: Number(process.env.BENCH_FLEET_READINGS ?? 400_000),
+      readingsPerBatch: Number(process.env.BENCH_FLEET_BATCH ?? 40),
+      requests: Number(process.env.BENCH_FLEET_REQUESTS ?? 100),
+      aggregatesPublisher: process.env.BENCH_FLEET_AGGREGATES !== '0',
+    });
   });
 
   const summaryInputs = {
@@ -145,6 +199,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine,
     source,
+    ...(parts.carried() ? { carried: parts.carried() } : {}),
     ...figures,
     targets: goals,
     endToEnd: e2e,
@@ -216,13 +271,61 @@ async function main(): Promise<void> {
   writeFileSync(
     join(ROOT, 'bench', 'results', 'latest.md'),
     `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}; data directories in ${machine.tmpdir}\n` +
-      `Source: ${source.commit}${source.uncommitted.length ? `, with uncommitted changes in ${source.uncommitted.join(', ')}` : ''}\n\n${table}\n`,
+      `Source: ${source.commit}${source.uncommitted.length ? `, with uncommitted changes in ${source.uncommitted.join(', ')}` : ''}${carriedNote(parts.carried())}\n\n${table}\n`,
   );
   console.log(table);
 
   // The plots and the latest-run section of docs/BENCHMARKS.md, from the files just written.
   await writeReport(ROOT);
   console.log(`wrote bench/results/latest.json, latest.md, docs/bench/*.svg and the latest run in docs/BENCHMARKS.md`);
+}
+
+/** A bench that is never run: the part is always carried (the stack is started only for a part that runs). */
+const never = (): Promise<never> => Promise.reject(new Error('carried parts are not run'));
+
+type Origin = { date: string; source: { commit: string; uncommitted: string[] } };
+
+/**
+ * BENCH_ONLY=part,part… runs only those parts of the suite (named as their keys in latest.json, e.g.
+ * mqttCompare,wire,gatewayResources,sinkLive,pipelinePg,pipelinePgLow,pipelineEmbedded) and carries
+ * every other part's figures over from the previous bench/results/latest.json, which records where
+ * each carried part was measured (`carried`: part → date and source), so the report can say so.
+ * A part the previous results lack is run. Unset: everything runs.
+ */
+class Parts {
+  private readonly only: Set<string> | null;
+  private readonly previous: Record<string, unknown> & { date?: string; source?: Origin['source']; carried?: Record<string, Origin> };
+  private readonly carriedFrom: Record<string, Origin> = {};
+
+  constructor(only: string | undefined) {
+    const names = (only ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+    this.only = names.length ? new Set(names) : null;
+    try {
+      this.previous = this.only ? JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')) : {};
+    } catch {
+      this.previous = {};
+    }
+  }
+
+  runs(name: string): boolean {
+    return !this.only || this.only.has(name) || this.previous[name] === undefined;
+  }
+
+  async part<T>(name: string, run: () => Promise<T>): Promise<T> {
+    if (this.runs(name)) return run();
+    this.carriedFrom[name] = this.previous.carried?.[name] ?? { date: String(this.previous.date), source: this.previous.source ?? { commit: 'unknown', uncommitted: [] } };
+    console.log(`${name}: carried from the run of ${this.carriedFrom[name]!.date} (BENCH_ONLY)`);
+    return this.previous[name] as T;
+  }
+
+  carried(): Record<string, Origin> | null {
+    return Object.keys(this.carriedFrom).length ? this.carriedFrom : null;
+  }
+}
+
+function carriedNote(carried: Record<string, Origin> | null): string {
+  if (!carried) return '';
+  return `\nCarried over, not measured in this run (BENCH_ONLY): ${Object.entries(carried).map(([part, o]) => `${part} (${o.date.slice(0, 16).replace('T', ' ')} UTC, source ${o.source.commit})`).join(', ')}`;
 }
 
 /**
