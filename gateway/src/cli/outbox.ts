@@ -93,6 +93,8 @@ export function exportOutbox(cfg: GatewayConfig, file: string, now: () => number
   try {
     let leasedNow = 0;
     while (outbox.lease(cfg.kafka.batchMaxReadings)) leasedNow++;
+    // The leases must be on the disk before their batches are in a file that may reach the cloud.
+    outbox.syncNow();
     const depth = outbox.stats().depthValues;
     return outbox.withUnacked((batches, readingsOf) => {
       const header: OutboxFileHeader = {

@@ -11,7 +11,8 @@ import { pino } from 'pino';
 import { Header, v1 } from '../../../proto/src/wire.js';
 import { gatewayConfigSchema } from '../config/schema.js';
 import { Metrics } from '../metrics.js';
-import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
+import { SqliteOutbox, type SqliteOutboxOptions } from '../outbox/sqlite-outbox.js';
+import type { WalFile } from '../outbox/wal-sync.js';
 import { Forwarder } from './forwarder.js';
 import type { CommittedReader } from './sink-lag.js';
 
@@ -31,9 +32,9 @@ interface Internals {
 }
 
 let n = 0;
-async function setup(forward: Record<string, unknown>, committed: { offset: number | null }) {
+async function setup(forward: Record<string, unknown>, committed: { offset: number | null }, durability: Partial<SqliteOutboxOptions> = { synchronous: 'NORMAL' }) {
   const shift = { ms: -60_000 }; // the outbox's clock: a minute back while the backlog fills
-  const outbox = new SqliteOutbox({ path: join(dir, `fw-${++n}.db`), synchronous: 'NORMAL', clock: () => Date.now() + shift.ms });
+  const outbox = new SqliteOutbox({ path: join(dir, `fw-${++n}.db`), ...durability, clock: () => Date.now() + shift.ms });
   const cfg = gatewayConfigSchema.parse({ kafka: { maxInflightBatches: 4, batchMaxReadings: 10 }, forward });
   const reader = (): CommittedReader => ({ committed: async () => committed.offset, close: async () => undefined });
   const fw = new Forwarder(cfg.kafka, 'gw-1', outbox, new Metrics(), pino({ level: 'silent' }), { forward: cfg.forward, committedReader: reader });
@@ -135,6 +136,48 @@ describe('Forwarder lanes', () => {
       t.fw.pump();
       assert.deepEqual(t.produced.map((p) => p.lane), ['backlog', 'backlog', 'backlog', 'backlog'], 'the live readings wait behind the backlog');
       assert.equal(t.fw.status().lanes.sinkLag.state, 'off');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('with synchronous=FULL a leased batch leaves only once its lease is on the disk, synced off the event loop', async () => {
+    // The WAL's syncs complete only when the test says so (the real fdatasync runs on the thread pool).
+    let syncs: ((err: Error | null) => void)[] = [];
+    let blocking = 0;
+    const walFile: WalFile = {
+      open: () => 3,
+      sync: (_fd, cb) => void syncs.push(cb),
+      syncNow: () => void blocking++,
+      close: () => undefined,
+    };
+    const finishSyncs = async () => {
+      const held = syncs;
+      syncs = [];
+      for (const cb of held) cb(null);
+      await new Promise((r) => setImmediate(r));
+    };
+    const setupHeld = async () => {
+      const pending = setup({ backlogMaxSinkLagBatches: 0 }, { offset: null }, { walFile });
+      // setup appends 200 readings one by one, each released by a sync.
+      let done = false;
+      void pending.then(() => (done = true), () => (done = true));
+      while (!done) {
+        await finishSyncs();
+        await new Promise((r) => setImmediate(r));
+      }
+      return pending;
+    };
+    const t = await setupHeld();
+    try {
+      t.fw.pump();
+      assert.equal(t.produced.length, 0, 'leased, but not produced before the sync');
+      assert.equal(t.fw.status().inflightBatches, 3, 'the leased batches hold their window slots meanwhile (one kept for live)');
+      assert.equal(syncs.length, 1, 'one sync covers every lease of the pump');
+      await finishSyncs();
+      assert.deepEqual(t.produced.map((p) => p.lane), ['backlog', 'backlog', 'backlog'], 'sent in seq order once durable');
+      assert.deepEqual(t.produced.map((p) => p.seq), [...t.produced.map((p) => p.seq)].sort((a, b) => a - b));
+      assert.equal(blocking, 0, 'no sync blocked the event loop');
     } finally {
       await t.close();
     }

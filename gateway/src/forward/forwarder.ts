@@ -114,6 +114,8 @@ export class Forwarder {
     backlog: { deliveredBatches: 0, deliveredReadings: 0, producedBytes: 0 },
   };
   private heldBy: BacklogHold = null;
+  /** After stop(): batches whose lease becomes durable later stay leased for the next start. */
+  private stopped = false;
 
   constructor(
     private readonly cfg: GatewayConfig['kafka'],
@@ -178,28 +180,84 @@ export class Forwarder {
     if (Date.now() < this.pausedUntil) return;
     this.pumpQuarantine(producer);
     this.adoptForeignLeases();
+    const leased: Outgoing[] = [];
     while (this.inflight.size < this.cfg.maxInflightBatches) {
       // Batches leased before (a resend, a restart, another process's) go first, whatever their lane.
-      const batch = this.queue.shift() ?? this.leaseNext();
-      if (!batch) return;
-      const msg = this.encode(batch);
+      const queued = this.queue.shift();
+      const batch = queued ?? this.leaseNext();
+      if (!batch) break;
       this.inflight.set(batch.seq, batch);
-      try {
-        producer.produce(
-          this.cfg.readingsTopic, null, msg.value, msg.key, batch.createdMs, batch.seq, headerList(msg),
-        );
-        if (batch.backlog) {
-          this.budget.spend(msg.value.length, Date.now());
-          this.laneCounts.backlog.producedBytes += msg.value.length;
-        }
-        this.metrics.count('forward', 'received', batch.values);
-      } catch (err) {
-        // Usually a full local queue; the batch stays leased and goes out again after the pause.
-        this.inflight.delete(batch.seq);
-        this.fail(batch, (err as Error).message);
-        return;
-      }
+      // Encoded and counted against the backlog's byte budget now, so the next lease sees it spent.
+      const out = this.prepare(batch);
+      if (!queued) leased.push(out);
+      // The queue is drained before anything is leased, so no batch of this pump is left behind here.
+      else if (!this.send(producer, out)) break;
     }
+    if (leased.length) this.sendWhenDurable(leased);
+  }
+
+  /**
+   * Freshly leased batches leave once their leases are on the disk (Outbox.durable): with
+   * synchronous=FULL one fsync, off the event loop, covers every lease of the pump, and the window
+   * counts the batches meanwhile. Already durable (NORMAL): they go at once.
+   */
+  private sendWhenDurable(batches: Outgoing[]): void {
+    const durable = this.outbox.durable();
+    if (!durable) return this.sendLeased(batches);
+    durable.then(
+      () => this.sendLeased(batches),
+      (err: Error) => {
+        // They keep their slots and wait for a sync that succeeds: none leaves before its lease is safe.
+        this.metrics.count('forward', 'errors');
+        this.log.warn({ seqs: [batches[0]!.batch.seq, batches.at(-1)!.batch.seq], reason: err.message, retryInMs: this.backoffMs }, 'leases not yet on the disk; will retry');
+        setTimeout(() => {
+          if (!this.stopped) this.sendWhenDurable(batches);
+        }, this.backoffMs).unref();
+      },
+    );
+  }
+
+  /** Freshly leased batches, in seq order, once their leases are durable. */
+  private sendLeased(batches: Outgoing[]): void {
+    if (this.stopped) return;
+    const producer = this.link.producer;
+    for (const [i, out] of batches.entries()) {
+      if (!producer || !this.link.ready) return this.requeue(batches.slice(i).map((o) => o.batch));
+      if (!this.send(producer, out)) return this.requeue(batches.slice(i + 1).map((o) => o.batch));
+    }
+  }
+
+  private prepare(batch: LeasedBatch): Outgoing {
+    const msg = this.encode(batch);
+    if (batch.backlog) {
+      this.budget.spend(msg.value.length, Date.now());
+      this.laneCounts.backlog.producedBytes += msg.value.length;
+    }
+    return { batch, msg };
+  }
+
+  /** Hands one batch to the producer; false when it would not take it (the batch is then queued to retry). */
+  private send(producer: NonNullable<KafkaLink['producer']>, { batch, msg }: Outgoing): boolean {
+    try {
+      producer.produce(
+        this.cfg.readingsTopic, null, msg.value, msg.key, batch.createdMs, batch.seq, headerList(msg),
+      );
+      this.metrics.count('forward', 'received', batch.values);
+      return true;
+    } catch (err) {
+      // Usually a full local queue; the batch stays leased and goes out again after the pause.
+      this.inflight.delete(batch.seq);
+      this.fail(batch, (err as Error).message);
+      return false;
+    }
+  }
+
+  /** Leased batches not handed to the producer go back to the retry queue, in seq order. */
+  private requeue(batches: LeasedBatch[]): void {
+    if (batches.length === 0) return;
+    for (const b of batches) this.inflight.delete(b.seq);
+    this.queue.push(...batches);
+    this.queue.sort((a, b) => a.seq - b.seq);
   }
 
   /** The next batch from the outbox: live readings first, then backlog if nothing holds it back. */
@@ -354,6 +412,7 @@ export class Forwarder {
 
   /** Gives in-flight batches flushMs to be confirmed; unconfirmed ones stay leased for next start. */
   async stop(flushMs = 5_000): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     clearInterval(this.meterTimer);
     this.heartbeats.stop();
@@ -363,6 +422,12 @@ export class Forwarder {
     this.outbox.markQuarantineForwarded(this.quarantineDelivered);
     this.quarantineDelivered = [];
   }
+}
+
+/** A batch encoded for Kafka. */
+interface Outgoing {
+  batch: LeasedBatch;
+  msg: EncodedMessage;
 }
 
 function headerList(msg: EncodedMessage): { [key: string]: string }[] {

@@ -188,6 +188,12 @@ export interface Outbox extends HeartbeatSlot {
    * the next seq; null when none.
    */
   lease(maxValues: number, opts?: LeaseOptions): LeasedBatch | null;
+  /**
+   * A lease is committed when lease() returns, but with synchronous=FULL not yet synced. A leased
+   * batch must not leave the gateway before this resolves: a lease lost to a power cut would send
+   * its readings again under another seq. Null when there is nothing to wait for.
+   */
+  durable(): Promise<void> | null;
   /** The batch is in the cloud: its readings leave the outbox. */
   ack(seq: number): void;
   recentQuarantine(limit: number): QuarantineRow[];

@@ -644,16 +644,23 @@ export class SqliteOutbox implements Outbox {
     let batch: LeasedBatch | null = null;
     // IMMEDIATE: `outbox export` may lease from a second process; a deferred transaction that read
     // the leased ranges before the other process's lease committed could not upgrade to a write.
-    const leased = this.disk.attempt(() => {
-      const b = this.leaseTx.immediate(maxValues, this.now(), opts);
-      // Durable before the batch leaves: a lease lost to a power cut would send its rows again
-      // under another seq, and the sink's ledger would keep both.
-      if (b) this.walSync?.syncNow();
-      batch = b;
-    });
-    if (leased) this.depthBytes += this.retimedBytes;
+    if (this.disk.attempt(() => (batch = this.leaseTx.immediate(maxValues, this.now(), opts)))) this.depthBytes += this.retimedBytes;
+    if (batch) this.walSync?.noteCommit();
     this.retimedBytes = 0;
     return batch;
+  }
+
+  /**
+   * Null when every lease made so far is on stable storage (always, with synchronous=NORMAL); else a
+   * promise of it, resolved by the next fdatasync of the WAL (wal-sync.ts), off the event loop.
+   */
+  durable(): Promise<void> | null {
+    return this.walSync?.whenDurable() ?? null;
+  }
+
+  /** Blocks until everything committed so far is on stable storage: for a command that leases and exits. */
+  syncNow(): void {
+    this.walSync?.syncNow();
   }
 
   /**

@@ -90,6 +90,21 @@ describe('WalSync: commits made durable off the event loop', () => {
     assert.deepEqual(r.seen, ['a', 'b:EIO']);
   });
 
+  it('a commit nobody waited for is synced by the next whenDurable, or at close', async () => {
+    const file = new HeldFile();
+    const w = new WalSync('/x-wal', file);
+    assert.equal(w.whenDurable(), null, 'nothing committed');
+    w.noteCommit();
+    const d = w.whenDurable();
+    assert.ok(d);
+    file.finish();
+    await d;
+    assert.equal(w.whenDurable(), null, 'covered');
+    w.noteCommit();
+    w.close();
+    assert.equal(file.nowSyncs, 1, 'close syncs what was committed since');
+  });
+
   it('close settles what waits before the descriptor goes', () => {
     const file = new HeldFile();
     const w = new WalSync('/x-wal', file);
@@ -125,9 +140,17 @@ describe('SQLite outbox with synchronous=FULL: acknowledged only after the WAL s
       assert.equal(o.stats().depthMessages, 1, 'counted at commit');
       file.finish();
       assert.equal(await settled(first), 'resolved');
+      assert.equal(o.durable(), null, 'nothing committed since the last sync');
       const batch = o.lease(100);
       assert.ok(batch);
-      assert.equal(file.nowSyncs, 1, 'a lease is made durable before it is handed out');
+      const leaseDurable = o.durable();
+      assert.ok(leaseDurable, 'a fresh lease is not yet on the disk');
+      assert.equal(await settled(leaseDurable), 'pending');
+      assert.equal(file.held.length, 1, 'its sync runs off the event loop');
+      file.finish();
+      assert.equal(await settled(leaseDurable), 'resolved');
+      assert.equal(o.durable(), null);
+      assert.equal(file.nowSyncs, 0, 'nothing blocked the event loop');
     } finally {
       o.close();
     }
@@ -152,6 +175,7 @@ describe('SQLite outbox with synchronous=FULL: acknowledged only after the WAL s
     try {
       assert.equal(await settled(o.append([reading(1)])), 'resolved');
       assert.ok(o.lease(100));
+      assert.equal(o.durable(), null, 'a lease needs no wait either');
       assert.equal(file.held.length + file.nowSyncs, 0);
     } finally {
       o.close();

@@ -34,6 +34,8 @@ const nodeFs: WalFile = {
 export class WalSync {
   private fd: number | null = null;
   private commits = 0;
+  /** Every commit up to this one is known to be on stable storage. */
+  private synced = 0;
   private running = false;
   private readonly waiters: Waiter[] = [];
   /** Syncs started, for /status and the tests: far fewer than commits under load. */
@@ -47,7 +49,22 @@ export class WalSync {
     this.start();
   }
 
-  /** Blocks until everything committed so far is on stable storage (leases, close). */
+  /** A commit nobody waits for yet (a lease): a later whenDurable() or close() covers it. */
+  noteCommit(): void {
+    this.commits++;
+  }
+
+  /** Null when every commit so far is already on stable storage; else a promise of it. */
+  whenDurable(): Promise<void> | null {
+    if (this.synced >= this.commits) return null;
+    const upTo = this.commits;
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ commit: upTo, done: (err) => (err ? reject(err) : resolve()) });
+      this.start();
+    });
+  }
+
+  /** Blocks until everything committed so far is on stable storage. */
   syncNow(): void {
     const upTo = this.commits;
     let err: Error | null = null;
@@ -63,9 +80,9 @@ export class WalSync {
     if (err) throw err;
   }
 
-  /** Everything waiting is settled first (durable, or failed); later calls must not be made. */
+  /** Everything committed is made durable first (or its waiters fail); later calls must not be made. */
   close(): void {
-    if (this.waiters.length > 0) {
+    if (this.synced < this.commits) {
       try {
         this.syncNow();
       } catch {
@@ -97,6 +114,7 @@ export class WalSync {
 
   /** Waiters are kept in commit order, so the settled ones are a prefix. */
   private settle(upTo: number, err: Error | null): void {
+    if (!err) this.synced = Math.max(this.synced, upTo);
     let n = 0;
     while (n < this.waiters.length && this.waiters[n]!.commit <= upTo) n++;
     for (const w of this.waiters.splice(0, n)) w.done(err);
