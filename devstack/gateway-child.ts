@@ -8,11 +8,13 @@ import { freePorts, repoRoot, spawnLogged, type LoggedProcess, type ProcessExit 
 
 /**
  * The environment the shipped gateway runs with (deploy/systemd/fieldline-gateway.service and
- * deploy/balena/Dockerfile.template set the same NODE_OPTIONS): the benches start it this way so
- * its memory is what a deployed one's is. The V8 young generation otherwise grows to 64 MB under
- * steady ingest (docs/profiles/gateway-ingest.md).
+ * deploy/balena/Dockerfile.template set the same variables; test/deploy/node-options.test.ts keeps
+ * them in step): the benches start it this way so its memory is what a deployed one's is. The V8
+ * young generation otherwise grows to 64 MB under steady ingest, and glibc gives each thread that
+ * allocates (librdkafka's, libuv's, V8's) an arena of its own, up to 8 per core, each keeping
+ * what it freed (docs/profiles/gateway-ingest.md).
  */
-export const DEPLOYED_GATEWAY_ENV: Record<string, string> = { NODE_OPTIONS: '--max-semi-space-size=8' };
+export const DEPLOYED_GATEWAY_ENV: Record<string, string> = { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '2' };
 
 export const GATEWAY_CHILD_ADMIN_TOKEN = 'fault-test-admin-token';
 const GATEWAY_MAIN = join(repoRoot(), 'dist', 'gateway', 'src', 'cli', 'main.js');

@@ -13,9 +13,6 @@ import { resolve } from 'node:path';
 import { runCli } from '../../../common/src/cli.js';
 import { loadConfig } from '../../../common/src/config.js';
 import { GATEWAY_ENV_PREFIX, gatewayConfigSchema, type GatewayConfig } from '../config/schema.js';
-import { deviceCli } from './device.js';
-import { modbusCli } from './modbus.js';
-import { provisionCli } from './provision.js';
 import { oldestAgeMs } from '../outbox/outbox.js';
 
 const USAGE = `usage:
@@ -31,11 +28,12 @@ Settings come from the YAML file and ${GATEWAY_ENV_PREFIX}* environment variable
 (${GATEWAY_ENV_PREFIX}KAFKA__BROKERS=host:9092 sets kafka.brokers).`;
 
 async function main(argv: string[]): Promise<number> {
-  // The Modbus tools take options of their own.
-  if (argv[0] === 'modbus') return modbusCli(argv.slice(1));
+  // The Modbus tools take options of their own. Each tool is loaded only when asked for: the running
+  // gateway would otherwise hold their code (cli-progress, the provisioning prompts) all its life.
+  if (argv[0] === 'modbus') return (await import('./modbus.js')).modbusCli(argv.slice(1));
   if (argv[0] === 'hash-password') return hashPasswordCmd();
-  if (argv[0] === 'provision') return provisionCli(argv.slice(1));
-  if (argv[0] === 'device') return deviceCli(argv.slice(1));
+  if (argv[0] === 'provision') return (await import('./provision.js')).provisionCli(argv.slice(1));
+  if (argv[0] === 'device') return (await import('./device.js')).deviceCli(argv.slice(1));
   if (argv[0] === 'outbox' && argv[1] === 'export') return (await import('./outbox.js')).outboxExportCli(argv.slice(2));
   if (argv[0] === 'status') return (await import('./status.js')).statusCli(argv.slice(1));
   const { values, positionals } = parseArgs({

@@ -11,6 +11,7 @@ import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
+import { CONSUMER_PREFETCH_BOUNDS } from '../forward/kafka.js';
 import { configPartition, parseConfigMessage, type CloudConfigMessage } from './message.js';
 
 /** librdkafka's RD_KAFKA_OFFSET_BEGINNING. */
@@ -130,6 +131,7 @@ export class ConfigConsumer {
         'allow.auto.create.topics': false,
         'socket.keepalive.enable': true,
         'log.connection.close': false,
+        ...CONSUMER_PREFETCH_BOUNDS,
         ...this.opts.kafka.rdkafka,
       } as Kafka.ConsumerGlobalConfig,
       { 'auto.offset.reset': 'earliest' },

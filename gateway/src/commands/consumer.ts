@@ -11,6 +11,7 @@
 import Kafka from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.js';
+import { CONSUMER_PREFETCH_BOUNDS } from '../forward/kafka.js';
 import type { CommandsConfig } from './config.js';
 
 export function commandsGroupId(gatewayId: string): string {
@@ -48,6 +49,7 @@ export class CommandConsumer {
     const consumer = new Kafka.KafkaConsumer(
       {
         // The producer's passthrough first (security settings), ours on top.
+        ...CONSUMER_PREFETCH_BOUNDS,
         ...(this.kafka.rdkafka as Record<string, string | number | boolean>),
         'metadata.broker.list': this.kafka.brokers,
         'group.id': commandsGroupId(this.gatewayId),

@@ -25,6 +25,18 @@ export function producerConfig(cfg: GatewayConfig['kafka'], gatewayId: string): 
   } as Kafka.ProducerGlobalConfig;
 }
 
+/**
+ * For the gateway's consumers (commands, cloud config). librdkafka prefetches up to 64 MB and
+ * 100,000 messages per partition by default: the config follower reads a compacted partition that
+ * every gateway hashing there shares, and the commands consumer every partition of iot.commands,
+ * so a busy fleet could fill a gateway's memory with other gateways' messages. Both topics carry a
+ * few small messages for this gateway; 1 MB of prefetch is plenty. kafka.rdkafka may override them.
+ */
+export const CONSUMER_PREFETCH_BOUNDS = {
+  'queued.max.messages.kbytes': 1024,
+  'queued.min.messages': 1000,
+} as const;
+
 export interface DeliveryHandler {
   /** `report` says where the message landed (partition, offset): the forwarder's sink-lag watch reads it. */
   (err: Kafka.LibrdKafkaError | null, opaque: unknown, report?: Kafka.DeliveryReport): void;

@@ -1,6 +1,6 @@
 // The sink-lag watch with a fake offset reader on an injected clock: it bounds the backlog by what
 // the sink has not stored, allows while it knows nothing, falls back (logged once) when the offsets
-// cannot be read, and reads nothing while no backlog asks.
+// cannot be read, reads nothing while no backlog asks, and closes its reader after a quiet minute.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino, type Logger } from 'pino';
@@ -105,5 +105,40 @@ describe('SinkLagWatch', () => {
     clock.t += 10_000;
     await w.poll();
     assert.equal(calls.n, 1, 'idle again after a quiet spell');
+  });
+
+  it('closes its reader (a Kafka client) a minute after the backlog last asked, and makes a new one at the next drain', async () => {
+    const clock = { t: 0 };
+    const calls = { n: 0 };
+    let made = 0;
+    let closed = 0;
+    const reader = fakeReader({ offset: 0 }, calls);
+    const counting = (): CommittedReader => {
+      made++;
+      const r = reader();
+      return { committed: r.committed, close: async () => void closed++ };
+    };
+    const w = new SinkLagWatch({ topic: 't', group: 'g', maxLagBatches: 5, pollMs: 100, reader: counting, log: capture().log, clock: () => clock.t });
+    w.delivered(0, 10, true);
+    w.allows(0);
+    await w.poll();
+    assert.deepEqual({ made, closed, open: w.readerOpen }, { made: 1, closed: 0, open: true });
+    clock.t += 30_000;
+    await w.poll();
+    assert.deepEqual({ made, closed, open: w.readerOpen }, { made: 1, closed: 0, open: true }, 'kept through a short gap');
+    clock.t += 31_000;
+    await w.poll();
+    // The close runs behind the poll; one turn of the loop lets it finish.
+    await new Promise((done) => setImmediate(done));
+    assert.equal(w.readerOpen, false);
+    assert.equal(closed, 1);
+    w.allows(0);
+    clock.t += 1;
+    w.delivered(0, 11, true);
+    await w.poll();
+    assert.deepEqual({ made, closed, open: w.readerOpen, reads: calls.n }, { made: 2, closed: 1, open: true, reads: 2 });
+    assert.equal(w.status().state, 'ok');
+    await w.stop();
+    assert.equal(closed, 2, 'stop closes the open reader');
   });
 });

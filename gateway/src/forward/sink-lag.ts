@@ -62,6 +62,12 @@ export interface SinkLagOptions {
 /** Polls stop this long after the backlog lane last asked: a gateway with no backlog reads nothing. */
 const IDLE_AFTER_MS = 5_000;
 /**
+ * The reader (a librdkafka client: its threads, buffers and a broker connection, a few MB) is closed
+ * this long after the backlog lane last asked, and made again at the next drain: a drain's gaps are
+ * shorter than this, and between outages the gateway holds only the clients it uses.
+ */
+const CLOSE_AFTER_MS = 60_000;
+/**
  * Until the first committed offset is read (or while the group has none yet), every backlog batch
  * delivered counts as unstored, so a drain's first seconds cannot flood the partition before the
  * watch knows anything. A group that still has no offset after this long is taken to be no help
@@ -79,6 +85,7 @@ export class SinkLagWatch {
   private lastError = '';
   private checkedMs: number | null = null;
   private reader: CommittedReader | null = null;
+  private closing: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private polling = false;
   private askedMs = -Infinity;
@@ -145,10 +152,14 @@ export class SinkLagWatch {
   /** One read of the committed offset; public so tests can drive it without the timer. */
   async poll(): Promise<void> {
     if (this.stopped || this.polling || this.partition === null) return;
-    if (this.now() - this.askedMs > IDLE_AFTER_MS) return;
+    const quiet = this.now() - this.askedMs;
+    if (quiet > CLOSE_AFTER_MS && this.reader) this.closeReader();
+    if (quiet > IDLE_AFTER_MS) return;
     this.polling = true;
     const partition = this.partition;
     try {
+      // A reader being closed finishes first: never two clients with the same group at once.
+      await this.closing;
       this.reader ??= this.opts.reader();
       const offset = await this.reader.committed(this.opts.topic, partition);
       if (this.partition !== partition) return;
@@ -191,12 +202,22 @@ export class SinkLagWatch {
     };
   }
 
+  /** Whether a reader (and so its Kafka client) is open now. */
+  get readerOpen(): boolean {
+    return this.reader !== null;
+  }
+
+  private closeReader(): void {
+    const r = this.reader;
+    this.reader = null;
+    if (r) this.closing = this.closing.then(() => r.close()).catch(() => undefined);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    const r = this.reader;
-    this.reader = null;
-    if (r) await r.close();
+    this.closeReader();
+    await this.closing;
   }
 }
 

@@ -1,10 +1,11 @@
 // What buildHeartbeat puts on the wire beyond the figures: the interval the cloud counts missed
 // heartbeats in, and `delayed` false (only the heartbeat lane marks a heartbeat that waited).
 import assert from 'node:assert/strict';
+import { tmpdir, totalmem } from 'node:os';
 import { it } from 'node:test';
 import { decodeHeartbeat, encodeHeartbeat } from '../../../proto/src/wire.js';
 import { Metrics } from '../metrics.js';
-import { buildHeartbeat } from './heartbeat.js';
+import { buildHeartbeat, sampleHost } from './heartbeat.js';
 
 function base() {
   return {
@@ -45,4 +46,13 @@ it('a heartbeat carries the gateway\'s heartbeat interval on the wire, and is no
   assert.equal(wire.intervalMs, 12_345);
   assert.equal(wire.delayed, false);
   assert.equal(decodeHeartbeat(encodeHeartbeat({ ...hb, delayed: true }).value).delayed, true);
+});
+
+it('sampleHost reads this machine through systeminformation\'s own cpu, memory and filesystem modules: total memory as the OS says, the data disk\'s size, a CPU load in 0–100', async () => {
+  const host = await sampleHost(tmpdir());
+  assert.equal(host.memoryTotalBytes, totalmem());
+  assert.ok(host.memoryUsedBytes > 0 && host.memoryUsedBytes <= host.memoryTotalBytes, JSON.stringify(host));
+  assert.ok(host.diskTotalBytes > 0 && host.diskFreeBytes <= host.diskTotalBytes, JSON.stringify(host));
+  assert.ok(host.cpuPercent >= 0 && host.cpuPercent <= 100, JSON.stringify(host));
+  assert.ok(host.temperatureC === null || Number.isFinite(host.temperatureC), JSON.stringify(host));
 });

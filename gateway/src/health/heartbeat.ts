@@ -1,6 +1,7 @@
 // Gateway health for the heartbeat and the status page: host figures from systeminformation,
 // sampled on the heartbeat interval rather than per request (some reads cost tens of ms on a Pi).
-import si from 'systeminformation';
+import { createRequire } from 'node:module';
+import type si from 'systeminformation';
 import type { Heartbeat } from '../../../proto/src/wire.js';
 import type { ClockState } from '../clock/clock.js';
 import type { DrainProgress } from '../forward/drain.js';
@@ -17,7 +18,27 @@ export interface HostSample {
   temperatureC: number | null;
 }
 
+/**
+ * The three systeminformation modules the sample reads. Its index loads all twenty (graphics,
+ * bluetooth, docker, wifi…), which kept about 1 MB of code on the heap and 2–3 MB of RSS for
+ * nothing (docs/profiles/gateway-ingest.md); the package has no `exports` map, so its lib files
+ * are its public layout too.
+ */
+type HostProbes = Pick<typeof si, 'currentLoad' | 'cpuTemperature' | 'mem' | 'fsSize'>;
+let probes: HostProbes | undefined;
+
+function hostProbes(): HostProbes {
+  if (probes) return probes;
+  const load = createRequire(import.meta.url);
+  const cpu = load('systeminformation/lib/cpu.js') as Pick<typeof si, 'currentLoad' | 'cpuTemperature'>;
+  const memory = load('systeminformation/lib/memory.js') as Pick<typeof si, 'mem'>;
+  const filesystem = load('systeminformation/lib/filesystem.js') as Pick<typeof si, 'fsSize'>;
+  probes = { currentLoad: cpu.currentLoad, cpuTemperature: cpu.cpuTemperature, mem: memory.mem, fsSize: filesystem.fsSize };
+  return probes;
+}
+
 export async function sampleHost(dataDir: string): Promise<HostSample> {
+  const si = hostProbes();
   const [load, mem, disks, temp] = await Promise.all([
     si.currentLoad().catch(() => null),
     si.mem().catch(() => null),
