@@ -116,8 +116,10 @@ interface MetricBuilder {
   keyEnd: number;
   name: string;
   values: number[];
-  /** The run's reading index of each value. */
-  rows: number[];
+  /** The run's reading index of each value; null while they are 0, 1, 2… */
+  rows: number[] | null;
+  /** The stamp of the last reading that carried it. */
+  mark: number;
 }
 
 interface Run {
@@ -143,7 +145,8 @@ const found: MetricBuilder[] = [];
 function deviceHash(b: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return h;
+  // 30 bits: a small integer to V8, so the Map lookup needs no boxed number.
+  return h & 0x3fffffff;
 }
 
 /** What scanning one Reading found; reused from reading to reading. */
@@ -248,6 +251,15 @@ function sameBytes(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: num
   return true;
 }
 
+/** Stamps the reading being added, so a metric seen twice in it shows without a search. */
+let stamp = 0;
+
+/** Drops the metrics the refused reading brought into its run. */
+function refuse(run: Run, known: number): false {
+  for (const m of run.metrics.splice(known)) run.byName.delete(m.name);
+  return false;
+}
+
 /**
  * Adds the scanned reading to `run` as its next row. False (and `run` untouched) when its keys
  * repeat a name or do not decode; the reading then travels plain.
@@ -255,12 +267,7 @@ function sameBytes(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: num
 function addToRun(run: Run, b: Buffer): boolean {
   const row = run.ts.length;
   const known = run.metrics.length;
-  found.length = 0;
-  const refuse = (): false => {
-    // Names this reading brought in leave with it.
-    for (const m of run.metrics.splice(known)) run.byName.delete(m.name);
-    return false;
-  };
+  const mark = ++stamp;
   for (let k = 0; k < scan.keys; k++) {
     const ks = scan.keyStart[k]!;
     const ke = scan.keyEnd[k]!;
@@ -268,21 +275,24 @@ function addToRun(run: Run, b: Buffer): boolean {
     let m = run.metrics[k];
     if (!m || !sameBytes(m.key, m.keyStart, m.keyEnd, b, ks, ke)) {
       const name = strictText(b, ks, ke);
-      if (name === null) return refuse();
+      if (name === null) return refuse(run, known);
       m = run.byName.get(name);
       if (!m) {
-        m = { key: b, keyStart: ks, keyEnd: ke, name, values: [], rows: [] };
+        m = { key: b, keyStart: ks, keyEnd: ke, name, values: [], rows: null, mark: 0 };
         run.byName.set(name, m);
         run.metrics.push(m);
       }
     }
-    if (found.includes(m)) return refuse();
-    found.push(m);
+    if (m.mark === mark) return refuse(run, known);
+    m.mark = mark;
+    found[k] = m;
   }
   for (let k = 0; k < scan.keys; k++) {
     const m = found[k]!;
+    // Rows are listed only once the metric has missed one; until then they are 0..values.length-1.
+    if (m.rows === null && m.values.length !== row) m.rows = Array.from({ length: m.values.length }, (_, i) => i);
+    m.rows?.push(row);
     m.values.push(scan.values[k]!);
-    m.rows.push(row);
   }
   run.ts.push(scan.ts);
   return true;
@@ -423,9 +433,10 @@ function writeRun(w: ByteWriter, run: Run): void {
   for (const m of run.metrics) {
     const mat = w.beginLen((5 << 3) | 2);
     w.lenField((1 << 3) | 2, m.key, m.keyStart, m.keyEnd);
-    if (m.rows.length !== n) {
+    if (m.values.length !== n) {
       const bitmap = new Uint8Array((n + 7) >> 3);
-      for (const row of m.rows) bitmap[row >> 3]! |= 1 << (row & 7);
+      if (m.rows) for (const row of m.rows) bitmap[row >> 3]! |= 1 << (row & 7);
+      else for (let row = 0; row < m.values.length; row++) bitmap[row >> 3]! |= 1 << (row & 7);
       w.lenField((2 << 3) | 2, bitmap, 0, bitmap.length);
     }
     const scale = scaleOf(m.values);
