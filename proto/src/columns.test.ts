@@ -178,6 +178,19 @@ describe('columns codec', () => {
     for (const v of [bad.columns.value, bad.readings.value]) assert.throws(() => decodeBatch(v), (e: unknown) => e instanceof WireError && e.code === 'FL_ERR_WIRE_PROTOBUF', 'a key that is not UTF-8 is refused either way');
   });
 
+  it('a batch whose readings all stay plain (an untrusted clock flags them all) is byte for byte the readings encoding, major 1', () => {
+    const flagged: Reading[] = Array.from({ length: 50 }, (_, i) => ({ deviceId: `d${i % 5}`, tsMs: T0 + i, metrics: { x: i / 10 }, timeFlag: 'FL_ERR_CLOCK_UNSYNCED' }));
+    const e = encodeBoth(flagged);
+    assert.deepEqual(e.columns.value, e.readings.value);
+    assert.equal(e.columns.headers[Header.schemaVersion], String(SCHEMA_VERSION));
+    // Large raw payloads grow the encoder's buffer past a MiB; the next batch is still right.
+    const big = Array.from({ length: 6 }, (_, i) => ({ deviceId: 'cam', tsMs: T0 + i, metrics: { x: i }, raw: Buffer.alloc(300_000, i) }));
+    const { wire } = roundTrip([...big, { deviceId: 'cam', tsMs: T0 + 10, metrics: { x: 10 } }]);
+    assert.equal(wire.readings.length, 6);
+    assert.equal(wire.columns.length, 1);
+    roundTrip([{ deviceId: 'after', tsMs: T0, metrics: { x: 1 } }, { deviceId: 'after', tsMs: T0 + 1, metrics: { x: 2 } }]);
+  });
+
   it('gives names back as they were: non-ASCII, __proto__, a device that changes source, metrics in another order', () => {
     const { wire, decoded } = roundTrip([
       { deviceId: 'capteur-é', tsMs: T0, metrics: { température: 21.5, __proto__x: 1 }, source: MQTT },

@@ -42,6 +42,12 @@ class ByteWriter {
     this.view = new DataView(next.buffer);
   }
 
+  shrink(): void {
+    this.buf = new Uint8Array(1 << 16);
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+  }
+
   /** A non-negative integer up to 2^53 as a varint. */
   varint(n: number): void {
     this.reserve(8);
@@ -399,16 +405,56 @@ export function encodeColumnsBatch(meta: ColumnsBatchMeta, readings: readonly Ui
     w.varint(1);
   }
   for (const run of runs) writeRun(w, run);
-  return { bytes: w.buf.subarray(0, w.pos), schemaVersion };
+  const bytes = w.buf.subarray(0, w.pos);
+  // A batch of large plain readings (raw payloads) grows the writer; the gateway does not keep that
+  // (the old buffer lives on in `bytes` until LZ4 has read it).
+  if (w.buf.length > 1 << 20) w.shrink();
+  return { bytes, schemaVersion };
 }
 
-/** The device id of a reading kept plain, as a reader will see it; null if it will not decode. */
+/**
+ * The device id of a reading kept plain, as a reader will see it (the last device_id field, as
+ * protobuf says), or null if the bytes do not parse. A walk over the fields rather than a decode:
+ * when the clock is untrusted every reading carries a time_flag and goes this way.
+ */
 function plainDeviceId(r: Uint8Array): string | null {
-  try {
-    return fieldline.v1.Reading.decode(r).deviceId ?? '';
-  } catch {
+  let pos = 0;
+  let start = -1;
+  let end = -1;
+  const varint = (): number | null => {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      const byte = r[pos++];
+      if (byte === undefined) return null;
+      v += (byte & 0x7f) * mul;
+      if (byte < 0x80) return v;
+      mul *= 128;
+    }
     return null;
+  };
+  while (pos < r.length) {
+    const tag = varint();
+    if (tag === null) return null;
+    const type = tag % 8;
+    if (type === 0) {
+      if (varint() === null) return null;
+    } else if (type === 1 || type === 5) {
+      pos += type === 1 ? 8 : 4;
+    } else if (type === 2) {
+      const n = varint();
+      if (n === null || pos + n > r.length) return null;
+      if (tag === 0x0a) {
+        start = pos;
+        end = pos + n;
+      }
+      pos += n;
+    } else {
+      return null;
+    }
   }
+  if (pos !== r.length) return null;
+  return start < 0 ? '' : strictText(r, start, end);
 }
 
 function writeRun(w: ByteWriter, run: Run): void {

@@ -156,7 +156,8 @@ export type BatchEncoding = 'columns' | 'readings';
  * encodeBatch; 'columns' moves what it can into columns (columns.ts).
  */
 export function encodeBatchFromEncoded(meta: BatchMeta, readings: readonly Uint8Array[], encoding: BatchEncoding = 'readings'): EncodedMessage {
-  if (encoding === 'columns') {
+  // The columns writer takes non-negative numbers only; a batch id outside them (never a real one) goes as readings.
+  if (encoding === 'columns' && meta.seq >= 0 && meta.createdMs >= 0) {
     const { bytes, schemaVersion } = encodeColumnsBatch(meta, readings, SCHEMA_VERSION);
     return { key: meta.gatewayId, value: lz4Frame(bytes), headers: batchHeaders(meta, schemaVersion) };
   }
