@@ -43,7 +43,8 @@ export type SourceProtocol = fieldline.v1.SourceProtocol;
  * meaning, and a reader that does not know it must refuse the batch rather than misread it.
  * Major 1 shipped as plain 1 before the rule, so its revisions are written 1-999, and 0 (the field
  * unset, as by the first producers) reads as 1: hence schemaMajor's floor of 1. Adding a field is
- * SCHEMA_VERSION + 1; changing meaning is a new package (fieldline.v2) and 2000.
+ * SCHEMA_VERSION + 1; changing meaning is a new package (fieldline.v3) and 3000. Major 2 is the
+ * batch with columns (COLUMNS_SCHEMA_VERSION), kept in fieldline.v1: see READABLE_MAJORS.
  */
 export const SCHEMA_VERSION = 3;
 
