@@ -362,8 +362,9 @@ function issue14Rows(
     `| … gateway, outbox synchronous=NORMAL, readings/s | ${run(c.gatewayNormal)} |`,
     `| … gateway as shipped, synchronous=FULL (validated, fsynced before PUBACK), readings/s | ${run(c.gateway)} |`,
     `| mqtt_vs_mosquitto.ratio / mqtt_vs_aedes.ratio / pipeline (NORMAL ÷ aedes) / fsync (FULL ÷ NORMAL) | ${c.ratioToMosquitto} / ${c.ratioToAedes} / ${c.pipelineRatio} / ${c.durabilityRatio} |`,
-    `| bytes on the wire per reading, noisy sensor values: LZ4 batch / protobuf batch / JSON per message (wire.ratio_to_json) | ${s.wire.noisy.bytesPerReading.lz4Batch} / ${s.wire.noisy.bytesPerReading.protobufBatch} / ${s.wire.noisy.bytesPerReading.jsonPerMessage} (${s.wire.noisy.ratioToJson}) |`,
+    `| bytes on the wire per reading, noisy sensor values: LZ4 batch / protobuf batch / JSON per message (wire.ratio_to_json; forward.encoding: columns) | ${s.wire.noisy.bytesPerReading.lz4Batch} / ${s.wire.noisy.bytesPerReading.protobufBatch} / ${s.wire.noisy.bytesPerReading.jsonPerMessage} (${s.wire.noisy.ratioToJson}) |`,
     `| … the load generator's values (seq, cycling temperature and humidity) | ${s.wire.load.bytesPerReading.lz4Batch} / ${s.wire.load.bytesPerReading.protobufBatch} / ${s.wire.load.bytesPerReading.jsonPerMessage} (${s.wire.load.ratioToJson}) |`,
+    `| … noisy values in the readings encoding (forward.encoding: readings; wire.readings_ratio_to_json) | ${s.wire.noisy.bytesPerReading.readingsLz4Batch} / ${s.wire.noisy.bytesPerReading.readingsProtobufBatch} / ${s.wire.noisy.bytesPerReading.jsonPerMessage} (${s.wire.noisy.readingsRatioToJson}) |`,
     `| backlog drain ÷ live MQTT ingest (drain_vs_live.ratio: ${f.drain_vs_live.drain_readings_per_s} ÷ ${f.drain_vs_live.live_readings_per_s} readings/s) | ${f.drain_vs_live.ratio} |`,
     `| sink into PostgreSQL ÷ bare COPY of the same rows (sink_vs_copy: each device every 100 s / every second) | ${f.sink_vs_copy.ratio} / ${f.sink_vs_copy.ratio_dense} |`,
     ...(r1k && r10k

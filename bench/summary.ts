@@ -78,6 +78,9 @@ export function namedFigures(s: SummaryInputs) {
       /** With sensor-like noisy values: what a real fleet sends. */
       ratio_to_json: s.wire.noisy.ratioToJson,
       ratio_to_json_load_values: s.wire.load.ratioToJson,
+      /** The readings encoding (forward.encoding: readings, for sinks before schema major 2), noisy values. */
+      readings_ratio_to_json: s.wire.noisy.readingsRatioToJson,
+      readings_lz4_bytes_per_reading: s.wire.noisy.bytesPerReading.readingsLz4Batch,
       lz4_bytes_per_reading: s.wire.noisy.bytesPerReading.lz4Batch,
       protobuf_bytes_per_reading: s.wire.noisy.bytesPerReading.protobufBatch,
       json_bytes_per_reading: s.wire.noisy.bytesPerReading.jsonPerMessage,

@@ -1,18 +1,19 @@
-// bench/wire.ts counts the bytes of real Kafka values: the LZ4 batches it measured open with the
-// lz4 CLI, parse as ReadingBatch with protoc and with our decoder, and hold every reading of the
-// fleet; the JSON messages are the fleet's messages; the figures are those files' byte counts.
+// bench/wire.ts counts the bytes of real Kafka values: the LZ4 batches it measured (the forwarder's
+// default encoding, columns) open with the lz4 CLI, parse as ReadingBatch with protoc and with the
+// sink's decoder, and hold every reading of the fleet, each device's in order; the JSON messages are
+// the fleet's messages; the figures are those files' byte counts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { v1 } from '../proto/src/wire.js';
+import { COLUMNS_SCHEMA_VERSION, decodeBatch, type Reading } from '../proto/src/wire.js';
 import { benchWire, fleetMessages } from './wire.js';
 
 const PROTO_DIR = join(import.meta.dirname, '..', '..', 'proto');
 
-it('every LZ4 value benchWire measured opens with `lz4 -d`, decodes to the fleet\'s readings in order, and the figures are the files\' byte counts', async () => {
+it('every LZ4 value benchWire measured opens with `lz4 -d`, decodes to the fleet\'s readings, each device\'s in order, and the figures are the files\' byte counts', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fieldline-wire-'));
   try {
     const messages = 4_000;
@@ -23,6 +24,7 @@ it('every LZ4 value benchWire measured opens with `lz4 -d`, decodes to the fleet
     assert.equal(r.readings, messages * 3, detail);
     assert.equal(r.batchMaxReadings, 5_000, 'the forwarder\'s default batch bound');
     assert.deepEqual(r.verified, { batches: r.batches, messages, readings: messages * 3 });
+    assert.equal(r.encoding, 'columns', 'the figure is of what the forwarder sends by default');
 
     const files = readdirSync(dir).filter((f) => f.endsWith('.lz4')).sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]));
     assert.equal(files.length, r.batches, detail);
@@ -36,24 +38,30 @@ it('every LZ4 value benchWire measured opens with `lz4 -d`, decodes to the fleet
       lz4Bytes += statSync(path).size;
       const plain = execFileSync('lz4', ['-d', '-c', path], { maxBuffer: 64 * 2 ** 20 });
       plainBytes += plain.length;
-      const batch = v1.ReadingBatch.decode(plain);
+      const batch = decodeBatch(readFileSync(path));
       assert.equal(Number(batch.seq), i + 1);
       assert.equal(batch.gatewayId, 'gw-bench-wire-01');
-      let values = 0;
-      for (const reading of batch.readings) {
-        const want = fleet[next++]!;
-        assert.equal(reading.deviceId, want.deviceId);
-        assert.equal(Number(reading.tsMs), want.tsMs);
-        assert.deepEqual({ ...reading.metrics }, want.metrics);
-        values += Object.keys(reading.metrics ?? {}).length;
-      }
+      // The batch holds the fleet's next messages; columns give them back device by device.
+      const sent = fleet.slice(next, next + batch.readings.length);
+      next += batch.readings.length;
+      const perDevice = (list: { deviceId: string; tsMs: number; metrics: Record<string, number> }[]) => {
+        const m = new Map<string, unknown[]>();
+        for (const x of list) m.set(x.deviceId, [...(m.get(x.deviceId) ?? []), [x.tsMs, x.metrics]]);
+        return m;
+      };
+      const got = batch.readings.map((x: Reading) => ({ deviceId: x.deviceId ?? '', tsMs: Number(x.tsMs), metrics: { ...x.metrics } }));
+      assert.deepStrictEqual(perDevice(got), perDevice(sent));
+      const values = got.reduce((n, x) => n + Object.keys(x.metrics).length, 0);
       assert.ok(values <= r.batchMaxReadings);
       if (i === 0) {
         // protoc reads the same bytes with nothing but the .proto: the value is the wire contract, not our decoder's idea of it.
         const text = execFileSync('protoc', [`-I${PROTO_DIR}`, '--decode=fieldline.v1.ReadingBatch', join(PROTO_DIR, 'telemetry.proto')], { input: plain, maxBuffer: 64 * 2 ** 20 }).toString();
-        assert.equal(text.match(/^readings \{/gm)?.length, batch.readings.length);
+        const devices = new Set(sent.map((m) => m.deviceId)).size;
+        assert.equal(text.match(/^columns \{/gm)?.length, devices, 'one run per device');
+        assert.equal(text.match(/^readings \{/gm), null, 'no reading left plain');
         assert.match(text, /^gateway_id: "gw-bench-wire-01"$/m);
-        assert.equal(text.match(/key: "temperature"/g)?.length, batch.readings.length);
+        assert.match(text, new RegExp(`^schema_version: ${COLUMNS_SCHEMA_VERSION}$`, 'm'));
+        assert.equal(text.match(/name: "temperature"/g)?.length, devices);
       }
     }
     assert.equal(next, messages, 'every device message is in a batch, once');
@@ -67,11 +75,13 @@ it('every LZ4 value benchWire measured opens with `lz4 -d`, decodes to the fleet
 
     assert.equal(r.ratioToJson, Math.round((lz4Bytes / r.valueBytes.jsonPerMessage) * 10_000) / 10_000);
     assert.equal(r.protobufRatioToJson, Math.round((plainBytes / r.valueBytes.jsonPerMessage) * 10_000) / 10_000);
+    assert.equal(r.readingsRatioToJson, Math.round((r.valueBytes.readingsLz4Batch / r.valueBytes.jsonPerMessage) * 10_000) / 10_000);
+    assert.ok(r.valueBytes.readingsLz4Batch > 0 && r.valueBytes.readingsProtobufBatch > r.valueBytes.readingsLz4Batch, 'the readings encoding is measured beside it');
     assert.equal(r.bytesPerReading.lz4Batch, Math.round((lz4Bytes / r.readings) * 100) / 100);
     assert.equal(r.bytesPerReading.jsonPerMessage, Math.round((r.valueBytes.jsonPerMessage / r.readings) * 100) / 100);
     assert.equal(r.target.met, r.ratioToJson <= 0.125);
     // A record only adds bytes to its value.
-    for (const k of ['lz4Batch', 'protobufBatch', 'jsonPerMessage'] as const) assert.ok(r.withKafkaRecord.bytes[k] > r.valueBytes[k], k);
+    for (const k of ['lz4Batch', 'protobufBatch', 'jsonPerMessage', 'readingsLz4Batch'] as const) assert.ok(r.withKafkaRecord.bytes[k] > r.valueBytes[k], k);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

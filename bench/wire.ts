@@ -1,14 +1,15 @@
-// Bytes on the wire per reading, the same readings three ways: our Kafka value (the LZ4 frame of a
+// Bytes on the wire per reading, the same readings several ways: our Kafka value (the LZ4 frame of a
 // ReadingBatch, built by the forwarder's own encoder from batches cut the way the outbox leases
-// them), that protobuf without LZ4, and one JSON Kafka message per device message, what a plain
-// MQTT-to-Kafka bridge would send. The fleet is bench/mqtt-load.ts's devices: the same payloads,
+// them) in the encoding the forwarder ships by default (forward.encoding: columns) and in the
+// readings encoding older sinks read, that protobuf without LZ4, and one JSON Kafka message per
+// device message, what a plain MQTT-to-Kafka bridge would send. The fleet is bench/mqtt-load.ts's devices: the same payloads,
 // each device once per interval, their phases spread over it, in arrival order at the gateway.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gatewayConfigSchema } from '../gateway/src/config/schema.js';
-import { encodeLeasedBatch } from '../gateway/src/forward/encode.js';
+import { DEFAULT_ENCODING, encodeLeasedBatch } from '../gateway/src/forward/encode.js';
 import type { LeasedBatch } from '../gateway/src/outbox/outbox.js';
-import { lz4Unframe, SourceProtocol, v1, type EncodedMessage, type Reading } from '../proto/src/wire.js';
+import { decodeBatch, lz4Unframe, SourceProtocol, v1, type BatchEncoding, type EncodedMessage, type Reading } from '../proto/src/wire.js';
 import { payload } from './mqtt-load.js';
 import { runIfMain } from './run-alone.js';
 
@@ -43,13 +44,19 @@ export interface FleetMessage {
 }
 
 export interface WireSizes {
+  /** In the forwarder's default encoding (`encoding`). */
   lz4Batch: number;
   protobufBatch: number;
   jsonPerMessage: number;
+  /** The same batches in the readings encoding (forward.encoding: readings; one Reading message each). */
+  readingsLz4Batch: number;
+  readingsProtobufBatch: number;
 }
 
 export interface WireResult {
   values: 'load' | 'noisy';
+  /** The encoding lz4Batch and ratioToJson are of: the forwarder's default (forward.encoding). */
+  encoding: BatchEncoding;
   devices: number;
   messages: number;
   readingsPerMessage: number;
@@ -64,13 +71,18 @@ export interface WireResult {
   ratioToJson: number;
   /** protobufBatch ÷ jsonPerMessage: what the protobuf alone saves, before LZ4. */
   protobufRatioToJson: number;
+  /** readingsLz4Batch ÷ jsonPerMessage: the readings encoding, for sinks before schema major 2 (`wire.readings_ratio_to_json`). */
+  readingsRatioToJson: number;
   /** The issue's target: ≤ 1/8 of JSON per message. */
   target: { maxRatio: number; met: boolean };
   /** The same with what Kafka adds to each record (record framing, key, headers), see `counted`. */
   withKafkaRecord: { bytes: WireSizes; bytesPerReading: WireSizes; ratioToJson: number };
-  /** Every batch was decoded back (LZ4, then protobuf) and held every device message's readings, in order. */
+  /**
+   * Every batch, in both encodings, was decoded back with the sink's decodeBatch and held every
+   * device message's readings, each device's in order, values bit for bit (counted once).
+   */
   verified: { batches: number; messages: number; readings: number };
-  counted: Record<'lz4Batch' | 'protobufBatch' | 'jsonPerMessage' | 'devicePayload' | 'kafkaRecord', string>;
+  counted: Record<'lz4Batch' | 'protobufBatch' | 'jsonPerMessage' | 'devicePayload' | 'kafkaRecord' | 'readingsLz4Batch', string>;
 }
 
 const GATEWAY_ID = 'gw-bench-wire-01';
@@ -214,23 +226,32 @@ export async function benchWire(opts: WireOptions = {}): Promise<WireResult> {
   const totalReadings = values.reduce((a, b) => a + b, 0);
   // A batch is leased moments after its last message was committed.
   const batches = leaseAll(encoded, values, batchMaxReadings, (last) => fleet[last]!.tsMs + 20);
-  const kafkaValues: EncodedMessage[] = batches.map((b) => encodeLeasedBatch(GATEWAY_ID, b));
+  const encoding = DEFAULT_ENCODING;
+  const kafkaValues: EncodedMessage[] = batches.map((b) => encodeLeasedBatch(GATEWAY_ID, b, encoding));
+  const readingsValues: EncodedMessage[] = batches.map((b) => encodeLeasedBatch(GATEWAY_ID, b, 'readings'));
 
   const verified = verify(kafkaValues, fleet);
-  if (verified.readings !== totalReadings || verified.messages !== fleet.length) {
-    throw new Error(`decoded ${verified.readings} readings in ${verified.messages} messages; ${totalReadings} in ${fleet.length} were encoded`);
+  const verifiedReadings = verify(readingsValues, fleet);
+  for (const v of [verified, verifiedReadings]) {
+    if (v.readings !== totalReadings || v.messages !== fleet.length) {
+      throw new Error(`decoded ${v.readings} readings in ${v.messages} messages; ${totalReadings} in ${fleet.length} were encoded`);
+    }
   }
 
-  const valueBytes = { lz4Batch: 0, protobufBatch: 0, jsonPerMessage: 0, devicePayload: 0 };
-  const recordTotals = { lz4Batch: 0, protobufBatch: 0, jsonPerMessage: 0 };
-  for (const msg of kafkaValues) {
-    const plain = lz4Unframe(msg.value).length;
-    valueBytes.lz4Batch += msg.value.length;
-    valueBytes.protobufBatch += plain;
-    recordTotals.lz4Batch += RECORD_BATCH_HEADER + recordBytes(msg.key, msg.value.length, msg.headers);
-    // The same record without LZ4 says so in its content-encoding header.
-    recordTotals.protobufBatch += RECORD_BATCH_HEADER + recordBytes(msg.key, plain, { ...msg.headers, 'content-encoding': 'identity' });
-  }
+  const valueBytes = { lz4Batch: 0, protobufBatch: 0, jsonPerMessage: 0, readingsLz4Batch: 0, readingsProtobufBatch: 0, devicePayload: 0 };
+  const recordTotals = { lz4Batch: 0, protobufBatch: 0, jsonPerMessage: 0, readingsLz4Batch: 0, readingsProtobufBatch: 0 };
+  const count = (msgs: EncodedMessage[], lz4: 'lz4Batch' | 'readingsLz4Batch', pb: 'protobufBatch' | 'readingsProtobufBatch'): void => {
+    for (const msg of msgs) {
+      const plain = lz4Unframe(msg.value).length;
+      valueBytes[lz4] += msg.value.length;
+      valueBytes[pb] += plain;
+      recordTotals[lz4] += RECORD_BATCH_HEADER + recordBytes(msg.key, msg.value.length, msg.headers);
+      // The same record without LZ4 says so in its content-encoding header.
+      recordTotals[pb] += RECORD_BATCH_HEADER + recordBytes(msg.key, plain, { ...msg.headers, 'content-encoding': 'identity' });
+    }
+  };
+  count(kafkaValues, 'lz4Batch', 'protobufBatch');
+  count(readingsValues, 'readingsLz4Batch', 'readingsProtobufBatch');
   const jsonLines: string[] = [];
   for (const m of fleet) {
     const json = jsonMessage(GATEWAY_ID, m);
@@ -254,6 +275,7 @@ export async function benchWire(opts: WireOptions = {}): Promise<WireResult> {
   const ratioToJson = ratio(valueBytes.lz4Batch, valueBytes.jsonPerMessage);
   return {
     values: valuesKind,
+    encoding,
     devices,
     messages: fleet.length,
     readingsPerMessage,
@@ -264,12 +286,14 @@ export async function benchWire(opts: WireOptions = {}): Promise<WireResult> {
     bytesPerReading: per(valueBytes),
     ratioToJson,
     protobufRatioToJson: ratio(valueBytes.protobufBatch, valueBytes.jsonPerMessage),
+    readingsRatioToJson: ratio(valueBytes.readingsLz4Batch, valueBytes.jsonPerMessage),
     target: { maxRatio: 0.125, met: ratioToJson <= 0.125 },
     withKafkaRecord: { bytes: recordTotals, bytesPerReading: per(recordTotals), ratioToJson: ratio(recordTotals.lz4Batch, recordTotals.jsonPerMessage) },
     verified,
     counted: {
-      lz4Batch: `the Kafka message value the forwarder produces (encodeLeasedBatch: one LZ4 frame of a ReadingBatch, gateway id, seq, created_ms, schema_version and up to ${batchMaxReadings} readings, whole messages only, cut as the outbox leases them)`,
+      lz4Batch: `the Kafka message value the forwarder produces by default (encodeLeasedBatch, forward.encoding ${encoding}: one LZ4 frame of a ReadingBatch, gateway id, seq, created_ms, schema_version and up to ${batchMaxReadings} readings, whole messages only, cut as the outbox leases them)`,
       protobufBatch: 'the same ReadingBatch protobuf bytes, not compressed',
+      readingsLz4Batch: 'the same batches in the readings encoding (forward.encoding: readings, one Reading message each, what sinks before schema major 2 read); readingsProtobufBatch: those, not compressed',
       jsonPerMessage: 'one Kafka message value per device message: {"gatewayId","deviceId","ts","metrics":{…}} as compact JSON (UTF-8 bytes)',
       devicePayload: 'for reference, the MQTT payload the device sent ({"metrics":{…}}, no ts: the gateway stamps it), without the MQTT header and topic',
       kafkaRecord: `withKafkaRecord adds each Kafka v2 record's framing (length, attributes, key, value length, headers; timestamp and offset deltas at 1 byte) to its value; ours carry key = gateway id and the contract's five headers (gateway-id, batch-seq, schema-version, content-encoding, reading-count) plus a ${RECORD_BATCH_HEADER}-byte record batch header each, as if every batch went alone; JSON records carry key = gateway id, no headers and no batch header, as if perfectly batched: the comparison leans toward JSON`,
@@ -277,22 +301,33 @@ export async function benchWire(opts: WireOptions = {}): Promise<WireResult> {
   };
 }
 
-/** Decodes every value back and checks each reading against the message it came from, in order. */
+/**
+ * Decodes every value back as the sink does (decodeBatch) and checks each reading against the
+ * message it came from: each device's in the order it sent them (the contract's order; columns put a
+ * batch's readings device by device), values bit for bit.
+ */
 function verify(kafkaValues: EncodedMessage[], fleet: FleetMessage[]): WireResult['verified'] {
   let m = 0;
   let readings = 0;
   for (const msg of kafkaValues) {
-    const batch = v1.ReadingBatch.decode(lz4Unframe(msg.value));
+    const batch = decodeBatch(msg.value);
     if (batch.gatewayId !== GATEWAY_ID) throw new Error(`batch ${batch.seq} names gateway ${batch.gatewayId}`);
+    const wanted = new Map<string, FleetMessage[]>();
+    for (let i = 0; i < batch.readings.length; i++) {
+      const want = fleet[m + i];
+      if (!want) throw new Error(`batch ${batch.seq} holds more readings than the fleet sent`);
+      wanted.set(want.deviceId, [...(wanted.get(want.deviceId) ?? []), want]);
+    }
+    m += batch.readings.length;
     let values = 0;
     for (const r of batch.readings) {
       const metrics = r.metrics ?? {};
-      const want = fleet[m++];
-      if (!want || r.deviceId !== want.deviceId || Number(r.tsMs) !== want.tsMs) {
-        throw new Error(`batch ${batch.seq}: reading ${m - 1} is ${r.deviceId}@${String(r.tsMs)}, expected ${want?.deviceId}@${want?.tsMs}`);
+      const want = wanted.get(r.deviceId ?? '')?.shift();
+      if (!want || Number(r.tsMs) !== want.tsMs) {
+        throw new Error(`batch ${batch.seq}: ${r.deviceId}@${String(r.tsMs)} is not ${r.deviceId}'s next message (${want?.tsMs})`);
       }
       for (const [k, v] of Object.entries(want.metrics)) {
-        if (metrics[k] !== v) throw new Error(`batch ${batch.seq}: ${want.deviceId}@${want.tsMs} ${k} is ${metrics[k]}, expected ${v}`);
+        if (!Object.is(metrics[k], v)) throw new Error(`batch ${batch.seq}: ${want.deviceId}@${want.tsMs} ${k} is ${metrics[k]}, expected ${v}`);
       }
       const n = Object.keys(metrics).length;
       if (n !== Object.keys(want.metrics).length) throw new Error(`batch ${batch.seq}: ${want.deviceId}@${want.tsMs} has ${n} metrics`);

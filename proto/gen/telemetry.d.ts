@@ -62,6 +62,7 @@ export namespace fieldline {
             readings: fieldline.v1.Reading.$Properties[];
             schemaVersion: number;
             backlog: boolean;
+            columns: fieldline.v1.DeviceColumns.$Properties[];
             static create(properties: fieldline.v1.ReadingBatch.$Shape): fieldline.v1.ReadingBatch & fieldline.v1.ReadingBatch.$Shape;
             static create(properties?: fieldline.v1.ReadingBatch.$Properties): fieldline.v1.ReadingBatch;
             static encode(message: fieldline.v1.ReadingBatch.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -80,9 +81,76 @@ export namespace fieldline {
                 readings?: (fieldline.v1.Reading.$Properties[]|null);
                 schemaVersion?: (number|null);
                 backlog?: (boolean|null);
+                columns?: (fieldline.v1.DeviceColumns.$Properties[]|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = fieldline.v1.ReadingBatch.$Properties;
+        }
+
+        interface IDeviceColumns extends fieldline.v1.DeviceColumns.$Properties {
+        }
+
+        class DeviceColumns {
+            constructor(properties?: fieldline.v1.DeviceColumns.$Properties);
+            $unknowns?: Uint8Array[];
+            deviceId: string;
+            source: fieldline.v1.SourceProtocol;
+            readingsBefore: number;
+            tsMsDelta: number[];
+            metrics: fieldline.v1.MetricColumn.$Properties[];
+            static create(properties: fieldline.v1.DeviceColumns.$Shape): fieldline.v1.DeviceColumns & fieldline.v1.DeviceColumns.$Shape;
+            static create(properties?: fieldline.v1.DeviceColumns.$Properties): fieldline.v1.DeviceColumns;
+            static encode(message: fieldline.v1.DeviceColumns.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): fieldline.v1.DeviceColumns & fieldline.v1.DeviceColumns.$Shape;
+            static fromObject(object: { [k: string]: any }): fieldline.v1.DeviceColumns;
+            static toObject(message: fieldline.v1.DeviceColumns, options?: $protobuf.IConversionOptions): { [k: string]: any };
+            toJSON(): { [k: string]: any };
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace DeviceColumns {
+            interface $Properties {
+                deviceId?: (string|null);
+                source?: (fieldline.v1.SourceProtocol|null);
+                readingsBefore?: (number|null);
+                tsMsDelta?: (number[]|null);
+                metrics?: (fieldline.v1.MetricColumn.$Properties[]|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = fieldline.v1.DeviceColumns.$Properties;
+        }
+
+        interface IMetricColumn extends fieldline.v1.MetricColumn.$Properties {
+        }
+
+        class MetricColumn {
+            constructor(properties?: fieldline.v1.MetricColumn.$Properties);
+            $unknowns?: Uint8Array[];
+            name: string;
+            present: Uint8Array;
+            scale: number;
+            scaledDelta: number[];
+            raw: number[];
+            static create(properties: fieldline.v1.MetricColumn.$Shape): fieldline.v1.MetricColumn & fieldline.v1.MetricColumn.$Shape;
+            static create(properties?: fieldline.v1.MetricColumn.$Properties): fieldline.v1.MetricColumn;
+            static encode(message: fieldline.v1.MetricColumn.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): fieldline.v1.MetricColumn & fieldline.v1.MetricColumn.$Shape;
+            static fromObject(object: { [k: string]: any }): fieldline.v1.MetricColumn;
+            static toObject(message: fieldline.v1.MetricColumn, options?: $protobuf.IConversionOptions): { [k: string]: any };
+            toJSON(): { [k: string]: any };
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace MetricColumn {
+            interface $Properties {
+                name?: (string|null);
+                present?: (Uint8Array|null);
+                scale?: (number|null);
+                scaledDelta?: (number[]|null);
+                raw?: (number[]|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = fieldline.v1.MetricColumn.$Properties;
         }
 
         interface IAdapterStatus extends fieldline.v1.AdapterStatus.$Properties {

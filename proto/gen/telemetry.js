@@ -530,6 +530,7 @@ export const fieldline = $root.fieldline = (() => {
              * @property {Array.<fieldline.v1.Reading.$Properties>|null} [readings] ReadingBatch readings
              * @property {number|null} [schemaVersion] ReadingBatch schemaVersion
              * @property {boolean|null} [backlog] ReadingBatch backlog
+             * @property {Array.<fieldline.v1.DeviceColumns.$Properties>|null} [columns] ReadingBatch columns
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -556,6 +557,7 @@ export const fieldline = $root.fieldline = (() => {
              */
             const ReadingBatch = function (properties) {
                 this.readings = [];
+                this.columns = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -611,6 +613,14 @@ export const fieldline = $root.fieldline = (() => {
             ReadingBatch.prototype.backlog = false;
 
             /**
+             * ReadingBatch columns.
+             * @member {Array.<fieldline.v1.DeviceColumns.$Properties>} columns
+             * @memberof fieldline.v1.ReadingBatch
+             * @instance
+             */
+            ReadingBatch.prototype.columns = $util.emptyArray;
+
+            /**
              * Creates a new ReadingBatch instance using the specified properties.
              * @function create
              * @memberof fieldline.v1.ReadingBatch
@@ -655,6 +665,9 @@ export const fieldline = $root.fieldline = (() => {
                     writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.schemaVersion);
                 if (message.backlog != null && $Object.hasOwnProperty.call(message, "backlog") && message.backlog !== false)
                     writer.uint32(/* id 6, wireType 0 =*/48).bool(message.backlog);
+                if (message.columns != null && message.columns.length)
+                    for (let i = 0; i < message.columns.length; ++i)
+                        $root.fieldline.v1.DeviceColumns.encode(message.columns[i], writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -752,6 +765,14 @@ export const fieldline = $root.fieldline = (() => {
                                 delete message.backlog;
                             continue;
                         }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.columns && message.columns.length))
+                                message.columns = [];
+                            message.columns.push($root.fieldline.v1.DeviceColumns.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -826,6 +847,16 @@ export const fieldline = $root.fieldline = (() => {
                 if (object.backlog != null)
                     if (object.backlog)
                         message.backlog = $Boolean(object.backlog);
+                if (object.columns) {
+                    if (!$Array.isArray(object.columns))
+                        throw $TypeError(".fieldline.v1.ReadingBatch.columns: array expected");
+                    message.columns = $Array(object.columns.length);
+                    for (let i = 0; i < object.columns.length; ++i) {
+                        if (!$util.isObject(object.columns[i]))
+                            throw $TypeError(".fieldline.v1.ReadingBatch.columns: object expected");
+                        message.columns[i] = $root.fieldline.v1.DeviceColumns.fromObject(object.columns[i], _depth + 1);
+                    }
+                }
                 return message;
             };
 
@@ -846,8 +877,10 @@ export const fieldline = $root.fieldline = (() => {
                 if (_depth > $util.recursionLimit)
                     throw $Error("max depth exceeded");
                 let object = {};
-                if (options.arrays || options.defaults)
+                if (options.arrays || options.defaults) {
                     object.readings = [];
+                    object.columns = [];
+                }
                 if (options.defaults) {
                     object.gatewayId = "";
                     if ($util.Long) {
@@ -888,6 +921,11 @@ export const fieldline = $root.fieldline = (() => {
                     object.schemaVersion = message.schemaVersion;
                 if (message.backlog != null && $Object.hasOwnProperty.call(message, "backlog"))
                     object.backlog = message.backlog;
+                if (message.columns && message.columns.length) {
+                    object.columns = $Array(message.columns.length);
+                    for (let j = 0; j < message.columns.length; ++j)
+                        object.columns[j] = $root.fieldline.v1.DeviceColumns.toObject(message.columns[j], options, _depth + 1);
+                }
                 return object;
             };
 
@@ -917,6 +955,776 @@ export const fieldline = $root.fieldline = (() => {
             };
 
             return ReadingBatch;
+        })();
+
+        v1.DeviceColumns = (function() {
+
+            /**
+             * Properties of a DeviceColumns.
+             * @typedef {Object} fieldline.v1.DeviceColumns.$Properties
+             * @property {string|null} [deviceId] DeviceColumns deviceId
+             * @property {fieldline.v1.SourceProtocol|null} [source] DeviceColumns source
+             * @property {number|null} [readingsBefore] DeviceColumns readingsBefore
+             * @property {Array.<number>|null} [tsMsDelta] DeviceColumns tsMsDelta
+             * @property {Array.<fieldline.v1.MetricColumn.$Properties>|null} [metrics] DeviceColumns metrics
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a DeviceColumns.
+             * @memberof fieldline.v1
+             * @interface IDeviceColumns
+             * @augments fieldline.v1.DeviceColumns.$Properties
+             * @deprecated Use fieldline.v1.DeviceColumns.$Properties instead.
+             */
+
+            /**
+             * Shape of a DeviceColumns.
+             * @typedef {fieldline.v1.DeviceColumns.$Properties} fieldline.v1.DeviceColumns.$Shape
+             */
+
+            /**
+             * Constructs a new DeviceColumns.
+             * @memberof fieldline.v1
+             * @classdesc Represents a DeviceColumns.
+             * @constructor
+             * @param {fieldline.v1.DeviceColumns.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const DeviceColumns = function (properties) {
+                this.tsMsDelta = [];
+                this.metrics = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * DeviceColumns deviceId.
+             * @member {string} deviceId
+             * @memberof fieldline.v1.DeviceColumns
+             * @instance
+             */
+            DeviceColumns.prototype.deviceId = "";
+
+            /**
+             * DeviceColumns source.
+             * @member {fieldline.v1.SourceProtocol} source
+             * @memberof fieldline.v1.DeviceColumns
+             * @instance
+             */
+            DeviceColumns.prototype.source = 0;
+
+            /**
+             * DeviceColumns readingsBefore.
+             * @member {number} readingsBefore
+             * @memberof fieldline.v1.DeviceColumns
+             * @instance
+             */
+            DeviceColumns.prototype.readingsBefore = 0;
+
+            /**
+             * DeviceColumns tsMsDelta.
+             * @member {Array.<number>} tsMsDelta
+             * @memberof fieldline.v1.DeviceColumns
+             * @instance
+             */
+            DeviceColumns.prototype.tsMsDelta = $util.emptyArray;
+
+            /**
+             * DeviceColumns metrics.
+             * @member {Array.<fieldline.v1.MetricColumn.$Properties>} metrics
+             * @memberof fieldline.v1.DeviceColumns
+             * @instance
+             */
+            DeviceColumns.prototype.metrics = $util.emptyArray;
+
+            /**
+             * Creates a new DeviceColumns instance using the specified properties.
+             * @function create
+             * @memberof fieldline.v1.DeviceColumns
+             * @static
+             * @param {fieldline.v1.DeviceColumns.$Properties=} [properties] Properties to set
+             * @returns {fieldline.v1.DeviceColumns} DeviceColumns instance
+             * @type {{
+             *   (properties: fieldline.v1.DeviceColumns.$Shape): fieldline.v1.DeviceColumns & fieldline.v1.DeviceColumns.$Shape;
+             *   (properties?: fieldline.v1.DeviceColumns.$Properties): fieldline.v1.DeviceColumns;
+             * }}
+             */
+            DeviceColumns.create = function(properties) {
+                return new DeviceColumns(properties);
+            };
+
+            /**
+             * Encodes the specified DeviceColumns message. Does not implicitly {@link fieldline.v1.DeviceColumns.verify|verify} messages.
+             * @function encode
+             * @memberof fieldline.v1.DeviceColumns
+             * @static
+             * @param {fieldline.v1.DeviceColumns.$Properties} message DeviceColumns message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            DeviceColumns.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.deviceId != null && $Object.hasOwnProperty.call(message, "deviceId") && message.deviceId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.deviceId);
+                if (message.source != null && $Object.hasOwnProperty.call(message, "source") && message.source !== 0)
+                    writer.uint32(/* id 2, wireType 0 =*/16).int32(message.source);
+                if (message.readingsBefore != null && $Object.hasOwnProperty.call(message, "readingsBefore") && message.readingsBefore !== 0)
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.readingsBefore);
+                if (message.tsMsDelta != null && message.tsMsDelta.length)
+                    writer.uint32(/* id 4, wireType 2 =*/34).sint64s(message.tsMsDelta);
+                if (message.metrics != null && message.metrics.length)
+                    for (let i = 0; i < message.metrics.length; ++i)
+                        $root.fieldline.v1.MetricColumn.encode(message.metrics[i], writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a DeviceColumns message from the specified reader or buffer.
+             * @function decode
+             * @memberof fieldline.v1.DeviceColumns
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {fieldline.v1.DeviceColumns & fieldline.v1.DeviceColumns.$Shape} DeviceColumns
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            DeviceColumns.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.fieldline.v1.DeviceColumns();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.deviceId = value;
+                            else
+                                delete message.deviceId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.source = value;
+                            else
+                                delete message.source;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.readingsBefore = value;
+                            else
+                                delete message.readingsBefore;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType === 2) {
+                                if (!(message.tsMsDelta && message.tsMsDelta.length))
+                                    message.tsMsDelta = [];
+                                reader.sint64s(message.tsMsDelta);
+                                continue;
+                            }
+                            if (wireType !== 0)
+                                break;
+                            if (!(message.tsMsDelta && message.tsMsDelta.length))
+                                message.tsMsDelta = [];
+                            message.tsMsDelta.push(reader.sint64());
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.metrics && message.metrics.length))
+                                message.metrics = [];
+                            message.metrics.push($root.fieldline.v1.MetricColumn.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a DeviceColumns message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof fieldline.v1.DeviceColumns
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {fieldline.v1.DeviceColumns} DeviceColumns
+             */
+            DeviceColumns.fromObject = function (object, _depth) {
+                if (object instanceof $root.fieldline.v1.DeviceColumns)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".fieldline.v1.DeviceColumns: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.fieldline.v1.DeviceColumns();
+                if (object.deviceId != null)
+                    if (typeof object.deviceId !== "string" || object.deviceId.length)
+                        message.deviceId = $String(object.deviceId);
+                if (object.source !== 0 && (typeof object.source !== "string" || $root.fieldline.v1.SourceProtocol[object.source] !== 0))
+                    switch (object.source) {
+                    case "SOURCE_PROTOCOL_UNSPECIFIED":
+                    case 0:
+                        message.source = 0;
+                        break;
+                    case "SOURCE_PROTOCOL_MQTT":
+                    case 1:
+                        message.source = 1;
+                        break;
+                    case "SOURCE_PROTOCOL_COAP":
+                    case 2:
+                        message.source = 2;
+                        break;
+                    case "SOURCE_PROTOCOL_MODBUS_RTU":
+                    case 3:
+                        message.source = 3;
+                        break;
+                    case "SOURCE_PROTOCOL_MODBUS_TCP":
+                    case 4:
+                        message.source = 4;
+                        break;
+                    default:
+                        if (typeof object.source === "number" && (object.source | 0) === object.source)
+                            message.source = object.source;
+                    }
+                if (object.readingsBefore != null)
+                    if ($Number(object.readingsBefore) !== 0)
+                        message.readingsBefore = object.readingsBefore >>> 0;
+                if (object.tsMsDelta) {
+                    if (!$Array.isArray(object.tsMsDelta))
+                        throw $TypeError(".fieldline.v1.DeviceColumns.tsMsDelta: array expected");
+                    message.tsMsDelta = $Array(object.tsMsDelta.length);
+                    for (let i = 0; i < object.tsMsDelta.length; ++i)
+                        if ($util.Long)
+                            message.tsMsDelta[i] = $util.Long.fromValue(object.tsMsDelta[i], false);
+                        else if (typeof object.tsMsDelta[i] === "string")
+                            message.tsMsDelta[i] = $parseInt(object.tsMsDelta[i], 10);
+                        else if (typeof object.tsMsDelta[i] === "number")
+                            message.tsMsDelta[i] = object.tsMsDelta[i];
+                        else if (typeof object.tsMsDelta[i] === "object")
+                            message.tsMsDelta[i] = new $util.LongBits(object.tsMsDelta[i].low >>> 0, object.tsMsDelta[i].high >>> 0).toNumber();
+                }
+                if (object.metrics) {
+                    if (!$Array.isArray(object.metrics))
+                        throw $TypeError(".fieldline.v1.DeviceColumns.metrics: array expected");
+                    message.metrics = $Array(object.metrics.length);
+                    for (let i = 0; i < object.metrics.length; ++i) {
+                        if (!$util.isObject(object.metrics[i]))
+                            throw $TypeError(".fieldline.v1.DeviceColumns.metrics: object expected");
+                        message.metrics[i] = $root.fieldline.v1.MetricColumn.fromObject(object.metrics[i], _depth + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a DeviceColumns message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof fieldline.v1.DeviceColumns
+             * @static
+             * @param {fieldline.v1.DeviceColumns} message DeviceColumns
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            DeviceColumns.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults) {
+                    object.tsMsDelta = [];
+                    object.metrics = [];
+                }
+                if (options.defaults) {
+                    object.deviceId = "";
+                    object.source = options.enums === $String ? "SOURCE_PROTOCOL_UNSPECIFIED" : 0;
+                    object.readingsBefore = 0;
+                }
+                if (message.deviceId != null && $Object.hasOwnProperty.call(message, "deviceId"))
+                    object.deviceId = message.deviceId;
+                if (message.source != null && $Object.hasOwnProperty.call(message, "source"))
+                    object.source = options.enums === $String ? $root.fieldline.v1.SourceProtocol[message.source] === $undefined ? message.source : $root.fieldline.v1.SourceProtocol[message.source] : message.source;
+                if (message.readingsBefore != null && $Object.hasOwnProperty.call(message, "readingsBefore"))
+                    object.readingsBefore = message.readingsBefore;
+                if (message.tsMsDelta && message.tsMsDelta.length) {
+                    object.tsMsDelta = $Array(message.tsMsDelta.length);
+                    for (let j = 0; j < message.tsMsDelta.length; ++j)
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.tsMsDelta[j] = typeof message.tsMsDelta[j] === "number" ? $BigInt(message.tsMsDelta[j]) : $util.Long.fromBits(message.tsMsDelta[j].low >>> 0, message.tsMsDelta[j].high >>> 0, false).toBigInt();
+                        else if (typeof message.tsMsDelta[j] === "number")
+                            object.tsMsDelta[j] = options.longs === $String ? $String(message.tsMsDelta[j]) : message.tsMsDelta[j];
+                        else
+                            object.tsMsDelta[j] = options.longs === $String ? $util.Long.prototype.toString.call(message.tsMsDelta[j]) : options.longs === $Number ? new $util.LongBits(message.tsMsDelta[j].low >>> 0, message.tsMsDelta[j].high >>> 0).toNumber() : message.tsMsDelta[j];
+                }
+                if (message.metrics && message.metrics.length) {
+                    object.metrics = $Array(message.metrics.length);
+                    for (let j = 0; j < message.metrics.length; ++j)
+                        object.metrics[j] = $root.fieldline.v1.MetricColumn.toObject(message.metrics[j], options, _depth + 1);
+                }
+                return object;
+            };
+
+            /**
+             * Converts this DeviceColumns to JSON.
+             * @function toJSON
+             * @memberof fieldline.v1.DeviceColumns
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            DeviceColumns.prototype.toJSON = function() {
+                return DeviceColumns.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for DeviceColumns
+             * @function getTypeUrl
+             * @memberof fieldline.v1.DeviceColumns
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            DeviceColumns.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/fieldline.v1.DeviceColumns";
+            };
+
+            return DeviceColumns;
+        })();
+
+        v1.MetricColumn = (function() {
+
+            /**
+             * Properties of a MetricColumn.
+             * @typedef {Object} fieldline.v1.MetricColumn.$Properties
+             * @property {string|null} [name] MetricColumn name
+             * @property {Uint8Array|null} [present] MetricColumn present
+             * @property {number|null} [scale] MetricColumn scale
+             * @property {Array.<number>|null} [scaledDelta] MetricColumn scaledDelta
+             * @property {Array.<number>|null} [raw] MetricColumn raw
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a MetricColumn.
+             * @memberof fieldline.v1
+             * @interface IMetricColumn
+             * @augments fieldline.v1.MetricColumn.$Properties
+             * @deprecated Use fieldline.v1.MetricColumn.$Properties instead.
+             */
+
+            /**
+             * Shape of a MetricColumn.
+             * @typedef {fieldline.v1.MetricColumn.$Properties} fieldline.v1.MetricColumn.$Shape
+             */
+
+            /**
+             * Constructs a new MetricColumn.
+             * @memberof fieldline.v1
+             * @classdesc Represents a MetricColumn.
+             * @constructor
+             * @param {fieldline.v1.MetricColumn.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const MetricColumn = function (properties) {
+                this.scaledDelta = [];
+                this.raw = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * MetricColumn name.
+             * @member {string} name
+             * @memberof fieldline.v1.MetricColumn
+             * @instance
+             */
+            MetricColumn.prototype.name = "";
+
+            /**
+             * MetricColumn present.
+             * @member {Uint8Array} present
+             * @memberof fieldline.v1.MetricColumn
+             * @instance
+             */
+            MetricColumn.prototype.present = $util.newBuffer([]);
+
+            /**
+             * MetricColumn scale.
+             * @member {number} scale
+             * @memberof fieldline.v1.MetricColumn
+             * @instance
+             */
+            MetricColumn.prototype.scale = 0;
+
+            /**
+             * MetricColumn scaledDelta.
+             * @member {Array.<number>} scaledDelta
+             * @memberof fieldline.v1.MetricColumn
+             * @instance
+             */
+            MetricColumn.prototype.scaledDelta = $util.emptyArray;
+
+            /**
+             * MetricColumn raw.
+             * @member {Array.<number>} raw
+             * @memberof fieldline.v1.MetricColumn
+             * @instance
+             */
+            MetricColumn.prototype.raw = $util.emptyArray;
+
+            /**
+             * Creates a new MetricColumn instance using the specified properties.
+             * @function create
+             * @memberof fieldline.v1.MetricColumn
+             * @static
+             * @param {fieldline.v1.MetricColumn.$Properties=} [properties] Properties to set
+             * @returns {fieldline.v1.MetricColumn} MetricColumn instance
+             * @type {{
+             *   (properties: fieldline.v1.MetricColumn.$Shape): fieldline.v1.MetricColumn & fieldline.v1.MetricColumn.$Shape;
+             *   (properties?: fieldline.v1.MetricColumn.$Properties): fieldline.v1.MetricColumn;
+             * }}
+             */
+            MetricColumn.create = function(properties) {
+                return new MetricColumn(properties);
+            };
+
+            /**
+             * Encodes the specified MetricColumn message. Does not implicitly {@link fieldline.v1.MetricColumn.verify|verify} messages.
+             * @function encode
+             * @memberof fieldline.v1.MetricColumn
+             * @static
+             * @param {fieldline.v1.MetricColumn.$Properties} message MetricColumn message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            MetricColumn.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.name != null && $Object.hasOwnProperty.call(message, "name") && message.name !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.name);
+                if (message.present != null && $Object.hasOwnProperty.call(message, "present") && message.present.length)
+                    writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.present);
+                if (message.scale != null && $Object.hasOwnProperty.call(message, "scale") && message.scale !== 0)
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.scale);
+                if (message.scaledDelta != null && message.scaledDelta.length)
+                    writer.uint32(/* id 4, wireType 2 =*/34).sint64s(message.scaledDelta);
+                if (message.raw != null && message.raw.length)
+                    writer.uint32(/* id 5, wireType 2 =*/42).doubles(message.raw);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a MetricColumn message from the specified reader or buffer.
+             * @function decode
+             * @memberof fieldline.v1.MetricColumn
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {fieldline.v1.MetricColumn & fieldline.v1.MetricColumn.$Shape} MetricColumn
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            MetricColumn.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.fieldline.v1.MetricColumn();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.name = value;
+                            else
+                                delete message.name;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.present = value;
+                            else
+                                delete message.present;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.scale = value;
+                            else
+                                delete message.scale;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType === 2) {
+                                if (!(message.scaledDelta && message.scaledDelta.length))
+                                    message.scaledDelta = [];
+                                reader.sint64s(message.scaledDelta);
+                                continue;
+                            }
+                            if (wireType !== 0)
+                                break;
+                            if (!(message.scaledDelta && message.scaledDelta.length))
+                                message.scaledDelta = [];
+                            message.scaledDelta.push(reader.sint64());
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType === 2) {
+                                if (!(message.raw && message.raw.length))
+                                    message.raw = [];
+                                reader.doubles(message.raw);
+                                continue;
+                            }
+                            if (wireType !== 1)
+                                break;
+                            if (!(message.raw && message.raw.length))
+                                message.raw = [];
+                            message.raw.push(reader.double());
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a MetricColumn message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof fieldline.v1.MetricColumn
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {fieldline.v1.MetricColumn} MetricColumn
+             */
+            MetricColumn.fromObject = function (object, _depth) {
+                if (object instanceof $root.fieldline.v1.MetricColumn)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".fieldline.v1.MetricColumn: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.fieldline.v1.MetricColumn();
+                if (object.name != null)
+                    if (typeof object.name !== "string" || object.name.length)
+                        message.name = $String(object.name);
+                if (object.present != null)
+                    if (object.present.length)
+                        if (typeof object.present === "string")
+                            $util.base64.decode(object.present, message.present = $util.newBuffer($util.base64.length(object.present)), 0);
+                        else if (object.present.length >= 0)
+                            message.present = object.present;
+                if (object.scale != null)
+                    if ($Number(object.scale) !== 0)
+                        message.scale = object.scale >>> 0;
+                if (object.scaledDelta) {
+                    if (!$Array.isArray(object.scaledDelta))
+                        throw $TypeError(".fieldline.v1.MetricColumn.scaledDelta: array expected");
+                    message.scaledDelta = $Array(object.scaledDelta.length);
+                    for (let i = 0; i < object.scaledDelta.length; ++i)
+                        if ($util.Long)
+                            message.scaledDelta[i] = $util.Long.fromValue(object.scaledDelta[i], false);
+                        else if (typeof object.scaledDelta[i] === "string")
+                            message.scaledDelta[i] = $parseInt(object.scaledDelta[i], 10);
+                        else if (typeof object.scaledDelta[i] === "number")
+                            message.scaledDelta[i] = object.scaledDelta[i];
+                        else if (typeof object.scaledDelta[i] === "object")
+                            message.scaledDelta[i] = new $util.LongBits(object.scaledDelta[i].low >>> 0, object.scaledDelta[i].high >>> 0).toNumber();
+                }
+                if (object.raw) {
+                    if (!$Array.isArray(object.raw))
+                        throw $TypeError(".fieldline.v1.MetricColumn.raw: array expected");
+                    message.raw = $Array(object.raw.length);
+                    for (let i = 0; i < object.raw.length; ++i)
+                        message.raw[i] = $Number(object.raw[i]);
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a MetricColumn message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof fieldline.v1.MetricColumn
+             * @static
+             * @param {fieldline.v1.MetricColumn} message MetricColumn
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            MetricColumn.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults) {
+                    object.scaledDelta = [];
+                    object.raw = [];
+                }
+                if (options.defaults) {
+                    object.name = "";
+                    if (options.bytes === $String)
+                        object.present = "";
+                    else {
+                        object.present = [];
+                        if (options.bytes !== $Array)
+                            object.present = $util.newBuffer(object.present);
+                    }
+                    object.scale = 0;
+                }
+                if (message.name != null && $Object.hasOwnProperty.call(message, "name"))
+                    object.name = message.name;
+                if (message.present != null && $Object.hasOwnProperty.call(message, "present"))
+                    object.present = options.bytes === $String ? $util.base64.encode(message.present, 0, message.present.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.present) : message.present;
+                if (message.scale != null && $Object.hasOwnProperty.call(message, "scale"))
+                    object.scale = message.scale;
+                if (message.scaledDelta && message.scaledDelta.length) {
+                    object.scaledDelta = $Array(message.scaledDelta.length);
+                    for (let j = 0; j < message.scaledDelta.length; ++j)
+                        if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                            object.scaledDelta[j] = typeof message.scaledDelta[j] === "number" ? $BigInt(message.scaledDelta[j]) : $util.Long.fromBits(message.scaledDelta[j].low >>> 0, message.scaledDelta[j].high >>> 0, false).toBigInt();
+                        else if (typeof message.scaledDelta[j] === "number")
+                            object.scaledDelta[j] = options.longs === $String ? $String(message.scaledDelta[j]) : message.scaledDelta[j];
+                        else
+                            object.scaledDelta[j] = options.longs === $String ? $util.Long.prototype.toString.call(message.scaledDelta[j]) : options.longs === $Number ? new $util.LongBits(message.scaledDelta[j].low >>> 0, message.scaledDelta[j].high >>> 0).toNumber() : message.scaledDelta[j];
+                }
+                if (message.raw && message.raw.length) {
+                    object.raw = $Array(message.raw.length);
+                    for (let j = 0; j < message.raw.length; ++j)
+                        object.raw[j] = options.json && !$isFinite(message.raw[j]) ? $String(message.raw[j]) : message.raw[j];
+                }
+                return object;
+            };
+
+            /**
+             * Converts this MetricColumn to JSON.
+             * @function toJSON
+             * @memberof fieldline.v1.MetricColumn
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            MetricColumn.prototype.toJSON = function() {
+                return MetricColumn.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for MetricColumn
+             * @function getTypeUrl
+             * @memberof fieldline.v1.MetricColumn
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            MetricColumn.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/fieldline.v1.MetricColumn";
+            };
+
+            return MetricColumn;
         })();
 
         v1.AdapterStatus = (function() {

@@ -7,6 +7,7 @@ const wire = defineCatalogue({
   FL_ERR_WIRE_LZ4: { status: 400, message: 'not an LZ4 frame' },
   FL_ERR_WIRE_PROTOBUF: { status: 400, message: 'not the protobuf message the topic carries' },
   FL_ERR_WIRE_EMPTY: { status: 400, message: 'message has no value' },
+  FL_ERR_WIRE_COLUMNS: { status: 400, message: "a ReadingBatch's columns do not add up (a run without readings, values that do not match its readings, a bad scale or presence bitmap)" },
   FL_ERR_WIRE_BATCH_ID: { status: 400, message: 'batch has no gateway_id or seq' },
   // Redelivery can help here, unlike the codes above: a sink that learns the major reads the same bytes.
   FL_ERR_WIRE_SCHEMA_VERSION: { status: 400, message: 'schema_version is of a major this reader does not know' },

@@ -6,8 +6,10 @@ import { unframe } from './lz4-frame.js';
 import $protobuf from 'protobufjs/minimal.js';
 import { fieldline } from '../gen/telemetry.js';
 import { WireError } from './errors.js';
+import { encodeColumnsBatch, expandColumns } from './columns.js';
 
 export { WireError } from './errors.js';
+export { COLUMNS_SCHEMA_VERSION } from './columns.js';
 
 // 64-bit fields (timestamps in ms, batch seq) decode as plain numbers rather than Long objects;
 // both stay far below 2^53.
@@ -41,12 +43,21 @@ export type SourceProtocol = fieldline.v1.SourceProtocol;
  * meaning, and a reader that does not know it must refuse the batch rather than misread it.
  * Major 1 shipped as plain 1 before the rule, so its revisions are written 1-999, and 0 (the field
  * unset, as by the first producers) reads as 1: hence schemaMajor's floor of 1. Adding a field is
- * SCHEMA_VERSION + 1; changing meaning is a new package (fieldline.v2) and 2000.
+ * SCHEMA_VERSION + 1; changing meaning is a new package (fieldline.v3) and 3000. Major 2 is the
+ * batch with columns (COLUMNS_SCHEMA_VERSION), kept in fieldline.v1: see READABLE_MAJORS.
  */
 export const SCHEMA_VERSION = 3;
 
-/** The major of SCHEMA_VERSION: the only one this code can read. */
+/** The major of SCHEMA_VERSION, which readings-only batches are written in. */
 export const SCHEMA_MAJOR = 1;
+
+/**
+ * The majors this code reads: 1, and 2 (COLUMNS_SCHEMA_VERSION), which is major 1 with
+ * ReadingBatch.columns. Major 2 stays in package fieldline.v1 (docs/ARCHITECTURE.md, "Differences
+ * from the contract"): nothing in major 1 changed meaning, but a major-1 reader skipping the columns
+ * would see part of the batch, so it must refuse the batch, and refusing other majors is what it does.
+ */
+export const READABLE_MAJORS: readonly number[] = [1, 2];
 
 /** The major a schema_version belongs to. */
 export function schemaMajor(version: number): number {
@@ -61,8 +72,8 @@ export function schemaMajor(version: number): number {
  * without touching the bytes. The sink counts a header that disagrees (header-mismatch metric).
  */
 export function checkSchemaVersion(version: number): void {
-  if (schemaMajor(version) !== SCHEMA_MAJOR) {
-    throw new WireError('FL_ERR_WIRE_SCHEMA_VERSION', `${version} is major ${schemaMajor(version)}; this reader knows major ${SCHEMA_MAJOR} (versions 0-1999)`);
+  if (!READABLE_MAJORS.includes(schemaMajor(version))) {
+    throw new WireError('FL_ERR_WIRE_SCHEMA_VERSION', `${version} is major ${schemaMajor(version)}; this reader knows majors ${READABLE_MAJORS.join(' and ')} (versions 0-${READABLE_MAJORS.length * 1000 + 999})`);
   }
 }
 
@@ -135,10 +146,22 @@ export interface BatchMeta {
 }
 
 /**
- * Builds the same bytes as encodeBatch from Reading messages that are already encoded (the outbox
- * stores them that way), so forwarding a batch never decodes and re-encodes its readings.
+ * How a batch carries its readings: 'columns' (ReadingBatch.columns, major 2, what a gateway sends
+ * by default) or 'readings' (one Reading message each, major 1, what sinks before columns read).
  */
-export function encodeBatchFromEncoded(meta: BatchMeta, readings: readonly Uint8Array[]): EncodedMessage {
+export type BatchEncoding = 'columns' | 'readings';
+
+/**
+ * Builds a batch from Reading messages that are already encoded (the outbox stores them that way),
+ * without a protobufjs object per reading. 'readings' (the default here) gives the same bytes as
+ * encodeBatch; 'columns' moves what it can into columns (columns.ts).
+ */
+export function encodeBatchFromEncoded(meta: BatchMeta, readings: readonly Uint8Array[], encoding: BatchEncoding = 'readings'): EncodedMessage {
+  // The columns writer takes non-negative numbers only; a batch id outside them (never a real one) goes as readings.
+  if (encoding === 'columns' && meta.seq >= 0 && meta.createdMs >= 0) {
+    const { bytes, schemaVersion } = encodeColumnsBatch(meta, readings, SCHEMA_VERSION);
+    return { key: meta.gatewayId, value: lz4Frame(bytes), headers: batchHeaders(meta, schemaVersion) };
+  }
   const w = $protobuf.Writer.create();
   // Field numbers and wire types from telemetry.proto, ReadingBatch: (n << 3) | type.
   if (meta.gatewayId) w.uint32((1 << 3) | 2).string(meta.gatewayId);
@@ -148,23 +171,28 @@ export function encodeBatchFromEncoded(meta: BatchMeta, readings: readonly Uint8
   w.uint32((5 << 3) | 0).uint32(SCHEMA_VERSION);
   // proto3 leaves a false bool out, as the generated encoder does, so a live batch is byte for byte what it was.
   if (meta.backlog) w.uint32((6 << 3) | 0).bool(true);
+  return { key: meta.gatewayId, value: lz4Frame(w.finish()), headers: batchHeaders(meta, SCHEMA_VERSION) };
+}
+
+function batchHeaders(meta: BatchMeta, schemaVersion: number): MessageHeaders {
   return {
-    key: meta.gatewayId,
-    value: lz4Frame(w.finish()),
-    headers: {
-      [Header.gatewayId]: meta.gatewayId,
-      [Header.batchSeq]: String(meta.seq),
-      [Header.schemaVersion]: String(SCHEMA_VERSION),
-      [Header.contentEncoding]: 'lz4',
-      [Header.readingCount]: String(meta.values),
-      [Header.lane]: laneOf(meta.backlog),
-    },
+    [Header.gatewayId]: meta.gatewayId,
+    [Header.batchSeq]: String(meta.seq),
+    [Header.schemaVersion]: String(schemaVersion),
+    [Header.contentEncoding]: 'lz4',
+    [Header.readingCount]: String(meta.values),
+    [Header.lane]: laneOf(meta.backlog),
   };
 }
 
-/** Throws WireError on anything that is not an LZ4-framed ReadingBatch. */
+/**
+ * Throws WireError on anything that is not an LZ4-framed ReadingBatch. A batch's columns come back
+ * as Reading objects in `readings` (each device's in the order sent), so readers see one shape.
+ */
 export function decodeBatch(value: Buffer): fieldline.v1.ReadingBatch {
-  return decodeFramed(value, v1.ReadingBatch);
+  const batch = decodeFramed(value, v1.ReadingBatch);
+  expandColumns(batch);
+  return batch;
 }
 
 /**

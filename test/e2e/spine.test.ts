@@ -9,7 +9,7 @@ import mqtt from 'mqtt';
 import { startMqttFleet } from '../../firmware-sim/src/mqtt-sensor.js';
 import { coapClient } from '../coap/support.js';
 import { exactlyOnce, startStack, type Stack } from '../../devstack/stack.js';
-import { SCHEMA_VERSION } from '../../proto/src/wire.js';
+import { COLUMNS_SCHEMA_VERSION } from '../../proto/src/wire.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -93,8 +93,9 @@ describe('spine: MQTT → outbox → Kafka → TimescaleDB → API', () => {
     assert.ok(decoded, 'a batch with kcat-1 was found on iot.readings');
     assert.match(decoded, /gateway_id: "gw-e2e"/);
     assert.match(decoded, /device_id: "kcat-1"/);
-    assert.match(decoded, /key: "voltage"\s+value: 3.3/);
-    assert.match(decoded, new RegExp(`schema_version: ${SCHEMA_VERSION}\\b`));
+    // The forwarder's default encoding (forward.encoding: columns): 3.3 is 33 at scale 1, readable from the .proto alone.
+    assert.match(decoded, /metrics \{\s+name: "voltage"\s+scale: 1\s+scaled_delta: 33\s+\}/);
+    assert.match(decoded, new RegExp(`schema_version: ${COLUMNS_SCHEMA_VERSION}\\b`));
   });
 
   it("libcoap's coap-client posts JSON readings that reach the database; a bad payload gets 4.00", async () => {

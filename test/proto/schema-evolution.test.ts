@@ -47,10 +47,10 @@ describe('schema evolution', () => {
     assert.ok(!('site' in plain) && !('location' in plain), 'unknown fields are not invented into the decoded batch');
   });
 
-  it('the same bytes under major 2 (schema_version 2000) are refused with FL_ERR_WIRE_SCHEMA_VERSION', () => {
+  it('the same bytes under major 3 (schema_version 3000), which this code does not know, are refused with FL_ERR_WIRE_SCHEMA_VERSION', () => {
     assert.throws(
-      () => admitBatch(nextRevisionValue({ ...next, schemaVersion: 2000 }), limits, NOW),
-      (e: unknown) => e instanceof FieldlineError && e.code === 'FL_ERR_WIRE_SCHEMA_VERSION' && /2000 is major 2/.test(e.message),
+      () => admitBatch(nextRevisionValue({ ...next, schemaVersion: 3000 }), limits, NOW),
+      (e: unknown) => e instanceof FieldlineError && e.code === 'FL_ERR_WIRE_SCHEMA_VERSION' && /3000 is major 3/.test(e.message),
     );
   });
 });

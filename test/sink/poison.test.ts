@@ -15,7 +15,7 @@ import { Cloud } from '../../cloud-sink/src/cloud.js';
 import { cloudConfigSchema } from '../../cloud-sink/src/config/schema.js';
 import { startKafka, type KafkaBroker } from '../../devstack/kafka.js';
 import { repoRoot, run, waitUntil } from '../../devstack/net.js';
-import { encodeBatch, Header, lz4Frame, SCHEMA_VERSION, type ReadingBatch } from '../../proto/src/wire.js';
+import { encodeBatch, encodeBatchFromEncoded, Header, lz4Frame, SCHEMA_VERSION, v1, type ReadingBatch } from '../../proto/src/wire.js';
 import { CommittedOffsets } from '../fault/sink-support.js';
 import { nextRevisionValue } from '../support/next-revision.js';
 
@@ -210,7 +210,7 @@ describe('poison messages on iot.readings, and dlq replay (issue 10)', { timeout
       ['an LZ4 frame of garbage', 'FL_ERR_WIRE_PROTOBUF', lz4Frame(Buffer.from([0x0f, ...randomBytes(40)])), 'gw-junk', { 'content-encoding': 'lz4' }],
       ['no value at all', 'FL_ERR_WIRE_EMPTY', null, 'gw-junk', {}],
       ['a batch without a seq', 'FL_ERR_WIRE_BATCH_ID', ...fromBatch(batch('gw-noseq', 0, [reading('d1', goodTs)]))],
-      ['a batch of schema major 2 (2000)', 'FL_ERR_WIRE_SCHEMA_VERSION', ...fromBatch(batch('gw-major2', 1, [reading('d1', goodTs)], { schemaVersion: 2000 }))],
+      ['a batch of schema major 3 (3000)', 'FL_ERR_WIRE_SCHEMA_VERSION', ...fromBatch(batch('gw-major3', 1, [reading('d1', goodTs)], { schemaVersion: 3000 }))],
       ['a batch with a reading a year ahead', 'FL_ERR_SINK_TIME_AHEAD', ...fromBatch(batch('gw-future', 1, [reading('d1', goodTs), reading('d2', now + 365 * DAY)]))],
       ['a batch with a reading from 1999', 'FL_ERR_SINK_TIME_TOO_EARLY', ...fromBatch(batch('gw-past', 1, [reading('d1', Date.UTC(1999, 11, 31))]))],
       ['a batch with an empty device id', 'FL_ERR_SINK_DEVICE_ID', ...fromBatch(batch('gw-nodev', 1, [reading('d1', goodTs), reading('', goodTs)]))],
@@ -218,6 +218,10 @@ describe('poison messages on iot.readings, and dlq replay (issue 10)', { timeout
       ['a batch with a NaN value', 'FL_ERR_SINK_VALUE', ...fromBatch(batch('gw-nan', 1, [reading('d1', goodTs, { a: 1, b: Number.NaN })]))],
       ['an empty batch', 'FL_ERR_SINK_EMPTY_BATCH', ...fromBatch(batch('gw-empty', 1, []))],
       [`a batch of ${MAX_READINGS + 2} readings (limit ${MAX_READINGS})`, 'FL_ERR_SINK_TOO_MANY_READINGS', ...fromBatch(batch('gw-big', 1, tooMany))],
+      // Two readings' timestamps, one value: columns (schema major 2) that do not add up.
+      ['a batch whose columns do not add up', 'FL_ERR_WIRE_COLUMNS', lz4Frame(v1.ReadingBatch.encode({
+        gatewayId: 'gw-cols', seq: 1, createdMs: now, schemaVersion: 2000, columns: [{ deviceId: 'c1', tsMsDelta: [goodTs, 1_000], metrics: [{ name: 'x', scaledDelta: [1] }] }],
+      }).finish()), 'gw-cols', { [Header.gatewayId]: 'gw-cols', [Header.batchSeq]: '1', [Header.schemaVersion]: '2000' }],
     ];
     function fromBatch(m: ReturnType<typeof encodeBatch>): [Buffer, string, Headers] {
       return [m.value, m.key, headersOf(m)];
@@ -245,6 +249,11 @@ describe('poison messages on iot.readings, and dlq replay (issue 10)', { timeout
       readings: [{ deviceId: 'n1', tsMs: goodTs, metrics: { a: 1, b: 2 }, batteryV: 3.7 }, { deviceId: 'n2', tsMs: goodTs, metrics: { c: 3 }, batteryV: 3.6 }],
     });
     await sendGood('next revision (SCHEMA_VERSION + 1)', next, 'gw-next', { [Header.gatewayId]: 'gw-next', [Header.batchSeq]: '1', [Header.schemaVersion]: String(SCHEMA_VERSION + 1) }, 3);
+    // What a gateway sends by default (forward.encoding: columns, schema major 2) is stored whole.
+    const cols = encodeBatchFromEncoded({ gatewayId: 'gw-columns', seq: 1, createdMs: now, values: 6 },
+      [reading('c1', goodTs), reading('c2', goodTs), reading('c1', goodTs + 1_000)].map((r) => v1.Reading.encode(r).finish()), 'columns');
+    assert.equal(cols.headers[Header.schemaVersion], '2000');
+    await sendGood('columns (schema major 2)', cols.value, cols.key, headersOf(cols), 6);
     const liar = batch('gw-header', 1, [reading('h1', goodTs)]);
     await sendGood('schema-version header 2000, field 1', liar.value, liar.key, headersOf(liar, { [Header.schemaVersion]: '2000' }), 2);
     await sendPlainGood();
@@ -267,11 +276,12 @@ describe('poison messages on iot.readings, and dlq replay (issue 10)', { timeout
 
     // Every good batch is stored whole; nothing of any poisoned batch is.
     const expected = ['gw-good/1:4', 'gw-good/2:4', 'gw-good/3:4', 'gw-good/4:4', 'gw-good/5:4', 'gw-good/6:4', 'gw-good/7:4', 'gw-good/8:4', 'gw-good/9:4',
-      'gw-good/10:4', 'gw-good/11:4', 'gw-good/12:4', 'gw-good/13:4', 'gw-good/14:4', 'gw-header/1:2', 'gw-next/1:3'];
+      'gw-good/10:4', 'gw-good/11:4', 'gw-good/12:4', 'gw-good/13:4', 'gw-good/14:4', 'gw-good/15:4', 'gw-columns/1:6', 'gw-header/1:2', 'gw-next/1:3'];
     assert.deepEqual(await ledger(), [...expected].sort());
     const [total] = await query<{ n: number | bigint }>('SELECT count(*) AS n FROM readings');
     assert.equal(Number(total?.n), goodValues, 'readings hold the good batches exactly');
     assert.equal(await rowsOf('gw-next'), 3, 'the next-revision batch is stored with all its readings');
+    assert.equal(await rowsOf('gw-columns'), 6, 'the columns batch is stored with all its readings');
     assert.equal(await rowsOf('gw-future'), 0, 'the good reading of the future-dated batch waits in the DLQ with the rest of it');
 
     const text = await metrics();
@@ -307,7 +317,7 @@ describe('poison messages on iot.readings, and dlq replay (issue 10)', { timeout
 
     const first = await cli('replay', '--code', 'FL_ERR_SINK_TIME_AHEAD', '--json');
     assert.deepEqual(jsonLines(first.stdout).filter((l) => l.action === 'replayed').map((l) => [l.gateway, l.seq, l.sourceTopic]), [['gw-future', 1, READINGS]]);
-    assert.match(first.stderr, /1 replayed, 11 left out by the filter/);
+    assert.match(first.stderr, /1 replayed, 12 left out by the filter/);
     assert.equal((await offsets.ends()).get(0), readingsEnd + 1, 'one message fed back to iot.readings');
     await drained();
     assert.equal(await rowsOf('gw-future'), 4, 'the future-dated batch is stored whole: its 4 readings');

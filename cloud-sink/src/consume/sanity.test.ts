@@ -140,15 +140,15 @@ describe('admitBatch: decode, schema version, identity, sanity', () => {
     assert.throws(() => admitBatch(encodeBatch({ ...good, seq: 0 }).value, limits, NOW), refusedWith('FL_ERR_WIRE_BATCH_ID'));
   });
 
-  it('reads every revision of major 1 (0-1999) and refuses other majors with FL_ERR_WIRE_SCHEMA_VERSION', () => {
-    for (const v of [0, 1, 2, 999, 1000, 1999]) admitBatch(encodeBatch({ ...good, schemaVersion: v }).value, limits, NOW);
-    for (const v of [2000, 2001, 3000, 4_294_967_295]) {
+  it('reads every revision of majors 1 and 2 (0-2999; 2 is columns) and refuses other majors with FL_ERR_WIRE_SCHEMA_VERSION', () => {
+    for (const v of [0, 1, 2, 999, 1000, 1999, 2000, 2999]) admitBatch(encodeBatch({ ...good, schemaVersion: v }).value, limits, NOW);
+    for (const v of [3000, 3001, 4_294_967_295]) {
       assert.throws(() => admitBatch(encodeBatch({ ...good, schemaVersion: v }).value, limits, NOW), refusedWith('FL_ERR_WIRE_SCHEMA_VERSION', new RegExp(`${v} is major`)));
     }
   });
 
   it('checks the schema version before the batch identity and the readings: an unknown major is not read further', () => {
-    const foreign = encodeBatch({ gatewayId: '', seq: 0, createdMs: 0, readings: [{ deviceId: '', tsMs: 0, metrics: {} }], schemaVersion: 2000 });
+    const foreign = encodeBatch({ gatewayId: '', seq: 0, createdMs: 0, readings: [{ deviceId: '', tsMs: 0, metrics: {} }], schemaVersion: 3000 });
     assert.throws(() => admitBatch(foreign.value, limits, NOW), refusedWith('FL_ERR_WIRE_SCHEMA_VERSION'));
   });
 });

@@ -109,7 +109,7 @@ export function exportOutbox(cfg: GatewayConfig, file: string, now: () => number
       try {
         writer = new OutboxFileWriter(file, header);
         for (const b of batches) {
-          const message = encodeLeasedBatch(cfg.gatewayId, { ...b, readings: readingsOf(b.seq) });
+          const message = encodeLeasedBatch(cfg.gatewayId, { ...b, readings: readingsOf(b.seq) }, cfg.forward.encoding);
           writer.write({ seq: b.seq, createdMs: b.createdMs, readings: b.values, message });
         }
         const bytes = writer.finish();

@@ -141,6 +141,13 @@ const forward = z.strictObject({
   sinkGroup: z.string().min(1).default('fieldline-store'),
   /** How often the sink group's committed offset is read while a backlog drains. */
   sinkLagPollMs: z.number().int().min(50).max(60_000).default(100),
+  /**
+   * How a batch carries its readings on iot.readings. 'columns': per device, timestamps and values
+   * as small integer deltas (about a third of the bytes for sensor values; schema major 2, which
+   * sinks read from this release on). 'readings': one Reading message each (major 1), for sinks
+   * older than this release. Upgrade the cloud first (docs/OPERATIONS.md).
+   */
+  encoding: z.enum(['columns', 'readings']).default('columns'),
 });
 
 const api = z.strictObject({

@@ -337,7 +337,7 @@ export class Forwarder {
   }
 
   private encode(batch: LeasedBatch): EncodedMessage {
-    return encodeLeasedBatch(this.gatewayId, batch);
+    return encodeLeasedBatch(this.gatewayId, batch, this.fwd.encoding);
   }
 
   private onDelivery(err: { message: string } | null, opaque: unknown, report?: Kafka.DeliveryReport): void {
