@@ -51,8 +51,11 @@ export interface StoreConsumerOptions {
   afterStore?: (batches: readonly IngestBatch[], freshTimeRange: TimeRange | null) => Promise<void>;
 }
 
+/** A poll's messages decoded and checked, ready for its transaction; the rest went to the DLQ. */
+type Admitted = { msg: Kafka.Message; batch: IngestBatch; backlog: boolean }[];
+
 export class StoreConsumer {
-  private readonly group: GroupConsumer;
+  private readonly group: GroupConsumer<Admitted>;
   private dlq: Kafka.Producer | null = null;
   private readonly counts = {
     batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, storeErrors: 0, schemaHeaderMismatches: 0,
@@ -82,7 +85,10 @@ export class StoreConsumer {
       maxBatchMessages: cfg.maxBatchMessages,
       commit: 'after-handle',
       log,
-      handle: (messages) => this.handle(messages),
+      // Decoding a poll needs nothing from the one before, so with prefetch it runs while the
+      // database still commits that one: the sink's CPU and the server's overlap instead of taking turns.
+      ...(cfg.prefetch ? { prepare: (messages: Kafka.Message[]) => this.admit(messages) } : {}),
+      handle: async (messages, admitted) => this.handle(admitted ?? (await this.admit(messages))),
     });
   }
 
@@ -106,9 +112,9 @@ export class StoreConsumer {
     if (p) await disconnectProducer(p);
   }
 
-  /** Writes the messages' batches, retrying the database until it takes them or we stop. */
-  private async handle(messages: Kafka.Message[]): Promise<void> {
-    const decoded: { msg: Kafka.Message; batch: IngestBatch; backlog: boolean }[] = [];
+  /** Decodes and checks a poll's messages; those refused go to the DLQ (flushed before any commit of their offsets). */
+  private async admit(messages: Kafka.Message[]): Promise<Admitted> {
+    const decoded: Admitted = [];
     const nowMs = this.now();
     for (const msg of messages) {
       try {
@@ -119,6 +125,12 @@ export class StoreConsumer {
         await this.deadLetter(msg, err as Error);
       }
     }
+    this.store.prepare(decoded.map((d) => d.batch));
+    return decoded;
+  }
+
+  /** Writes the admitted batches, retrying the database until it takes them or we stop. */
+  private async handle(decoded: Admitted): Promise<void> {
     if (decoded.length === 0) return;
     const stored: IngestBatch[] = [];
     let fresh: TimeRange | null = null;
