@@ -56,7 +56,8 @@ type Admitted = { msg: Kafka.Message; batch: IngestBatch; backlog: boolean }[];
 
 export class StoreConsumer {
   private readonly group: GroupConsumer<Admitted>;
-  private dlq: Kafka.Producer | null = null;
+  /** A promise, not the producer: with prefetch, a poll's prepare and the last poll's handle may both dead-letter at once. */
+  private dlq: Promise<Kafka.Producer> | null = null;
   private readonly counts = {
     batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, storeErrors: 0, schemaHeaderMismatches: 0,
     rowsTimeFlagged: {} as Record<string, number>,
@@ -109,7 +110,8 @@ export class StoreConsumer {
     await this.group.stop();
     const p = this.dlq;
     this.dlq = null;
-    if (p) await disconnectProducer(p);
+    const producer = await p?.catch(() => null);
+    if (producer) await disconnectProducer(producer);
   }
 
   /** Decodes and checks a poll's messages; those refused go to the DLQ (flushed before any commit of their offsets). */
@@ -233,8 +235,12 @@ export class StoreConsumer {
 
   /** The original bytes go to the DLQ untouched, with why and where they came from in headers. */
   private async deadLetter(msg: Kafka.Message, err: Error): Promise<void> {
-    this.dlq ??= await connectProducer(this.cfg, 'fieldline-sink-dlq');
-    const dlq = this.dlq;
+    this.dlq ??= connectProducer(this.cfg, 'fieldline-sink-dlq').catch((err: unknown) => {
+      // Not kept: the next dead letter tries to connect again.
+      this.dlq = null;
+      throw err;
+    });
+    const dlq = await this.dlq;
     // A catalogued error keeps its own code (a refused batch is FL_ERR_STORE_BAD_BATCH, not a decoding failure).
     const known = err instanceof FieldlineError ? err : new WireError('FL_ERR_WIRE_DECODE', err.message, { cause: err });
     this.counts.deadLettered++;
