@@ -114,6 +114,13 @@ export interface PipelineBenchResult {
   latencyMs: LatencySummary;
   /** Publish → PUBACK of the load, from the load generator. */
   pubackLatencyMs: { p50: number; p99: number; max: number };
+  /**
+   * PostgreSQL only, per batch leased during the load: the gateway's lease (its created_ms) → the
+   * start of the sink transaction that stored it (ingested_at, the transaction's now()): the
+   * forwarder, Kafka and the sink's queue. The rest of publish → row is the outbox commit and
+   * waiting for the lease before, the transaction itself and the probe's poll after.
+   */
+  leaseToTransactionMs: LatencySummary | null;
   loss: LossCheck;
   /** How promptly the bench saw the database: slow polls coarsen the latency and the timeline. */
   polling: PollStats;
@@ -547,10 +554,16 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
     }
 
     let check: LossCheck;
+    let leaseToTransaction: number[] = [];
     if (pg) {
       const db = await openPostgres(pg.url, 1);
       try {
         check = await checkRows(db, report.devices, opts.metricsPerMessage, probe.acked);
+        leaseToTransaction = (await db.query<{ ms: number }>(
+          `SELECT extract(epoch FROM ingested_at) * 1000 - created_ms AS ms FROM ingested_batches WHERE gateway_id = $1 AND created_ms BETWEEN $2 AND $3`,
+          // loadStart/loadEnd are performance.now(); the ledger holds epoch ms.
+          [GATEWAY_ID, Math.round(performance.timeOrigin + loadStart), Math.round(performance.timeOrigin + loadEnd)],
+        )).rows.map((r) => Number(r.ms));
       } finally {
         await db.close();
       }
@@ -586,6 +599,7 @@ export async function benchPipeline(opts: PipelineBenchOptions): Promise<Pipelin
       undrainedReadings: Math.max(0, want - storedAtEnd),
       latencyMs: summarize(lat.map((l) => l.ms)),
       pubackLatencyMs: { p50: report.latencyMs.p50, p99: report.latencyMs.p99, max: report.latencyMs.max },
+      leaseToTransactionMs: leaseToTransaction.length ? summarize(leaseToTransaction) : null,
       loss: check,
       polling: pollStats,
       loadFailures: report.failures,

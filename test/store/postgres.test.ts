@@ -70,6 +70,43 @@ describe('store on PostgreSQL 15', () => {
       }
     });
 
+    it('rollup buckets merged again by a later ingest stay on their page (HOT updates into the free space migration 8 leaves), and stay exact', async () => {
+      const store = new Store(await openPostgres(await freshDatabase(), 2));
+      try {
+        await store.migrate();
+        const opts = await store.db.query<{ relname: string; reloptions: string[] | null }>(
+          `SELECT relname, reloptions FROM pg_class WHERE relname IN ('readings_1m', 'readings_1h', 'readings_1d') ORDER BY relname`,
+        );
+        assert.deepEqual(opts.rows.map((r) => [r.relname, r.reloptions]), [
+          ['readings_1d', ['fillfactor=50']], ['readings_1h', ['fillfactor=50']], ['readings_1m', ['fillfactor=50']],
+        ]);
+        // 400 buckets per level: several pages each. In full pages a second merge would move every
+        // updated row to another page; with the free space each new version stays beside the old.
+        const t0 = Date.UTC(2026, 0, 1, 12);
+        const batch = (seq: number, value: number) => ({
+          gatewayId: 'gw-hot', seq, createdMs: t0,
+          readings: Array.from({ length: 400 }, (_, d) => ({ deviceId: `hot-device-${d}`, tsMs: t0 + seq * 1_000, metrics: { temperature: value } })),
+        });
+        await store.ingest([batch(1, 10)]);
+        const pages = async (): Promise<Map<string, string>> => new Map(
+          (await store.db.query<{ device_id: string; page: string }>(`SELECT device_id, split_part(trim(ctid::text, '()'), ',', 1) AS page FROM readings_1d`)).rows
+            .map((r) => [r.device_id, r.page]),
+        );
+        const before = await pages();
+        assert.ok(new Set(before.values()).size > 1, 'the buckets span several pages');
+        await store.ingest([batch(2, 30)]);
+        const after = await pages();
+        const moved = [...before].filter(([device, page]) => after.get(device) !== page).length;
+        assert.equal(moved, 0, `${moved} of 400 updated buckets moved to another page`);
+        const r = await store.db.query<{ n: number; count: number; avg: number; min: number; max: number }>(
+          `SELECT count(*)::int AS n, min(count)::int AS count, avg(avg) AS avg, min(min) AS min, max(max) AS max FROM readings_1d`,
+        );
+        assert.deepEqual(r.rows[0], { n: 400, count: 2, avg: 20, min: 10, max: 30 });
+      } finally {
+        await store.close();
+      }
+    });
+
     it('an unreachable server is FL_ERR_STORE_UNAVAILABLE at open', async () => {
       const url = new URL(server.url);
       url.port = String(server.port === 1 ? 2 : 1);

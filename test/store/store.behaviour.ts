@@ -26,7 +26,7 @@ const BASE = Date.UTC(2025, 0, 15, 8, 0, 0); // fixed and in the past: rollup re
 
 /** Every migration a new database gets: the store's own and the fleet's (cloud-sink/src/fleet/schema.ts). */
 export const ALL_VERSIONS = [
-  1, 2, 3, 4, ...COMMAND_MIGRATIONS.map((m) => m.version), 7, ...FLEET_MIGRATIONS.map((m) => m.version), ...ALERT_MIGRATIONS.map((m) => m.version), ...DEVICE_MIGRATIONS.map((m) => m.version),
+  1, 2, 3, 4, ...COMMAND_MIGRATIONS.map((m) => m.version), 7, 8, ...FLEET_MIGRATIONS.map((m) => m.version), ...ALERT_MIGRATIONS.map((m) => m.version), ...DEVICE_MIGRATIONS.map((m) => m.version),
   // Applied last although numbered 5: it alters gateway_heartbeats, which migration 20 creates.
   ...GATEWAY_CONFIG_MIGRATIONS.map((m) => m.version),
 ];

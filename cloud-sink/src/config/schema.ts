@@ -18,6 +18,12 @@ const kafka = z.strictObject({
   sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
   /** Most messages taken from Kafka and written in one transaction. */
   maxBatchMessages: z.number().int().min(1).max(10_000).default(256),
+  /**
+   * The store consumer fetches and decodes its next poll while the database commits the last one
+   * (never more than one poll ahead; offsets are still committed only after their rows). false: one
+   * poll at a time, the next fetched only once the last is committed.
+   */
+  prefetch: z.boolean().default(true),
   /** Extra librdkafka properties (security.protocol, sasl.*, ssl.*), passed through as given. */
   rdkafka: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
 });

@@ -3,8 +3,11 @@
 // riding out broker outages without losing its place in the group, backing off, and committing.
 //
 // Lifecycle guarantees, which the workers rely on:
-// - `handle` sees each poll's messages (never an empty list) one poll at a time, in partition order;
-//   the next poll waits for it.
+// - `handle` sees each poll's messages (never an empty list) one poll at a time, in partition order.
+//   Without `prepare` the next poll waits for it. With `prepare`, the next poll is fetched and
+//   prepared while `handle` still runs (one poll ahead, no more), so a worker bound by a database
+//   decodes its next messages while the server works on the last ones; handles still run one at a
+//   time in poll order, each after its own prepare.
 // - With `commit: 'after-handle'` the polled offsets are committed only once `handle` has resolved,
 //   so a crash anywhere replays messages and never skips one. A worker that keeps messages longer
 //   (the lake holds a file's worth) uses `commit: 'manual'` and calls commit() itself.
@@ -27,7 +30,7 @@ export interface PartitionRef {
   partition: number;
 }
 
-export interface GroupConsumerOptions {
+export interface GroupConsumerOptions<P = undefined> {
   /** The worker, for logs: "<name> consumer subscribed" marks the moment it is ready. */
   name: string;
   kafka: KafkaSettings;
@@ -40,7 +43,14 @@ export interface GroupConsumerOptions {
   /** How long a poll waits for more messages once it has some, in ms (default 10). */
   pollWaitMs?: number;
   log: Logger;
-  handle(messages: Kafka.Message[]): Promise<void>;
+  /**
+   * The first half of handling a poll, which may run while the previous poll's `handle` is still
+   * running (decoding, checks); what it returns is handed to that poll's `handle`. It must not
+   * depend on the previous poll having been handled. A throw drops the connection like one from
+   * `handle`, after the previous `handle` has finished.
+   */
+  prepare?(messages: Kafka.Message[]): Promise<P>;
+  handle(messages: Kafka.Message[], prepared: P): Promise<void>;
   /** Called when nothing arrived in a poll, so a worker can roll files by age on a quiet topic. */
   idle?(): Promise<void>;
   onAssign?(partitions: PartitionRef[]): void;
@@ -63,13 +73,13 @@ export interface GroupConsumerStats {
   lastCommitMs: number | null;
 }
 
-export class GroupConsumer {
+export class GroupConsumer<P = undefined> {
   private consumer: Kafka.KafkaConsumer | null = null;
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   readonly stats: GroupConsumerStats = { state: 'connecting', lastError: '', messages: 0, consumeErrors: 0, lastCommitMs: null };
 
-  constructor(private readonly opts: GroupConsumerOptions) {}
+  constructor(private readonly opts: GroupConsumerOptions<P>) {}
 
   /** librdkafka settings for any client of the same cluster (a DLQ producer, say). */
   static clientConfig(kafka: KafkaSettings): Record<string, string | number | boolean> {
@@ -206,29 +216,62 @@ export class GroupConsumer {
 
   private async consumeLoop(): Promise<void> {
     const consumer = this.consumer!;
-    while (!this.stopped) {
-      let messages: Kafka.Message[];
-      try {
-        messages = await new Promise<Kafka.Message[]>((resolve, reject) =>
-          consumer.consume(this.opts.maxBatchMessages, (err, msgs) => (err ? reject(err) : resolve(msgs))),
-        );
-      } catch (err) {
-        // Broker outages surface here as transient errors. Keeping the same consumer matters: a new
-        // one would wait out the old member's session timeout before the group gives it partitions.
-        if ((err as Kafka.LibrdKafkaError).isFatal) throw err;
-        this.noteTransient(err as Error);
-        await sleep(500);
-        continue;
+    const prepare = this.opts.prepare;
+    // The previous poll's handle and commit, still running while the next poll is fetched and
+    // prepared (only with `prepare`). Its offsets are committed by it, after its handle resolved.
+    let handling: Promise<void> | null = null;
+    try {
+      while (!this.stopped) {
+        let messages: Kafka.Message[];
+        try {
+          messages = await new Promise<Kafka.Message[]>((resolve, reject) =>
+            consumer.consume(this.opts.maxBatchMessages, (err, msgs) => (err ? reject(err) : resolve(msgs))),
+          );
+        } catch (err) {
+          // Broker outages surface here as transient errors. Keeping the same consumer matters: a new
+          // one would wait out the old member's session timeout before the group gives it partitions.
+          if ((err as Kafka.LibrdKafkaError).isFatal) throw err;
+          this.noteTransient(err as Error);
+          await sleep(500);
+          continue;
+        }
+        if (messages.length === 0) {
+          if (handling) {
+            const h = handling;
+            handling = null;
+            await h;
+          }
+          await this.opts.idle?.();
+          continue;
+        }
+        this.stats.messages += messages.length;
+        if (!prepare) {
+          await this.handleAndCommit(messages, undefined as P);
+          continue;
+        }
+        const prepared = await prepare(messages);
+        if (handling) {
+          const h = handling;
+          handling = null;
+          await h;
+        }
+        handling = this.handleAndCommit(messages, prepared);
+        // Awaited at the next turn (or below); until then a rejection must not count as unhandled.
+        handling.catch(() => {});
       }
-      if (messages.length === 0) {
-        await this.opts.idle?.();
-        continue;
-      }
-      this.stats.messages += messages.length;
-      await this.opts.handle(messages);
-      this.stats.state = 'up';
-      if (this.opts.commit === 'after-handle') this.commit(nextOffsets(messages));
+      if (handling) await handling;
+    } catch (err) {
+      // Whatever fails, the handle still running finishes before the connection goes: its commit
+      // needs the consumer. Its own failure only means a replay, like this one's.
+      if (handling) await handling.catch(() => {});
+      throw err;
     }
+  }
+
+  private async handleAndCommit(messages: Kafka.Message[], prepared: P): Promise<void> {
+    await this.opts.handle(messages, prepared);
+    this.stats.state = 'up';
+    if (this.opts.commit === 'after-handle') this.commit(nextOffsets(messages));
   }
 
   private noteTransient(err: Error): void {

@@ -51,9 +51,13 @@ export interface StoreConsumerOptions {
   afterStore?: (batches: readonly IngestBatch[], freshTimeRange: TimeRange | null) => Promise<void>;
 }
 
+/** A poll's messages decoded and checked, ready for its transaction; the rest went to the DLQ. */
+type Admitted = { msg: Kafka.Message; batch: IngestBatch; backlog: boolean }[];
+
 export class StoreConsumer {
-  private readonly group: GroupConsumer;
-  private dlq: Kafka.Producer | null = null;
+  private readonly group: GroupConsumer<Admitted>;
+  /** A promise, not the producer: with prefetch, a poll's prepare and the last poll's handle may both dead-letter at once. */
+  private dlq: Promise<Kafka.Producer> | null = null;
   private readonly counts = {
     batchesInserted: 0, batchesSkipped: 0, rowsInserted: 0, rowsRejected: 0, deadLettered: 0, storeErrors: 0, schemaHeaderMismatches: 0,
     rowsTimeFlagged: {} as Record<string, number>,
@@ -82,7 +86,10 @@ export class StoreConsumer {
       maxBatchMessages: cfg.maxBatchMessages,
       commit: 'after-handle',
       log,
-      handle: (messages) => this.handle(messages),
+      // Decoding a poll needs nothing from the one before, so with prefetch it runs while the
+      // database still commits that one: the sink's CPU and the server's overlap instead of taking turns.
+      ...(cfg.prefetch ? { prepare: (messages: Kafka.Message[]) => this.admit(messages) } : {}),
+      handle: async (messages, admitted) => this.handle(admitted ?? (await this.admit(messages))),
     });
   }
 
@@ -103,12 +110,13 @@ export class StoreConsumer {
     await this.group.stop();
     const p = this.dlq;
     this.dlq = null;
-    if (p) await disconnectProducer(p);
+    const producer = await p?.catch(() => null);
+    if (producer) await disconnectProducer(producer);
   }
 
-  /** Writes the messages' batches, retrying the database until it takes them or we stop. */
-  private async handle(messages: Kafka.Message[]): Promise<void> {
-    const decoded: { msg: Kafka.Message; batch: IngestBatch; backlog: boolean }[] = [];
+  /** Decodes and checks a poll's messages; those refused go to the DLQ (flushed before any commit of their offsets). */
+  private async admit(messages: Kafka.Message[]): Promise<Admitted> {
+    const decoded: Admitted = [];
     const nowMs = this.now();
     for (const msg of messages) {
       try {
@@ -119,6 +127,12 @@ export class StoreConsumer {
         await this.deadLetter(msg, err as Error);
       }
     }
+    this.store.prepare(decoded.map((d) => d.batch));
+    return decoded;
+  }
+
+  /** Writes the admitted batches, retrying the database until it takes them or we stop. */
+  private async handle(decoded: Admitted): Promise<void> {
     if (decoded.length === 0) return;
     const stored: IngestBatch[] = [];
     let fresh: TimeRange | null = null;
@@ -221,8 +235,12 @@ export class StoreConsumer {
 
   /** The original bytes go to the DLQ untouched, with why and where they came from in headers. */
   private async deadLetter(msg: Kafka.Message, err: Error): Promise<void> {
-    this.dlq ??= await connectProducer(this.cfg, 'fieldline-sink-dlq');
-    const dlq = this.dlq;
+    this.dlq ??= connectProducer(this.cfg, 'fieldline-sink-dlq').catch((err: unknown) => {
+      // Not kept: the next dead letter tries to connect again.
+      this.dlq = null;
+      throw err;
+    });
+    const dlq = await this.dlq;
     // A catalogued error keeps its own code (a refused batch is FL_ERR_STORE_BAD_BATCH, not a decoding failure).
     const known = err instanceof FieldlineError ? err : new WireError('FL_ERR_WIRE_DECODE', err.message, { cause: err });
     this.counts.deadLettered++;

@@ -192,11 +192,38 @@ const MIGRATIONS: readonly Migration[] = [
         )`);
     },
   },
+  {
+    version: 8,
+    name: 'plain rollup tables keep free space in each page, so the sink updates their buckets in place (HOT)',
+    async up(tx) {
+      // Every ingest transaction updates each (device, metric) bucket it touches at three levels.
+      // In full pages every such update writes its new row version to another page and a new entry
+      // into the primary key: none was HOT, and readings_1d grew to 8.6 MB for 4,000 buckets in a
+      // million readings. With free space the new version stays on the page and the index is left
+      // alone (heap-only tuple); docs/profiles/sink.md has the server CPU it saves.
+      // Continuous aggregates (TimescaleDB) are views the sink never updates: left alone. A bucket
+      // on a page written before this moves once, at its next update, to a page that has the room.
+      const plain = await tx.query<{ relname: string }>(
+        `SELECT n.name AS relname FROM unnest($1::text[]) AS n(name) JOIN pg_class c ON c.oid = to_regclass(n.name) WHERE c.relkind = 'r'`,
+        [ROLLUPS.map((r) => r.view)],
+      );
+      const tables = new Set(plain.rows.map((r) => r.relname));
+      for (const r of ROLLUPS) {
+        if (tables.has(r.view)) await tx.query(`ALTER TABLE ${r.view} SET (fillfactor = ${ROLLUP_FILLFACTOR})`);
+      }
+    },
+  },
   ...FLEET_MIGRATIONS,
   ...ALERT_MIGRATIONS,
   ...DEVICE_MIGRATIONS,
   ...GATEWAY_CONFIG_MIGRATIONS,
 ];
+
+/**
+ * Percent of a rollup table's pages that inserts fill (migration 8 says why). 70 for the minutes
+ * left a tenth of their updates without room and the table larger than at 50.
+ */
+const ROLLUP_FILLFACTOR = 50;
 
 /**
  * How a stored bucket takes in a new share of its rows (`excluded`): avg weighted by count, min,

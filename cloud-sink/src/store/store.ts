@@ -126,7 +126,19 @@ export class Store {
   private refreshRunning: Promise<void> = Promise.resolve();
   private refreshQueued: { fromMs: number; toMs: number; done: Promise<void> } | null = null;
 
+  /** Batches flattened ahead of their ingest by prepare(); dropped with the batch objects. */
+  private readonly flattened = new WeakMap<IngestBatch, Flattened>();
+
   constructor(readonly db: Db) {}
+
+  /**
+   * Does ingest()'s work on these batches that needs no database (checking and flattening their
+   * readings) now, so a caller can do it while an earlier ingest still waits for the server. Only
+   * a cache: ingest() of the same batch objects uses it, of any other does the work itself.
+   */
+  prepare(batches: readonly IngestBatch[]): void {
+    for (const b of batches) if (!this.flattened.has(b)) this.flattened.set(b, flatten(b));
+  }
 
   /** Brings the schema up to date; idempotent, and safe from several processes at once. */
   migrate(): Promise<MigrateResult> {
@@ -161,7 +173,7 @@ export class Store {
       checkBatchIdentity(b);
       const key = `${b.gatewayId}\u0000${b.seq}`;
       if (unique.has(key)) result.batchesSkipped++;
-      else unique.set(key, flatten(b));
+      else unique.set(key, this.flattened.get(b) ?? flatten(b));
     }
     if (unique.size === 0) return result;
     // Ledger rows are taken in key order, so two sinks handed overlapping sets (a rebalance)
