@@ -42,6 +42,8 @@ export interface GatewayOptions {
 export class Gateway {
   readonly metrics = new Metrics();
   readonly outbox: SqliteOutbox;
+  /** Also with MQTT off: the file may hold keys from a run with it on. The MQTT adapter tells it of PUBACKs that found no connection. */
+  private readonly resends = new MqttResendScreen();
   readonly clock: GatewayClock;
   // Replaced by reconfigure(): read them afresh rather than keeping a reference.
   forwarder: Forwarder;
@@ -73,8 +75,7 @@ export class Gateway {
     this.outbox = new SqliteOutbox({
       ...outboxOptions(cfg.outbox, dataDir),
       retime: retimeHook(this.clock, cfg.clock.holdUnsyncedMs),
-      // Also with MQTT off: the file may hold keys from a run with it on.
-      resends: new MqttResendScreen(),
+      resends: this.resends,
       onEvict: (byDevice) => byDevice.forEach((values, deviceId) => this.metrics.lose(deviceId, 'evicted', values, 'FL_ERR_OUTBOX_EVICTED')),
     });
     if (this.outbox.recovery) {
@@ -270,7 +271,7 @@ export class Gateway {
   private makeAdapter(name: AdapterName, cfg: GatewayConfig): Adapter {
     const log = this.log.child({ part: name });
     if (name === 'mqtt') {
-      const mqtt = new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log, resolve(cfg.dataDir), cfg.gatewayId);
+      const mqtt = new MqttAdapter(cfg.mqtt, cfg.rateLimit, this.metrics, log, resolve(cfg.dataDir), cfg.gatewayId, this.resends);
       const commands = this.commands?.service;
       if (commands) mqtt.commandEvents = { subscribed: (id) => commands.deliverMqtt(id), ack: (id, payload) => commands.deviceAck(id, payload) };
       return mqtt;

@@ -27,7 +27,7 @@ import { isPrototypeName, mayPublish, maySubscribe } from './acl.js';
 import type { MqttConfig } from './config.js';
 import { CredentialStore } from './credentials.js';
 import { guardedConnection } from './frame-guard.js';
-import { redeliveryOf } from './redelivery.js';
+import { redeliveryOf, type MqttResendScreen } from './redelivery.js';
 import { parseTopic } from './topic.js';
 import { commandAckTopic, commandsTopic, filterMatches, isCommandsTopic, type MqttCommandEvents } from './commands.js';
 
@@ -88,6 +88,8 @@ export class MqttAdapter implements Adapter {
     private readonly dataDir?: string,
     /** Names the server certificate when the gateway's own CA is used (mqtt.tls without files). */
     private readonly gatewayId = 'fieldline-gateway',
+    /** The outbox's resend screen, told of committed messages whose PUBACK found the connection gone. */
+    private readonly resends?: Pick<MqttResendScreen, 'unacknowledged'>,
   ) {
     this.creds = new CredentialStore(cfg.credentials);
   }
@@ -333,6 +335,7 @@ export class MqttAdapter implements Adapter {
     else if (topic.kind === 'bad-device-id') pre = { code: 'FL_ERR_INGEST_DEVICE_ID', detail: JSON.stringify(topic.deviceId.slice(0, 80)) };
     else if (payload.length > this.cfg.maxPayloadBytes) pre = { code: 'FL_ERR_INGEST_TOO_LARGE', detail: `${payload.length} > ${this.cfg.maxPayloadBytes} bytes` };
 
+    const redelivery = packet.qos === 1 && packet.messageId !== undefined ? redeliveryOf(client.id, packet, payload) : undefined;
     ingest({
       // Refusals are counted against the device that sent them, whatever topic they named.
       deviceId: topic.kind === 'telemetry' && !aclDenied ? topic.deviceId : identity,
@@ -342,9 +345,10 @@ export class MqttAdapter implements Adapter {
       receivedMs: Date.now(),
       topic: packet.topic.slice(0, 512),
       ...(pre ? { preRejection: pre } : {}),
-      ...(packet.qos === 1 && packet.messageId !== undefined ? { redelivery: redeliveryOf(client.id, packet, payload) } : {}),
+      ...(redelivery ? { redelivery } : {}),
     }).then(
       (outcome) => {
+        if (outcome.ok && redelivery && client.closed) this.resends?.unacknowledged(redelivery);
         // Publishing outside its own subtree is not a device mistake to acknowledge but a breach of
         // its permissions: it is quarantined and counted above, and the connection is closed.
         if (aclDenied) return callback(new Error(pre!.detail));

@@ -107,6 +107,23 @@ describe('MQTT redelivery', () => {
     b.close();
   });
 
+  it('a message whose PUBACK found its connection gone is recognised when its client sends it again without DUP, once', async () => {
+    const screen = new MqttResendScreen();
+    const o = new SqliteOutbox({ path: join(dir, 'unacked.db'), resends: screen });
+    try {
+      const message = { key: mqttKey('c9', 7), digest: Buffer.from('payload-c9-7'), resend: false };
+      assert.equal(await o.append([reading('d9', 1)], message), true);
+      // The adapter found the client closed when this commit's sync ended: no PUBACK went out.
+      screen.unacknowledged(message);
+      assert.equal(await o.append([reading('d9', 1)], message), false, 'MQTT.js 5 resends without DUP: not stored again');
+      assert.equal(await o.append([reading('d9', 1)], message), true, 'used up: the same again is a new message');
+      assert.equal(o.stats().redeliveriesDropped, 1);
+      assert.deepEqual(seqs(o.lease(100)!), [1, 1]);
+    } finally {
+      o.close();
+    }
+  });
+
   it('restart candidates are the keys committed within 30 s of the newest key, measured from it, and only they', () => {
     const t = 1_800_000_000_000;
     const hex = (s: string) => Buffer.from(s).toString('hex');

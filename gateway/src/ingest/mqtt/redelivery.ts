@@ -117,6 +117,18 @@ export class MqttResendScreen implements ResendScreen {
     });
   }
 
+  /**
+   * A message committed after its connection was gone, so its PUBACK could not go out (the commit's
+   * fsync runs off the event loop, and the connection may close while it runs): the client sends it
+   * again on its next connection, MQTT.js 5 without DUP, so it is a candidate as after a restart.
+   */
+  unacknowledged(message: MessageKey): void {
+    const client = clientOf(message.key);
+    const mine = this.candidates.get(client) ?? new Map<string, string>();
+    mine.set(message.key, hex(message.digest));
+    this.candidates.set(client, mine);
+  }
+
   /** The candidates a committed group matched are used up, and a client that sent something new has none left. */
   committed(group: readonly MessageKey[], resends: readonly boolean[]): void {
     if (this.candidates.size === 0) return;
