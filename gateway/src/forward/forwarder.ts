@@ -367,8 +367,7 @@ export class Forwarder {
   private fail(batch: LeasedBatch, reason: string): void {
     this.metrics.count('forward', 'errors');
     this.link.markDown(reason);
-    this.queue.push(batch);
-    this.queue.sort((a, b) => a.seq - b.seq);
+    this.requeue([batch]);
     if (Date.now() >= this.pausedUntil) {
       this.log.warn({ seq: batch.seq, reason, retryInMs: this.backoffMs }, 'batch not delivered; will resend');
       this.pausedUntil = Date.now() + this.backoffMs;

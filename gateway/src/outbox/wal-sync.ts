@@ -45,8 +45,7 @@ export class WalSync {
 
   /** Call right after a COMMIT: `done` runs once that commit is on stable storage, or with the error. */
   afterCommit(done: (err: Error | null) => void): void {
-    this.waiters.push({ commit: ++this.commits, done });
-    this.start();
+    this.wait(++this.commits, done);
   }
 
   /** A commit nobody waits for yet (a lease): a later whenDurable() or close() covers it. */
@@ -58,10 +57,13 @@ export class WalSync {
   whenDurable(): Promise<void> | null {
     if (this.synced >= this.commits) return null;
     const upTo = this.commits;
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ commit: upTo, done: (err) => (err ? reject(err) : resolve()) });
-      this.start();
-    });
+    return new Promise((resolve, reject) => this.wait(upTo, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** `done` runs once a sync that started after commit `upTo` has ended. */
+  private wait(upTo: number, done: (err: Error | null) => void): void {
+    this.waiters.push({ commit: upTo, done });
+    this.start();
   }
 
   /** Blocks until everything committed so far is on stable storage. */
